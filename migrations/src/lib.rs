@@ -1,0 +1,22 @@
+//! # paas-migrations
+//!
+//! The database schema of paas, as sea-orm migrations that run the same on SQLite and PostgreSQL.
+//! Only binaries (and tests) run them: `paas migrate`, or `paas serve` at start-up.
+//!
+//! ## Layout
+//! - `m20261123_000001_init.rs`: users, applications, deployments, status events.
+
+pub use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_init;
+
+/// Every migration, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_init::Migration)]
+    }
+}

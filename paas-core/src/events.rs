@@ -1,0 +1,41 @@
+//! The `EventBus` port: status (and later log) events to subscribers, across processes in
+//! production. Adapter: [`memory::MemoryBus`] for one process.
+
+pub mod memory;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::model::{AppId, DeploymentId, UserId};
+use crate::status::AppStatus;
+
+/// One status change of an app. `version` is the app's version after the change: it orders the
+/// events of one app and lets a subscriber drop duplicates and notice gaps.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatusEvent {
+    pub app_id: AppId,
+    pub owner: UserId,
+    pub version: i64,
+    pub status: AppStatus,
+    pub deployment: Option<DeploymentId>,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// What travels on the bus.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Event {
+    Status(StatusEvent),
+}
+
+/// Fan-out of events. Delivery is best effort: a subscriber that falls behind may miss events,
+/// which is why status events are also stored and subscribers fill gaps from the store.
+#[async_trait]
+pub trait EventBus: Send + Sync {
+    async fn publish(&self, event: Event) -> Result<()>;
+    /// Every event published from now on.
+    async fn subscribe(&self) -> Result<BoxStream<'static, Event>>;
+}

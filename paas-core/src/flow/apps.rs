@@ -1,0 +1,150 @@
+//! Reading apps on behalf of a user, and the one way an app is changed: compare-and-set with its
+//! status event recorded, published and cached.
+
+use chrono::Utc;
+
+use crate::error::{Error, Result};
+use crate::events::{Event, StatusEvent};
+use crate::model::{AppId, Application, Deployment, User};
+use crate::platform::Platform;
+use crate::status::AppStatus;
+
+/// How often a compare-and-set update is retried when another writer got there first.
+const CAS_TRIES: usize = 16;
+
+impl Platform {
+    /// The app, if it exists and `user` may see it. Another user's app is "not found", so ids
+    /// cannot be probed.
+    pub async fn app_for(&self, user: &User, id: AppId) -> Result<Application> {
+        match self.app(id).await? {
+            Some(app) if app.owner == user.id => Ok(app),
+            _ => Err(Error::NotFound("application")),
+        }
+    }
+
+    /// Read-through lookup by id.
+    pub async fn app(&self, id: AppId) -> Result<Option<Application>> {
+        if let Some(app) = self.cache().app(id).await {
+            return Ok(Some(app));
+        }
+        let app = self.store().app(id).await?;
+        if let Some(app) = &app {
+            self.cache().put_app(app).await;
+        }
+        Ok(app)
+    }
+
+    /// A user's apps after the cursor, in creation order.
+    pub async fn apps_of(
+        &self,
+        user: &User,
+        after: Option<AppId>,
+        limit: u64,
+    ) -> Result<Vec<Application>> {
+        self.store().apps_of(user.id, after, limit).await
+    }
+
+    /// An app's deployments, newest first.
+    pub async fn deployments_of(&self, app: &Application) -> Result<Vec<Deployment>> {
+        self.store().deployments_of(app.id).await
+    }
+
+    /// Changes an app with `change`, compare-and-set on its version, retrying on conflicts with
+    /// a fresh copy. A status change is checked against the state machine, stored as an event in
+    /// the same transaction, then published. `change` may run more than once.
+    #[tracing::instrument(skip_all, fields(app_id = %id), err)]
+    pub async fn update_app(
+        &self,
+        id: AppId,
+        mut change: impl FnMut(&mut Application) -> Result<()>,
+    ) -> Result<Application> {
+        // The cached copy is a good first guess; compare-and-set catches a stale one.
+        let mut current = match self.cache().app(id).await {
+            Some(app) => app,
+            None => self.fresh(id).await?,
+        };
+        for _ in 0..CAS_TRIES {
+            let mut next = current.clone();
+            change(&mut next)?;
+            if next == current {
+                return Ok(current);
+            }
+            let event = if next.status != current.status {
+                current.status.transition(next.status)?;
+                Some(StatusEvent {
+                    app_id: id,
+                    owner: next.owner,
+                    version: current.version + 1,
+                    status: next.status,
+                    deployment: next.deployment,
+                    reason: next.status_reason.clone(),
+                    at: Utc::now(),
+                })
+            } else {
+                None
+            };
+            match self
+                .store()
+                .update_app(&next, current.version, event.as_ref())
+                .await
+            {
+                Ok(saved) => {
+                    self.cache().put_app(&saved).await;
+                    if let Some(event) = event {
+                        self.bus().publish(Event::Status(event)).await?;
+                    }
+                    return Ok(saved);
+                }
+                Err(Error::VersionConflict { .. }) => {
+                    self.cache().evict_app(id).await;
+                    current = self.fresh(id).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Storage(
+            format!("application {id} kept changing; gave up after {CAS_TRIES} tries").into(),
+        ))
+    }
+
+    /// Moves an app to `status` with `reason`.
+    pub async fn set_status(
+        &self,
+        id: AppId,
+        status: AppStatus,
+        reason: Option<String>,
+    ) -> Result<Application> {
+        self.update_app(id, |app| {
+            app.status = status;
+            app.status_reason = reason.clone();
+            Ok(())
+        })
+        .await
+    }
+
+    async fn fresh(&self, id: AppId) -> Result<Application> {
+        self.store()
+            .app(id)
+            .await?
+            .ok_or(Error::NotFound("application"))
+    }
+
+    /// Stops what dies with this process (local processes) and records it on the apps, so the
+    /// status stays the truth. Called once on shutdown.
+    pub async fn shutdown(&self) -> Result<()> {
+        let live = self
+            .store()
+            .apps_in_status(&[AppStatus::Starting, AppStatus::Running])
+            .await?;
+        let stopped = self.runtime().shutdown().await;
+        for app in live {
+            let Some(dep_id) = app.deployment else { continue };
+            let Some(dep) = self.store().deployment(dep_id).await? else { continue };
+            if dep.instance.as_ref().is_some_and(|i| stopped.contains(i)) {
+                self.set_status(app.id, AppStatus::Stopped, Some("the platform was stopped".into()))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}

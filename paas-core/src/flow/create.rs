@@ -1,0 +1,108 @@
+//! The create flow, steps 1 and 2 of the design card: check repository, branch and name, insert
+//! the app `Pending` with its first deployment in one transaction, queue the build.
+
+use chrono::Utc;
+
+use crate::error::{Error, Result};
+use crate::events::{Event, StatusEvent};
+use crate::git::RepoCheck;
+use crate::model::{
+    AppId, AppName, Application, Branch, Deployment, GitSource, GitUrl, NewApplication, User,
+    Visibility,
+};
+use crate::platform::Platform;
+use crate::queue::{Message, Topic};
+use crate::status::AppStatus;
+
+impl Platform {
+    /// Whether no app has this name yet.
+    pub async fn name_available(&self, name: &AppName) -> Result<bool> {
+        Ok(self.store().app_by_name(name).await?.is_none())
+    }
+
+    /// Looks at a repository: does it exist, its default branch, does `branch` exist.
+    /// A repository that cannot be read answers `exists: false` rather than an error.
+    pub async fn check_repository(&self, url: &GitUrl, branch: Option<&Branch>) -> Result<RepoCheck> {
+        match self.git().check(url, branch, None).await {
+            Err(Error::RepoNotFound(_)) => Ok(RepoCheck {
+                exists: false,
+                default_branch: None,
+                branch_exists: false,
+                head: None,
+            }),
+            other => other,
+        }
+    }
+
+    /// Creates an application and queues its first build. Answers at once with the app
+    /// `Pending`; the build and start follow on the queue. Any refusal writes nothing.
+    #[tracing::instrument(skip_all, fields(name = %new.name, owner = %owner.id), err)]
+    pub async fn create_application(&self, owner: &User, new: NewApplication) -> Result<Application> {
+        if new.url.is_local() && !self.config().source_policy.allow_local {
+            return Err(crate::model::ValidationError::LocalReposDisabled.into());
+        }
+        if !self.name_available(&new.name).await? {
+            return Err(Error::NameTaken(new.name.to_string()));
+        }
+        let check = self.git().check(&new.url, new.branch.as_ref(), None).await?;
+        let branch = match new.branch.or(check.default_branch) {
+            Some(b) if check.branch_exists => b,
+            other => {
+                return Err(Error::BranchNotFound {
+                    url: new.url.to_string(),
+                    branch: other.map_or_else(|| "(default branch)".to_owned(), |b| b.to_string()),
+                });
+            }
+        };
+
+        let now = Utc::now();
+        let id = AppId::new();
+        let first = Deployment::queued(id, check.head.clone(), now);
+        let app = Application {
+            id,
+            owner: owner.id,
+            name: new.name,
+            source: GitSource {
+                url: new.url,
+                branch,
+                commit: None,
+            },
+            language: new.language,
+            port: new.port,
+            env: new.env,
+            visibility: Visibility::Private,
+            status: AppStatus::Pending,
+            status_reason: None,
+            deployment: Some(first.id),
+            endpoint: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store().create_app(&app, &first).await?;
+        self.cache().put_app(&app).await;
+        self.bus()
+            .publish(Event::Status(StatusEvent {
+                app_id: app.id,
+                owner: app.owner,
+                version: app.version,
+                status: app.status,
+                deployment: app.deployment,
+                reason: None,
+                at: now,
+            }))
+            .await?;
+
+        let request = Message::BuildRequest {
+            app: app.id,
+            deployment: first.id,
+        };
+        if let Err(e) = self.queue().push(Topic::Builds, request).await {
+            let reason = format!("the build could not be queued: {e}");
+            self.set_status(app.id, AppStatus::Failed, Some(reason)).await?;
+            return Err(e);
+        }
+        tracing::info!(app_id = %app.id, deployment = %first.id, "application created, build queued");
+        Ok(app)
+    }
+}

@@ -1,0 +1,197 @@
+//! Step 4 of the create flow: the deployer takes build results off the queue and starts the
+//! built app, trying up to the start policy's attempts before failing it.
+//!
+//! Guarantees: idempotent per message. A redelivered `BuildSucceeded` for a deployment that is
+//! already running, failed or replaced changes nothing.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+
+use crate::error::{Error, Result};
+use crate::model::{AppId, Application, Deployment, DeploymentId, DeploymentStatus};
+use crate::platform::Platform;
+use crate::queue::{Message, Topic};
+use crate::runtime::{Instance, InstanceSpec, InstanceState};
+use crate::status::AppStatus;
+
+/// What one step of a worker loop did; tests drain queues by stepping until `Idle`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Idle,
+    Handled,
+}
+
+/// How often a starting instance is probed.
+const PROBE_EVERY: Duration = Duration::from_millis(100);
+
+impl Platform {
+    /// Runs the deployer until `shutdown` completes.
+    pub async fn run_deployer(&self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                step = self.deploy_step(Duration::from_secs(1)) => {
+                    if let Err(e) = step {
+                        tracing::error!(error = %e, "deployer step failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes one build result (waiting up to `wait`) and acts on it.
+    pub async fn deploy_step(&self, wait: Duration) -> Result<Step> {
+        let Some(delivery) = self.queue().pull(Topic::Results, wait).await? else {
+            return Ok(Step::Idle);
+        };
+        match &delivery.message {
+            Message::BuildSucceeded { app, deployment } => {
+                self.start_deployment(*app, *deployment).await?;
+            }
+            Message::BuildFailed { app, deployment, reason } => {
+                tracing::info!(app_id = %app, %deployment, %reason, "build failed");
+            }
+            Message::BuildRequest { .. } => {
+                tracing::warn!("a build request on the results topic was dropped");
+            }
+        }
+        self.queue().ack(&delivery).await?;
+        Ok(Step::Handled)
+    }
+
+    /// Starts a built deployment: app `Starting`, up to N starts, then `Running` or `Failed`.
+    #[tracing::instrument(skip(self), err)]
+    pub async fn start_deployment(&self, app_id: AppId, dep_id: DeploymentId) -> Result<()> {
+        let Some(mut dep) = self.store().deployment(dep_id).await? else {
+            return Ok(());
+        };
+        let Some(app) = self.app(app_id).await? else {
+            return Ok(());
+        };
+        if matches!(
+            dep.status,
+            DeploymentStatus::Running | DeploymentStatus::Failed | DeploymentStatus::Stopped
+        ) {
+            return Ok(());
+        }
+        if app.deployment != Some(dep.id) {
+            dep.status = DeploymentStatus::Stopped;
+            dep.error = Some("replaced by a newer deployment".into());
+            return self.store().update_deployment(&dep).await;
+        }
+        let app = if app.status == AppStatus::Starting {
+            app
+        } else {
+            self.set_status(app.id, AppStatus::Starting, None).await?
+        };
+        dep.status = DeploymentStatus::Starting;
+        self.store().update_deployment(&dep).await?;
+
+        let policy = self.config().start_retry;
+        let started = policy
+            .run_while(
+                |_| {
+                    dep.start_attempts += 1;
+                    let dep = dep.clone();
+                    let app = app.clone();
+                    async move {
+                        self.store().update_deployment(&dep).await?;
+                        self.start_once(&app, &dep).await
+                    }
+                },
+                |e| matches!(e, Error::StartFailed(_) | Error::Runtime(_)),
+            )
+            .await;
+        match started {
+            Ok(instance) => {
+                dep.status = DeploymentStatus::Running;
+                dep.instance = Some(instance.id.clone());
+                dep.error = None;
+                self.store().update_deployment(&dep).await?;
+                self.update_app(app.id, |a| {
+                    a.status = AppStatus::Running;
+                    a.status_reason = None;
+                    a.endpoint = Some(instance.endpoint.clone());
+                    Ok(())
+                })
+                .await?;
+                tracing::info!(app_id = %app.id, url = %instance.endpoint.url(), "application running");
+            }
+            Err(e) => {
+                let reason = format!(
+                    "the app did not start after {} attempts: {e}",
+                    dep.start_attempts
+                );
+                dep.status = DeploymentStatus::Failed;
+                dep.error = Some(reason.clone());
+                self.store().update_deployment(&dep).await?;
+                self.set_status(app.id, AppStatus::Failed, Some(reason)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn start_once(&self, app: &Application, dep: &Deployment) -> Result<Instance> {
+        let image = dep
+            .image
+            .clone()
+            .ok_or_else(|| Error::Runtime("the deployment has no built image".into()))?;
+        let spec = InstanceSpec {
+            app_id: app.id,
+            app_name: app.name.clone(),
+            deployment_id: dep.id,
+            image,
+            start_command: dep.start_command.clone(),
+            port: app.port,
+            env: app.env.clone(),
+        };
+        let instance = self.runtime().start(&spec).await?;
+        match self.wait_ready(&instance).await {
+            Ok(()) => Ok(instance),
+            Err(e) => {
+                if let Err(rm) = self.runtime().remove(&instance.id).await {
+                    tracing::warn!(instance = %instance.id, error = %rm, "could not remove a failed instance");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Waits until the instance accepts connections on its endpoint, failing early if it exits.
+    async fn wait_ready(&self, instance: &Instance) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + self.config().start_timeout;
+        let addr = (instance.endpoint.host.as_str(), instance.endpoint.port);
+        loop {
+            match self.runtime().inspect(&instance.id).await? {
+                InstanceState::Exited { code, output_tail } => {
+                    let code = code.map_or_else(|| "a signal".to_owned(), |c| format!("code {c}"));
+                    let tail = if output_tail.trim().is_empty() {
+                        String::new()
+                    } else {
+                        format!("; its last output: {}", output_tail.trim())
+                    };
+                    return Err(Error::StartFailed(format!("it exited with {code}{tail}")));
+                }
+                InstanceState::Missing => {
+                    return Err(Error::StartFailed("the instance disappeared".into()));
+                }
+                InstanceState::Running => {}
+            }
+            if TcpStream::connect(addr).await.is_ok() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::StartFailed(format!(
+                    "it did not answer on port {} within {}s",
+                    instance.endpoint.port,
+                    self.config().start_timeout.as_secs()
+                )));
+            }
+            tokio::time::sleep(PROBE_EVERY).await;
+        }
+    }
+}

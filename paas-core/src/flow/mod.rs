@@ -1,0 +1,7 @@
+//! The flows of the design card, as methods on [`crate::Platform`].
+
+mod apps;
+mod create;
+mod deploy;
+
+pub use deploy::Step;

@@ -1,0 +1,64 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{AppId, AppName, DeploymentId, EnvVars, GitSource, Language, Port, UserId};
+use crate::status::AppStatus;
+
+/// Who may see an app. Private by default; public apps are listed for everyone (later).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Visibility {
+    #[default]
+    Private,
+    Public,
+}
+
+/// Where a running app answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+impl Endpoint {
+    pub fn url(&self) -> String {
+        format!("http://{}:{}/", self.host, self.port)
+    }
+}
+
+/// An application: a repository and branch the platform keeps built and running.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Application {
+    pub id: AppId,
+    pub owner: UserId,
+    pub name: AppName,
+    pub source: GitSource,
+    /// Chosen by the user, or detected from the checkout at the first build.
+    pub language: Option<Language>,
+    /// Fixed port the app listens on; `None` lets the platform pick one and pass it in `$PORT`.
+    pub port: Option<Port>,
+    pub env: EnvVars,
+    pub visibility: Visibility,
+    pub status: AppStatus,
+    /// Why the app is in its status (the error of a `Failed` app).
+    pub status_reason: Option<String>,
+    /// The deployment that is (or is becoming) the live one.
+    pub deployment: Option<DeploymentId>,
+    pub endpoint: Option<Endpoint>,
+    /// Bumped on every write: updates are compare-and-set on it, so none is lost.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a user asks for when creating an app, already validated.
+#[derive(Clone, Debug)]
+pub struct NewApplication {
+    pub name: AppName,
+    pub url: super::GitUrl,
+    /// `None`: the repository's default branch.
+    pub branch: Option<super::Branch>,
+    pub language: Option<Language>,
+    pub port: Option<Port>,
+    pub env: EnvVars,
+}

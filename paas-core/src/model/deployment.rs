@@ -1,0 +1,96 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{AppId, CommitId, DeploymentId};
+
+/// Where one build+run attempt stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeploymentStatus {
+    /// Waiting on the build queue.
+    Queued,
+    Building,
+    /// Image (or artifact) ready, waiting for the deployer to start it.
+    Built,
+    Starting,
+    Running,
+    Failed,
+    /// Was running, replaced or stopped since.
+    Stopped,
+}
+
+impl DeploymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentStatus::Queued => "QUEUED",
+            DeploymentStatus::Building => "BUILDING",
+            DeploymentStatus::Built => "BUILT",
+            DeploymentStatus::Starting => "STARTING",
+            DeploymentStatus::Running => "RUNNING",
+            DeploymentStatus::Failed => "FAILED",
+            DeploymentStatus::Stopped => "STOPPED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            DeploymentStatus::Queued,
+            DeploymentStatus::Building,
+            DeploymentStatus::Built,
+            DeploymentStatus::Starting,
+            DeploymentStatus::Running,
+            DeploymentStatus::Failed,
+            DeploymentStatus::Stopped,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+    }
+
+    /// Whether the build step is behind this deployment (a redelivered build request is a no-op).
+    pub fn is_built(self) -> bool {
+        !matches!(self, DeploymentStatus::Queued | DeploymentStatus::Building)
+    }
+}
+
+/// One build+run attempt of an app at one commit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Deployment {
+    pub id: DeploymentId,
+    pub app_id: AppId,
+    /// Resolved when the build checks the source out.
+    pub commit: Option<CommitId>,
+    pub status: DeploymentStatus,
+    /// What the runtime runs: an image reference, or a directory for local processes.
+    pub image: Option<String>,
+    /// Start command decided at build time (Procfile `web:` or the language default).
+    pub start_command: Option<String>,
+    /// The runtime's id of the instance running this deployment.
+    pub instance: Option<String>,
+    pub error: Option<String>,
+    /// How many times the build ran (platform faults are retried, user faults never).
+    pub build_attempts: i32,
+    /// How many times an instance was started.
+    pub start_attempts: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Deployment {
+    /// A fresh deployment waiting on the queue.
+    pub fn queued(app_id: AppId, commit: Option<CommitId>, now: DateTime<Utc>) -> Self {
+        Self {
+            id: DeploymentId::new(),
+            app_id,
+            commit,
+            status: DeploymentStatus::Queued,
+            image: None,
+            start_command: None,
+            instance: None,
+            error: None,
+            build_attempts: 0,
+            start_attempts: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}

@@ -1,0 +1,148 @@
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::ValidationError;
+
+/// Most variables one app may set; keeps rows and process environments bounded.
+const MAX_VARS: usize = 256;
+/// Longest key accepted.
+const MAX_KEY_LEN: usize = 256;
+/// Longest value accepted (32 KiB).
+const MAX_VALUE_LEN: usize = 32 * 1024;
+/// Keys the platform sets itself: a user value would be overwritten, so it is refused instead.
+const RESERVED: &[&str] = &["PORT"];
+
+/// An environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EnvKey(String);
+
+impl EnvKey {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        let mut bytes = s.bytes();
+        let first_ok = bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+        if !first_ok || !bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(ValidationError::Env(format!(
+                "key {s:?} must match [A-Za-z_][A-Za-z0-9_]*"
+            )));
+        }
+        if s.len() > MAX_KEY_LEN {
+            return Err(ValidationError::Env(format!(
+                "key is longer than {MAX_KEY_LEN} characters"
+            )));
+        }
+        if RESERVED.contains(&s) {
+            return Err(ValidationError::Env(format!(
+                "key {s} is set by the platform"
+            )));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for EnvKey {
+    type Error = ValidationError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<EnvKey> for String {
+    fn from(k: EnvKey) -> Self {
+        k.0
+    }
+}
+
+impl fmt::Display for EnvKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An app's environment. Values may be secrets: `Debug` prints keys only, and nothing in the
+/// platform logs them.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvVars(BTreeMap<EnvKey, String>);
+
+impl EnvVars {
+    /// Builds the environment from key/value pairs, refusing bad keys, duplicates and
+    /// oversized input.
+    pub fn parse<K: AsRef<str>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, ValidationError> {
+        let mut vars = BTreeMap::new();
+        for (k, v) in pairs {
+            let key = EnvKey::parse(k.as_ref())?;
+            let value = v.into();
+            if value.len() > MAX_VALUE_LEN {
+                return Err(ValidationError::Env(format!(
+                    "value of {key} is longer than {MAX_VALUE_LEN} bytes"
+                )));
+            }
+            if value.contains('\0') {
+                return Err(ValidationError::Env(format!("value of {key} holds a NUL byte")));
+            }
+            if vars.insert(key.clone(), value).is_some() {
+                return Err(ValidationError::Env(format!("key {key} is given twice")));
+            }
+            if vars.len() > MAX_VARS {
+                return Err(ValidationError::Env(format!(
+                    "more than {MAX_VARS} variables"
+                )));
+            }
+        }
+        Ok(Self(vars))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &EnvKey> {
+        self.0.keys()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&EnvKey, &String)> {
+        self.0.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for EnvVars {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_the_shell_rule() {
+        for ok in ["A", "_x", "DATABASE_URL", "a1"] {
+            assert!(EnvKey::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "1A", "A-B", "A B", "É", "PORT"] {
+            assert!(EnvKey::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn duplicates_and_debug() {
+        assert!(EnvVars::parse([("A", "1"), ("A", "2")]).is_err());
+        let env = EnvVars::parse([("TOKEN", "hunter2")]).expect("valid");
+        assert!(!format!("{env:?}").contains("hunter2"));
+    }
+}

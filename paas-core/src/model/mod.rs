@@ -1,0 +1,23 @@
+//! Domain types. Newtypes parse once at the edge and cannot hold bad values.
+
+mod app;
+mod deployment;
+mod env;
+mod ids;
+mod language;
+mod name;
+mod port;
+mod source;
+mod user;
+mod validation;
+
+pub use app::{Application, Endpoint, NewApplication, Visibility};
+pub use deployment::{Deployment, DeploymentStatus};
+pub use env::{EnvKey, EnvVars};
+pub use ids::{AppId, DeploymentId, UserId};
+pub use language::{Language, Procfile};
+pub use name::AppName;
+pub use port::Port;
+pub use source::{Branch, CommitId, GitSource, GitUrl, SourcePolicy};
+pub use user::{Secret, User};
+pub use validation::ValidationError;

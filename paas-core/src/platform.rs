@@ -1,0 +1,185 @@
+//! [`Platform`]: the one handle that holds the chosen adapters and runs the flows. Cheap to
+//! clone (an `Arc` inside), built once with [`Platform::builder`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cache::Cache;
+use crate::cache::memory::MemoryCache;
+use crate::error::{Error, Result};
+use crate::events::EventBus;
+use crate::events::memory::MemoryBus;
+use crate::git::GitProvider;
+use crate::git::libgit::Git2Provider;
+use crate::model::SourcePolicy;
+use crate::queue::BuildQueue;
+use crate::queue::memory::MemoryQueue;
+use crate::retry::RetryPolicy;
+use crate::runtime::Runtime;
+use crate::store::Store;
+use crate::store::sql::SqlStore;
+
+/// Tunables of the flows, with defaults that suit one machine.
+#[derive(Clone, Debug)]
+pub struct PlatformConfig {
+    /// Where the platform keeps its files (SQLite database, checkouts, logs).
+    pub data_dir: PathBuf,
+    /// Which repository URLs users may give.
+    pub source_policy: SourcePolicy,
+    /// Retries of builds and git calls that fail by the platform's fault.
+    pub build_retry: RetryPolicy,
+    /// Starts of an instance before the app is failed (the design's 3 starts).
+    pub start_retry: RetryPolicy,
+    /// How long a started instance may take to answer on its port.
+    pub start_timeout: Duration,
+}
+
+impl Default for PlatformConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("paas-data"),
+            source_policy: SourcePolicy::default(),
+            build_retry: RetryPolicy::attempts(3),
+            start_retry: RetryPolicy {
+                base: Duration::from_millis(200),
+                ..RetryPolicy::attempts(3)
+            },
+            start_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    cache: Arc<dyn Cache>,
+    queue: Arc<dyn BuildQueue>,
+    bus: Arc<dyn EventBus>,
+    git: Arc<dyn GitProvider>,
+    runtime: Arc<dyn Runtime>,
+    config: PlatformConfig,
+}
+
+/// The platform: adapters plus flows. See [`crate::flow`].
+#[derive(Clone)]
+pub struct Platform {
+    inner: Arc<Inner>,
+}
+
+impl Platform {
+    pub fn builder() -> PlatformBuilder {
+        PlatformBuilder::default()
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+    pub fn cache(&self) -> &Arc<dyn Cache> {
+        &self.inner.cache
+    }
+    pub fn queue(&self) -> &Arc<dyn BuildQueue> {
+        &self.inner.queue
+    }
+    pub fn bus(&self) -> &Arc<dyn EventBus> {
+        &self.inner.bus
+    }
+    pub fn git(&self) -> &Arc<dyn GitProvider> {
+        &self.inner.git
+    }
+    pub fn runtime(&self) -> &Arc<dyn Runtime> {
+        &self.inner.runtime
+    }
+    pub fn config(&self) -> &PlatformConfig {
+        &self.inner.config
+    }
+}
+
+/// Builds a [`Platform`]; every adapter has a default but the runtime, which lives in
+/// `paas-runner` (`paas_runner::local::LocalRuntime` is the zero-setup one).
+#[derive(Default)]
+pub struct PlatformBuilder {
+    database_url: Option<String>,
+    store: Option<Arc<dyn Store>>,
+    cache: Option<Arc<dyn Cache>>,
+    queue: Option<Arc<dyn BuildQueue>>,
+    bus: Option<Arc<dyn EventBus>>,
+    git: Option<Arc<dyn GitProvider>>,
+    runtime: Option<Arc<dyn Runtime>>,
+    config: PlatformConfig,
+}
+
+impl PlatformBuilder {
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.data_dir = dir.into();
+        self
+    }
+    /// `sqlite://…` or `postgres://…`; default: SQLite in the data dir.
+    pub fn database_url(mut self, url: impl Into<String>) -> Self {
+        self.database_url = Some(url.into());
+        self
+    }
+    pub fn config(mut self, config: PlatformConfig) -> Self {
+        self.config = config;
+        self
+    }
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+    pub fn cache(mut self, cache: Arc<dyn Cache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+    pub fn queue(mut self, queue: Arc<dyn BuildQueue>) -> Self {
+        self.queue = Some(queue);
+        self
+    }
+    pub fn bus(mut self, bus: Arc<dyn EventBus>) -> Self {
+        self.bus = Some(bus);
+        self
+    }
+    pub fn git(mut self, git: Arc<dyn GitProvider>) -> Self {
+        self.git = Some(git);
+        self
+    }
+    pub fn runtime(mut self, runtime: Arc<dyn Runtime>) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// Connects the store (migrating it) and assembles the platform.
+    pub async fn build(self) -> Result<Platform> {
+        let runtime = self
+            .runtime
+            .ok_or_else(|| Error::Runtime("no runtime was given to the platform builder".into()))?;
+        std::fs::create_dir_all(&self.config.data_dir)
+            .map_err(|e| Error::io(format!("creating {}", self.config.data_dir.display()), e))?;
+        let store: Arc<dyn Store> = match self.store {
+            Some(s) => s,
+            None => {
+                let url = self
+                    .database_url
+                    .unwrap_or_else(|| default_database_url(&self.config.data_dir));
+                let store = SqlStore::connect(&url).await?;
+                store.migrate().await?;
+                Arc::new(store)
+            }
+        };
+        Ok(Platform {
+            inner: Arc::new(Inner {
+                store,
+                cache: self.cache.unwrap_or_else(|| Arc::new(MemoryCache::default())),
+                queue: self.queue.unwrap_or_else(|| Arc::new(MemoryQueue::default())),
+                bus: self.bus.unwrap_or_else(|| Arc::new(MemoryBus::default())),
+                git: self.git.unwrap_or_else(|| Arc::new(Git2Provider)),
+                runtime,
+                config: self.config,
+            }),
+        })
+    }
+}
+
+/// `sqlite://<data-dir>/paas.db?mode=rwc`
+pub fn default_database_url(data_dir: &std::path::Path) -> String {
+    format!("sqlite://{}/paas.db?mode=rwc", data_dir.display())
+}

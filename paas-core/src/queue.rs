@@ -1,0 +1,62 @@
+//! The `BuildQueue` port: build requests to workers, and build results back to the deployer.
+//! Adapter: [`memory::MemoryQueue`] for one process.
+//!
+//! Guarantees: at-least-once. A message stays pending after delivery until it is acked; one not
+//! acked within the visibility timeout (its consumer died) is delivered again. Consumers must
+//! therefore make every step idempotent: a redelivered message for a step already done changes
+//! nothing.
+
+pub mod memory;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::model::{AppId, DeploymentId};
+
+/// The two streams of the create flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Topic {
+    /// Build requests, taken by workers.
+    Builds,
+    /// Build results, taken by the deployer.
+    Results,
+}
+
+/// What travels on the queue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Message {
+    BuildRequest {
+        app: AppId,
+        deployment: DeploymentId,
+    },
+    BuildSucceeded {
+        app: AppId,
+        deployment: DeploymentId,
+    },
+    BuildFailed {
+        app: AppId,
+        deployment: DeploymentId,
+        reason: String,
+    },
+}
+
+/// One delivery of a message; ack it once its effect is recorded.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub id: String,
+    pub topic: Topic,
+    pub message: Message,
+    /// 1 on first delivery, higher on redeliveries.
+    pub attempt: u32,
+}
+
+#[async_trait]
+pub trait BuildQueue: Send + Sync {
+    async fn push(&self, topic: Topic, message: Message) -> Result<()>;
+    /// Waits up to `wait` for a message.
+    async fn pull(&self, topic: Topic, wait: Duration) -> Result<Option<Delivery>>;
+    async fn ack(&self, delivery: &Delivery) -> Result<()>;
+}

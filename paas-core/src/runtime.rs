@@ -1,0 +1,57 @@
+//! The `Runtime` port: running instances of built apps.
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::model::{AppId, AppName, DeploymentId, Endpoint, EnvVars, Port};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct InstanceSpec {
+    pub app_id: AppId,
+    pub app_name: AppName,
+    pub deployment_id: DeploymentId,
+    pub image: String,
+    pub start_command: Option<String>,
+    /// The port the app listens on (given to it as `$PORT`); `None` lets the runtime choose.
+    pub port: Option<Port>,
+    pub env: EnvVars,
+}
+
+/// A started instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Instance {
+    /// The runtime's id for it (process id, container id, job id).
+    pub id: String,
+    pub endpoint: Endpoint,
+}
+
+/// What an instance is doing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InstanceState {
+    Running,
+    Exited {
+        code: Option<i32>,
+        /// The end of the instance's output, to tell the user why.
+        output_tail: String,
+    },
+    /// The runtime does not know the instance (removed, or lost with a restart).
+    Missing,
+}
+
+#[async_trait]
+pub trait Runtime: Send + Sync {
+    /// Creates and starts an instance. Returns once it is started, not once it answers.
+    async fn start(&self, spec: &InstanceSpec) -> Result<Instance>;
+    /// Stops gracefully, then kills after a timeout. Stopping a stopped instance succeeds.
+    async fn stop(&self, instance: &str) -> Result<()>;
+    /// Stops if needed and forgets the instance.
+    async fn remove(&self, instance: &str) -> Result<()>;
+    async fn inspect(&self, instance: &str) -> Result<InstanceState>;
+    /// Called once when the platform shuts down: a runtime whose instances die with the
+    /// platform's process (local processes) stops them here and returns their ids; others keep
+    /// them running and return nothing.
+    async fn shutdown(&self) -> Vec<String> {
+        Vec::new()
+    }
+}

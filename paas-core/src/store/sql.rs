@@ -1,0 +1,10 @@
+//! [`Store`](crate::store::Store) on sea-orm: SQLite (the embedded default) and PostgreSQL.
+//! One entity per file; entities never leave this module (they convert into domain types).
+
+mod applications;
+mod deployments;
+mod status_events;
+mod store;
+mod users;
+
+pub use store::SqlStore;

@@ -1,0 +1,127 @@
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::entity::prelude::*;
+
+use crate::error::Error;
+use crate::model::{
+    AppName, Application, Branch, CommitId, Endpoint, EnvVars, GitSource, GitUrl, Language, Port,
+    SourcePolicy, Visibility,
+};
+use crate::status::AppStatus;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "applications")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub owner: Uuid,
+    pub name: String,
+    #[sea_orm(column_type = "Text")]
+    pub repo_url: String,
+    pub branch: String,
+    pub commit: Option<String>,
+    pub language: Option<String>,
+    pub port: Option<i32>,
+    /// JSON object of the env vars.
+    #[sea_orm(column_type = "Text")]
+    pub env: String,
+    pub visibility: String,
+    pub status: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub status_reason: Option<String>,
+    pub deployment: Option<Uuid>,
+    pub endpoint_host: Option<String>,
+    pub endpoint_port: Option<i32>,
+    pub version: i64,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+fn corrupt(what: &str, value: &str) -> Error {
+    Error::Storage(format!("stored {what} {value:?} is not valid").into())
+}
+
+impl TryFrom<Model> for Application {
+    type Error = Error;
+
+    fn try_from(m: Model) -> Result<Self, Error> {
+        // Rows were validated on the way in; a failure here means the table was edited by hand.
+        let local_ok = SourcePolicy { allow_local: true };
+        let env: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&m.env).map_err(|_| corrupt("env", "<json>"))?;
+        Ok(Application {
+            id: m.id.into(),
+            owner: m.owner.into(),
+            name: AppName::parse(&m.name).map_err(|_| corrupt("name", &m.name))?,
+            source: GitSource {
+                url: GitUrl::parse(&m.repo_url, local_ok).map_err(|_| corrupt("url", &m.repo_url))?,
+                branch: Branch::parse(&m.branch).map_err(|_| corrupt("branch", &m.branch))?,
+                commit: m
+                    .commit
+                    .as_deref()
+                    .map(|c| CommitId::parse(c).map_err(|_| corrupt("commit", c)))
+                    .transpose()?,
+            },
+            language: m
+                .language
+                .as_deref()
+                .map(|l| l.parse::<Language>().map_err(|_| corrupt("language", l)))
+                .transpose()?,
+            port: m
+                .port
+                .map(|p| Port::parse(i64::from(p)).map_err(|_| corrupt("port", &p.to_string())))
+                .transpose()?,
+            env: EnvVars::parse(env).map_err(|_| corrupt("env", "<keys>"))?,
+            visibility: match m.visibility.as_str() {
+                "PUBLIC" => Visibility::Public,
+                _ => Visibility::Private,
+            },
+            status: AppStatus::parse(&m.status).ok_or_else(|| corrupt("status", &m.status))?,
+            status_reason: m.status_reason,
+            deployment: m.deployment.map(Into::into),
+            endpoint: match (m.endpoint_host, m.endpoint_port) {
+                (Some(host), Some(port)) => Some(Endpoint {
+                    host,
+                    port: u16::try_from(port).map_err(|_| corrupt("endpoint port", &port.to_string()))?,
+                }),
+                _ => None,
+            },
+            version: m.version,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        })
+    }
+}
+
+/// Every column from the domain value; `id` left unset for updates.
+pub fn active(app: &Application, with_id: bool) -> ActiveModel {
+    let env: std::collections::BTreeMap<&str, &str> =
+        app.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    ActiveModel {
+        id: if with_id { Set(app.id.as_uuid()) } else { NotSet },
+        owner: Set(app.owner.as_uuid()),
+        name: Set(app.name.to_string()),
+        repo_url: Set(app.source.url.to_string()),
+        branch: Set(app.source.branch.to_string()),
+        commit: Set(app.source.commit.as_ref().map(ToString::to_string)),
+        language: Set(app.language.map(|l| l.as_str().to_owned())),
+        port: Set(app.port.map(|p| i32::from(p.get()))),
+        env: Set(serde_json::to_string(&env).unwrap_or_else(|_| "{}".into())),
+        visibility: Set(match app.visibility {
+            Visibility::Private => "PRIVATE".into(),
+            Visibility::Public => "PUBLIC".into(),
+        }),
+        status: Set(app.status.as_str().to_owned()),
+        status_reason: Set(app.status_reason.clone()),
+        deployment: Set(app.deployment.map(|d| d.as_uuid())),
+        endpoint_host: Set(app.endpoint.as_ref().map(|e| e.host.clone())),
+        endpoint_port: Set(app.endpoint.as_ref().map(|e| i32::from(e.port))),
+        version: Set(app.version),
+        created_at: Set(app.created_at),
+        updated_at: Set(app.updated_at),
+    }
+}

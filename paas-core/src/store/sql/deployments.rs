@@ -1,0 +1,77 @@
+use sea_orm::ActiveValue::Set;
+use sea_orm::entity::prelude::*;
+
+use crate::error::Error;
+use crate::model::{CommitId, Deployment, DeploymentStatus};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "deployments")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub app_id: Uuid,
+    pub commit: Option<String>,
+    pub status: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub image: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub start_command: Option<String>,
+    pub instance: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub error: Option<String>,
+    pub build_attempts: i32,
+    pub start_attempts: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+impl TryFrom<Model> for Deployment {
+    type Error = Error;
+
+    fn try_from(m: Model) -> Result<Self, Error> {
+        let corrupt = |what: &str| Error::Storage(format!("stored deployment {what} is not valid").into());
+        Ok(Deployment {
+            id: m.id.into(),
+            app_id: m.app_id.into(),
+            commit: m
+                .commit
+                .as_deref()
+                .map(CommitId::parse)
+                .transpose()
+                .map_err(|_| corrupt("commit"))?,
+            status: DeploymentStatus::parse(&m.status).ok_or_else(|| corrupt("status"))?,
+            image: m.image,
+            start_command: m.start_command,
+            instance: m.instance,
+            error: m.error,
+            build_attempts: m.build_attempts,
+            start_attempts: m.start_attempts,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        })
+    }
+}
+
+impl From<&Deployment> for ActiveModel {
+    fn from(d: &Deployment) -> Self {
+        ActiveModel {
+            id: Set(d.id.as_uuid()),
+            app_id: Set(d.app_id.as_uuid()),
+            commit: Set(d.commit.as_ref().map(ToString::to_string)),
+            status: Set(d.status.as_str().to_owned()),
+            image: Set(d.image.clone()),
+            start_command: Set(d.start_command.clone()),
+            instance: Set(d.instance.clone()),
+            error: Set(d.error.clone()),
+            build_attempts: Set(d.build_attempts),
+            start_attempts: Set(d.start_attempts),
+            created_at: Set(d.created_at),
+            updated_at: Set(d.updated_at),
+        }
+    }
+}

@@ -1,0 +1,28 @@
+use sea_orm::entity::prelude::*;
+
+use crate::model::User;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub name: String,
+    pub token_hash: String,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+impl From<Model> for User {
+    fn from(m: Model) -> Self {
+        User {
+            id: m.id.into(),
+            name: m.name,
+            created_at: m.created_at,
+        }
+    }
+}
