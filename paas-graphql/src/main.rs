@@ -1,1 +1,172 @@
-fn main() {}
+//! `paas`: the server (`serve`), the database schema (`migrate`) and user management (`user`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chrono::Utc;
+use clap::{Args, Parser, Subcommand};
+use paas_core::model::{Secret, User, UserId};
+use paas_core::store::Store;
+use paas_core::store::sql::SqlStore;
+use paas_graphql::{Server, Settings};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "paas", version, about = "Git repository in, running application out")]
+struct Cli {
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, global = true, env = "PAAS_LOG_JSON")]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the data lives; shared by every command.
+#[derive(Args, Clone)]
+struct DataArgs {
+    /// Directory for the SQLite database, checkouts and logs.
+    #[arg(long, env = "PAAS_DATA_DIR", default_value = "paas-data")]
+    data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; default: SQLite in the data dir.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API, run the deployer and (unless --no-worker) a build worker.
+    Serve {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Address to listen on; default 127.0.0.1:$PORT, or 127.0.0.1:8080.
+        #[arg(long, env = "PAAS_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// Refuse file:// repositories (production: users must not read the server's disk).
+        #[arg(long, env = "PAAS_NO_LOCAL_REPOS")]
+        no_local_repos: bool,
+        /// Do not build in this process (builds are left to `paas worker` processes).
+        #[arg(long)]
+        no_worker: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user and print its API token (shown once; only its hash is stored).
+    Create {
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+fn init_tracing(json: bool) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn settings(data: DataArgs) -> Settings {
+    Settings {
+        data_dir: data.data_dir,
+        database_url: data.database_url,
+        ..Settings::default()
+    }
+}
+
+async fn store(settings: &Settings) -> anyhow::Result<SqlStore> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+    let store = SqlStore::connect(&settings.database_url())
+        .await
+        .context("connecting to the database")?;
+    store.migrate().await.context("migrating the database")?;
+    Ok(store)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing(cli.log_json);
+    match cli.command {
+        Command::Serve {
+            data,
+            listen,
+            no_local_repos,
+            no_worker,
+        } => {
+            let mut settings = settings(data);
+            settings.allow_local_repos = !no_local_repos;
+            settings.run_worker = !no_worker;
+            settings.listen = match (listen, std::env::var("PORT").ok()) {
+                (Some(addr), _) => addr,
+                (None, Some(port)) => {
+                    let port: u16 = port.parse().context("PORT is not a port number")?;
+                    SocketAddr::from(([127, 0, 0, 1], port))
+                }
+                (None, None) => settings.listen,
+            };
+            let server = Server::build(settings).await?;
+            let addr = server.local_addr()?;
+            // On stdout, for people and for scripts that start paas on port 0.
+            println!("paas listening on http://{addr}/ (GraphQL playground)");
+            server.run(shutdown_signal()).await?;
+        }
+        Command::Migrate { data } => {
+            store(&settings(data)).await?;
+            println!("migrations applied");
+        }
+        Command::User {
+            command: UserCommand::Create { name, data },
+        } => {
+            let name = name.trim().to_owned();
+            anyhow::ensure!(!name.is_empty() && name.len() <= 128, "a user name is 1 to 128 characters");
+            let store = store(&settings(data)).await?;
+            let token = Secret::generate_token();
+            let user = User {
+                id: UserId::new(),
+                name,
+                created_at: Utc::now(),
+            };
+            store.create_user(&user, &token.hash()).await?;
+            println!("{}", token.expose());
+        }
+    }
+    Ok(())
+}

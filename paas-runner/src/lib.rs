@@ -1,1 +1,14 @@
+//! # paas-runner
+//!
+//! The backends that do the work, behind the ports of `paas-core`.
+//!
+//! ## Layout
+//! - [`local`]: the zero-setup default. [`local::LocalBuilder`] runs the language's build step in
+//!   the checkout; [`local::LocalRuntime`] runs the start command as a child process group with
+//!   `$PORT` set.
+//! - [`worker`]: the build worker loop: build requests in, checkouts built, results out.
 
+pub mod local;
+pub mod worker;
+
+pub use worker::BuildWorker;

@@ -3,5 +3,6 @@
 mod apps;
 mod create;
 mod deploy;
+mod watch;
 
 pub use deploy::Step;

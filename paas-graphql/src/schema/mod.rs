@@ -1,0 +1,25 @@
+//! The GraphQL schema: root objects in their own files, object types in `types`.
+
+mod mutation;
+mod query;
+mod subscription;
+mod types;
+
+use async_graphql::Schema;
+use paas_core::Platform;
+
+pub use mutation::MutationRoot;
+pub use query::QueryRoot;
+pub use subscription::SubscriptionRoot;
+
+/// The schema type served.
+pub type PaasSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// Builds the schema around a platform.
+pub fn build(platform: Platform) -> PaasSchema {
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+        .data(platform)
+        .limit_depth(12)
+        .limit_complexity(2_000)
+        .finish()
+}

@@ -1,0 +1,43 @@
+use async_graphql::{Context, Object};
+use paas_core::Platform;
+use paas_core::model::{AppName, Branch, EnvVars, GitUrl, NewApplication, Port};
+
+use super::types::{CreateApplicationInput, CreateApplicationPayload};
+use crate::auth::viewer;
+use crate::error::{GqlResult, OrGql};
+
+pub struct MutationRoot;
+
+#[Object]
+impl MutationRoot {
+    /// Creates an application and queues its first build. Answers at once with the app
+    /// `PENDING`; follow it with the `applicationStatus` subscription.
+    async fn create_application(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateApplicationInput,
+    ) -> GqlResult<CreateApplicationPayload> {
+        let user = viewer(ctx)?;
+        let platform = ctx.data::<Platform>()?;
+        // Parse everything before touching anything: bad input changes nothing.
+        let new = NewApplication {
+            name: AppName::parse(&input.name).gql()?,
+            url: GitUrl::parse(&input.repository.url, platform.config().source_policy).gql()?,
+            branch: input.repository.branch.as_deref().map(Branch::parse).transpose().gql()?,
+            language: input.language.map(Into::into),
+            port: input.port.map(|p| Port::parse(i64::from(p))).transpose().gql()?,
+            env: EnvVars::parse(
+                input
+                    .env
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|e| (e.key, e.value)),
+            )
+            .gql()?,
+        };
+        let app = platform.create_application(user, new).await.gql()?;
+        Ok(CreateApplicationPayload {
+            application: app.into(),
+        })
+    }
+}

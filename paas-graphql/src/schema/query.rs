@@ -1,0 +1,92 @@
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Context, ID, Object};
+use paas_core::Platform;
+use paas_core::model::{AppId, AppName, Branch, GitUrl};
+
+use super::types::{Application, RepositoryCheck, Viewer};
+use crate::auth::viewer;
+use crate::error::{GqlResult, OrGql, coded};
+
+/// Most apps one page of `applications` returns.
+const MAX_PAGE: i32 = 100;
+const DEFAULT_PAGE: i32 = 20;
+
+pub struct QueryRoot;
+
+#[Object]
+impl QueryRoot {
+    /// The user the token belongs to.
+    async fn me(&self, ctx: &Context<'_>) -> GqlResult<Viewer> {
+        let user = viewer(ctx)?;
+        Ok(Viewer {
+            id: ID(user.id.to_string()),
+            name: user.name.clone(),
+        })
+    }
+
+    /// Whether no application has this name yet.
+    async fn name_available(&self, ctx: &Context<'_>, name: String) -> GqlResult<bool> {
+        viewer(ctx)?;
+        let name = AppName::parse(&name).gql()?;
+        ctx.data::<Platform>()?.name_available(&name).await.gql()
+    }
+
+    /// Whether a repository and a branch exist (default branch if none is given).
+    async fn repository(
+        &self,
+        ctx: &Context<'_>,
+        url: String,
+        branch: Option<String>,
+    ) -> GqlResult<RepositoryCheck> {
+        viewer(ctx)?;
+        let platform = ctx.data::<Platform>()?;
+        let url = GitUrl::parse(&url, platform.config().source_policy).gql()?;
+        let branch = branch.as_deref().map(Branch::parse).transpose().gql()?;
+        let check = platform.check_repository(&url, branch.as_ref()).await.gql()?;
+        Ok(RepositoryCheck {
+            exists: check.exists,
+            branch_exists: check.branch_exists,
+            default_branch: check.default_branch.map(|b| b.to_string()),
+        })
+    }
+
+    /// One of the viewer's applications.
+    async fn application(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Application>> {
+        let user = viewer(ctx)?;
+        let id: AppId = id.parse().gql()?;
+        let app = ctx.data::<Platform>()?.app_for(user, id).await.gql()?;
+        Ok(Some(app.into()))
+    }
+
+    /// The viewer's applications, oldest first, as a Relay connection.
+    async fn applications(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Connection<String, Application, EmptyFields, EmptyFields>> {
+        let user = viewer(ctx)?;
+        let first = first.unwrap_or(DEFAULT_PAGE);
+        if !(0..=MAX_PAGE).contains(&first) {
+            return Err(coded("INVALID_ARGUMENT", format!("first must be between 0 and {MAX_PAGE}")));
+        }
+        let after: Option<AppId> = after
+            .map(|c| c.parse().map_err(|_| coded("INVALID_CURSOR", "after is not a cursor of this list")))
+            .transpose()?;
+        let limit = u64::try_from(first).unwrap_or(0);
+        // One more than asked tells whether there is a next page.
+        let mut apps = ctx
+            .data::<Platform>()?
+            .apps_of(user, after, limit + 1)
+            .await
+            .gql()?;
+        let has_next = apps.len() as u64 > limit;
+        apps.truncate(first as usize);
+        let mut conn = Connection::new(after.is_some(), has_next);
+        conn.edges.extend(
+            apps.into_iter()
+                .map(|a| Edge::new(a.id.to_string(), Application::from(a))),
+        );
+        Ok(conn)
+    }
+}

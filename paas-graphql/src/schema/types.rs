@@ -1,0 +1,241 @@
+//! GraphQL object types. Domain values convert into these; no store entity reaches the schema,
+//! and env values never leave the server (only keys are exposed).
+
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, SimpleObject};
+use chrono::{DateTime, Utc};
+use paas_core::Platform;
+use paas_core::events::StatusEvent;
+use paas_core::model;
+
+use crate::error::{GqlResult, OrGql};
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "paas_core::AppStatus")]
+pub enum AppStatus {
+    Pending,
+    Building,
+    Starting,
+    Running,
+    Failed,
+    Stopped,
+    Deleting,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "paas_core::model::DeploymentStatus")]
+pub enum DeploymentStatus {
+    Queued,
+    Building,
+    Built,
+    Starting,
+    Running,
+    Failed,
+    Stopped,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "paas_core::model::Language")]
+pub enum Language {
+    Rust,
+    Go,
+    Node,
+    Python,
+    Static,
+    Containerfile,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "paas_core::model::Visibility")]
+pub enum Visibility {
+    Private,
+    Public,
+}
+
+/// An environment variable as the API shows it: its key only.
+#[derive(SimpleObject)]
+pub struct EnvVar {
+    pub key: String,
+}
+
+#[derive(SimpleObject)]
+pub struct Repository {
+    pub url: String,
+    pub branch: String,
+    /// The pinned commit, if the app follows one commit rather than the branch head.
+    pub commit: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: i32,
+    pub url: String,
+}
+
+#[derive(SimpleObject)]
+pub struct Deployment {
+    pub id: ID,
+    pub status: DeploymentStatus,
+    pub commit: Option<String>,
+    pub error: Option<String>,
+    /// How many times the build ran (platform faults are retried, user faults never).
+    pub build_attempts: i32,
+    /// How many instances were started for it.
+    pub start_attempts: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<model::Deployment> for Deployment {
+    fn from(d: model::Deployment) -> Self {
+        Self {
+            id: ID(d.id.to_string()),
+            status: d.status.into(),
+            commit: d.commit.map(|c| c.to_string()),
+            error: d.error,
+            build_attempts: d.build_attempts,
+            start_attempts: d.start_attempts,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Application {
+    pub id: ID,
+    pub name: String,
+    pub status: AppStatus,
+    /// Why the app is in its status: the error of a `FAILED` app.
+    pub status_reason: Option<String>,
+    pub language: Option<Language>,
+    pub port: Option<i32>,
+    pub env: Vec<EnvVar>,
+    pub repository: Repository,
+    pub endpoint: Option<Endpoint>,
+    pub visibility: Visibility,
+    /// Bumped on every change; pass it back to update without losing another change.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[graphql(skip)]
+    pub domain: model::Application,
+}
+
+#[ComplexObject]
+impl Application {
+    /// Deployments of this app, newest first.
+    async fn deployments(&self, ctx: &Context<'_>) -> GqlResult<Vec<Deployment>> {
+        let platform = ctx.data::<Platform>()?;
+        Ok(platform
+            .deployments_of(&self.domain)
+            .await
+            .gql()?
+            .into_iter()
+            .map(Deployment::from)
+            .collect())
+    }
+}
+
+impl From<model::Application> for Application {
+    fn from(a: model::Application) -> Self {
+        Self {
+            id: ID(a.id.to_string()),
+            name: a.name.to_string(),
+            status: a.status.into(),
+            status_reason: a.status_reason.clone(),
+            language: a.language.map(Into::into),
+            port: a.port.map(|p| i32::from(p.get())),
+            env: a
+                .env
+                .keys()
+                .map(|k| EnvVar { key: k.to_string() })
+                .collect(),
+            repository: Repository {
+                url: a.source.url.to_string(),
+                branch: a.source.branch.to_string(),
+                commit: a.source.commit.as_ref().map(ToString::to_string),
+            },
+            endpoint: a.endpoint.as_ref().map(|e| Endpoint {
+                host: e.host.clone(),
+                port: i32::from(e.port),
+                url: e.url(),
+            }),
+            visibility: a.visibility.into(),
+            version: a.version,
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+            domain: a,
+        }
+    }
+}
+
+/// What `repository(url, branch)` found.
+#[derive(SimpleObject)]
+pub struct RepositoryCheck {
+    pub exists: bool,
+    pub branch_exists: bool,
+    pub default_branch: Option<String>,
+}
+
+/// One status change, as the subscription streams it.
+#[derive(SimpleObject)]
+pub struct StatusChange {
+    pub application_id: ID,
+    pub status: AppStatus,
+    /// The app's version after the change: increasing, without gaps.
+    pub version: i64,
+    pub deployment_id: Option<ID>,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl From<StatusEvent> for StatusChange {
+    fn from(e: StatusEvent) -> Self {
+        Self {
+            application_id: ID(e.app_id.to_string()),
+            status: e.status.into(),
+            version: e.version,
+            deployment_id: e.deployment.map(|d| ID(d.to_string())),
+            reason: e.reason,
+            at: e.at,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct Viewer {
+    pub id: ID,
+    pub name: String,
+}
+
+#[derive(InputObject)]
+pub struct RepositoryInput {
+    pub url: String,
+    /// Default: the repository's default branch.
+    pub branch: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct EnvVarInput {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(InputObject)]
+pub struct CreateApplicationInput {
+    /// A DNS label: 1–63 of `a-z`, `0-9` and `-`.
+    pub name: String,
+    pub repository: RepositoryInput,
+    /// Default: detected from the repository's files.
+    pub language: Option<Language>,
+    /// The port the app listens on. Default: the platform picks one and passes it in `$PORT`.
+    pub port: Option<i32>,
+    pub env: Option<Vec<EnvVarInput>>,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateApplicationPayload {
+    pub application: Application,
+}

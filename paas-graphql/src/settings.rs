@@ -1,0 +1,42 @@
+//! The one `Settings` struct. Layers: defaults here, then the environment (`PORT`,
+//! `DATABASE_URL`, `PAAS_*`), then command-line flags (see `main.rs`, which uses clap's `env`
+//! support so a flag overrides its variable).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Everything `paas serve` needs to start.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Address the API listens on. Default `127.0.0.1:8080`, or `127.0.0.1:$PORT`.
+    pub listen: SocketAddr,
+    /// Database, checkouts and logs. Default `./paas-data`.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`. Default: SQLite in the data dir.
+    pub database_url: Option<String>,
+    /// Whether users may deploy `file://` repositories (off in production).
+    pub allow_local_repos: bool,
+    /// Whether this process also builds (`paas serve` on one machine does).
+    pub run_worker: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("paas-data"),
+            database_url: None,
+            allow_local_repos: true,
+            run_worker: true,
+        }
+    }
+}
+
+impl Settings {
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| paas_core::platform::default_database_url(&self.data_dir))
+    }
+}

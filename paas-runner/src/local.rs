@@ -1,0 +1,9 @@
+//! Local processes: build in the checkout, run as a child process group. What a person trying
+//! paas on a laptop uses, with nothing installed but the language toolchains.
+
+mod builder;
+mod output;
+mod runtime;
+
+pub use builder::LocalBuilder;
+pub use runtime::LocalRuntime;

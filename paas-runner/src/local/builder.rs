@@ -1,0 +1,160 @@
+//! [`ImageBuilder`] for local processes: runs the language's build step in the checkout; the
+//! "image" is the checkout directory itself.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use paas_core::builder::{BuildJob, BuiltImage, ImageBuilder};
+use paas_core::model::Language;
+use paas_core::{Error, Result};
+use tokio::process::Command;
+
+use super::output::tail;
+
+/// Builds checkouts in place.
+#[derive(Clone, Debug)]
+pub struct LocalBuilder {
+    /// A build running longer than this is stopped and failed.
+    timeout: Duration,
+}
+
+impl Default for LocalBuilder {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+impl LocalBuilder {
+    pub fn with_timeout(timeout: Duration) -> Self {
+        Self { timeout }
+    }
+}
+
+/// The build steps and default start command of a language.
+fn recipe(language: Language, dir: &Path) -> Result<(Vec<&'static str>, Option<String>)> {
+    Ok(match language {
+        Language::Rust => (
+            vec!["cargo build --release --locked || cargo build --release"],
+            rust_binary(dir).map(|bin| format!("./target/release/{bin}")),
+        ),
+        Language::Go => (vec!["go build -o .paas-app ."], Some("./.paas-app".into())),
+        Language::Node => (
+            vec![
+                "npm install --no-audit --no-fund",
+                "npm run build --if-present",
+            ],
+            Some("npm start".into()),
+        ),
+        Language::Python => (
+            vec![],
+            ["app.py", "main.py", "server.py"]
+                .into_iter()
+                .find(|f| dir.join(f).is_file())
+                .map(|f| format!("python3 {f}")),
+        ),
+        Language::Static => (
+            vec![],
+            Some("python3 -m http.server \"$PORT\" --bind 127.0.0.1".into()),
+        ),
+        Language::Containerfile => {
+            return Err(Error::BuildFailed(
+                "this app builds from its Containerfile/Dockerfile, which needs the podman \
+                 runtime (PAAS_RUNTIME=podman); or choose its language explicitly"
+                    .into(),
+            ));
+        }
+    })
+}
+
+/// The binary `cargo build` makes: the first `[[bin]]` name, else the package name.
+fn rust_binary(dir: &Path) -> Option<String> {
+    let manifest: toml::Table = std::fs::read_to_string(dir.join("Cargo.toml"))
+        .ok()?
+        .parse()
+        .ok()?;
+    let bin = manifest
+        .get("bin")
+        .and_then(|b| b.as_array())
+        .and_then(|bins| bins.first())
+        .and_then(|b| b.get("name"))
+        .and_then(|n| n.as_str());
+    let package = manifest
+        .get("package")
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str());
+    bin.or(package).map(str::to_owned)
+}
+
+impl LocalBuilder {
+    /// Runs one build step; its output goes to `log`.
+    async fn run_step(&self, step: &str, dir: &Path, log: &Path) -> Result<()> {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(|e| Error::io(format!("opening {}", log.display()), e))?;
+        let err = out
+            .try_clone()
+            .map_err(|e| Error::io("duplicating the build log handle", e))?;
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(step)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| Error::io("starting a build step", e))?;
+        let status = match tokio::time::timeout(self.timeout, child.wait()).await {
+            Ok(status) => status.map_err(|e| Error::io("waiting for a build step", e))?,
+            Err(_) => {
+                return Err(Error::BuildFailed(format!(
+                    "`{step}` did not finish within {} minutes",
+                    self.timeout.as_secs() / 60
+                )));
+            }
+        };
+        if status.success() {
+            return Ok(());
+        }
+        let code = status.code().map_or_else(|| "a signal".into(), |c| format!("code {c}"));
+        let hint = if status.code() == Some(127) {
+            " (a tool the build needs is not installed on this server)"
+        } else {
+            ""
+        };
+        Err(Error::BuildFailed(format!(
+            "`{step}` exited with {code}{hint}:\n{}",
+            tail(log)
+        )))
+    }
+}
+
+#[async_trait]
+impl ImageBuilder for LocalBuilder {
+    #[tracing::instrument(skip_all, fields(app_id = %job.app.id, deployment = %job.deployment.id, language = %job.language), err)]
+    async fn build(&self, job: BuildJob<'_>) -> Result<BuiltImage> {
+        let dir = job.source_dir;
+        let (steps, default_start) = recipe(job.language, dir)?;
+        let log: PathBuf = dir.with_extension("build.log");
+        for step in steps {
+            tracing::info!(step, "build step");
+            self.run_step(step, dir, &log).await?;
+        }
+        let start_command = job.start_command.or(default_start).ok_or_else(|| {
+            Error::BuildFailed(format!(
+                "no start command for this {} app: add a Procfile with a `web:` line",
+                job.language
+            ))
+        })?;
+        Ok(BuiltImage {
+            image: dir.display().to_string(),
+            start_command: Some(start_command),
+        })
+    }
+}

@@ -1,0 +1,203 @@
+//! [`Runtime`] for local processes: the start command runs under `sh -c` as the leader of its own
+//! process group (so stop reaches everything it spawned), with a clean environment: the server's
+//! `PATH`, `HOME`, `LANG` and `TMPDIR`, the app's env vars, and `PORT`. Nothing else of the
+//! server's environment (database URLs, tokens) leaks into apps.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use paas_core::model::Endpoint;
+use paas_core::runtime::{Instance, InstanceSpec, InstanceState, Runtime};
+use paas_core::{Error, Result};
+use tokio::process::Command;
+use tokio::sync::watch;
+
+use super::output::tail;
+
+/// Server variables passed on to apps: what a program needs to find its tools.
+const INHERITED_ENV: &[&str] = &["PATH", "HOME", "LANG", "TMPDIR", "USER"];
+
+struct Running {
+    pgid: Pid,
+    exit: watch::Receiver<Option<ExitStatus>>,
+    log: PathBuf,
+}
+
+/// Runs apps as child processes of the server. Cheap to clone.
+#[derive(Clone)]
+pub struct LocalRuntime {
+    logs_dir: PathBuf,
+    /// How long `stop` waits after SIGTERM before SIGKILL.
+    stop_timeout: Duration,
+    instances: Arc<Mutex<HashMap<String, Running>>>,
+}
+
+impl LocalRuntime {
+    /// Instance output goes to files in `logs_dir`.
+    pub fn new(logs_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            logs_dir: logs_dir.into(),
+            stop_timeout: Duration::from_secs(10),
+            instances: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut HashMap<String, Running>) -> R) -> R {
+        let mut guard = self.instances.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    fn lookup(&self, id: &str) -> Option<(Pid, watch::Receiver<Option<ExitStatus>>, PathBuf)> {
+        self.with(|m| m.get(id).map(|r| (r.pgid, r.exit.clone(), r.log.clone())))
+    }
+}
+
+/// A free port on the loopback interface. The port is released before the app binds it, so
+/// another program could take it in between; the start check then fails and start is retried.
+fn free_port() -> Result<u16> {
+    let l = TcpListener::bind(("127.0.0.1", 0)).map_err(|e| Error::io("finding a free port", e))?;
+    l.local_addr()
+        .map(|a| a.port())
+        .map_err(|e| Error::io("finding a free port", e))
+}
+
+async fn wait_exit(rx: &mut watch::Receiver<Option<ExitStatus>>, timeout: Duration) -> bool {
+    tokio::time::timeout(timeout, rx.wait_for(|s| s.is_some()))
+        .await
+        .is_ok_and(|r| r.is_ok())
+}
+
+#[async_trait]
+impl Runtime for LocalRuntime {
+    #[tracing::instrument(skip_all, fields(app_id = %spec.app_id, deployment = %spec.deployment_id), err)]
+    async fn start(&self, spec: &InstanceSpec) -> Result<Instance> {
+        let command = spec
+            .start_command
+            .as_deref()
+            .ok_or_else(|| Error::StartFailed("the deployment has no start command".into()))?;
+        let port = match spec.port {
+            Some(p) => p.get(),
+            None => free_port()?,
+        };
+        std::fs::create_dir_all(&self.logs_dir)
+            .map_err(|e| Error::io(format!("creating {}", self.logs_dir.display()), e))?;
+        let log = self.logs_dir.join(format!("{}.log", spec.deployment_id));
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|e| Error::io(format!("opening {}", log.display()), e))?;
+        let err = out
+            .try_clone()
+            .map_err(|e| Error::io("duplicating the log handle", e))?;
+
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(command)
+            .current_dir(&spec.image)
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0);
+        for key in INHERITED_ENV {
+            if let Ok(v) = std::env::var(key) {
+                cmd.env(key, v);
+            }
+        }
+        for (k, v) in spec.env.iter() {
+            cmd.env(k.as_str(), v);
+        }
+        cmd.env("PORT", port.to_string());
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| Error::Runtime(format!("could not start the app: {e}")))?;
+        let pid = child
+            .id()
+            .and_then(|p| i32::try_from(p).ok())
+            .ok_or_else(|| Error::Runtime("the app exited before it could be watched".into()))?;
+        let id = format!("{}-{pid}", spec.app_name);
+        let (tx, rx) = watch::channel(None);
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            // Reaping failed: treat as gone so nothing waits forever.
+            let _ = tx.send(Some(status.unwrap_or_else(|_| {
+                std::os::unix::process::ExitStatusExt::from_raw(0)
+            })));
+        });
+        self.with(|m| {
+            m.insert(
+                id.clone(),
+                Running {
+                    pgid: Pid::from_raw(pid),
+                    exit: rx,
+                    log,
+                },
+            )
+        });
+        tracing::info!(instance = %id, port, "process started");
+        Ok(Instance {
+            id,
+            endpoint: Endpoint {
+                host: "127.0.0.1".into(),
+                port,
+            },
+        })
+    }
+
+    async fn stop(&self, instance: &str) -> Result<()> {
+        let Some((pgid, mut exit, _)) = self.lookup(instance) else {
+            return Ok(());
+        };
+        if exit.borrow().is_some() {
+            return Ok(());
+        }
+        // ESRCH: already gone, which is what we want.
+        let _ = killpg(pgid, Signal::SIGTERM);
+        if !wait_exit(&mut exit, self.stop_timeout).await {
+            tracing::warn!(instance, "did not stop on SIGTERM, killing");
+            let _ = killpg(pgid, Signal::SIGKILL);
+            wait_exit(&mut exit, Duration::from_secs(5)).await;
+        }
+        Ok(())
+    }
+
+    async fn remove(&self, instance: &str) -> Result<()> {
+        self.stop(instance).await?;
+        self.with(|m| m.remove(instance));
+        Ok(())
+    }
+
+    async fn inspect(&self, instance: &str) -> Result<InstanceState> {
+        let Some((_, exit, log)) = self.lookup(instance) else {
+            return Ok(InstanceState::Missing);
+        };
+        let status = *exit.borrow();
+        Ok(match status {
+            None => InstanceState::Running,
+            Some(status) => InstanceState::Exited {
+                code: status.code(),
+                output_tail: tail(&log),
+            },
+        })
+    }
+
+    async fn shutdown(&self) -> Vec<String> {
+        let ids: Vec<String> = self.with(|m| m.keys().cloned().collect());
+        let mut stopped = Vec::new();
+        for id in ids {
+            let was_running = matches!(self.inspect(&id).await, Ok(InstanceState::Running));
+            if self.remove(&id).await.is_ok() && was_running {
+                stopped.push(id);
+            }
+        }
+        stopped
+    }
+}

@@ -1,0 +1,187 @@
+//! The build worker, step 3 of the create flow: take a build request, check the commit out into
+//! a per-deployment directory, build it, record the result, report it on the queue.
+//!
+//! Guarantees: a platform fault is retried with the platform's build `RetryPolicy`; a user fault
+//! fails the app at once with the reason and is never retried. A redelivered request for a
+//! deployment already built re-sends its result and changes nothing else.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use paas_core::builder::{BuildJob, BuiltImage, ImageBuilder};
+use paas_core::flow::Step;
+use paas_core::model::{
+    AppId, Application, Deployment, DeploymentId, DeploymentStatus, Language, Procfile,
+};
+use paas_core::queue::{Message, Topic};
+use paas_core::{AppStatus, Error, Platform, Result};
+
+/// Builds what the queue asks for.
+#[derive(Clone)]
+pub struct BuildWorker {
+    platform: Platform,
+    builder: Arc<dyn ImageBuilder>,
+    /// Checkouts go to `<work_dir>/<deployment id>`.
+    work_dir: PathBuf,
+}
+
+impl BuildWorker {
+    pub fn new(platform: Platform, builder: Arc<dyn ImageBuilder>, work_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            platform,
+            builder,
+            work_dir: work_dir.into(),
+        }
+    }
+
+    /// Runs until `shutdown` completes.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                step = self.step(Duration::from_secs(1)) => {
+                    if let Err(e) = step {
+                        tracing::error!(error = %e, "build worker step failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes one build request (waiting up to `wait`) and handles it.
+    pub async fn step(&self, wait: Duration) -> Result<Step> {
+        let queue = self.platform.queue();
+        let Some(delivery) = queue.pull(Topic::Builds, wait).await? else {
+            return Ok(Step::Idle);
+        };
+        match &delivery.message {
+            Message::BuildRequest { app, deployment } => self.handle(*app, *deployment).await?,
+            other => tracing::warn!(?other, "not a build request; dropped"),
+        }
+        queue.ack(&delivery).await?;
+        Ok(Step::Handled)
+    }
+
+    #[tracing::instrument(skip(self), err)]
+    async fn handle(&self, app_id: AppId, dep_id: DeploymentId) -> Result<()> {
+        let p = &self.platform;
+        let Some(mut dep) = p.store().deployment(dep_id).await? else {
+            return Ok(()); // the app was deleted meanwhile
+        };
+        if dep.status.is_built() {
+            if dep.status == DeploymentStatus::Built {
+                // We died between recording the build and reporting it: report again.
+                self.report(Message::BuildSucceeded { app: app_id, deployment: dep_id })
+                    .await?;
+            }
+            return Ok(());
+        }
+        let Some(app) = p.app(app_id).await? else {
+            return Ok(());
+        };
+        if app.deployment != Some(dep.id) {
+            dep.status = DeploymentStatus::Stopped;
+            dep.error = Some("replaced by a newer deployment".into());
+            return p.store().update_deployment(&dep).await;
+        }
+        if app.status != AppStatus::Building {
+            p.set_status(app.id, AppStatus::Building, None).await?;
+        }
+        dep.status = DeploymentStatus::Building;
+        p.store().update_deployment(&dep).await?;
+
+        let built = p
+            .config()
+            .build_retry
+            .run(|_| {
+                dep.build_attempts += 1;
+                let dep = dep.clone();
+                let app = app.clone();
+                async move {
+                    p.store().update_deployment(&dep).await?;
+                    self.build_once(&app, &dep).await
+                }
+            })
+            .await;
+        match built {
+            Ok((image, commit, language)) => {
+                dep.status = DeploymentStatus::Built;
+                dep.image = Some(image.image);
+                dep.start_command = image.start_command;
+                dep.commit = Some(commit);
+                dep.error = None;
+                p.store().update_deployment(&dep).await?;
+                if app.language != Some(language) {
+                    p.update_app(app.id, |a| {
+                        a.language = Some(language);
+                        Ok(())
+                    })
+                    .await?;
+                }
+                self.report(Message::BuildSucceeded { app: app.id, deployment: dep.id })
+                    .await
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                tracing::info!(app_id = %app.id, %reason, attempts = dep.build_attempts, "build failed");
+                dep.status = DeploymentStatus::Failed;
+                dep.error = Some(reason.clone());
+                p.store().update_deployment(&dep).await?;
+                p.set_status(app.id, AppStatus::Failed, Some(reason.clone())).await?;
+                self.report(Message::BuildFailed { app: app.id, deployment: dep.id, reason })
+                    .await
+            }
+        }
+    }
+
+    async fn report(&self, message: Message) -> Result<()> {
+        self.platform.queue().push(Topic::Results, message).await
+    }
+
+    /// One try: fresh checkout, language, Procfile, build.
+    async fn build_once(
+        &self,
+        app: &Application,
+        dep: &Deployment,
+    ) -> Result<(BuiltImage, paas_core::model::CommitId, Language)> {
+        let dir = self.work_dir.join(dep.id.to_string());
+        if dir.exists() {
+            tokio::fs::remove_dir_all(&dir)
+                .await
+                .map_err(|e| Error::io(format!("clearing {}", dir.display()), e))?;
+        }
+        let source = &app.source;
+        let commit = self
+            .platform
+            .git()
+            .clone_at(&source.url, &source.branch, dep.commit.as_ref().or(source.commit.as_ref()), &dir, None)
+            .await?;
+        let language = match app.language.or_else(|| Language::detect(&dir)) {
+            Some(l) => l,
+            None => {
+                return Err(Error::BuildFailed(
+                    "could not tell the app's language from its files (Cargo.toml, go.mod, \
+                     package.json, requirements.txt, *.py, index.html, Containerfile): \
+                     choose one when creating the app"
+                        .into(),
+                ));
+            }
+        };
+        let procfile = Procfile::read(&dir).map_err(|e| Error::io("reading the Procfile", e))?;
+        let image = self
+            .builder
+            .build(BuildJob {
+                app,
+                deployment: dep,
+                source_dir: &dir,
+                language,
+                start_command: procfile.web,
+            })
+            .await?;
+        Ok((image, commit, language))
+    }
+}
