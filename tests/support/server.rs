@@ -1,0 +1,140 @@
+//! The real `paas` binary on a random port with a fresh data dir and database.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::client::Client;
+use crate::db::TestDb;
+
+/// The `paas` binary cargo built for this workspace (next to the test executable).
+pub fn paas_bin() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    // target/<profile>/deps/<test> → target/<profile>/paas
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|p| p.join("paas"))
+        .context("locating the target dir")?;
+    if !bin.is_file() {
+        bail!("{} is missing: build it first (cargo build -p paas-graphql)", bin.display());
+    }
+    Ok(bin)
+}
+
+/// A running `paas serve`, stopped (gracefully, so its apps stop too) on drop.
+pub struct TestServer {
+    child: Option<Child>,
+    pub url: String,
+    pub data_dir: tempfile::TempDir,
+    pub database_url: String,
+}
+
+impl TestServer {
+    /// Starts `paas serve` on `db` with extra arguments.
+    pub async fn spawn(db: TestDb, args: &[&str]) -> anyhow::Result<Self> {
+        let data_dir = tempfile::tempdir()?;
+        let database_url = db.url(data_dir.path()).await?;
+        let mut child = Command::new(paas_bin()?)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir.path())
+            .args(args)
+            .env("DATABASE_URL", &database_url)
+            .env("RUST_LOG", "info,sqlx=warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .context("paas serve did not start within 30 s")??
+            .context("paas serve exited before listening")?;
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .context("no address in the start-up line")?
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(Self {
+            child: Some(child),
+            url,
+            data_dir,
+            database_url,
+        })
+    }
+
+    /// Creates a user with `paas user create` and returns a client with its token.
+    pub async fn user(&self, name: &str) -> anyhow::Result<Client> {
+        let out = Command::new(paas_bin()?)
+            .args(["user", "create", name, "--data-dir"])
+            .arg(self.data_dir.path())
+            .env("DATABASE_URL", &self.database_url)
+            .output()
+            .await?;
+        if !out.status.success() {
+            bail!("paas user create failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let token = String::from_utf8(out.stdout)?.trim().to_owned();
+        Ok(Client::new(&self.url, Some(token)))
+    }
+
+    /// A client without a token.
+    pub fn anonymous(&self) -> Client {
+        Client::new(&self.url, None)
+    }
+
+    /// Stops the server like Ctrl-C does and waits for it.
+    pub async fn stop(&mut self) -> anyhow::Result<std::process::ExitStatus> {
+        let mut child = self.child.take().context("already stopped")?;
+        if let Some(pid) = child.id() {
+            kill(Pid::from_raw(i32::try_from(pid)?), Signal::SIGINT)?;
+        }
+        Ok(tokio::time::timeout(Duration::from_secs(30), child.wait()).await??)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut()
+            && let Some(pid) = child.id()
+            && let Ok(pid) = i32::try_from(pid)
+        {
+            // Graceful, so the apps it started are stopped too; then wait briefly.
+            let _ = kill(Pid::from_raw(pid), Signal::SIGINT);
+            for _ in 0..100 {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.start_kill();
+        }
+    }
+}
+
+impl TestServer {
+    /// Counts the rows of a table straight from the database (to prove a refusal wrote nothing).
+    pub async fn count_rows(&self, table: &str) -> anyhow::Result<i64> {
+        use sea_orm::{ConnectionTrait, Database, Statement};
+        let db = Database::connect(&self.database_url).await?;
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) FROM {table}"),
+            ))
+            .await?
+            .context("no count row")?;
+        let n: i64 = row.try_get_by_index(0)?;
+        db.close().await?;
+        Ok(n)
+    }
+}
