@@ -148,6 +148,10 @@ impl BuildWorker {
         app: &Application,
         dep: &Deployment,
     ) -> Result<(BuiltImage, paas_core::model::CommitId, Language)> {
+        // Our disk failing is the platform's fault (retried), unlike anything about the repository.
+        tokio::fs::create_dir_all(&self.work_dir)
+            .await
+            .map_err(|e| Error::io(format!("creating {}", self.work_dir.display()), e))?;
         let dir = self.work_dir.join(dep.id.to_string());
         if dir.exists() {
             tokio::fs::remove_dir_all(&dir)

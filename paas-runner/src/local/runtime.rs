@@ -74,6 +74,20 @@ async fn wait_exit(rx: &mut watch::Receiver<Option<ExitStatus>>, timeout: Durati
         .is_ok_and(|r| r.is_ok())
 }
 
+/// Waits until no process is left in the group (signal 0 probes without signalling).
+async fn group_gone(pgid: Pid, timeout: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if killpg(pgid, None).is_err() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[async_trait]
 impl Runtime for LocalRuntime {
     #[tracing::instrument(skip_all, fields(app_id = %spec.app_id, deployment = %spec.deployment_id), err)]
@@ -156,15 +170,15 @@ impl Runtime for LocalRuntime {
         let Some((pgid, mut exit, _)) = self.lookup(instance) else {
             return Ok(());
         };
-        if exit.borrow().is_some() {
-            return Ok(());
-        }
         // ESRCH: already gone, which is what we want.
         let _ = killpg(pgid, Signal::SIGTERM);
-        if !wait_exit(&mut exit, self.stop_timeout).await {
+        let leader_gone = wait_exit(&mut exit, self.stop_timeout).await;
+        // The leader may be gone while its children still run: stop means the whole group.
+        if !leader_gone || !group_gone(pgid, Duration::from_secs(2)).await {
             tracing::warn!(instance, "did not stop on SIGTERM, killing");
             let _ = killpg(pgid, Signal::SIGKILL);
             wait_exit(&mut exit, Duration::from_secs(5)).await;
+            group_gone(pgid, Duration::from_secs(5)).await;
         }
         Ok(())
     }

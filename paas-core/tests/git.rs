@@ -1,0 +1,64 @@
+//! The git2 provider against real repositories on disk.
+
+use paas_core::git::GitProvider;
+use paas_core::git::libgit::Git2Provider;
+use paas_core::model::{Branch, CommitId, GitUrl, SourcePolicy};
+use paas_core::Error;
+use paas_tests::git_repo;
+use paas_tests::repo::{commit, file_url};
+
+fn url(dir: &std::path::Path) -> anyhow::Result<GitUrl> {
+    Ok(GitUrl::parse(&file_url(dir), SourcePolicy::default())?)
+}
+
+#[tokio::test]
+async fn check_finds_default_branch_branches_and_heads() -> anyhow::Result<()> {
+    let dir = git_repo(&[("app.py", "print(1)\n")])?;
+    let repo = git2::Repository::open(dir.path())?;
+    let head = repo.head()?.peel_to_commit()?;
+    repo.branch("feature/x", &head, false)?;
+    let git = Git2Provider;
+
+    let c = git.check(&url(dir.path())?, None, None).await?;
+    assert!(c.exists && c.branch_exists);
+    assert_eq!(c.default_branch, Some(Branch::parse("main")?));
+    assert_eq!(c.head, Some(CommitId::parse(&head.id().to_string())?));
+
+    let c = git.check(&url(dir.path())?, Some(&Branch::parse("feature/x")?), None).await?;
+    assert!(c.branch_exists);
+    let c = git.check(&url(dir.path())?, Some(&Branch::parse("nope")?), None).await?;
+    assert!(!c.branch_exists);
+    assert_eq!(c.head, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_missing_repository_is_repo_not_found() -> anyhow::Result<()> {
+    let gone = GitUrl::parse("file:///nonexistent/paas/repo", SourcePolicy::default())?;
+    let r = Git2Provider.check(&gone, None, None).await;
+    assert!(matches!(r, Err(Error::RepoNotFound(_))), "{r:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn clone_at_head_or_at_a_pinned_commit() -> anyhow::Result<()> {
+    let dir = git_repo(&[("version.txt", "one\n")])?;
+    let repo = git2::Repository::open(dir.path())?;
+    let first = repo.head()?.peel_to_commit()?.id().to_string();
+    let second = commit(&repo, dir.path(), &[("version.txt", "two\n")], "second")?;
+    let git = Git2Provider;
+    let main = Branch::parse("main")?;
+
+    let out = tempfile::tempdir()?;
+    let got = git.clone_at(&url(dir.path())?, &main, None, &out.path().join("a"), None).await?;
+    assert_eq!(got.as_str(), second);
+    assert_eq!(std::fs::read_to_string(out.path().join("a/version.txt"))?, "two\n");
+
+    let pinned = CommitId::parse(&first)?;
+    let got = git
+        .clone_at(&url(dir.path())?, &main, Some(&pinned), &out.path().join("b"), None)
+        .await?;
+    assert_eq!(got.as_str(), first);
+    assert_eq!(std::fs::read_to_string(out.path().join("b/version.txt"))?, "one\n");
+    Ok(())
+}

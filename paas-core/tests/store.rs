@@ -1,0 +1,227 @@
+//! The `Store` contract, run against SQLite and PostgreSQL alike.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use paas_core::events::StatusEvent;
+use paas_core::model::{
+    AppId, AppName, Application, Branch, Deployment, DeploymentStatus, EnvVars, GitSource, GitUrl,
+    SourcePolicy, User, UserId, Visibility,
+};
+use paas_core::store::Store;
+use paas_core::store::sql::SqlStore;
+use paas_core::{AppStatus, Error};
+use paas_tests::TestDb;
+
+async fn store(db: TestDb) -> anyhow::Result<(SqlStore, tempfile::TempDir)> {
+    let dir = tempfile::tempdir()?;
+    let store = SqlStore::connect(&db.url(dir.path()).await?).await?;
+    store.migrate().await?;
+    // Migrating twice is harmless (every start-up does it).
+    store.migrate().await?;
+    Ok((store, dir))
+}
+
+fn user(name: &str) -> User {
+    User {
+        id: UserId::new(),
+        name: name.into(),
+        created_at: Utc::now(),
+    }
+}
+
+fn app(owner: &User, name: &str) -> anyhow::Result<(Application, Deployment)> {
+    let id = AppId::new();
+    let now = Utc::now();
+    let dep = Deployment::queued(id, None, now);
+    Ok((
+        Application {
+            id,
+            owner: owner.id,
+            name: AppName::parse(name)?,
+            source: GitSource {
+                url: GitUrl::parse("https://example.com/r.git", SourcePolicy::default())?,
+                branch: Branch::parse("main")?,
+                commit: None,
+            },
+            language: None,
+            port: None,
+            env: EnvVars::parse([("SECRET", "s3cr3t")])?,
+            visibility: Visibility::Private,
+            status: AppStatus::Pending,
+            status_reason: None,
+            deployment: Some(dep.id),
+            endpoint: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        },
+        dep,
+    ))
+}
+
+fn event(app: &Application) -> StatusEvent {
+    StatusEvent {
+        app_id: app.id,
+        owner: app.owner,
+        version: 0,
+        status: app.status,
+        deployment: app.deployment,
+        reason: app.status_reason.clone(),
+        at: Utc::now(),
+    }
+}
+
+macro_rules! on_both_databases {
+    ($($scenario:ident),* $(,)?) => {
+        $(mod $scenario {
+            #[tokio::test]
+            async fn sqlite() -> anyhow::Result<()> {
+                super::$scenario(paas_tests::TestDb::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() -> anyhow::Result<()> {
+                super::$scenario(paas_tests::TestDb::Postgres).await
+            }
+        })*
+    };
+}
+
+on_both_databases!(
+    users_by_token_hash,
+    create_app_round_trips_with_its_deployment_and_first_event,
+    names_are_unique,
+    updates_are_compare_and_set,
+    concurrent_updates_never_lose_one,
+    apps_page_by_owner,
+);
+
+async fn users_by_token_hash(db: TestDb) -> anyhow::Result<()> {
+    let (s, _d) = store(db).await?;
+    let u = user("alice");
+    s.create_user(&u, "hash-1").await?;
+    assert_eq!(s.user_by_token_hash("hash-1").await?.map(|x| x.id), Some(u.id));
+    assert_eq!(s.user_by_token_hash("hash-2").await?, None);
+    assert_eq!(s.user(u.id).await?.map(|x| x.name), Some("alice".into()));
+    Ok(())
+}
+
+async fn create_app_round_trips_with_its_deployment_and_first_event(db: TestDb) -> anyhow::Result<()> {
+    let (s, _d) = store(db).await?;
+    let u = user("alice");
+    s.create_user(&u, "h").await?;
+    let (a, dep) = app(&u, "web")?;
+    s.create_app(&a, &dep).await?;
+
+    let back = s.app(a.id).await?.ok_or_else(|| anyhow::anyhow!("missing"))?;
+    assert_eq!(back.name, a.name);
+    assert_eq!(back.env, a.env);
+    assert_eq!(back.source, a.source);
+    assert_eq!(back.status, AppStatus::Pending);
+    assert_eq!(s.app_by_name(&a.name).await?.map(|x| x.id), Some(a.id));
+    let deps = s.deployments_of(a.id).await?;
+    assert_eq!(deps.len(), 1);
+    assert_eq!(deps[0].status, DeploymentStatus::Queued);
+    let events = s.status_events(a.id, 0).await?;
+    assert_eq!(events.len(), 1);
+    assert_eq!((events[0].version, events[0].status), (1, AppStatus::Pending));
+    Ok(())
+}
+
+async fn names_are_unique(db: TestDb) -> anyhow::Result<()> {
+    let (s, _d) = store(db).await?;
+    let u = user("alice");
+    s.create_user(&u, "h").await?;
+    let (a, d1) = app(&u, "same")?;
+    let (b, d2) = app(&u, "same")?;
+    s.create_app(&a, &d1).await?;
+    let err = s.create_app(&b, &d2).await;
+    assert!(matches!(err, Err(Error::NameTaken(_))), "{err:?}");
+    // The refused create left nothing behind: not even its deployment.
+    assert!(s.app(b.id).await?.is_none());
+    assert!(s.deployment(d2.id).await?.is_none());
+    Ok(())
+}
+
+async fn updates_are_compare_and_set(db: TestDb) -> anyhow::Result<()> {
+    let (s, _d) = store(db).await?;
+    let u = user("alice");
+    s.create_user(&u, "h").await?;
+    let (mut a, dep) = app(&u, "web")?;
+    s.create_app(&a, &dep).await?;
+
+    a.status = AppStatus::Building;
+    let saved = s.update_app(&a, 1, Some(&event(&a))).await?;
+    assert_eq!(saved.version, 2);
+    // A writer still holding version 1 is refused and changes nothing.
+    let mut stale = a.clone();
+    stale.status = AppStatus::Failed;
+    let err = s.update_app(&stale, 1, Some(&event(&stale))).await;
+    assert!(matches!(err, Err(Error::VersionConflict { expected: 1, found: 2 })), "{err:?}");
+    let now = s.app(a.id).await?.ok_or_else(|| anyhow::anyhow!("missing"))?;
+    assert_eq!((now.version, now.status), (2, AppStatus::Building));
+    let events: Vec<_> = s.status_events(a.id, 0).await?.into_iter().map(|e| (e.version, e.status)).collect();
+    assert_eq!(events, [(1, AppStatus::Pending), (2, AppStatus::Building)]);
+    assert_eq!(s.status_events(a.id, 1).await?.len(), 1);
+    Ok(())
+}
+
+async fn concurrent_updates_never_lose_one(db: TestDb) -> anyhow::Result<()> {
+    let (s, _d) = store(db).await?;
+    let s = Arc::new(s);
+    let u = user("alice");
+    s.create_user(&u, "h").await?;
+    let (a, dep) = app(&u, "web")?;
+    s.create_app(&a, &dep).await?;
+
+    // Eight writers each add one env var with read-modify-CAS-retry; all eight must survive.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = s.clone();
+        let id = a.id;
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let cur = s.app(id).await?.ok_or_else(|| anyhow::anyhow!("missing"))?;
+                let mut next = cur.clone();
+                let mut pairs: Vec<(String, String)> =
+                    cur.env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+                pairs.push((format!("VAR_{i}"), i.to_string()));
+                next.env = EnvVars::parse(pairs)?;
+                match s.update_app(&next, cur.version, None).await {
+                    Ok(_) => return anyhow::Ok(()),
+                    Err(Error::VersionConflict { .. }) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let end = s.app(a.id).await?.ok_or_else(|| anyhow::anyhow!("missing"))?;
+    assert_eq!(end.env.len(), 9, "{:?}", end.env);
+    assert_eq!(end.version, 9);
+    Ok(())
+}
+
+async fn apps_page_by_owner(db: TestDb) -> anyhow::Result<()> {
+    let (s, _d) = store(db).await?;
+    let (alice, bob) = (user("alice"), user("bob"));
+    s.create_user(&alice, "a").await?;
+    s.create_user(&bob, "b").await?;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let (a, d) = app(&alice, &format!("a{i}"))?;
+        s.create_app(&a, &d).await?;
+        ids.push(a.id);
+    }
+    let (b, d) = app(&bob, "b0")?;
+    s.create_app(&b, &d).await?;
+
+    let first: Vec<_> = s.apps_of(alice.id, None, 2).await?.into_iter().map(|a| a.id).collect();
+    assert_eq!(first, ids[..2]);
+    let rest: Vec<_> = s.apps_of(alice.id, Some(ids[1]), 10).await?.into_iter().map(|a| a.id).collect();
+    assert_eq!(rest, ids[2..]);
+    assert_eq!(s.apps_of(bob.id, None, 10).await?.len(), 1);
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! The local builder on real checkouts.
+
+use chrono::Utc;
+use paas_core::Error;
+use paas_core::builder::{BuildJob, ImageBuilder};
+use paas_core::model::{
+    AppId, AppName, Application, Branch, Deployment, EnvVars, GitSource, GitUrl, Language,
+    SourcePolicy, UserId, Visibility,
+};
+use paas_runner::local::LocalBuilder;
+
+fn app() -> anyhow::Result<(Application, Deployment)> {
+    let id = AppId::new();
+    let now = Utc::now();
+    let dep = Deployment::queued(id, None, now);
+    Ok((
+        Application {
+            id,
+            owner: UserId::new(),
+            name: AppName::parse("b")?,
+            source: GitSource {
+                url: GitUrl::parse("https://example.com/r.git", SourcePolicy::default())?,
+                branch: Branch::parse("main")?,
+                commit: None,
+            },
+            language: None,
+            port: None,
+            env: EnvVars::default(),
+            visibility: Visibility::Private,
+            status: paas_core::AppStatus::Building,
+            status_reason: None,
+            deployment: Some(dep.id),
+            endpoint: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        },
+        dep,
+    ))
+}
+
+async fn build(files: &[(&str, &str)], language: Language, procfile: Option<&str>) -> anyhow::Result<paas_core::Result<paas_core::builder::BuiltImage>> {
+    let dir = tempfile::tempdir()?;
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src)?;
+    for (f, c) in files {
+        std::fs::write(src.join(f), c)?;
+    }
+    let (a, d) = app()?;
+    Ok(LocalBuilder::default()
+        .build(BuildJob {
+            app: &a,
+            deployment: &d,
+            source_dir: &src,
+            language,
+            start_command: procfile.map(str::to_owned),
+        })
+        .await)
+}
+
+#[tokio::test]
+async fn start_commands_by_language_and_procfile() -> anyhow::Result<()> {
+    let py = build(&[("main.py", "")], Language::Python, None).await??;
+    assert_eq!(py.start_command.as_deref(), Some("python3 main.py"));
+    let web = build(&[("main.py", "")], Language::Python, Some("gunicorn app:app")).await??;
+    assert_eq!(web.start_command.as_deref(), Some("gunicorn app:app"));
+    let site = build(&[("index.html", "<p>hi</p>")], Language::Static, None).await??;
+    assert!(site.start_command.unwrap_or_default().contains("http.server"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn failing_steps_and_missing_start_commands_are_user_faults() -> anyhow::Result<()> {
+    let r = build(
+        &[("package.json", r#"{"name":"x","version":"1.0.0","scripts":{"build":"echo 'Error: bad import' >&2; exit 1"}}"#)],
+        Language::Node,
+        None,
+    )
+    .await?;
+    match r {
+        Err(Error::BuildFailed(reason)) => {
+            assert!(reason.contains("npm run build"), "{reason}");
+            assert!(reason.contains("Error: bad import"), "{reason}");
+        }
+        other => panic!("expected a failed build, got {other:?}"),
+    }
+    let r = build(&[("lib.py", "")], Language::Python, None).await?;
+    assert!(matches!(&r, Err(Error::BuildFailed(m)) if m.contains("Procfile")), "{r:?}");
+    let r = build(&[("Containerfile", "FROM scratch")], Language::Containerfile, None).await?;
+    assert!(matches!(&r, Err(Error::BuildFailed(m)) if m.contains("podman")), "{r:?}");
+    Ok(())
+}

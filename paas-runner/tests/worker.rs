@@ -1,0 +1,121 @@
+//! The build worker and the deployer, stepped by hand (no sleeping): a real SQLite store, real
+//! git repositories, real processes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use paas_core::flow::Step;
+use paas_core::model::{AppName, EnvVars, GitUrl, NewApplication, SourcePolicy, User, UserId};
+use paas_core::queue::{Message, Topic};
+use paas_core::retry::RetryPolicy;
+use paas_core::{AppStatus, Platform, PlatformConfig};
+use paas_runner::BuildWorker;
+use paas_runner::local::{LocalBuilder, LocalRuntime};
+use paas_tests::git_repo;
+use paas_tests::repo::file_url;
+
+const APP: &str = "import http.server, os\nhttp.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])), http.server.SimpleHTTPRequestHandler).serve_forever()\n";
+
+struct Setup {
+    platform: Platform,
+    worker: BuildWorker,
+    user: User,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup(work_dir: Option<std::path::PathBuf>) -> anyhow::Result<Setup> {
+    let dir = tempfile::tempdir()?;
+    let config = PlatformConfig {
+        data_dir: dir.path().to_path_buf(),
+        build_retry: RetryPolicy {
+            base: Duration::from_millis(5),
+            ..RetryPolicy::attempts(3)
+        },
+        ..PlatformConfig::default()
+    };
+    let platform = Platform::builder()
+        .config(config)
+        .runtime(Arc::new(LocalRuntime::new(dir.path().join("logs"))))
+        .build()
+        .await?;
+    let user = User {
+        id: UserId::new(),
+        name: "alice".into(),
+        created_at: Utc::now(),
+    };
+    platform.store().create_user(&user, "hash").await?;
+    let worker = BuildWorker::new(
+        platform.clone(),
+        Arc::new(LocalBuilder::default()),
+        work_dir.unwrap_or_else(|| dir.path().join("builds")),
+    );
+    Ok(Setup {
+        platform,
+        worker,
+        user,
+        _dir: dir,
+    })
+}
+
+fn new_app(name: &str, repo: &std::path::Path) -> anyhow::Result<NewApplication> {
+    Ok(NewApplication {
+        name: AppName::parse(name)?,
+        url: GitUrl::parse(&file_url(repo), SourcePolicy::default())?,
+        branch: None,
+        language: None,
+        port: None,
+        env: EnvVars::default(),
+    })
+}
+
+/// Steps worker and deployer until both queues are empty.
+async fn drain(s: &Setup) -> anyhow::Result<()> {
+    loop {
+        let built = s.worker.step(Duration::ZERO).await?;
+        let deployed = s.platform.deploy_step(Duration::ZERO).await?;
+        if built == Step::Idle && deployed == Step::Idle {
+            return Ok(());
+        }
+    }
+}
+
+#[tokio::test]
+async fn redelivered_messages_change_nothing() -> anyhow::Result<()> {
+    let repo = git_repo(&[("app.py", APP)])?;
+    let s = setup(None).await?;
+    let app = s.platform.create_application(&s.user, new_app("again", repo.path())?).await?;
+    drain(&s).await?;
+    let running = s.platform.store().app(app.id).await?.ok_or_else(|| anyhow::anyhow!("gone"))?;
+    assert_eq!(running.status, AppStatus::Running);
+    let dep_id = running.deployment.ok_or_else(|| anyhow::anyhow!("no deployment"))?;
+
+    // The same request and result again, as a queue redelivers after a crash.
+    let q = s.platform.queue();
+    q.push(Topic::Builds, Message::BuildRequest { app: app.id, deployment: dep_id }).await?;
+    q.push(Topic::Results, Message::BuildSucceeded { app: app.id, deployment: dep_id }).await?;
+    drain(&s).await?;
+
+    let after = s.platform.store().app(app.id).await?.ok_or_else(|| anyhow::anyhow!("gone"))?;
+    assert_eq!((after.status, after.version, &after.endpoint), (AppStatus::Running, running.version, &running.endpoint));
+    let dep = s.platform.store().deployment(dep_id).await?.ok_or_else(|| anyhow::anyhow!("gone"))?;
+    assert_eq!((dep.build_attempts, dep.start_attempts), (1, 1));
+    s.platform.runtime().shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn platform_faults_are_retried_then_fail_with_the_reason() -> anyhow::Result<()> {
+    let repo = git_repo(&[("app.py", APP)])?;
+    // The work dir cannot be created (its parent is a file): a fault of the platform's disk.
+    let blocker = tempfile::NamedTempFile::new()?;
+    let s = setup(Some(blocker.path().join("builds"))).await?;
+    let app = s.platform.create_application(&s.user, new_app("diskfull", repo.path())?).await?;
+    drain(&s).await?;
+    let failed = s.platform.store().app(app.id).await?.ok_or_else(|| anyhow::anyhow!("gone"))?;
+    assert_eq!(failed.status, AppStatus::Failed);
+    assert!(failed.status_reason.as_deref().unwrap_or("").contains("creating"), "{:?}", failed.status_reason);
+    let dep = s.platform.store().deployment(app.deployment.ok_or_else(|| anyhow::anyhow!("no dep"))?).await?;
+    assert_eq!(dep.map(|d| d.build_attempts), Some(3), "retried up to the policy's 3 attempts");
+    Ok(())
+}
