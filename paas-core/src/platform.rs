@@ -168,8 +168,12 @@ impl PlatformBuilder {
         Ok(Platform {
             inner: Arc::new(Inner {
                 store,
-                cache: self.cache.unwrap_or_else(|| Arc::new(MemoryCache::default())),
-                queue: self.queue.unwrap_or_else(|| Arc::new(MemoryQueue::default())),
+                cache: self
+                    .cache
+                    .unwrap_or_else(|| Arc::new(MemoryCache::default())),
+                queue: self
+                    .queue
+                    .unwrap_or_else(|| Arc::new(MemoryQueue::default())),
                 bus: self.bus.unwrap_or_else(|| Arc::new(MemoryBus::default())),
                 git: self.git.unwrap_or_else(|| Arc::new(Git2Provider)),
                 runtime,

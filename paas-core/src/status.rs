@@ -89,7 +89,10 @@ impl AppStatus {
 
     /// Whether no work is under way for the app.
     pub fn is_settled(self) -> bool {
-        matches!(self, AppStatus::Running | AppStatus::Failed | AppStatus::Stopped)
+        matches!(
+            self,
+            AppStatus::Running | AppStatus::Failed | AppStatus::Stopped
+        )
     }
 }
 

@@ -1,9 +1,9 @@
 //! The git2 provider against real repositories on disk.
 
+use paas_core::Error;
 use paas_core::git::GitProvider;
 use paas_core::git::libgit::Git2Provider;
 use paas_core::model::{Branch, CommitId, GitUrl, SourcePolicy};
-use paas_core::Error;
 use paas_tests::git_repo;
 use paas_tests::repo::{commit, file_url};
 
@@ -24,9 +24,13 @@ async fn check_finds_default_branch_branches_and_heads() -> anyhow::Result<()> {
     assert_eq!(c.default_branch, Some(Branch::parse("main")?));
     assert_eq!(c.head, Some(CommitId::parse(&head.id().to_string())?));
 
-    let c = git.check(&url(dir.path())?, Some(&Branch::parse("feature/x")?), None).await?;
+    let c = git
+        .check(&url(dir.path())?, Some(&Branch::parse("feature/x")?), None)
+        .await?;
     assert!(c.branch_exists);
-    let c = git.check(&url(dir.path())?, Some(&Branch::parse("nope")?), None).await?;
+    let c = git
+        .check(&url(dir.path())?, Some(&Branch::parse("nope")?), None)
+        .await?;
     assert!(!c.branch_exists);
     assert_eq!(c.head, None);
     Ok(())
@@ -50,15 +54,29 @@ async fn clone_at_head_or_at_a_pinned_commit() -> anyhow::Result<()> {
     let main = Branch::parse("main")?;
 
     let out = tempfile::tempdir()?;
-    let got = git.clone_at(&url(dir.path())?, &main, None, &out.path().join("a"), None).await?;
+    let got = git
+        .clone_at(&url(dir.path())?, &main, None, &out.path().join("a"), None)
+        .await?;
     assert_eq!(got.as_str(), second);
-    assert_eq!(std::fs::read_to_string(out.path().join("a/version.txt"))?, "two\n");
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("a/version.txt"))?,
+        "two\n"
+    );
 
     let pinned = CommitId::parse(&first)?;
     let got = git
-        .clone_at(&url(dir.path())?, &main, Some(&pinned), &out.path().join("b"), None)
+        .clone_at(
+            &url(dir.path())?,
+            &main,
+            Some(&pinned),
+            &out.path().join("b"),
+            None,
+        )
         .await?;
     assert_eq!(got.as_str(), first);
-    assert_eq!(std::fs::read_to_string(out.path().join("b/version.txt"))?, "one\n");
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("b/version.txt"))?,
+        "one\n"
+    );
     Ok(())
 }

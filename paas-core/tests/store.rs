@@ -100,20 +100,28 @@ async fn users_by_token_hash(db: TestDb) -> anyhow::Result<()> {
     let (s, _d) = store(db).await?;
     let u = user("alice");
     s.create_user(&u, "hash-1").await?;
-    assert_eq!(s.user_by_token_hash("hash-1").await?.map(|x| x.id), Some(u.id));
+    assert_eq!(
+        s.user_by_token_hash("hash-1").await?.map(|x| x.id),
+        Some(u.id)
+    );
     assert_eq!(s.user_by_token_hash("hash-2").await?, None);
     assert_eq!(s.user(u.id).await?.map(|x| x.name), Some("alice".into()));
     Ok(())
 }
 
-async fn create_app_round_trips_with_its_deployment_and_first_event(db: TestDb) -> anyhow::Result<()> {
+async fn create_app_round_trips_with_its_deployment_and_first_event(
+    db: TestDb,
+) -> anyhow::Result<()> {
     let (s, _d) = store(db).await?;
     let u = user("alice");
     s.create_user(&u, "h").await?;
     let (a, dep) = app(&u, "web")?;
     s.create_app(&a, &dep).await?;
 
-    let back = s.app(a.id).await?.ok_or_else(|| anyhow::anyhow!("missing"))?;
+    let back = s
+        .app(a.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("missing"))?;
     assert_eq!(back.name, a.name);
     assert_eq!(back.env, a.env);
     assert_eq!(back.source, a.source);
@@ -124,7 +132,10 @@ async fn create_app_round_trips_with_its_deployment_and_first_event(db: TestDb) 
     assert_eq!(deps[0].status, DeploymentStatus::Queued);
     let events = s.status_events(a.id, 0).await?;
     assert_eq!(events.len(), 1);
-    assert_eq!((events[0].version, events[0].status), (1, AppStatus::Pending));
+    assert_eq!(
+        (events[0].version, events[0].status),
+        (1, AppStatus::Pending)
+    );
     Ok(())
 }
 
@@ -157,10 +168,27 @@ async fn updates_are_compare_and_set(db: TestDb) -> anyhow::Result<()> {
     let mut stale = a.clone();
     stale.status = AppStatus::Failed;
     let err = s.update_app(&stale, 1, Some(&event(&stale))).await;
-    assert!(matches!(err, Err(Error::VersionConflict { expected: 1, found: 2 })), "{err:?}");
-    let now = s.app(a.id).await?.ok_or_else(|| anyhow::anyhow!("missing"))?;
+    assert!(
+        matches!(
+            err,
+            Err(Error::VersionConflict {
+                expected: 1,
+                found: 2
+            })
+        ),
+        "{err:?}"
+    );
+    let now = s
+        .app(a.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("missing"))?;
     assert_eq!((now.version, now.status), (2, AppStatus::Building));
-    let events: Vec<_> = s.status_events(a.id, 0).await?.into_iter().map(|e| (e.version, e.status)).collect();
+    let events: Vec<_> = s
+        .status_events(a.id, 0)
+        .await?
+        .into_iter()
+        .map(|e| (e.version, e.status))
+        .collect();
     assert_eq!(events, [(1, AppStatus::Pending), (2, AppStatus::Building)]);
     assert_eq!(s.status_events(a.id, 1).await?.len(), 1);
     Ok(())
@@ -183,8 +211,11 @@ async fn concurrent_updates_never_lose_one(db: TestDb) -> anyhow::Result<()> {
             loop {
                 let cur = s.app(id).await?.ok_or_else(|| anyhow::anyhow!("missing"))?;
                 let mut next = cur.clone();
-                let mut pairs: Vec<(String, String)> =
-                    cur.env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+                let mut pairs: Vec<(String, String)> = cur
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect();
                 pairs.push((format!("VAR_{i}"), i.to_string()));
                 next.env = EnvVars::parse(pairs)?;
                 match s.update_app(&next, cur.version, None).await {
@@ -198,7 +229,10 @@ async fn concurrent_updates_never_lose_one(db: TestDb) -> anyhow::Result<()> {
     for t in tasks {
         t.await??;
     }
-    let end = s.app(a.id).await?.ok_or_else(|| anyhow::anyhow!("missing"))?;
+    let end = s
+        .app(a.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("missing"))?;
     assert_eq!(end.env.len(), 9, "{:?}", end.env);
     assert_eq!(end.version, 9);
     Ok(())
@@ -218,9 +252,19 @@ async fn apps_page_by_owner(db: TestDb) -> anyhow::Result<()> {
     let (b, d) = app(&bob, "b0")?;
     s.create_app(&b, &d).await?;
 
-    let first: Vec<_> = s.apps_of(alice.id, None, 2).await?.into_iter().map(|a| a.id).collect();
+    let first: Vec<_> = s
+        .apps_of(alice.id, None, 2)
+        .await?
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
     assert_eq!(first, ids[..2]);
-    let rest: Vec<_> = s.apps_of(alice.id, Some(ids[1]), 10).await?.into_iter().map(|a| a.id).collect();
+    let rest: Vec<_> = s
+        .apps_of(alice.id, Some(ids[1]), 10)
+        .await?
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
     assert_eq!(rest, ids[2..]);
     assert_eq!(s.apps_of(bob.id, None, 10).await?.len(), 1);
     Ok(())

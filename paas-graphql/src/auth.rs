@@ -63,13 +63,25 @@ mod tests {
 
     #[test]
     fn bearer_parsing() {
-        assert_eq!(bearer("Bearer abc").map(|s| s.expose().to_owned()), Some("abc".into()));
-        assert_eq!(bearer("bearer  abc ").map(|s| s.expose().to_owned()), Some("abc".into()));
+        assert_eq!(
+            bearer("Bearer abc").map(|s| s.expose().to_owned()),
+            Some("abc".into())
+        );
+        assert_eq!(
+            bearer("bearer  abc ").map(|s| s.expose().to_owned()),
+            Some("abc".into())
+        );
         assert!(bearer("Basic abc").is_none());
         assert!(bearer("Bearer ").is_none());
         let p = serde_json::json!({"authorization": "Bearer t1"});
-        assert_eq!(token_from_init_payload(&p).map(|s| s.expose().to_owned()), Some("t1".into()));
+        assert_eq!(
+            token_from_init_payload(&p).map(|s| s.expose().to_owned()),
+            Some("t1".into())
+        );
         let p = serde_json::json!({"token": "t2"});
-        assert_eq!(token_from_init_payload(&p).map(|s| s.expose().to_owned()), Some("t2".into()));
+        assert_eq!(
+            token_from_init_payload(&p).map(|s| s.expose().to_owned()),
+            Some("t2".into())
+        );
     }
 }

@@ -13,7 +13,11 @@ use paas_graphql::{Server, Settings};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "paas", version, about = "Git repository in, running application out")]
+#[command(
+    name = "paas",
+    version,
+    about = "Git repository in, running application out"
+)]
 struct Cli {
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, global = true, env = "PAAS_LOG_JSON")]
@@ -74,7 +78,9 @@ enum UserCommand {
 fn init_tracing(json: bool) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -104,13 +110,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -156,7 +163,10 @@ async fn main() -> anyhow::Result<()> {
             command: UserCommand::Create { name, data },
         } => {
             let name = name.trim().to_owned();
-            anyhow::ensure!(!name.is_empty() && name.len() <= 128, "a user name is 1 to 128 characters");
+            anyhow::ensure!(
+                !name.is_empty() && name.len() <= 128,
+                "a user name is 1 to 128 characters"
+            );
             let store = store(&settings(data)).await?;
             let token = Secret::generate_token();
             let user = User {

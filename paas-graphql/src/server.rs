@@ -81,12 +81,13 @@ impl Server {
                 settings.data_dir.join("builds"),
             )
         });
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .map_err(|source| StartError::Listen {
-                addr: settings.listen,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: settings.listen,
+                    source,
+                })?;
         let state = AppState {
             schema: schema::build(platform.clone()),
             platform: platform.clone(),
@@ -116,7 +117,10 @@ impl Server {
 
     /// Serves until `shutdown` completes, then stops the deployer, the worker and the apps that
     /// die with this process, recording that on the apps.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let stopped = move || {
             let mut rx = stop_rx.clone();
@@ -170,7 +174,11 @@ async fn viewer_from_headers(platform: &Platform, headers: &HeaderMap) -> Option
     authenticate(platform, &token).await.ok().map(Viewer)
 }
 
-async fn graphql(State(state): State<AppState>, headers: HeaderMap, req: GraphQLRequest) -> GraphQLResponse {
+async fn graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    req: GraphQLRequest,
+) -> GraphQLResponse {
     let mut req = req.into_inner();
     if let Some(viewer) = viewer_from_headers(&state.platform, &headers).await {
         req = req.data(viewer);
@@ -196,7 +204,8 @@ async fn graphql_ws(
                         None => from_headers,
                     };
                     // No valid token, no connection: every subscription needs one.
-                    let viewer = viewer.ok_or_else(|| crate::error::gql(paas_core::Error::Unauthenticated))?;
+                    let viewer = viewer
+                        .ok_or_else(|| crate::error::gql(paas_core::Error::Unauthenticated))?;
                     let mut data = Data::default();
                     data.insert(viewer);
                     Ok(data)
@@ -217,7 +226,12 @@ async fn playground() -> impl IntoResponse {
 
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     // Ready means the database answers.
-    match state.platform.store().user(paas_core::model::UserId::new()).await {
+    match state
+        .platform
+        .store()
+        .user(paas_core::model::UserId::new())
+        .await
+    {
         Ok(_) => (StatusCode::OK, "ok"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
     }

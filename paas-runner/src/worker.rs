@@ -28,7 +28,11 @@ pub struct BuildWorker {
 }
 
 impl BuildWorker {
-    pub fn new(platform: Platform, builder: Arc<dyn ImageBuilder>, work_dir: impl Into<PathBuf>) -> Self {
+    pub fn new(
+        platform: Platform,
+        builder: Arc<dyn ImageBuilder>,
+        work_dir: impl Into<PathBuf>,
+    ) -> Self {
         Self {
             platform,
             builder,
@@ -75,8 +79,11 @@ impl BuildWorker {
         if dep.status.is_built() {
             if dep.status == DeploymentStatus::Built {
                 // We died between recording the build and reporting it: report again.
-                self.report(Message::BuildSucceeded { app: app_id, deployment: dep_id })
-                    .await?;
+                self.report(Message::BuildSucceeded {
+                    app: app_id,
+                    deployment: dep_id,
+                })
+                .await?;
             }
             return Ok(());
         }
@@ -122,8 +129,11 @@ impl BuildWorker {
                     })
                     .await?;
                 }
-                self.report(Message::BuildSucceeded { app: app.id, deployment: dep.id })
-                    .await
+                self.report(Message::BuildSucceeded {
+                    app: app.id,
+                    deployment: dep.id,
+                })
+                .await
             }
             Err(e) => {
                 let reason = e.to_string();
@@ -131,9 +141,14 @@ impl BuildWorker {
                 dep.status = DeploymentStatus::Failed;
                 dep.error = Some(reason.clone());
                 p.store().update_deployment(&dep).await?;
-                p.set_status(app.id, AppStatus::Failed, Some(reason.clone())).await?;
-                self.report(Message::BuildFailed { app: app.id, deployment: dep.id, reason })
-                    .await
+                p.set_status(app.id, AppStatus::Failed, Some(reason.clone()))
+                    .await?;
+                self.report(Message::BuildFailed {
+                    app: app.id,
+                    deployment: dep.id,
+                    reason,
+                })
+                .await
             }
         }
     }
@@ -162,7 +177,13 @@ impl BuildWorker {
         let commit = self
             .platform
             .git()
-            .clone_at(&source.url, &source.branch, dep.commit.as_ref().or(source.commit.as_ref()), &dir, None)
+            .clone_at(
+                &source.url,
+                &source.branch,
+                dep.commit.as_ref().or(source.commit.as_ref()),
+                &dir,
+                None,
+            )
             .await?;
         let language = match app.language.or_else(|| Language::detect(&dir)) {
             Some(l) => l,

@@ -39,7 +39,11 @@ fn app() -> anyhow::Result<(Application, Deployment)> {
     ))
 }
 
-async fn build(files: &[(&str, &str)], language: Language, procfile: Option<&str>) -> anyhow::Result<paas_core::Result<paas_core::builder::BuiltImage>> {
+async fn build(
+    files: &[(&str, &str)],
+    language: Language,
+    procfile: Option<&str>,
+) -> anyhow::Result<paas_core::Result<paas_core::builder::BuiltImage>> {
     let dir = tempfile::tempdir()?;
     let src = dir.path().join("src");
     std::fs::create_dir_all(&src)?;
@@ -62,10 +66,19 @@ async fn build(files: &[(&str, &str)], language: Language, procfile: Option<&str
 async fn start_commands_by_language_and_procfile() -> anyhow::Result<()> {
     let py = build(&[("main.py", "")], Language::Python, None).await??;
     assert_eq!(py.start_command.as_deref(), Some("python3 main.py"));
-    let web = build(&[("main.py", "")], Language::Python, Some("gunicorn app:app")).await??;
+    let web = build(
+        &[("main.py", "")],
+        Language::Python,
+        Some("gunicorn app:app"),
+    )
+    .await??;
     assert_eq!(web.start_command.as_deref(), Some("gunicorn app:app"));
     let site = build(&[("index.html", "<p>hi</p>")], Language::Static, None).await??;
-    assert!(site.start_command.unwrap_or_default().contains("http.server"));
+    assert!(
+        site.start_command
+            .unwrap_or_default()
+            .contains("http.server")
+    );
     Ok(())
 }
 
@@ -85,8 +98,19 @@ async fn failing_steps_and_missing_start_commands_are_user_faults() -> anyhow::R
         other => panic!("expected a failed build, got {other:?}"),
     }
     let r = build(&[("lib.py", "")], Language::Python, None).await?;
-    assert!(matches!(&r, Err(Error::BuildFailed(m)) if m.contains("Procfile")), "{r:?}");
-    let r = build(&[("Containerfile", "FROM scratch")], Language::Containerfile, None).await?;
-    assert!(matches!(&r, Err(Error::BuildFailed(m)) if m.contains("podman")), "{r:?}");
+    assert!(
+        matches!(&r, Err(Error::BuildFailed(m)) if m.contains("Procfile")),
+        "{r:?}"
+    );
+    let r = build(
+        &[("Containerfile", "FROM scratch")],
+        Language::Containerfile,
+        None,
+    )
+    .await?;
+    assert!(
+        matches!(&r, Err(Error::BuildFailed(m)) if m.contains("podman")),
+        "{r:?}"
+    );
     Ok(())
 }

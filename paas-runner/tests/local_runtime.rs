@@ -6,7 +6,12 @@ use paas_core::model::{AppId, AppName, DeploymentId, EnvVars, Port};
 use paas_core::runtime::{InstanceSpec, InstanceState, Runtime};
 use paas_runner::local::LocalRuntime;
 
-fn spec(dir: &std::path::Path, command: &str, env: EnvVars, port: Option<Port>) -> anyhow::Result<InstanceSpec> {
+fn spec(
+    dir: &std::path::Path,
+    command: &str,
+    env: EnvVars,
+    port: Option<Port>,
+) -> anyhow::Result<InstanceSpec> {
     Ok(InstanceSpec {
         app_id: AppId::new(),
         app_name: AppName::parse("t")?,
@@ -46,7 +51,10 @@ async fn apps_get_port_and_their_env_but_not_the_servers() -> anyhow::Result<()>
     let parts: Vec<&str> = out.trim().split('|').collect();
     assert_eq!(parts[0], inst.endpoint.port.to_string());
     assert_eq!(parts[1], "hi");
-    assert_eq!(parts[2], "unset", "server env leaked (DATABASE_URL set here: {server_secret})");
+    assert_eq!(
+        parts[2], "unset",
+        "server env leaked (DATABASE_URL set here: {server_secret})"
+    );
     assert!(!parts[3].is_empty(), "PATH is passed on");
     assert_eq!(rt.inspect(&inst.id).await?, InstanceState::Running);
     rt.remove(&inst.id).await?;
@@ -60,14 +68,25 @@ async fn stop_reaches_the_whole_process_group() -> anyhow::Result<()> {
     let rt = LocalRuntime::new(dir.path().join("logs"));
     // The shell starts a grandchild; stopping must end it too.
     let cmd = "sleep 300 & echo $! > child.pid; wait";
-    let inst = rt.start(&spec(dir.path(), cmd, EnvVars::default(), None)?).await?;
-    let pid: i32 = wait_for_file(&dir.path().join("child.pid")).await?.trim().parse()?;
+    let inst = rt
+        .start(&spec(dir.path(), cmd, EnvVars::default(), None)?)
+        .await?;
+    let pid: i32 = wait_for_file(&dir.path().join("child.pid"))
+        .await?
+        .trim()
+        .parse()?;
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
     rt.stop(&inst.id).await?;
-    assert!(matches!(rt.inspect(&inst.id).await?, InstanceState::Exited { .. }));
+    assert!(matches!(
+        rt.inspect(&inst.id).await?,
+        InstanceState::Exited { .. }
+    ));
     // The grandchild is gone (or a zombie about to be reaped by init).
     let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    assert!(state.is_empty() || state.contains(") Z "), "grandchild survived: {state}");
+    assert!(
+        state.is_empty() || state.contains(") Z "),
+        "grandchild survived: {state}"
+    );
     // Stopping twice is fine.
     rt.stop(&inst.id).await?;
     Ok(())
@@ -77,9 +96,18 @@ async fn stop_reaches_the_whole_process_group() -> anyhow::Result<()> {
 async fn exit_code_and_output_are_reported() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let rt = LocalRuntime::new(dir.path().join("logs"));
-    let port = Port::parse(i64::from(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()))?;
+    let port = Port::parse(i64::from(
+        std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port(),
+    ))?;
     let inst = rt
-        .start(&spec(dir.path(), "echo boom >&2; exit 7", EnvVars::default(), Some(port))?)
+        .start(&spec(
+            dir.path(),
+            "echo boom >&2; exit 7",
+            EnvVars::default(),
+            Some(port),
+        )?)
         .await?;
     assert_eq!(inst.endpoint.port, port.get(), "a fixed port is honoured");
     let state = tokio::time::timeout(Duration::from_secs(10), async {

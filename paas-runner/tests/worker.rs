@@ -84,21 +84,58 @@ async fn drain(s: &Setup) -> anyhow::Result<()> {
 async fn redelivered_messages_change_nothing() -> anyhow::Result<()> {
     let repo = git_repo(&[("app.py", APP)])?;
     let s = setup(None).await?;
-    let app = s.platform.create_application(&s.user, new_app("again", repo.path())?).await?;
+    let app = s
+        .platform
+        .create_application(&s.user, new_app("again", repo.path())?)
+        .await?;
     drain(&s).await?;
-    let running = s.platform.store().app(app.id).await?.ok_or_else(|| anyhow::anyhow!("gone"))?;
+    let running = s
+        .platform
+        .store()
+        .app(app.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("gone"))?;
     assert_eq!(running.status, AppStatus::Running);
-    let dep_id = running.deployment.ok_or_else(|| anyhow::anyhow!("no deployment"))?;
+    let dep_id = running
+        .deployment
+        .ok_or_else(|| anyhow::anyhow!("no deployment"))?;
 
     // The same request and result again, as a queue redelivers after a crash.
     let q = s.platform.queue();
-    q.push(Topic::Builds, Message::BuildRequest { app: app.id, deployment: dep_id }).await?;
-    q.push(Topic::Results, Message::BuildSucceeded { app: app.id, deployment: dep_id }).await?;
+    q.push(
+        Topic::Builds,
+        Message::BuildRequest {
+            app: app.id,
+            deployment: dep_id,
+        },
+    )
+    .await?;
+    q.push(
+        Topic::Results,
+        Message::BuildSucceeded {
+            app: app.id,
+            deployment: dep_id,
+        },
+    )
+    .await?;
     drain(&s).await?;
 
-    let after = s.platform.store().app(app.id).await?.ok_or_else(|| anyhow::anyhow!("gone"))?;
-    assert_eq!((after.status, after.version, &after.endpoint), (AppStatus::Running, running.version, &running.endpoint));
-    let dep = s.platform.store().deployment(dep_id).await?.ok_or_else(|| anyhow::anyhow!("gone"))?;
+    let after = s
+        .platform
+        .store()
+        .app(app.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("gone"))?;
+    assert_eq!(
+        (after.status, after.version, &after.endpoint),
+        (AppStatus::Running, running.version, &running.endpoint)
+    );
+    let dep = s
+        .platform
+        .store()
+        .deployment(dep_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("gone"))?;
     assert_eq!((dep.build_attempts, dep.start_attempts), (1, 1));
     s.platform.runtime().shutdown().await;
     Ok(())
@@ -110,12 +147,36 @@ async fn platform_faults_are_retried_then_fail_with_the_reason() -> anyhow::Resu
     // The work dir cannot be created (its parent is a file): a fault of the platform's disk.
     let blocker = tempfile::NamedTempFile::new()?;
     let s = setup(Some(blocker.path().join("builds"))).await?;
-    let app = s.platform.create_application(&s.user, new_app("diskfull", repo.path())?).await?;
+    let app = s
+        .platform
+        .create_application(&s.user, new_app("diskfull", repo.path())?)
+        .await?;
     drain(&s).await?;
-    let failed = s.platform.store().app(app.id).await?.ok_or_else(|| anyhow::anyhow!("gone"))?;
+    let failed = s
+        .platform
+        .store()
+        .app(app.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("gone"))?;
     assert_eq!(failed.status, AppStatus::Failed);
-    assert!(failed.status_reason.as_deref().unwrap_or("").contains("creating"), "{:?}", failed.status_reason);
-    let dep = s.platform.store().deployment(app.deployment.ok_or_else(|| anyhow::anyhow!("no dep"))?).await?;
-    assert_eq!(dep.map(|d| d.build_attempts), Some(3), "retried up to the policy's 3 attempts");
+    assert!(
+        failed
+            .status_reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("creating"),
+        "{:?}",
+        failed.status_reason
+    );
+    let dep = s
+        .platform
+        .store()
+        .deployment(app.deployment.ok_or_else(|| anyhow::anyhow!("no dep"))?)
+        .await?;
+    assert_eq!(
+        dep.map(|d| d.build_attempts),
+        Some(3),
+        "retried up to the policy's 3 attempts"
+    );
     Ok(())
 }

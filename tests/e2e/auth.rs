@@ -12,18 +12,29 @@ async fn users_see_only_their_own_apps(db: TestDb) -> anyhow::Result<()> {
     let server = TestServer::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let bob = server.user("bob").await?;
-    let id = create(&alice, json!({ "name": "alices", "repository": { "url": file_url(repo.path()) } })).await?;
+    let id = create(
+        &alice,
+        json!({ "name": "alices", "repository": { "url": file_url(repo.path()) } }),
+    )
+    .await?;
 
     assert_eq!(bob.error_code(APP, json!({ "id": id })).await?, "NOT_FOUND");
-    let list = bob.data("{ applications { edges { node { id } } } }", json!({})).await?;
+    let list = bob
+        .data("{ applications { edges { node { id } } } }", json!({}))
+        .await?;
     assert_eq!(list["applications"]["edges"], json!([]));
     // Nor can bob follow alice's app.
     let mut sub = bob.subscribe(STATUS, json!({ "id": id })).await?;
     let refused = sub.next(std::time::Duration::from_secs(10)).await?;
-    assert_eq!(refused["errors"][0]["extensions"]["code"], "NOT_FOUND", "{refused}");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{refused}"
+    );
     assert_eq!(refused["data"], serde_json::Value::Null, "{refused}");
 
-    let list = alice.data("{ applications { edges { node { id name } } } }", json!({})).await?;
+    let list = alice
+        .data("{ applications { edges { node { id name } } } }", json!({}))
+        .await?;
     assert_eq!(list["applications"]["edges"][0]["node"]["id"], id);
     Ok(())
 }
@@ -41,12 +52,19 @@ async fn every_operation_needs_a_valid_token(db: TestDb) -> anyhow::Result<()> {
             "{ applications { edges { cursor } } }",
             "{ repository(url: \"file:///tmp\") { exists } }",
         ] {
-            assert_eq!(client.error_code(query, json!({})).await?, "UNAUTHENTICATED", "{query}");
+            assert_eq!(
+                client.error_code(query, json!({})).await?,
+                "UNAUTHENTICATED",
+                "{query}"
+            );
         }
         let vars = json!({ "input": { "name": "sneaky", "repository": { "url": file_url(repo.path()) } } });
         assert_eq!(client.error_code(CREATE, vars).await?, "UNAUTHENTICATED");
         assert!(
-            client.subscribe(STATUS, json!({ "id": "x" })).await.is_err(),
+            client
+                .subscribe(STATUS, json!({ "id": "x" }))
+                .await
+                .is_err(),
             "a websocket without a valid token was accepted"
         );
     }

@@ -20,7 +20,10 @@ async fn python_app_goes_live(db: TestDb) -> anyhow::Result<()> {
             json!({ "url": file_url(repo.path()) }),
         )
         .await?;
-    assert_eq!(check["repository"], json!({"exists": true, "branchExists": true, "defaultBranch": "main"}));
+    assert_eq!(
+        check["repository"],
+        json!({"exists": true, "branchExists": true, "defaultBranch": "main"})
+    );
     assert_eq!(check["nameAvailable"], true);
 
     let id = create(
@@ -37,7 +40,11 @@ async fn python_app_goes_live(db: TestDb) -> anyhow::Result<()> {
 
     let shown = app(&alice, &id).await?;
     assert_eq!(shown["language"], "PYTHON");
-    assert_eq!(shown["env"], json!([{ "key": "GREETING" }]), "env values are never returned");
+    assert_eq!(
+        shown["env"],
+        json!([{ "key": "GREETING" }]),
+        "env values are never returned"
+    );
     assert_eq!(shown["repository"]["branch"], "main");
     let deployments = shown["deployments"].as_array().cloned().unwrap_or_default();
     assert_eq!(deployments.len(), 1);
@@ -45,26 +52,39 @@ async fn python_app_goes_live(db: TestDb) -> anyhow::Result<()> {
     assert_eq!(deployments[0]["buildAttempts"], 1);
     assert_eq!(deployments[0]["commit"].as_str().map(str::len), Some(40));
 
-    let url = shown["endpoint"]["url"].as_str().unwrap_or_default().to_owned();
+    let url = shown["endpoint"]["url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let body = reqwest::get(&url).await?.text().await?;
     assert_eq!(body, "hi from paas");
 
-    let check = alice.data("{ nameAvailable(name: \"hello\") }", json!({})).await?;
+    let check = alice
+        .data("{ nameAvailable(name: \"hello\") }", json!({}))
+        .await?;
     assert_eq!(check["nameAvailable"], false);
 
     // Ctrl-C stops the server and the app it started, and says so on the app.
     let status = server.stop().await?;
     assert!(status.success(), "paas serve exited with {status}");
-    assert!(reqwest::get(&url).await.is_err(), "the app still answers after shutdown");
+    assert!(
+        reqwest::get(&url).await.is_err(),
+        "the app still answers after shutdown"
+    );
     Ok(())
 }
 on_both_databases!(python_app_goes_live);
 
 async fn fixed_port_and_procfile(db: TestDb) -> anyhow::Result<()> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let repo = git_repo(&[
         ("server.py", PYTHON_APP),
-        ("Procfile", "web: GREETING=from-procfile python3 server.py\n"),
+        (
+            "Procfile",
+            "web: GREETING=from-procfile python3 server.py\n",
+        ),
     ])?;
     let server = TestServer::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
@@ -82,7 +102,10 @@ async fn fixed_port_and_procfile(db: TestDb) -> anyhow::Result<()> {
     assert_eq!(seen.last().map(String::as_str), Some("RUNNING"), "{seen:?}");
     let shown = app(&alice, &id).await?;
     assert_eq!(shown["endpoint"]["port"], port);
-    let body = reqwest::get(format!("http://127.0.0.1:{port}/")).await?.text().await?;
+    let body = reqwest::get(format!("http://127.0.0.1:{port}/"))
+        .await?
+        .text()
+        .await?;
     assert_eq!(body, "from-procfile");
     Ok(())
 }

@@ -16,13 +16,20 @@ async fn failing_build_is_not_retried(db: TestDb) -> anyhow::Result<()> {
     )])?;
     let server = TestServer::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
-    let id = create(&alice, json!({ "name": "broken", "repository": { "url": file_url(repo.path()) } })).await?;
+    let id = create(
+        &alice,
+        json!({ "name": "broken", "repository": { "url": file_url(repo.path()) } }),
+    )
+    .await?;
     let seen = statuses_until_settled(&alice, &id).await?;
     assert_eq!(seen, ["PENDING", "BUILDING", "FAILED"]);
 
     let shown = app(&alice, &id).await?;
     let reason = shown["statusReason"].as_str().unwrap_or_default();
-    assert!(reason.contains("SyntaxError: unexpected token"), "reason: {reason}");
+    assert!(
+        reason.contains("SyntaxError: unexpected token"),
+        "reason: {reason}"
+    );
     let dep = &shown["deployments"][0];
     assert_eq!(dep["status"], "FAILED");
     assert_eq!(dep["buildAttempts"], 1, "a user fault is never retried");
@@ -32,12 +39,17 @@ async fn failing_build_is_not_retried(db: TestDb) -> anyhow::Result<()> {
 on_both_databases!(failing_build_is_not_retried);
 
 async fn app_that_exits_fails_after_three_starts(db: TestDb) -> anyhow::Result<()> {
-    let repo = git_repo(&[
-        ("app.py", "import sys\nprint('missing DATABASE_URL', file=sys.stderr)\nsys.exit(3)\n"),
-    ])?;
+    let repo = git_repo(&[(
+        "app.py",
+        "import sys\nprint('missing DATABASE_URL', file=sys.stderr)\nsys.exit(3)\n",
+    )])?;
     let server = TestServer::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
-    let id = create(&alice, json!({ "name": "crashy", "repository": { "url": file_url(repo.path()) } })).await?;
+    let id = create(
+        &alice,
+        json!({ "name": "crashy", "repository": { "url": file_url(repo.path()) } }),
+    )
+    .await?;
     let seen = statuses_until_settled(&alice, &id).await?;
     assert_eq!(seen, ["PENDING", "BUILDING", "STARTING", "FAILED"]);
 
@@ -57,12 +69,19 @@ async fn undetectable_language_is_a_clear_failure(db: TestDb) -> anyhow::Result<
     let repo = git_repo(&[("README.md", "nothing to run here\n")])?;
     let server = TestServer::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
-    let id = create(&alice, json!({ "name": "docs", "repository": { "url": file_url(repo.path()) } })).await?;
+    let id = create(
+        &alice,
+        json!({ "name": "docs", "repository": { "url": file_url(repo.path()) } }),
+    )
+    .await?;
     let seen = statuses_until_settled(&alice, &id).await?;
     assert_eq!(seen.last().map(String::as_str), Some("FAILED"));
     let shown = app(&alice, &id).await?;
     let reason = shown["statusReason"].as_str().unwrap_or_default();
-    assert!(reason.contains("could not tell the app's language"), "reason: {reason}");
+    assert!(
+        reason.contains("could not tell the app's language"),
+        "reason: {reason}"
+    );
     Ok(())
 }
 on_both_databases!(undetectable_language_is_a_clear_failure);

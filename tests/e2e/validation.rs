@@ -27,13 +27,34 @@ async fn bad_input_is_refused_with_a_code_and_writes_nothing(db: TestDb) -> anyh
         ("INVALID_NAME", input(json!({ "name": "-leading" }))),
         ("INVALID_PORT", input(json!({ "port": 0 }))),
         ("INVALID_PORT", input(json!({ "port": 70000 }))),
-        ("INVALID_ENV", input(json!({ "env": [{ "key": "1BAD", "value": "x" }] }))),
-        ("INVALID_ENV", input(json!({ "env": [{ "key": "PORT", "value": "1" }] }))),
-        ("INVALID_REPOSITORY", input(json!({ "repository": { "url": "--upload-pack=touch /tmp/x" } }))),
-        ("INVALID_REPOSITORY", input(json!({ "repository": { "url": "ftp://example.com/r" } }))),
-        ("INVALID_BRANCH", input(json!({ "repository": { "url": url, "branch": "-x" } }))),
-        ("REPO_NOT_FOUND", input(json!({ "repository": { "url": "file:///nonexistent/repo" } }))),
-        ("BRANCH_NOT_FOUND", input(json!({ "repository": { "url": url, "branch": "nope" } }))),
+        (
+            "INVALID_ENV",
+            input(json!({ "env": [{ "key": "1BAD", "value": "x" }] })),
+        ),
+        (
+            "INVALID_ENV",
+            input(json!({ "env": [{ "key": "PORT", "value": "1" }] })),
+        ),
+        (
+            "INVALID_REPOSITORY",
+            input(json!({ "repository": { "url": "--upload-pack=touch /tmp/x" } })),
+        ),
+        (
+            "INVALID_REPOSITORY",
+            input(json!({ "repository": { "url": "ftp://example.com/r" } })),
+        ),
+        (
+            "INVALID_BRANCH",
+            input(json!({ "repository": { "url": url, "branch": "-x" } })),
+        ),
+        (
+            "REPO_NOT_FOUND",
+            input(json!({ "repository": { "url": "file:///nonexistent/repo" } })),
+        ),
+        (
+            "BRANCH_NOT_FOUND",
+            input(json!({ "repository": { "url": url, "branch": "nope" } })),
+        ),
     ];
     for (code, vars) in cases {
         let got = alice.error_code(CREATE, vars.clone()).await?;
@@ -43,21 +64,36 @@ async fn bad_input_is_refused_with_a_code_and_writes_nothing(db: TestDb) -> anyh
     assert_eq!(server.count_rows("deployments").await?, 0);
 
     // Name taken: the first app exists, the second attempt writes nothing more.
-    create(&alice, json!({ "name": "taken", "repository": { "url": url } })).await?;
+    create(
+        &alice,
+        json!({ "name": "taken", "repository": { "url": url } }),
+    )
+    .await?;
     let code = alice
-        .error_code(CREATE, json!({ "input": { "name": "taken", "repository": { "url": url } } }))
+        .error_code(
+            CREATE,
+            json!({ "input": { "name": "taken", "repository": { "url": url } } }),
+        )
         .await?;
     assert_eq!(code, "NAME_TAKEN");
     assert_eq!(server.count_rows("applications").await?, 1);
     assert_eq!(server.count_rows("deployments").await?, 1);
 
     // The read-only checks answer with codes too.
-    let code = alice.error_code("{ nameAvailable(name: \"UPPER\") }", json!({})).await?;
+    let code = alice
+        .error_code("{ nameAvailable(name: \"UPPER\") }", json!({}))
+        .await?;
     assert_eq!(code, "INVALID_NAME");
     let check = alice
-        .data("{ repository(url: \"file:///nonexistent/repo\") { exists branchExists } }", json!({}))
+        .data(
+            "{ repository(url: \"file:///nonexistent/repo\") { exists branchExists } }",
+            json!({}),
+        )
         .await?;
-    assert_eq!(check["repository"], json!({ "exists": false, "branchExists": false }));
+    assert_eq!(
+        check["repository"],
+        json!({ "exists": false, "branchExists": false })
+    );
     Ok(())
 }
 on_both_databases!(bad_input_is_refused_with_a_code_and_writes_nothing);

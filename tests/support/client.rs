@@ -70,8 +70,10 @@ impl Client {
             Some(t) => json!({ "Authorization": format!("Bearer {t}") }),
             None => json!({}),
         };
-        ws.send(Message::text(json!({"type": "connection_init", "payload": payload}).to_string()))
-            .await?;
+        ws.send(Message::text(
+            json!({"type": "connection_init", "payload": payload}).to_string(),
+        ))
+        .await?;
         loop {
             let msg = next_json(&mut ws).await?;
             match msg["type"].as_str() {
@@ -89,7 +91,8 @@ impl Client {
     }
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn next_json(ws: &mut Ws) -> anyhow::Result<Value> {
     loop {
@@ -115,7 +118,9 @@ impl Subscription {
                 match msg["type"].as_str() {
                     Some("next") => return Ok(msg["payload"].clone()),
                     Some("ping") => {
-                        self.ws.send(Message::text(json!({"type": "pong"}).to_string())).await?;
+                        self.ws
+                            .send(Message::text(json!({"type": "pong"}).to_string()))
+                            .await?;
                     }
                     _ => bail!("subscription ended: {msg}"),
                 }

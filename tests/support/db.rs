@@ -4,7 +4,8 @@ use sea_orm::{ConnectionTrait, Database};
 
 /// Where PostgreSQL is; CI and developer machines have it at the default.
 pub fn postgres_base() -> String {
-    std::env::var("PAAS_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("PAAS_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 /// Which backend a test runs against.

@@ -16,7 +16,12 @@ pub fn git_repo(files: &[(&str, &str)]) -> anyhow::Result<tempfile::TempDir> {
 }
 
 /// Writes `files` and commits them on the current branch; returns the commit id.
-pub fn commit(repo: &Repository, root: &Path, files: &[(&str, &str)], message: &str) -> anyhow::Result<String> {
+pub fn commit(
+    repo: &Repository,
+    root: &Path,
+    files: &[(&str, &str)],
+    message: &str,
+) -> anyhow::Result<String> {
     let mut index = repo.index()?;
     for (path, content) in files {
         let full = root.join(path);

@@ -23,7 +23,10 @@ pub fn paas_bin() -> anyhow::Result<PathBuf> {
         .map(|p| p.join("paas"))
         .context("locating the target dir")?;
     if !bin.is_file() {
-        bail!("{} is missing: build it first (cargo build -p paas-graphql)", bin.display());
+        bail!(
+            "{} is missing: build it first (cargo build -p paas-graphql)",
+            bin.display()
+        );
     }
     Ok(bin)
 }
@@ -81,7 +84,10 @@ impl TestServer {
             .output()
             .await?;
         if !out.status.success() {
-            bail!("paas user create failed: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "paas user create failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let token = String::from_utf8(out.stdout)?.trim().to_owned();
         Ok(Client::new(&self.url, Some(token)))

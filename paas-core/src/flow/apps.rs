@@ -138,11 +138,19 @@ impl Platform {
             .await?;
         let stopped = self.runtime().shutdown().await;
         for app in live {
-            let Some(dep_id) = app.deployment else { continue };
-            let Some(dep) = self.store().deployment(dep_id).await? else { continue };
+            let Some(dep_id) = app.deployment else {
+                continue;
+            };
+            let Some(dep) = self.store().deployment(dep_id).await? else {
+                continue;
+            };
             if dep.instance.as_ref().is_some_and(|i| stopped.contains(i)) {
-                self.set_status(app.id, AppStatus::Stopped, Some("the platform was stopped".into()))
-                    .await?;
+                self.set_status(
+                    app.id,
+                    AppStatus::Stopped,
+                    Some("the platform was stopped".into()),
+                )
+                .await?;
             }
         }
         Ok(())

@@ -22,7 +22,11 @@ impl Platform {
 
     /// Looks at a repository: does it exist, its default branch, does `branch` exist.
     /// A repository that cannot be read answers `exists: false` rather than an error.
-    pub async fn check_repository(&self, url: &GitUrl, branch: Option<&Branch>) -> Result<RepoCheck> {
+    pub async fn check_repository(
+        &self,
+        url: &GitUrl,
+        branch: Option<&Branch>,
+    ) -> Result<RepoCheck> {
         match self.git().check(url, branch, None).await {
             Err(Error::RepoNotFound(_)) => Ok(RepoCheck {
                 exists: false,
@@ -37,14 +41,21 @@ impl Platform {
     /// Creates an application and queues its first build. Answers at once with the app
     /// `Pending`; the build and start follow on the queue. Any refusal writes nothing.
     #[tracing::instrument(skip_all, fields(name = %new.name, owner = %owner.id), err)]
-    pub async fn create_application(&self, owner: &User, new: NewApplication) -> Result<Application> {
+    pub async fn create_application(
+        &self,
+        owner: &User,
+        new: NewApplication,
+    ) -> Result<Application> {
         if new.url.is_local() && !self.config().source_policy.allow_local {
             return Err(crate::model::ValidationError::LocalReposDisabled.into());
         }
         if !self.name_available(&new.name).await? {
             return Err(Error::NameTaken(new.name.to_string()));
         }
-        let check = self.git().check(&new.url, new.branch.as_ref(), None).await?;
+        let check = self
+            .git()
+            .check(&new.url, new.branch.as_ref(), None)
+            .await?;
         let branch = match new.branch.or(check.default_branch) {
             Some(b) if check.branch_exists => b,
             other => {
@@ -99,7 +110,8 @@ impl Platform {
         };
         if let Err(e) = self.queue().push(Topic::Builds, request).await {
             let reason = format!("the build could not be queued: {e}");
-            self.set_status(app.id, AppStatus::Failed, Some(reason)).await?;
+            self.set_status(app.id, AppStatus::Failed, Some(reason))
+                .await?;
             return Err(e);
         }
         tracing::info!(app_id = %app.id, deployment = %first.id, "application created, build queued");

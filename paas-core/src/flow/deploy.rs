@@ -52,7 +52,11 @@ impl Platform {
             Message::BuildSucceeded { app, deployment } => {
                 self.start_deployment(*app, *deployment).await?;
             }
-            Message::BuildFailed { app, deployment, reason } => {
+            Message::BuildFailed {
+                app,
+                deployment,
+                reason,
+            } => {
                 tracing::info!(app_id = %app, %deployment, %reason, "build failed");
             }
             Message::BuildRequest { .. } => {
@@ -129,7 +133,8 @@ impl Platform {
                 dep.status = DeploymentStatus::Failed;
                 dep.error = Some(reason.clone());
                 self.store().update_deployment(&dep).await?;
-                self.set_status(app.id, AppStatus::Failed, Some(reason)).await?;
+                self.set_status(app.id, AppStatus::Failed, Some(reason))
+                    .await?;
             }
         }
         Ok(())

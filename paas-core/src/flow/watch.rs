@@ -21,7 +21,10 @@ impl Platform {
     ) -> Result<BoxStream<'static, StatusEvent>> {
         // Subscribe before reading the store, so nothing falls between the two.
         let live = self.bus().subscribe().await?;
-        let history = self.store().status_events(app, after_version.unwrap_or(0)).await?;
+        let history = self
+            .store()
+            .status_events(app, after_version.unwrap_or(0))
+            .await?;
         let replay = match after_version {
             Some(_) => history,
             None => {

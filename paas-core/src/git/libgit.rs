@@ -41,8 +41,10 @@ fn callbacks(token: Option<Secret>) -> RemoteCallbacks<'static> {
 /// Sorts a libgit2 error into the platform's classes: a timeout or a broken connection may pass,
 /// anything else means the repository is not there for this user.
 fn connect_error(url: &GitUrl, e: git2::Error) -> Error {
-    let transient = matches!(e.class(), ErrorClass::Net | ErrorClass::Os | ErrorClass::Ssl)
-        && e.code() != ErrorCode::Auth
+    let transient = matches!(
+        e.class(),
+        ErrorClass::Net | ErrorClass::Os | ErrorClass::Ssl
+    ) && e.code() != ErrorCode::Auth
         && (e.message().contains("timed out") || e.message().contains("reset"));
     if transient {
         Error::Git {
@@ -70,7 +72,8 @@ fn short_branch(full: &str) -> Option<Branch> {
 }
 
 fn check_blocking(url: GitUrl, branch: Option<Branch>, token: Option<Secret>) -> Result<RepoCheck> {
-    let mut remote = git2::Remote::create_detached(url.as_str()).map_err(|e| connect_error(&url, e))?;
+    let mut remote =
+        git2::Remote::create_detached(url.as_str()).map_err(|e| connect_error(&url, e))?;
     let conn = remote
         .connect_auth(Direction::Fetch, Some(callbacks(token)), None)
         .map_err(|e| connect_error(&url, e))?;
@@ -169,7 +172,13 @@ impl GitProvider for Git2Provider {
         dest: &Path,
         token: Option<&Secret>,
     ) -> Result<CommitId> {
-        let args = (url.clone(), branch.clone(), commit.cloned(), dest.to_path_buf(), token.cloned());
+        let args = (
+            url.clone(),
+            branch.clone(),
+            commit.cloned(),
+            dest.to_path_buf(),
+            token.cloned(),
+        );
         blocking(move || clone_blocking(args.0, args.1, args.2, args.3, args.4)).await
     }
 }

@@ -88,7 +88,9 @@ impl EnvVars {
                 )));
             }
             if value.contains('\0') {
-                return Err(ValidationError::Env(format!("value of {key} holds a NUL byte")));
+                return Err(ValidationError::Env(format!(
+                    "value of {key} holds a NUL byte"
+                )));
             }
             if vars.insert(key.clone(), value).is_some() {
                 return Err(ValidationError::Env(format!("key {key} is given twice")));

@@ -140,7 +140,10 @@ mod tests {
             (&["pyproject.toml"], Some(Language::Python)),
             (&["app.py"], Some(Language::Python)),
             (&["index.html"], Some(Language::Static)),
-            (&["Dockerfile", "package.json"], Some(Language::Containerfile)),
+            (
+                &["Dockerfile", "package.json"],
+                Some(Language::Containerfile),
+            ),
             (&["Containerfile"], Some(Language::Containerfile)),
             (&["README.md"], None),
         ];
@@ -160,7 +163,10 @@ mod tests {
     #[test]
     fn names_parse() {
         assert_eq!("python".parse::<Language>(), Ok(Language::Python));
-        assert_eq!("Dockerfile".parse::<Language>(), Ok(Language::Containerfile));
+        assert_eq!(
+            "Dockerfile".parse::<Language>(),
+            Ok(Language::Containerfile)
+        );
         assert!("cobol".parse::<Language>().is_err());
     }
 }

@@ -66,7 +66,16 @@ mod tests {
 
     #[test]
     fn refuses_everything_else() {
-        for bad in ["", "-app", "app-", "My-App", "my_app", "a.b", "é", &"x".repeat(64)] {
+        for bad in [
+            "",
+            "-app",
+            "app-",
+            "My-App",
+            "my_app",
+            "a.b",
+            "é",
+            &"x".repeat(64),
+        ] {
             assert!(AppName::parse(bad).is_err(), "{bad}");
         }
     }

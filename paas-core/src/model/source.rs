@@ -36,7 +36,9 @@ impl GitUrl {
             return bad("may not hold spaces or control characters");
         }
         match s.split_once("://") {
-            Some(("https" | "http" | "ssh" | "git", rest)) if !rest.is_empty() => Ok(Self(s.into())),
+            Some(("https" | "http" | "ssh" | "git", rest)) if !rest.is_empty() => {
+                Ok(Self(s.into()))
+            }
             Some(("file", rest)) if rest.starts_with('/') => {
                 if policy.allow_local {
                     Ok(Self(s.into()))
@@ -100,7 +102,9 @@ impl Branch {
             return bad("is not a valid git branch name");
         }
         if s.chars().any(|c| {
-            c.is_whitespace() || c.is_control() || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\')
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\')
         }) {
             return bad("holds a character git does not allow in branch names");
         }
@@ -170,7 +174,15 @@ mod tests {
         ] {
             assert!(GitUrl::parse(ok, p).is_ok(), "{ok}");
         }
-        for bad in ["", "-u", "--upload-pack=x", "ftp://h/r", "https://", "just words", "/tmp/repo"] {
+        for bad in [
+            "",
+            "-u",
+            "--upload-pack=x",
+            "ftp://h/r",
+            "https://",
+            "just words",
+            "/tmp/repo",
+        ] {
             assert!(GitUrl::parse(bad, p).is_err(), "{bad}");
         }
     }
@@ -189,7 +201,9 @@ mod tests {
         for ok in ["main", "feature/x", "v1.2", "release-2"] {
             assert!(Branch::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "-x", "--force", "a..b", "a b", "a:b", "x.lock", "a/", "/a", "a^"] {
+        for bad in [
+            "", "-x", "--force", "a..b", "a b", "a:b", "x.lock", "a/", "/a", "a^",
+        ] {
             assert!(Branch::parse(bad).is_err(), "{bad}");
         }
     }

@@ -163,7 +163,12 @@ mod tests {
             .expect("a message");
         assert_eq!((first.attempt, &first.message), (1, &m));
         // Not visible while pending.
-        assert!(q.pull(Topic::Builds, Duration::from_secs(1)).await.expect("pull").is_none());
+        assert!(
+            q.pull(Topic::Builds, Duration::from_secs(1))
+                .await
+                .expect("pull")
+                .is_none()
+        );
         // The consumer "died": after the timeout the message is delivered again.
         let again = q
             .pull(Topic::Builds, Duration::from_secs(30))
@@ -172,7 +177,12 @@ mod tests {
             .expect("redelivered");
         assert_eq!((again.attempt, &again.message), (2, &m));
         q.ack(&again).await.expect("ack");
-        assert!(q.pull(Topic::Builds, Duration::from_secs(60)).await.expect("pull").is_none());
+        assert!(
+            q.pull(Topic::Builds, Duration::from_secs(60))
+                .await
+                .expect("pull")
+                .is_none()
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -181,9 +191,22 @@ mod tests {
         let (a, b) = (msg(), msg());
         q.push(Topic::Builds, a.clone()).await.expect("push");
         q.push(Topic::Builds, b.clone()).await.expect("push");
-        assert!(q.pull(Topic::Results, Duration::from_millis(10)).await.expect("pull").is_none());
-        let d1 = q.pull(Topic::Builds, Duration::ZERO).await.expect("pull").expect("a");
-        let d2 = q.pull(Topic::Builds, Duration::ZERO).await.expect("pull").expect("b");
+        assert!(
+            q.pull(Topic::Results, Duration::from_millis(10))
+                .await
+                .expect("pull")
+                .is_none()
+        );
+        let d1 = q
+            .pull(Topic::Builds, Duration::ZERO)
+            .await
+            .expect("pull")
+            .expect("a");
+        let d2 = q
+            .pull(Topic::Builds, Duration::ZERO)
+            .await
+            .expect("pull")
+            .expect("b");
         assert_eq!((d1.message, d2.message), (a, b));
     }
 
@@ -191,7 +214,8 @@ mod tests {
     async fn a_waiting_pull_wakes_on_push() {
         let q = MemoryQueue::default();
         let q2 = q.clone();
-        let waiter = tokio::spawn(async move { q2.pull(Topic::Builds, Duration::from_secs(60)).await });
+        let waiter =
+            tokio::spawn(async move { q2.pull(Topic::Builds, Duration::from_secs(60)).await });
         tokio::task::yield_now().await;
         q.push(Topic::Builds, msg()).await.expect("push");
         let got = waiter.await.expect("join").expect("pull");

@@ -23,9 +23,19 @@ impl MutationRoot {
         let new = NewApplication {
             name: AppName::parse(&input.name).gql()?,
             url: GitUrl::parse(&input.repository.url, platform.config().source_policy).gql()?,
-            branch: input.repository.branch.as_deref().map(Branch::parse).transpose().gql()?,
+            branch: input
+                .repository
+                .branch
+                .as_deref()
+                .map(Branch::parse)
+                .transpose()
+                .gql()?,
             language: input.language.map(Into::into),
-            port: input.port.map(|p| Port::parse(i64::from(p))).transpose().gql()?,
+            port: input
+                .port
+                .map(|p| Port::parse(i64::from(p)))
+                .transpose()
+                .gql()?,
             env: EnvVars::parse(
                 input
                     .env

@@ -42,7 +42,10 @@ impl QueryRoot {
         let platform = ctx.data::<Platform>()?;
         let url = GitUrl::parse(&url, platform.config().source_policy).gql()?;
         let branch = branch.as_deref().map(Branch::parse).transpose().gql()?;
-        let check = platform.check_repository(&url, branch.as_ref()).await.gql()?;
+        let check = platform
+            .check_repository(&url, branch.as_ref())
+            .await
+            .gql()?;
         Ok(RepositoryCheck {
             exists: check.exists,
             branch_exists: check.branch_exists,
@@ -68,10 +71,16 @@ impl QueryRoot {
         let user = viewer(ctx)?;
         let first = first.unwrap_or(DEFAULT_PAGE);
         if !(0..=MAX_PAGE).contains(&first) {
-            return Err(coded("INVALID_ARGUMENT", format!("first must be between 0 and {MAX_PAGE}")));
+            return Err(coded(
+                "INVALID_ARGUMENT",
+                format!("first must be between 0 and {MAX_PAGE}"),
+            ));
         }
         let after: Option<AppId> = after
-            .map(|c| c.parse().map_err(|_| coded("INVALID_CURSOR", "after is not a cursor of this list")))
+            .map(|c| {
+                c.parse()
+                    .map_err(|_| coded("INVALID_CURSOR", "after is not a cursor of this list"))
+            })
             .transpose()?;
         let limit = u64::try_from(first).unwrap_or(0);
         // One more than asked tells whether there is a next page.

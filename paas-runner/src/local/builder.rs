@@ -122,7 +122,9 @@ impl LocalBuilder {
         if status.success() {
             return Ok(());
         }
-        let code = status.code().map_or_else(|| "a signal".into(), |c| format!("code {c}"));
+        let code = status
+            .code()
+            .map_or_else(|| "a signal".into(), |c| format!("code {c}"));
         let hint = if status.code() == Some(127) {
             " (a tool the build needs is not installed on this server)"
         } else {

@@ -142,9 +142,10 @@ impl Runtime for LocalRuntime {
         tokio::spawn(async move {
             let status = child.wait().await;
             // Reaping failed: treat as gone so nothing waits forever.
-            let _ = tx.send(Some(status.unwrap_or_else(|_| {
-                std::os::unix::process::ExitStatusExt::from_raw(0)
-            })));
+            let _ =
+                tx.send(Some(status.unwrap_or_else(|_| {
+                    std::os::unix::process::ExitStatusExt::from_raw(0)
+                })));
         });
         self.with(|m| {
             m.insert(

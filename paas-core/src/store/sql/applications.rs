@@ -58,7 +58,8 @@ impl TryFrom<Model> for Application {
             owner: m.owner.into(),
             name: AppName::parse(&m.name).map_err(|_| corrupt("name", &m.name))?,
             source: GitSource {
-                url: GitUrl::parse(&m.repo_url, local_ok).map_err(|_| corrupt("url", &m.repo_url))?,
+                url: GitUrl::parse(&m.repo_url, local_ok)
+                    .map_err(|_| corrupt("url", &m.repo_url))?,
                 branch: Branch::parse(&m.branch).map_err(|_| corrupt("branch", &m.branch))?,
                 commit: m
                     .commit
@@ -86,7 +87,8 @@ impl TryFrom<Model> for Application {
             endpoint: match (m.endpoint_host, m.endpoint_port) {
                 (Some(host), Some(port)) => Some(Endpoint {
                     host,
-                    port: u16::try_from(port).map_err(|_| corrupt("endpoint port", &port.to_string()))?,
+                    port: u16::try_from(port)
+                        .map_err(|_| corrupt("endpoint port", &port.to_string()))?,
                 }),
                 _ => None,
             },
@@ -99,10 +101,17 @@ impl TryFrom<Model> for Application {
 
 /// Every column from the domain value; `id` left unset for updates.
 pub fn active(app: &Application, with_id: bool) -> ActiveModel {
-    let env: std::collections::BTreeMap<&str, &str> =
-        app.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let env: std::collections::BTreeMap<&str, &str> = app
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     ActiveModel {
-        id: if with_id { Set(app.id.as_uuid()) } else { NotSet },
+        id: if with_id {
+            Set(app.id.as_uuid())
+        } else {
+            NotSet
+        },
         owner: Set(app.owner.as_uuid()),
         name: Set(app.name.to_string()),
         repo_url: Set(app.source.url.to_string()),

@@ -34,7 +34,8 @@ impl TryFrom<Model> for Deployment {
     type Error = Error;
 
     fn try_from(m: Model) -> Result<Self, Error> {
-        let corrupt = |what: &str| Error::Storage(format!("stored deployment {what} is not valid").into());
+        let corrupt =
+            |what: &str| Error::Storage(format!("stored deployment {what} is not valid").into());
         Ok(Deployment {
             id: m.id.into(),
             app_id: m.app_id.into(),

@@ -99,7 +99,9 @@ impl Store for SqlStore {
             .await;
         if let Err(e) = inserted {
             return Err(match e.sql_err() {
-                Some(SqlErr::UniqueConstraintViolation(_)) => Error::NameTaken(app.name.to_string()),
+                Some(SqlErr::UniqueConstraintViolation(_)) => {
+                    Error::NameTaken(app.name.to_string())
+                }
                 _ => db_err(e),
             });
         }
