@@ -5,11 +5,13 @@
 //!
 //! ## Layout
 //! - `m20261123_000001_init.rs`: users, applications, deployments, status events.
+//! - `m20261123_000002_user_git_token.rs`: the token for a user's private repositories.
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_init;
+mod m20261123_000002_user_git_token;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -17,6 +19,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_init::Migration)]
+        vec![
+            Box::new(m20261123_000001_init::Migration),
+            Box::new(m20261123_000002_user_git_token::Migration),
+        ]
     }
 }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::events::StatusEvent;
-use crate::model::{AppId, AppName, Application, Deployment, DeploymentId, User, UserId};
+use crate::model::{AppId, AppName, Application, Deployment, DeploymentId, Secret, User, UserId};
 
 /// Persistent state of the platform.
 ///
@@ -24,6 +24,9 @@ pub trait Store: Send + Sync {
     async fn create_user(&self, user: &User, token_hash: &str) -> Result<()>;
     async fn user(&self, id: UserId) -> Result<Option<User>>;
     async fn user_by_token_hash(&self, token_hash: &str) -> Result<Option<User>>;
+    /// Sets (or with `None` clears) the credential of the user's private repositories.
+    async fn set_git_token(&self, user: UserId, token: Option<&Secret>) -> Result<()>;
+    async fn git_token(&self, user: UserId) -> Result<Option<Secret>>;
 
     async fn create_app(&self, app: &Application, first: &Deployment) -> Result<()>;
     async fn app(&self, id: AppId) -> Result<Option<Application>>;

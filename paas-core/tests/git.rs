@@ -80,3 +80,35 @@ async fn clone_at_head_or_at_a_pinned_commit() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn private_repositories_need_the_token() -> anyhow::Result<()> {
+    use paas_core::model::Secret;
+    use paas_tests::git_http::PrivateGitServer;
+
+    let work = git_repo(&[("app.py", "print(1)\n")])?;
+    let root = tempfile::tempdir()?;
+    git2::Repository::clone(&file_url(work.path()), root.path().join("app.git"))?;
+    let server = PrivateGitServer::start(root.path(), "s3cret-token").await?;
+    let url = GitUrl::parse(&server.url("app.git"), SourcePolicy::default())?;
+    let git = Git2Provider;
+
+    let r = git.check(&url, None, None).await;
+    assert!(matches!(r, Err(Error::RepoNotFound(_))), "no token: {r:?}");
+    let wrong = Secret::new("wrong");
+    let r = git.check(&url, None, Some(&wrong)).await;
+    assert!(
+        matches!(r, Err(Error::RepoNotFound(_))),
+        "wrong token: {r:?}"
+    );
+
+    let token = Secret::new("s3cret-token");
+    let c = git.check(&url, None, Some(&token)).await?;
+    assert!(c.exists && c.branch_exists, "{c:?}");
+    let out = tempfile::tempdir()?;
+    let main = Branch::parse("main")?;
+    git.clone_at(&url, &main, None, &out.path().join("co"), Some(&token))
+        .await?;
+    assert!(out.path().join("co/app.py").is_file());
+    Ok(())
+}

@@ -174,6 +174,7 @@ impl BuildWorker {
                 .map_err(|e| Error::io(format!("clearing {}", dir.display()), e))?;
         }
         let source = &app.source;
+        let token = self.platform.store().git_token(app.owner).await?;
         let commit = self
             .platform
             .git()
@@ -182,7 +183,7 @@ impl BuildWorker {
                 &source.branch,
                 dep.commit.as_ref().or(source.commit.as_ref()),
                 &dir,
-                None,
+                token.as_ref(),
             )
             .await?;
         let language = match app.language.or_else(|| Language::detect(&dir)) {

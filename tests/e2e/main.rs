@@ -5,6 +5,8 @@ mod apps;
 mod auth;
 mod create;
 mod failures;
+mod http;
+mod private;
 mod validation;
 
 /// Declares a scenario `async fn(TestDb) -> anyhow::Result<()>` as one test per database.

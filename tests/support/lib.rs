@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod db;
+pub mod git_http;
 pub mod repo;
 pub mod server;
 

@@ -20,14 +20,20 @@ impl Platform {
         Ok(self.store().app_by_name(name).await?.is_none())
     }
 
-    /// Looks at a repository: does it exist, its default branch, does `branch` exist.
-    /// A repository that cannot be read answers `exists: false` rather than an error.
+    /// Looks at a repository as `user` (with their git token, for private repositories): does it
+    /// exist, its default branch, does `branch` exist. A repository that cannot be read answers
+    /// `exists: false` rather than an error.
     pub async fn check_repository(
         &self,
+        user: &User,
         url: &GitUrl,
         branch: Option<&Branch>,
     ) -> Result<RepoCheck> {
-        match self.git().check(url, branch, None).await {
+        if url.is_local() && !self.config().source_policy.allow_local {
+            return Err(crate::model::ValidationError::LocalReposDisabled.into());
+        }
+        let token = self.store().git_token(user.id).await?;
+        match self.git().check(url, branch, token.as_ref()).await {
             Err(Error::RepoNotFound(_)) => Ok(RepoCheck {
                 exists: false,
                 default_branch: None,
@@ -52,9 +58,10 @@ impl Platform {
         if !self.name_available(&new.name).await? {
             return Err(Error::NameTaken(new.name.to_string()));
         }
+        let token = self.store().git_token(owner.id).await?;
         let check = self
             .git()
-            .check(&new.url, new.branch.as_ref(), None)
+            .check(&new.url, new.branch.as_ref(), token.as_ref())
             .await?;
         let branch = match new.branch.or(check.default_branch) {
             Some(b) if check.branch_exists => b,

@@ -1,6 +1,6 @@
 use async_graphql::{Context, Object};
 use paas_core::Platform;
-use paas_core::model::{AppName, Branch, EnvVars, GitUrl, NewApplication, Port};
+use paas_core::model::{AppName, Branch, EnvVars, GitUrl, NewApplication, Port, Secret};
 
 use super::types::{CreateApplicationInput, CreateApplicationPayload};
 use crate::auth::viewer;
@@ -49,5 +49,28 @@ impl MutationRoot {
         Ok(CreateApplicationPayload {
             application: app.into(),
         })
+    }
+
+    /// Sets the token your private repositories are read with (sent as the password of HTTP
+    /// basic auth, which GitHub, GitLab and Gitea accept). `null` or "" removes it. It is never
+    /// shown again.
+    async fn set_git_token(&self, ctx: &Context<'_>, token: Option<String>) -> GqlResult<bool> {
+        let user = viewer(ctx)?;
+        let token = token
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .map(Secret::new);
+        if token.as_ref().is_some_and(|t| t.expose().len() > 4096) {
+            return Err(crate::error::coded(
+                "INVALID_ARGUMENT",
+                "the token is longer than 4096 characters",
+            ));
+        }
+        ctx.data::<Platform>()?
+            .store()
+            .set_git_token(user.id, token.as_ref())
+            .await
+            .gql()?;
+        Ok(true)
     }
 }

@@ -38,12 +38,12 @@ impl QueryRoot {
         url: String,
         branch: Option<String>,
     ) -> GqlResult<RepositoryCheck> {
-        viewer(ctx)?;
+        let user = viewer(ctx)?;
         let platform = ctx.data::<Platform>()?;
         let url = GitUrl::parse(&url, platform.config().source_policy).gql()?;
         let branch = branch.as_deref().map(Branch::parse).transpose().gql()?;
         let check = platform
-            .check_repository(&url, branch.as_ref())
+            .check_repository(user, &url, branch.as_ref())
             .await
             .gql()?;
         Ok(RepositoryCheck {

@@ -9,7 +9,7 @@ use sea_orm::{
 use super::{applications, deployments, status_events, users};
 use crate::error::{Error, Result};
 use crate::events::StatusEvent;
-use crate::model::{AppId, AppName, Application, Deployment, DeploymentId, User, UserId};
+use crate::model::{AppId, AppName, Application, Deployment, DeploymentId, Secret, User, UserId};
 use crate::status::AppStatus;
 use crate::store::Store;
 
@@ -66,6 +66,7 @@ impl Store for SqlStore {
             id: Set(user.id.as_uuid()),
             name: Set(user.name.clone()),
             token_hash: Set(token_hash.to_owned()),
+            git_token: Set(None),
             created_at: Set(user.created_at),
         })
         .exec(&self.db)
@@ -89,6 +90,31 @@ impl Store for SqlStore {
             .await
             .map_err(db_err)?
             .map(User::from))
+    }
+
+    async fn set_git_token(&self, user: UserId, token: Option<&Secret>) -> Result<()> {
+        let res = users::Entity::update_many()
+            .col_expr(
+                users::Column::GitToken,
+                sea_orm::sea_query::Expr::value(token.map(|t| t.expose().to_owned())),
+            )
+            .filter(users::Column::Id.eq(user.as_uuid()))
+            .exec(&self.db)
+            .await
+            .map_err(db_err)?;
+        if res.rows_affected == 0 {
+            return Err(Error::NotFound("user"));
+        }
+        Ok(())
+    }
+
+    async fn git_token(&self, user: UserId) -> Result<Option<Secret>> {
+        Ok(users::Entity::find_by_id(user.as_uuid())
+            .one(&self.db)
+            .await
+            .map_err(db_err)?
+            .and_then(|u| u.git_token)
+            .map(Secret::new))
     }
 
     #[tracing::instrument(skip_all, fields(app_id = %app.id), err)]

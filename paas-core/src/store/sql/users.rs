@@ -9,6 +9,9 @@ pub struct Model {
     pub id: Uuid,
     pub name: String,
     pub token_hash: String,
+    /// Credential for the user's private repositories; never returned by the API.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub git_token: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

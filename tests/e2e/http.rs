@@ -1,0 +1,25 @@
+//! The HTTP surface besides GraphQL: the playground and the health check.
+
+use paas_tests::{TestDb, TestServer};
+
+use crate::on_both_databases;
+
+async fn playground_and_health(db: TestDb) -> anyhow::Result<()> {
+    let server = TestServer::spawn(db, &[]).await?;
+    let page = reqwest::get(format!("{}/", server.url)).await?;
+    assert!(page.status().is_success());
+    let html = page.text().await?;
+    assert!(
+        html.contains("graphiql") || html.contains("GraphiQL"),
+        "not the playground"
+    );
+    assert!(
+        html.contains("/graphql/ws"),
+        "the playground must know the subscription endpoint"
+    );
+    let health = reqwest::get(format!("{}/healthz", server.url)).await?;
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.text().await?, "ok");
+    Ok(())
+}
+on_both_databases!(playground_and_health);
