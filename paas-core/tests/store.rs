@@ -5,8 +5,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use paas_core::events::StatusEvent;
 use paas_core::model::{
-    AppId, AppName, Application, Branch, Deployment, DeploymentStatus, EnvVars, GitSource, GitUrl,
-    SourcePolicy, User, UserId, Visibility,
+    AppId, AppName, Application, Branch, Deployment, DeploymentStatus, EnvVars, GitUrl,
+    NewApplication, SourcePolicy, User, UserId,
 };
 use paas_core::store::Store;
 use paas_core::store::sql::SqlStore;
@@ -31,31 +31,17 @@ fn user(name: &str) -> User {
 }
 
 fn app(owner: &User, name: &str) -> anyhow::Result<(Application, Deployment)> {
-    let id = AppId::new();
-    let now = Utc::now();
-    let dep = Deployment::queued(id, None, now);
+    let dep = Deployment::queued(AppId::new(), None, Utc::now());
+    let new = NewApplication {
+        name: AppName::parse(name)?,
+        url: GitUrl::parse("https://example.com/r.git", SourcePolicy::default())?,
+        branch: None,
+        language: None,
+        port: None,
+        env: EnvVars::parse([("SECRET", "s3cr3t")])?,
+    };
     Ok((
-        Application {
-            id,
-            owner: owner.id,
-            name: AppName::parse(name)?,
-            source: GitSource {
-                url: GitUrl::parse("https://example.com/r.git", SourcePolicy::default())?,
-                branch: Branch::parse("main")?,
-                commit: None,
-            },
-            language: None,
-            port: None,
-            env: EnvVars::parse([("SECRET", "s3cr3t")])?,
-            visibility: Visibility::Private,
-            status: AppStatus::Pending,
-            status_reason: None,
-            deployment: Some(dep.id),
-            endpoint: None,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        },
+        Application::pending(owner.id, new, Branch::parse("main")?, &dep),
         dep,
     ))
 }

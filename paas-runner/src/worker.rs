@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use paas_core::builder::{BuildJob, BuiltImage, ImageBuilder};
-use paas_core::flow::Step;
+use paas_core::flow::{Step, run_steps};
 use paas_core::model::{
     AppId, Application, Deployment, DeploymentId, DeploymentStatus, Language, Procfile,
 };
@@ -42,18 +42,10 @@ impl BuildWorker {
 
     /// Runs until `shutdown` completes.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => return,
-                step = self.step(Duration::from_secs(1)) => {
-                    if let Err(e) = step {
-                        tracing::error!(error = %e, "build worker step failed");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                }
-            }
-        }
+        run_steps("build worker", shutdown, || {
+            self.step(Duration::from_secs(1))
+        })
+        .await;
     }
 
     /// Takes one build request (waiting up to `wait`) and handles it.

@@ -4,37 +4,23 @@ use chrono::Utc;
 use paas_core::Error;
 use paas_core::builder::{BuildJob, ImageBuilder};
 use paas_core::model::{
-    AppId, AppName, Application, Branch, Deployment, EnvVars, GitSource, GitUrl, Language,
-    SourcePolicy, UserId, Visibility,
+    AppId, AppName, Application, Branch, Deployment, EnvVars, GitUrl, Language, NewApplication,
+    SourcePolicy, UserId,
 };
 use paas_runner::local::LocalBuilder;
 
 fn app() -> anyhow::Result<(Application, Deployment)> {
-    let id = AppId::new();
-    let now = Utc::now();
-    let dep = Deployment::queued(id, None, now);
+    let dep = Deployment::queued(AppId::new(), None, Utc::now());
+    let new = NewApplication {
+        name: AppName::parse("b")?,
+        url: GitUrl::parse("https://example.com/r.git", SourcePolicy::default())?,
+        branch: None,
+        language: None,
+        port: None,
+        env: EnvVars::default(),
+    };
     Ok((
-        Application {
-            id,
-            owner: UserId::new(),
-            name: AppName::parse("b")?,
-            source: GitSource {
-                url: GitUrl::parse("https://example.com/r.git", SourcePolicy::default())?,
-                branch: Branch::parse("main")?,
-                commit: None,
-            },
-            language: None,
-            port: None,
-            env: EnvVars::default(),
-            visibility: Visibility::Private,
-            status: paas_core::AppStatus::Building,
-            status_reason: None,
-            deployment: Some(dep.id),
-            endpoint: None,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        },
+        Application::pending(UserId::new(), new, Branch::parse("main")?, &dep),
         dep,
     ))
 }

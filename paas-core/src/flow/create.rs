@@ -6,10 +6,7 @@ use chrono::Utc;
 use crate::error::{Error, Result};
 use crate::events::{Event, StatusEvent};
 use crate::git::RepoCheck;
-use crate::model::{
-    AppId, AppName, Application, Branch, Deployment, GitSource, GitUrl, NewApplication, User,
-    Visibility,
-};
+use crate::model::{AppId, AppName, Application, Branch, Deployment, GitUrl, NewApplication, User};
 use crate::platform::Platform;
 use crate::queue::{Message, Topic};
 use crate::status::AppStatus;
@@ -63,7 +60,7 @@ impl Platform {
             .git()
             .check(&new.url, new.branch.as_ref(), token.as_ref())
             .await?;
-        let branch = match new.branch.or(check.default_branch) {
+        let branch = match new.branch.clone().or(check.default_branch) {
             Some(b) if check.branch_exists => b,
             other => {
                 return Err(Error::BranchNotFound {
@@ -76,27 +73,7 @@ impl Platform {
         let now = Utc::now();
         let id = AppId::new();
         let first = Deployment::queued(id, check.head.clone(), now);
-        let app = Application {
-            id,
-            owner: owner.id,
-            name: new.name,
-            source: GitSource {
-                url: new.url,
-                branch,
-                commit: None,
-            },
-            language: new.language,
-            port: new.port,
-            env: new.env,
-            visibility: Visibility::Private,
-            status: AppStatus::Pending,
-            status_reason: None,
-            deployment: Some(first.id),
-            endpoint: None,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        };
+        let app = Application::pending(owner.id, new, branch, &first);
         self.store().create_app(&app, &first).await?;
         self.cache().put_app(&app).await;
         self.bus()

@@ -23,24 +23,38 @@ pub enum Step {
     Handled,
 }
 
+/// How long one step of a loop waits for a message before looking at shutdown again.
+const STEP_WAIT: Duration = Duration::from_secs(1);
+
+/// Runs `step` over and over until `shutdown` completes. A failed step is logged and followed by
+/// a pause, so a broken dependency (database down) is not hammered; its message stays unacked
+/// and is delivered again.
+pub async fn run_steps<F, Fut>(name: &str, shutdown: impl Future<Output = ()>, mut step: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Step>>,
+{
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            result = step() => {
+                if let Err(e) = result {
+                    tracing::error!(loop_name = name, error = %e, "step failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+}
+
 /// How often a starting instance is probed.
 const PROBE_EVERY: Duration = Duration::from_millis(100);
 
 impl Platform {
     /// Runs the deployer until `shutdown` completes.
     pub async fn run_deployer(&self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => return,
-                step = self.deploy_step(Duration::from_secs(1)) => {
-                    if let Err(e) = step {
-                        tracing::error!(error = %e, "deployer step failed");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                }
-            }
-        }
+        run_steps("deployer", shutdown, || self.deploy_step(STEP_WAIT)).await;
     }
 
     /// Takes one build result (waiting up to `wait`) and acts on it.

@@ -5,4 +5,4 @@ mod create;
 mod deploy;
 mod watch;
 
-pub use deploy::Step;
+pub use deploy::{Step, run_steps};

@@ -51,6 +51,39 @@ pub struct Application {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Application {
+    /// A new app as the create flow inserts it: `Pending`, version 1, private, its first
+    /// deployment `first` (made with this app's id).
+    pub fn pending(
+        owner: UserId,
+        new: NewApplication,
+        branch: super::Branch,
+        first: &super::Deployment,
+    ) -> Self {
+        Self {
+            id: first.app_id,
+            owner,
+            name: new.name,
+            source: GitSource {
+                url: new.url,
+                branch,
+                commit: None,
+            },
+            language: new.language,
+            port: new.port,
+            env: new.env,
+            visibility: Visibility::Private,
+            status: AppStatus::Pending,
+            status_reason: None,
+            deployment: Some(first.id),
+            endpoint: None,
+            version: 1,
+            created_at: first.created_at,
+            updated_at: first.created_at,
+        }
+    }
+}
+
 /// What a user asks for when creating an app, already validated.
 #[derive(Clone, Debug)]
 pub struct NewApplication {

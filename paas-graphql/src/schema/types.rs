@@ -184,7 +184,7 @@ pub struct RepositoryCheck {
 pub struct StatusChange {
     pub application_id: ID,
     pub status: AppStatus,
-    /// The app's version after the change: increasing, without gaps.
+    /// The app's version after the change: increasing (other changes to the app also bump it).
     pub version: i64,
     pub deployment_id: Option<ID>,
     pub reason: Option<String>,
