@@ -78,6 +78,8 @@ async fn main() -> anyhow::Result<()> {
                 language: None,
                 port: None,
                 env: EnvVars::default(),
+                resources: Default::default(),
+                port_bindings: Vec::new(),
             },
         )
         .await?;

@@ -6,12 +6,14 @@
 //! ## Layout
 //! - `m20261123_000001_init.rs`: users, applications, deployments, status events.
 //! - `m20261123_000002_user_git_token.rs`: the token for a user's private repositories.
+//! - `m20261123_000003_app_resources.rs`: CPU and memory limits, extra port bindings.
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_init;
 mod m20261123_000002_user_git_token;
+mod m20261123_000003_app_resources;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -22,6 +24,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_init::Migration),
             Box::new(m20261123_000002_user_git_token::Migration),
+            Box::new(m20261123_000003_app_resources::Migration),
         ]
     }
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use crate::error::Result;
-use crate::model::{AppId, AppName, DeploymentId, Endpoint, EnvVars, Port};
+use crate::model::{AppId, AppName, DeploymentId, Endpoint, EnvVars, Port, PortBinding, Resources};
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -16,6 +16,8 @@ pub struct InstanceSpec {
     /// The port the app listens on (given to it as `$PORT`); `None` lets the runtime choose.
     pub port: Option<Port>,
     pub env: EnvVars,
+    pub resources: Resources,
+    pub port_bindings: Vec<PortBinding>,
 }
 
 /// A started instance.

@@ -39,6 +39,8 @@ fn app(owner: &User, name: &str) -> anyhow::Result<(Application, Deployment)> {
         language: None,
         port: None,
         env: EnvVars::parse([("SECRET", "s3cr3t")])?,
+        resources: Default::default(),
+        port_bindings: Vec::new(),
     };
     Ok((
         Application::pending(owner.id, new, Branch::parse("main")?, &dep),

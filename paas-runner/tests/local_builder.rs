@@ -18,6 +18,8 @@ fn app() -> anyhow::Result<(Application, Deployment)> {
         language: None,
         port: None,
         env: EnvVars::default(),
+        resources: Default::default(),
+        port_bindings: Vec::new(),
     };
     Ok((
         Application::pending(UserId::new(), new, Branch::parse("main")?, &dep),

@@ -20,6 +20,8 @@ fn spec(
         start_command: Some(command.into()),
         port,
         env,
+        resources: Default::default(),
+        port_bindings: Vec::new(),
     })
 }
 

@@ -66,6 +66,8 @@ fn new_app(name: &str, repo: &std::path::Path) -> anyhow::Result<NewApplication>
         language: None,
         port: None,
         env: EnvVars::default(),
+        resources: Default::default(),
+        port_bindings: Vec::new(),
     })
 }
 

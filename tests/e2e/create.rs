@@ -110,3 +110,63 @@ async fn fixed_port_and_procfile(db: TestDb) -> anyhow::Result<()> {
     Ok(())
 }
 on_both_databases!(fixed_port_and_procfile);
+
+/// Answers "main" on `$PORT` and "extra" on `$EXTRA_PORT`.
+const TWO_PORTS: &str = r#"import http.server, os, threading
+
+def serve(port, text):
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(text)))
+            self.end_headers()
+            self.wfile.write(text.encode())
+    http.server.HTTPServer(("127.0.0.1", int(port)), H).serve_forever()
+
+threading.Thread(target=serve, args=(os.environ["EXTRA_PORT"], "extra"), daemon=True).start()
+serve(os.environ["PORT"], "main")
+"#;
+
+async fn extra_port_bindings_reach_the_app(db: TestDb) -> anyhow::Result<()> {
+    let extra = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let repo = git_repo(&[("app.py", TWO_PORTS)])?;
+    let server = TestServer::spawn(db, &[]).await?;
+    let alice = server.user("alice").await?;
+    let id = create(
+        &alice,
+        json!({
+            "name": "two-ports",
+            "repository": { "url": file_url(repo.path()) },
+            "ports": [{ "env": "EXTRA_PORT", "hostPort": extra }],
+            "resources": { "cpuMillis": 500, "memoryMb": 256 },
+        }),
+    )
+    .await?;
+    let seen = statuses_until_settled(&alice, &id).await?;
+    assert_eq!(seen.last().map(String::as_str), Some("RUNNING"), "{seen:?}");
+    let shown = alice
+        .data(
+            "query($id: ID!) { application(id: $id) {
+                resources { cpuMillis memoryMb }
+                portBindings { env hostPort count protocol } } }",
+            json!({ "id": id }),
+        )
+        .await?;
+    assert_eq!(
+        shown["application"]["resources"],
+        json!({ "cpuMillis": 500, "memoryMb": 256 })
+    );
+    assert_eq!(
+        shown["application"]["portBindings"],
+        json!([{ "env": "EXTRA_PORT", "hostPort": extra, "count": 1, "protocol": "TCP" }])
+    );
+    let body = reqwest::get(format!("http://127.0.0.1:{extra}/"))
+        .await?
+        .text()
+        .await?;
+    assert_eq!(body, "extra");
+    Ok(())
+}
+on_both_databases!(extra_port_bindings_reach_the_app);

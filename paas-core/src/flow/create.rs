@@ -52,6 +52,7 @@ impl Platform {
         if new.url.is_local() && !self.config().source_policy.allow_local {
             return Err(crate::model::ValidationError::LocalReposDisabled.into());
         }
+        crate::model::validate_port_bindings(&new.port_bindings)?;
         if !self.name_available(&new.name).await? {
             return Err(Error::NameTaken(new.name.to_string()));
         }

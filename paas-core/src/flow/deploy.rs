@@ -167,6 +167,8 @@ impl Platform {
             start_command: dep.start_command.clone(),
             port: app.port,
             env: app.env.clone(),
+            resources: app.resources,
+            port_bindings: app.port_bindings.clone(),
         };
         let instance = self.runtime().start(&spec).await?;
         match self.wait_ready(&instance).await {

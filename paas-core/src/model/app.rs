@@ -1,7 +1,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{AppId, AppName, DeploymentId, EnvVars, GitSource, Language, Port, UserId};
+use super::{
+    AppId, AppName, DeploymentId, EnvVars, GitSource, Language, Port, PortBinding, Resources,
+    UserId,
+};
 use crate::status::AppStatus;
 
 /// Who may see an app. Private by default; public apps are listed for everyone (later).
@@ -38,6 +41,10 @@ pub struct Application {
     /// Fixed port the app listens on; `None` lets the platform pick one and pass it in `$PORT`.
     pub port: Option<Port>,
     pub env: EnvVars,
+    /// CPU and memory limits of its instances.
+    pub resources: Resources,
+    /// Extra ports besides the HTTP one.
+    pub port_bindings: Vec<PortBinding>,
     pub visibility: Visibility,
     pub status: AppStatus,
     /// Why the app is in its status (the error of a `Failed` app).
@@ -72,6 +79,8 @@ impl Application {
             language: new.language,
             port: new.port,
             env: new.env,
+            resources: new.resources,
+            port_bindings: new.port_bindings,
             visibility: Visibility::Private,
             status: AppStatus::Pending,
             status_reason: None,
@@ -94,4 +103,7 @@ pub struct NewApplication {
     pub language: Option<Language>,
     pub port: Option<Port>,
     pub env: EnvVars,
+    pub resources: Resources,
+    /// Checked with [`super::validate_port_bindings`].
+    pub port_bindings: Vec<PortBinding>,
 }

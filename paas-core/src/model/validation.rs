@@ -15,6 +15,10 @@ pub enum ValidationError {
     Commit(String),
     #[error("invalid language: {0}")]
     Language(String),
+    #[error("invalid resources: {0}")]
+    Resources(String),
+    #[error("invalid port bindings: {0}")]
+    Ports(String),
     #[error("invalid id: {0}")]
     Id(String),
     #[error("local repositories (file://) are turned off on this server")]
@@ -32,6 +36,8 @@ impl ValidationError {
             ValidationError::Branch(_) => "INVALID_BRANCH",
             ValidationError::Commit(_) => "INVALID_COMMIT",
             ValidationError::Language(_) => "INVALID_LANGUAGE",
+            ValidationError::Resources(_) => "INVALID_RESOURCES",
+            ValidationError::Ports(_) => "INVALID_PORT",
             ValidationError::Id(_) => "INVALID_ID",
             ValidationError::LocalReposDisabled => "LOCAL_REPOS_DISABLED",
         }

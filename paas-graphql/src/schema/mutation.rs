@@ -1,6 +1,9 @@
 use async_graphql::{Context, Object};
 use paas_core::Platform;
-use paas_core::model::{AppName, Branch, EnvVars, GitUrl, NewApplication, Port, Secret};
+use paas_core::model::{
+    AppName, Branch, EnvVars, GitUrl, NewApplication, Port, Resources, Secret,
+    validate_port_bindings,
+};
 
 use super::types::{CreateApplicationInput, CreateApplicationPayload};
 use crate::auth::viewer;
@@ -44,7 +47,19 @@ impl MutationRoot {
                     .map(|e| (e.key, e.value)),
             )
             .gql()?,
+            resources: {
+                let r = input.resources.unwrap_or_default();
+                Resources::parse(r.cpu_millis.map(i64::from), r.memory_mb.map(i64::from)).gql()?
+            },
+            port_bindings: input
+                .ports
+                .unwrap_or_default()
+                .iter()
+                .map(|p| p.parse())
+                .collect::<Result<Vec<_>, _>>()
+                .gql()?,
         };
+        validate_port_bindings(&new.port_bindings).gql()?;
         let app = platform.create_application(user, new).await.gql()?;
         Ok(CreateApplicationPayload {
             application: app.into(),

@@ -45,6 +45,50 @@ pub enum Language {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "paas_core::model::Protocol")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+/// Hard limits of the app's instances.
+#[derive(SimpleObject, InputObject, Clone, Copy, Default)]
+#[graphql(input_name = "ResourcesInput")]
+pub struct Resources {
+    /// Thousandths of a CPU core, a hard quota (500 = half a core): 10–64000.
+    pub cpu_millis: Option<i32>,
+    /// Memory limit in MiB: 16–1048576.
+    pub memory_mb: Option<i32>,
+}
+
+/// An extra port: `count` consecutive host ports from `hostPort`, the same numbers inside the
+/// instance; the app reads the first one from the env var `env`.
+#[derive(SimpleObject, InputObject, Clone)]
+#[graphql(input_name = "PortBindingInput")]
+pub struct PortBinding {
+    pub env: String,
+    pub host_port: i32,
+    #[graphql(default = 1)]
+    pub count: i32,
+    #[graphql(default_with = "Protocol::Tcp")]
+    pub protocol: Protocol,
+}
+
+impl PortBinding {
+    /// Parses into the domain type.
+    pub fn parse(&self) -> Result<model::PortBinding, model::ValidationError> {
+        Ok(model::PortBinding {
+            env: model::EnvKey::parse(&self.env)?,
+            host_port: model::Port::parse(i64::from(self.host_port))?,
+            count: u16::try_from(self.count).map_err(|_| {
+                model::ValidationError::Ports(format!("count of {} must be 1 to 100", self.env))
+            })?,
+            protocol: self.protocol.into(),
+        })
+    }
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "paas_core::model::Visibility")]
 pub enum Visibility {
     Private,
@@ -112,6 +156,8 @@ pub struct Application {
     pub language: Option<Language>,
     pub port: Option<i32>,
     pub env: Vec<EnvVar>,
+    pub resources: Resources,
+    pub port_bindings: Vec<PortBinding>,
     pub repository: Repository,
     pub endpoint: Option<Endpoint>,
     pub visibility: Visibility,
@@ -151,6 +197,20 @@ impl From<model::Application> for Application {
                 .env
                 .keys()
                 .map(|k| EnvVar { key: k.to_string() })
+                .collect(),
+            resources: Resources {
+                cpu_millis: a.resources.cpu_millis.and_then(|c| i32::try_from(c).ok()),
+                memory_mb: a.resources.memory_mb.and_then(|c| i32::try_from(c).ok()),
+            },
+            port_bindings: a
+                .port_bindings
+                .iter()
+                .map(|b| PortBinding {
+                    env: b.env.to_string(),
+                    host_port: i32::from(b.host_port.get()),
+                    count: i32::from(b.count),
+                    protocol: b.protocol.into(),
+                })
                 .collect(),
             repository: Repository {
                 url: a.source.url.to_string(),
@@ -233,6 +293,9 @@ pub struct CreateApplicationInput {
     /// The port the app listens on. Default: the platform picks one and passes it in `$PORT`.
     pub port: Option<i32>,
     pub env: Option<Vec<EnvVarInput>>,
+    pub resources: Option<Resources>,
+    /// Extra ports the app needs, each seen by the app as an env var.
+    pub ports: Option<Vec<PortBinding>>,
 }
 
 #[derive(SimpleObject)]

@@ -129,6 +129,9 @@ impl Runtime for LocalRuntime {
         for (k, v) in spec.env.iter() {
             cmd.env(k.as_str(), v);
         }
+        for binding in &spec.port_bindings {
+            cmd.env(binding.env.as_str(), binding.host_port.to_string());
+        }
         cmd.env("PORT", port.to_string());
         let mut child = cmd
             .spawn()

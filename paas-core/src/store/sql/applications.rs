@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 use crate::error::Error;
 use crate::model::{
     AppName, Application, Branch, CommitId, Endpoint, EnvVars, GitSource, GitUrl, Language, Port,
-    SourcePolicy, Visibility,
+    Resources, SourcePolicy, Visibility,
 };
 use crate::status::AppStatus;
 
@@ -32,6 +32,11 @@ pub struct Model {
     pub endpoint_host: Option<String>,
     pub endpoint_port: Option<i32>,
     pub version: i64,
+    pub cpu_millis: Option<i32>,
+    pub memory_mb: Option<i32>,
+    /// JSON array of the port bindings.
+    #[sea_orm(column_type = "Text")]
+    pub port_bindings: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -77,6 +82,10 @@ impl TryFrom<Model> for Application {
                 .map(|p| Port::parse(i64::from(p)).map_err(|_| corrupt("port", &p.to_string())))
                 .transpose()?,
             env: EnvVars::parse(env).map_err(|_| corrupt("env", "<keys>"))?,
+            resources: Resources::parse(m.cpu_millis.map(i64::from), m.memory_mb.map(i64::from))
+                .map_err(|_| corrupt("resources", "<limits>"))?,
+            port_bindings: serde_json::from_str(&m.port_bindings)
+                .map_err(|_| corrupt("port bindings", &m.port_bindings))?,
             visibility: match m.visibility.as_str() {
                 "PUBLIC" => Visibility::Public,
                 _ => Visibility::Private,
@@ -130,6 +139,11 @@ pub fn active(app: &Application, with_id: bool) -> ActiveModel {
         endpoint_host: Set(app.endpoint.as_ref().map(|e| e.host.clone())),
         endpoint_port: Set(app.endpoint.as_ref().map(|e| i32::from(e.port))),
         version: Set(app.version),
+        cpu_millis: Set(app.resources.cpu_millis.and_then(|c| i32::try_from(c).ok())),
+        memory_mb: Set(app.resources.memory_mb.and_then(|c| i32::try_from(c).ok())),
+        port_bindings: Set(
+            serde_json::to_string(&app.port_bindings).unwrap_or_else(|_| "[]".into())
+        ),
         created_at: Set(app.created_at),
         updated_at: Set(app.updated_at),
     }
