@@ -28,18 +28,15 @@ async fn main() -> anyhow::Result<()> {
     let repo = std::fs::canonicalize(&repo).with_context(|| format!("{repo} does not exist"))?;
     let data = tempfile_dir()?;
 
-    // The three lines of embedding: a runtime, the platform, a worker.
+    // Embedding: a runtime and a builder, the platform around them, a worker.
     let runtime = Arc::new(LocalRuntime::new(data.join("logs")));
     let platform = Platform::builder()
         .data_dir(&data)
         .runtime(runtime)
+        .images(Arc::new(LocalBuilder::default()))
         .build()
         .await?;
-    let worker = BuildWorker::new(
-        platform.clone(),
-        Arc::new(LocalBuilder::default()),
-        data.join("builds"),
-    );
+    let worker = BuildWorker::new(platform.clone(), data.join("builds"));
 
     let user = User {
         id: UserId::new(),

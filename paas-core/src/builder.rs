@@ -34,4 +34,7 @@ pub trait ImageBuilder: Send + Sync {
     /// Builds. A failing build step is [`crate::Error::BuildFailed`] (user fault) with the failing
     /// output in the reason; anything else the platform's fault.
     async fn build(&self, job: BuildJob<'_>) -> Result<BuiltImage>;
+    /// Removes a built image (garbage of deleted apps and old deployments). Removing an image
+    /// that is already gone succeeds.
+    async fn remove_image(&self, image: &str) -> Result<()>;
 }

@@ -37,6 +37,9 @@ pub enum Error {
     VersionConflict { expected: i64, found: i64 },
     #[error(transparent)]
     IllegalTransition(#[from] IllegalTransition),
+    /// Another task is under way on the app; says which.
+    #[error("the application is busy: {0}")]
+    Busy(String),
     /// A build that failed because of the app's code or configuration.
     #[error("build failed: {0}")]
     BuildFailed(String),
@@ -79,6 +82,7 @@ impl Error {
             | Error::Unauthenticated
             | Error::VersionConflict { .. }
             | Error::IllegalTransition(_)
+            | Error::Busy(_)
             | Error::BuildFailed(_)
             | Error::StartFailed(_) => Fault::User,
             Error::Git { fault, .. } => *fault,
@@ -99,6 +103,7 @@ impl Error {
             Error::Unauthenticated => "UNAUTHENTICATED",
             Error::VersionConflict { .. } => "VERSION_CONFLICT",
             Error::IllegalTransition(_) => "ILLEGAL_TRANSITION",
+            Error::Busy(_) => "APP_BUSY",
             Error::BuildFailed(_) => "BUILD_FAILED",
             Error::StartFailed(_) => "START_FAILED",
             Error::Git { .. } => "GIT_ERROR",

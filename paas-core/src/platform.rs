@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::builder::ImageBuilder;
 use crate::cache::Cache;
 use crate::cache::memory::MemoryCache;
 use crate::error::{Error, Result};
@@ -33,6 +34,11 @@ pub struct PlatformConfig {
     pub start_retry: RetryPolicy,
     /// How long a started instance may take to answer on its port.
     pub start_timeout: Duration,
+    /// How long a replaced instance keeps serving after the endpoint switched away from it, so
+    /// requests already sent to it finish.
+    pub drain: Duration,
+    /// Images kept per app (newest first) for rollback; older ones are pruned.
+    pub keep_images: usize,
 }
 
 impl Default for PlatformConfig {
@@ -46,6 +52,8 @@ impl Default for PlatformConfig {
                 ..RetryPolicy::attempts(3)
             },
             start_timeout: Duration::from_secs(30),
+            drain: Duration::from_secs(5),
+            keep_images: 3,
         }
     }
 }
@@ -57,6 +65,7 @@ struct Inner {
     bus: Arc<dyn EventBus>,
     git: Arc<dyn GitProvider>,
     runtime: Arc<dyn Runtime>,
+    images: Arc<dyn ImageBuilder>,
     config: PlatformConfig,
 }
 
@@ -89,13 +98,17 @@ impl Platform {
     pub fn runtime(&self) -> &Arc<dyn Runtime> {
         &self.inner.runtime
     }
+    /// The image builder: workers build with it, the platform removes images with it.
+    pub fn images(&self) -> &Arc<dyn ImageBuilder> {
+        &self.inner.images
+    }
     pub fn config(&self) -> &PlatformConfig {
         &self.inner.config
     }
 }
 
-/// Builds a [`Platform`]; every adapter has a default but the runtime, which lives in
-/// `paas-runner` (`paas_runner::local::LocalRuntime` is the zero-setup one).
+/// Builds a [`Platform`]; every adapter has a default but the runtime and the image builder,
+/// which live in `paas-runner` (`LocalRuntime` and `LocalBuilder` are the zero-setup ones).
 #[derive(Default)]
 pub struct PlatformBuilder {
     database_url: Option<String>,
@@ -105,6 +118,7 @@ pub struct PlatformBuilder {
     bus: Option<Arc<dyn EventBus>>,
     git: Option<Arc<dyn GitProvider>>,
     runtime: Option<Arc<dyn Runtime>>,
+    images: Option<Arc<dyn ImageBuilder>>,
     config: PlatformConfig,
 }
 
@@ -146,12 +160,19 @@ impl PlatformBuilder {
         self.runtime = Some(runtime);
         self
     }
+    pub fn images(mut self, images: Arc<dyn ImageBuilder>) -> Self {
+        self.images = Some(images);
+        self
+    }
 
     /// Connects the store (migrating it) and assembles the platform.
     pub async fn build(self) -> Result<Platform> {
         let runtime = self
             .runtime
             .ok_or_else(|| Error::Runtime("no runtime was given to the platform builder".into()))?;
+        let images = self.images.ok_or_else(|| {
+            Error::Runtime("no image builder was given to the platform builder".into())
+        })?;
         std::fs::create_dir_all(&self.config.data_dir)
             .map_err(|e| Error::io(format!("creating {}", self.config.data_dir.display()), e))?;
         let store: Arc<dyn Store> = match self.store {
@@ -177,6 +198,7 @@ impl PlatformBuilder {
                 bus: self.bus.unwrap_or_else(|| Arc::new(MemoryBus::default())),
                 git: self.git.unwrap_or_else(|| Arc::new(Git2Provider)),
                 runtime,
+                images,
                 config: self.config,
             }),
         })

@@ -48,6 +48,18 @@ pub trait Store: Send + Sync {
         event: Option<&StatusEvent>,
     ) -> Result<Application>;
 
+    /// Removes an app with its deployments and events; the name is free again.
+    async fn delete_app(&self, id: AppId) -> Result<()>;
+    /// Adds a deployment and points the app at it, in one transaction (compare-and-set on the
+    /// app's version like [`Store::update_app`]).
+    async fn add_deployment(
+        &self,
+        app: &Application,
+        expected_version: i64,
+        deployment: &Deployment,
+        event: Option<&StatusEvent>,
+    ) -> Result<Application>;
+
     async fn deployment(&self, id: DeploymentId) -> Result<Option<Deployment>>;
     /// An app's deployments, newest first.
     async fn deployments_of(&self, app: AppId) -> Result<Vec<Deployment>>;

@@ -67,6 +67,7 @@ pub async fn platform(settings: &Settings) -> Result<Platform, paas_core::Error>
         .config(config)
         .database_url(settings.database_url())
         .runtime(Arc::new(LocalRuntime::new(settings.data_dir.join("logs"))))
+        .images(Arc::new(LocalBuilder::default()))
         .build()
         .await
 }
@@ -74,13 +75,9 @@ pub async fn platform(settings: &Settings) -> Result<Platform, paas_core::Error>
 impl Server {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let platform = platform(&settings).await?;
-        let worker = settings.run_worker.then(|| {
-            BuildWorker::new(
-                platform.clone(),
-                Arc::new(LocalBuilder::default()),
-                settings.data_dir.join("builds"),
-            )
-        });
+        let worker = settings
+            .run_worker
+            .then(|| BuildWorker::new(platform.clone(), settings.data_dir.join("builds")));
         let listener =
             TcpListener::bind(settings.listen)
                 .await

@@ -7,10 +7,9 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use paas_core::builder::{BuildJob, BuiltImage, ImageBuilder};
+use paas_core::builder::{BuildJob, BuiltImage};
 use paas_core::flow::{Step, run_steps};
 use paas_core::model::{
     AppId, Application, Deployment, DeploymentId, DeploymentStatus, Language, Procfile,
@@ -22,20 +21,15 @@ use paas_core::{AppStatus, Error, Platform, Result};
 #[derive(Clone)]
 pub struct BuildWorker {
     platform: Platform,
-    builder: Arc<dyn ImageBuilder>,
     /// Checkouts go to `<work_dir>/<deployment id>`.
     work_dir: PathBuf,
 }
 
 impl BuildWorker {
-    pub fn new(
-        platform: Platform,
-        builder: Arc<dyn ImageBuilder>,
-        work_dir: impl Into<PathBuf>,
-    ) -> Self {
+    /// A worker building with the platform's image builder.
+    pub fn new(platform: Platform, work_dir: impl Into<PathBuf>) -> Self {
         Self {
             platform,
-            builder,
             work_dir: work_dir.into(),
         }
     }
@@ -87,7 +81,8 @@ impl BuildWorker {
             dep.error = Some("replaced by a newer deployment".into());
             return p.store().update_deployment(&dep).await;
         }
-        if app.status != AppStatus::Building {
+        // A running app keeps serving (and stays RUNNING) while its next deployment builds.
+        if !matches!(app.status, AppStatus::Building | AppStatus::Running) {
             p.set_status(app.id, AppStatus::Building, None).await?;
         }
         dep.status = DeploymentStatus::Building;
@@ -130,11 +125,7 @@ impl BuildWorker {
             Err(e) => {
                 let reason = e.to_string();
                 tracing::info!(app_id = %app.id, %reason, attempts = dep.build_attempts, "build failed");
-                dep.status = DeploymentStatus::Failed;
-                dep.error = Some(reason.clone());
-                p.store().update_deployment(&dep).await?;
-                p.set_status(app.id, AppStatus::Failed, Some(reason.clone()))
-                    .await?;
+                p.fail_deployment(&mut dep, reason.clone()).await?;
                 self.report(Message::BuildFailed {
                     app: app.id,
                     deployment: dep.id,
@@ -191,7 +182,8 @@ impl BuildWorker {
         };
         let procfile = Procfile::read(&dir).map_err(|e| Error::io("reading the Procfile", e))?;
         let image = self
-            .builder
+            .platform
+            .images()
             .build(BuildJob {
                 app,
                 deployment: dep,

@@ -37,6 +37,7 @@ async fn setup(work_dir: Option<std::path::PathBuf>) -> anyhow::Result<Setup> {
     let platform = Platform::builder()
         .config(config)
         .runtime(Arc::new(LocalRuntime::new(dir.path().join("logs"))))
+        .images(Arc::new(LocalBuilder::default()))
         .build()
         .await?;
     let user = User {
@@ -47,7 +48,6 @@ async fn setup(work_dir: Option<std::path::PathBuf>) -> anyhow::Result<Setup> {
     platform.store().create_user(&user, "hash").await?;
     let worker = BuildWorker::new(
         platform.clone(),
-        Arc::new(LocalBuilder::default()),
         work_dir.unwrap_or_else(|| dir.path().join("builds")),
     );
     Ok(Setup {

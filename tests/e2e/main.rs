@@ -6,6 +6,7 @@ mod auth;
 mod create;
 mod failures;
 mod http;
+mod lifecycle;
 mod private;
 mod validation;
 

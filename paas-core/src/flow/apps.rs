@@ -52,10 +52,29 @@ impl Platform {
     /// Changes an app with `change`, compare-and-set on its version, retrying on conflicts with
     /// a fresh copy. A status change is checked against the state machine, stored as an event in
     /// the same transaction, then published. `change` may run more than once.
-    #[tracing::instrument(skip_all, fields(app_id = %id), err)]
     pub async fn update_app(
         &self,
         id: AppId,
+        change: impl FnMut(&mut Application) -> Result<()>,
+    ) -> Result<Application> {
+        self.write_app(id, None, change).await
+    }
+
+    /// [`Platform::update_app`] that also inserts `deployment`, in the same transaction.
+    pub async fn update_app_adding(
+        &self,
+        id: AppId,
+        deployment: &Deployment,
+        change: impl FnMut(&mut Application) -> Result<()>,
+    ) -> Result<Application> {
+        self.write_app(id, Some(deployment), change).await
+    }
+
+    #[tracing::instrument(skip_all, fields(app_id = %id), err)]
+    async fn write_app(
+        &self,
+        id: AppId,
+        new_deployment: Option<&Deployment>,
         mut change: impl FnMut(&mut Application) -> Result<()>,
     ) -> Result<Application> {
         // The cached copy is a good first guess; compare-and-set catches a stale one.
@@ -66,7 +85,7 @@ impl Platform {
         for _ in 0..CAS_TRIES {
             let mut next = current.clone();
             change(&mut next)?;
-            if next == current {
+            if next == current && new_deployment.is_none() {
                 return Ok(current);
             }
             let event = if next.status != current.status {
@@ -83,11 +102,19 @@ impl Platform {
             } else {
                 None
             };
-            match self
-                .store()
-                .update_app(&next, current.version, event.as_ref())
-                .await
-            {
+            let written = match new_deployment {
+                Some(d) => {
+                    self.store()
+                        .add_deployment(&next, current.version, d, event.as_ref())
+                        .await
+                }
+                None => {
+                    self.store()
+                        .update_app(&next, current.version, event.as_ref())
+                        .await
+                }
+            };
+            match written {
                 Ok(saved) => {
                     self.cache().put_app(&saved).await;
                     if let Some(event) = event {

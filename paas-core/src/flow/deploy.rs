@@ -101,7 +101,9 @@ impl Platform {
             dep.error = Some("replaced by a newer deployment".into());
             return self.store().update_deployment(&dep).await;
         }
-        let app = if app.status == AppStatus::Starting {
+        // A running app keeps serving from its live deployment while the new one starts.
+        let live = self.live_deployment(app.id, Some(dep.id)).await?;
+        let app = if app.status == AppStatus::Starting || live.is_some() {
             app
         } else {
             self.set_status(app.id, AppStatus::Starting, None).await?
@@ -138,18 +140,36 @@ impl Platform {
                 })
                 .await?;
                 tracing::info!(app_id = %app.id, url = %instance.endpoint.url(), "application running");
+                if let Some(old) = live {
+                    self.retire(old).await?;
+                }
+                self.prune_images(app.id).await?;
             }
             Err(e) => {
                 let reason = format!(
                     "the app did not start after {} attempts: {e}",
                     dep.start_attempts
                 );
-                dep.status = DeploymentStatus::Failed;
-                dep.error = Some(reason.clone());
-                self.store().update_deployment(&dep).await?;
-                self.set_status(app.id, AppStatus::Failed, Some(reason))
-                    .await?;
+                self.fail_deployment(&mut dep, reason).await?;
             }
+        }
+        Ok(())
+    }
+
+    /// Marks a replaced deployment stopped and removes its instance after the drain period, so
+    /// requests already on their way to it still get answers.
+    async fn retire(&self, mut old: Deployment) -> Result<()> {
+        old.status = DeploymentStatus::Stopped;
+        self.store().update_deployment(&old).await?;
+        if let Some(instance) = old.instance.clone() {
+            let runtime = self.runtime().clone();
+            let drain = self.config().drain;
+            tokio::spawn(async move {
+                tokio::time::sleep(drain).await;
+                if let Err(e) = runtime.remove(&instance).await {
+                    tracing::warn!(%instance, error = %e, "could not remove a replaced instance");
+                }
+            });
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 mod apps;
 mod create;
 mod deploy;
+mod lifecycle;
 mod watch;
 
 pub use deploy::{Step, run_steps};

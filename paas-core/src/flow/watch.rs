@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::events::{Event, StatusEvent};
 use crate::model::AppId;
 use crate::platform::Platform;
+use crate::status::AppStatus;
 
 impl Platform {
     /// Status events of `app` after `after_version`, then every new one as it happens. With
@@ -76,6 +77,14 @@ impl Platform {
                 })
             })
             .flat_map(stream::iter);
-        Ok(stream::iter(replay).chain(live).boxed())
+        // A deleted app has nothing more to say: the stream ends after `DELETING`.
+        let until_deleted = stream::iter(replay).chain(live).scan(false, |done, e| {
+            if *done {
+                return futures::future::ready(None);
+            }
+            *done = e.status == AppStatus::Deleting;
+            futures::future::ready(Some(e))
+        });
+        Ok(until_deleted.boxed())
     }
 }

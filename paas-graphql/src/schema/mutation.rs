@@ -1,11 +1,11 @@
-use async_graphql::{Context, Object};
+use async_graphql::{Context, ID, Object};
 use paas_core::Platform;
 use paas_core::model::{
-    AppName, Branch, EnvVars, GitUrl, NewApplication, Port, Resources, Secret,
+    AppId, AppName, Branch, CommitId, EnvVars, GitUrl, NewApplication, Port, Resources, Secret,
     validate_port_bindings,
 };
 
-use super::types::{CreateApplicationInput, CreateApplicationPayload};
+use super::types::{Application, CreateApplicationInput, CreateApplicationPayload};
 use crate::auth::viewer;
 use crate::error::{GqlResult, OrGql};
 
@@ -64,6 +64,36 @@ impl MutationRoot {
         Ok(CreateApplicationPayload {
             application: app.into(),
         })
+    }
+
+    /// Builds the app again, at `commit` or its branch head, and rolls it out. A running app
+    /// keeps serving until the new deployment answers; if that fails, the old one stays.
+    async fn redeploy_application(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        commit: Option<String>,
+    ) -> GqlResult<Application> {
+        let user = viewer(ctx)?;
+        let id: AppId = id.parse().gql()?;
+        let commit = commit.as_deref().map(CommitId::parse).transpose().gql()?;
+        let app = ctx
+            .data::<Platform>()?
+            .redeploy_application(user, id, commit)
+            .await
+            .gql()?;
+        Ok(app.into())
+    }
+
+    /// Deletes an app: stops and removes its instances and images, frees its name.
+    async fn delete_application(&self, ctx: &Context<'_>, id: ID) -> GqlResult<bool> {
+        let user = viewer(ctx)?;
+        let id: AppId = id.parse().gql()?;
+        ctx.data::<Platform>()?
+            .delete_application(user, id)
+            .await
+            .gql()?;
+        Ok(true)
     }
 
     /// Sets the token your private repositories are read with (sent as the password of HTTP

@@ -159,4 +159,20 @@ impl ImageBuilder for LocalBuilder {
             start_command: Some(start_command),
         })
     }
+
+    async fn remove_image(&self, image: &str) -> Result<()> {
+        let dir = Path::new(image);
+        for result in [
+            tokio::fs::remove_dir_all(dir).await,
+            tokio::fs::remove_file(dir.with_extension("build.log")).await,
+        ] {
+            match result {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io(format!("removing {image}"), e));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
 }

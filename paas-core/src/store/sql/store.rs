@@ -48,6 +48,59 @@ impl SqlStore {
             .map_err(db_err)
     }
 
+    /// Compare-and-set write of an app, with an optional new deployment and status event, in one
+    /// transaction.
+    async fn write_app(
+        &self,
+        app: &Application,
+        expected_version: i64,
+        new_deployment: Option<&Deployment>,
+        event: Option<&StatusEvent>,
+    ) -> Result<Application> {
+        let mut next = app.clone();
+        next.version = expected_version + 1;
+        next.updated_at = chrono::Utc::now();
+        let txn = self.db.begin().await.map_err(db_err)?;
+        let res = applications::Entity::update_many()
+            .set(applications::active(&next, false))
+            .filter(applications::Column::Id.eq(app.id.as_uuid()))
+            .filter(applications::Column::Version.eq(expected_version))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        if res.rows_affected != 1 {
+            txn.rollback().await.map_err(db_err)?;
+            return match self.app(app.id).await? {
+                Some(current) => Err(Error::VersionConflict {
+                    expected: expected_version,
+                    found: current.version,
+                }),
+                None => Err(Error::NotFound("application")),
+            };
+        }
+        if let Some(d) = new_deployment {
+            deployments::Entity::insert(deployments::ActiveModel::from(d))
+                .exec(&txn)
+                .await
+                .map_err(db_err)?;
+        }
+        if let Some(event) = event {
+            let mut event = event.clone();
+            event.version = next.version;
+            status_events::Entity::insert(status_events::ActiveModel::from(&event))
+                // A replayed write of the same version is the same event.
+                .on_conflict_do_nothing_on([
+                    status_events::Column::AppId,
+                    status_events::Column::Version,
+                ])
+                .exec(&txn)
+                .await
+                .map_err(db_err)?;
+        }
+        txn.commit().await.map_err(db_err)?;
+        Ok(next)
+    }
+
     /// The connection, for adapters that share the database (locks, logs).
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
@@ -204,42 +257,39 @@ impl Store for SqlStore {
         expected_version: i64,
         event: Option<&StatusEvent>,
     ) -> Result<Application> {
-        let mut next = app.clone();
-        next.version = expected_version + 1;
-        next.updated_at = chrono::Utc::now();
+        self.write_app(app, expected_version, None, event).await
+    }
+
+    async fn delete_app(&self, id: AppId) -> Result<()> {
+        // Children first: not every SQLite connection enforces foreign keys.
         let txn = self.db.begin().await.map_err(db_err)?;
-        let res = applications::Entity::update_many()
-            .set(applications::active(&next, false))
-            .filter(applications::Column::Id.eq(app.id.as_uuid()))
-            .filter(applications::Column::Version.eq(expected_version))
+        status_events::Entity::delete_many()
+            .filter(status_events::Column::AppId.eq(id.as_uuid()))
             .exec(&txn)
             .await
             .map_err(db_err)?;
-        if res.rows_affected != 1 {
-            txn.rollback().await.map_err(db_err)?;
-            return match self.app(app.id).await? {
-                Some(current) => Err(Error::VersionConflict {
-                    expected: expected_version,
-                    found: current.version,
-                }),
-                None => Err(Error::NotFound("application")),
-            };
-        }
-        if let Some(event) = event {
-            let mut event = event.clone();
-            event.version = next.version;
-            status_events::Entity::insert(status_events::ActiveModel::from(&event))
-                // A replayed write of the same version is the same event.
-                .on_conflict_do_nothing_on([
-                    status_events::Column::AppId,
-                    status_events::Column::Version,
-                ])
-                .exec(&txn)
-                .await
-                .map_err(db_err)?;
-        }
-        txn.commit().await.map_err(db_err)?;
-        Ok(next)
+        deployments::Entity::delete_many()
+            .filter(deployments::Column::AppId.eq(id.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        applications::Entity::delete_by_id(id.as_uuid())
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)
+    }
+
+    #[tracing::instrument(skip_all, fields(app_id = %app.id, deployment = %deployment.id), err)]
+    async fn add_deployment(
+        &self,
+        app: &Application,
+        expected_version: i64,
+        deployment: &Deployment,
+        event: Option<&StatusEvent>,
+    ) -> Result<Application> {
+        self.write_app(app, expected_version, Some(deployment), event)
+            .await
     }
 
     async fn deployment(&self, id: DeploymentId) -> Result<Option<Deployment>> {

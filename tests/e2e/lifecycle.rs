@@ -1,0 +1,278 @@
+//! After creation: redeploy without downtime, a failed redeploy that keeps the old version
+//! serving, delete leaving nothing behind, pruning of old images.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use paas_tests::repo::{commit, file_url};
+use paas_tests::{Client, TestDb, TestServer, git_repo};
+use serde_json::{Value, json};
+
+use crate::apps::{app, create, statuses_until_settled};
+use crate::on_both_databases;
+
+/// Answers the content of `version.txt`.
+const VERSIONED_APP: &str = r#"import http.server, os
+body = open("version.txt").read().strip().encode()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+"#;
+
+const REDEPLOY: &str = "mutation($id: ID!) { redeployApplication(id: $id) { id status } }";
+
+/// Polls `check` every 100 ms until it answers `Some`, for at most `limit`.
+async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
+{
+    tokio::time::timeout(limit, async {
+        loop {
+            if let Some(v) = check().await? {
+                return Ok(v);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await?
+}
+
+/// Waits until the newest deployment is settled; returns the app.
+async fn newest_deployment_settled(client: &Client, id: &str) -> anyhow::Result<Value> {
+    eventually(Duration::from_secs(120), || async {
+        let shown = app(client, id).await?;
+        let status = shown["deployments"][0]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        Ok(matches!(status.as_str(), "RUNNING" | "FAILED").then_some(shown))
+    })
+    .await
+}
+
+async fn body_of(client: &Client, id: &str) -> anyhow::Result<String> {
+    let shown = app(client, id).await?;
+    let url = shown["endpoint"]["url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    Ok(reqwest::get(url).await?.error_for_status()?.text().await?)
+}
+
+async fn versioned_app(
+    server: &TestServer,
+    client: &Client,
+    name: &str,
+) -> anyhow::Result<(tempfile::TempDir, String)> {
+    let repo = git_repo(&[("app.py", VERSIONED_APP), ("version.txt", "v1\n")])?;
+    let id = create(
+        client,
+        json!({ "name": name, "repository": { "url": file_url(repo.path()) } }),
+    )
+    .await?;
+    let seen = statuses_until_settled(client, &id).await?;
+    anyhow::ensure!(
+        seen.last().map(String::as_str) == Some("RUNNING"),
+        "{seen:?}"
+    );
+    let _ = server;
+    Ok((repo, id))
+}
+
+fn commit_version(repo: &Path, files: &[(&str, &str)]) -> anyhow::Result<String> {
+    let r = git2::Repository::open(repo)?;
+    commit(&r, repo, files, "next")
+}
+
+async fn redeploy_switches_without_a_failed_request(db: TestDb) -> anyhow::Result<()> {
+    let server = TestServer::spawn(db, &[]).await?;
+    let alice = server.user("alice").await?;
+    let (repo, id) = versioned_app(&server, &alice, "rolling").await?;
+    let v2 = commit_version(repo.path(), &[("version.txt", "v2\n")])?;
+
+    // A client that keeps asking the platform where the app is and calling it.
+    let stop = Arc::new(AtomicBool::new(false));
+    let poller = {
+        let (alice, id, stop) = (alice.clone(), id.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut bodies = Vec::new();
+            let mut failures = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                match body_of(&alice, &id).await {
+                    Ok(b) => bodies.push(b),
+                    Err(e) => failures.push(e.to_string()),
+                }
+            }
+            (bodies, failures)
+        })
+    };
+    let redeployed = alice.data(REDEPLOY, json!({ "id": id })).await?;
+    assert_eq!(
+        redeployed["redeployApplication"]["status"], "RUNNING",
+        "a running app keeps serving"
+    );
+    let shown = newest_deployment_settled(&alice, &id).await?;
+    assert_eq!(shown["deployments"][0]["status"], "RUNNING");
+    assert_eq!(shown["deployments"][0]["commit"], v2.as_str());
+    // Keep calling through the drain of the old instance.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    stop.store(true, Ordering::SeqCst);
+    let (bodies, failures) = poller.await?;
+    assert!(
+        failures.is_empty(),
+        "requests failed during the switch: {failures:?}"
+    );
+    assert!(
+        bodies.iter().any(|b| b == "v1") && bodies.iter().any(|b| b == "v2"),
+        "{:?}",
+        bodies.len()
+    );
+    let switched = bodies.iter().position(|b| b == "v2").unwrap_or(0);
+    assert!(
+        bodies[switched..].iter().all(|b| b == "v2"),
+        "v1 answered again after the switch"
+    );
+
+    let shown = app(&alice, &id).await?;
+    assert_eq!(shown["status"], "RUNNING");
+    assert_eq!(shown["deployments"][1]["status"], "STOPPED");
+    Ok(())
+}
+on_both_databases!(redeploy_switches_without_a_failed_request);
+
+async fn failed_redeploy_keeps_the_old_version_serving(db: TestDb) -> anyhow::Result<()> {
+    let server = TestServer::spawn(db, &[]).await?;
+    let alice = server.user("alice").await?;
+    let (repo, id) = versioned_app(&server, &alice, "steady").await?;
+    commit_version(
+        repo.path(),
+        &[("app.py", "import sys\nsys.exit('broken release')\n")],
+    )?;
+
+    alice.data(REDEPLOY, json!({ "id": id })).await?;
+    let shown = newest_deployment_settled(&alice, &id).await?;
+    assert_eq!(shown["deployments"][0]["status"], "FAILED");
+    assert_eq!(shown["deployments"][0]["startAttempts"], 3);
+    assert_eq!(shown["deployments"][1]["status"], "RUNNING");
+    assert_eq!(shown["status"], "RUNNING");
+    let reason = shown["statusReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("keeps serving") && reason.contains("broken release"),
+        "{reason}"
+    );
+    assert_eq!(body_of(&alice, &id).await?, "v1");
+    Ok(())
+}
+on_both_databases!(failed_redeploy_keeps_the_old_version_serving);
+
+async fn delete_leaves_nothing_behind(db: TestDb) -> anyhow::Result<()> {
+    let server = TestServer::spawn(db, &[]).await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let (_repo, id) = versioned_app(&server, &alice, "doomed").await?;
+    let shown = app(&alice, &id).await?;
+    let url = shown["endpoint"]["url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let dep = shown["deployments"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let build_dir = server.data_dir.path().join("builds").join(&dep);
+    assert!(build_dir.is_dir());
+
+    let del = "mutation($id: ID!) { deleteApplication(id: $id) }";
+    assert_eq!(
+        bob.error_code(del, json!({ "id": id })).await?,
+        "NOT_FOUND",
+        "bob deleted alice's app"
+    );
+    assert_eq!(
+        alice.data(del, json!({ "id": id })).await?["deleteApplication"],
+        true
+    );
+
+    assert_eq!(
+        alice
+            .error_code(crate::apps::APP, json!({ "id": id }))
+            .await?,
+        "NOT_FOUND"
+    );
+    assert!(reqwest::get(&url).await.is_err(), "the app still answers");
+    assert!(!build_dir.exists(), "the build was left behind");
+    assert_eq!(server.count_rows("applications").await?, 0);
+    assert_eq!(server.count_rows("deployments").await?, 0);
+    let free = alice
+        .data("{ nameAvailable(name: \"doomed\") }", json!({}))
+        .await?;
+    assert_eq!(free["nameAvailable"], true);
+    Ok(())
+}
+on_both_databases!(delete_leaves_nothing_behind);
+
+async fn busy_apps_refuse_a_second_deploy(db: TestDb) -> anyhow::Result<()> {
+    let repo = git_repo(&[(
+        "package.json",
+        r#"{ "name": "slow", "version": "1.0.0", "scripts": { "build": "sleep 3", "start": "exit 1" } }"#,
+    )])?;
+    let server = TestServer::spawn(db, &[]).await?;
+    let alice = server.user("alice").await?;
+    let id = create(
+        &alice,
+        json!({ "name": "slow", "repository": { "url": file_url(repo.path()) } }),
+    )
+    .await?;
+    assert_eq!(
+        alice.error_code(REDEPLOY, json!({ "id": id })).await?,
+        "APP_BUSY"
+    );
+    assert_eq!(
+        server.count_rows("deployments").await?,
+        1,
+        "the refused redeploy wrote nothing"
+    );
+    Ok(())
+}
+on_both_databases!(busy_apps_refuse_a_second_deploy);
+
+async fn old_images_are_pruned_beyond_three(db: TestDb) -> anyhow::Result<()> {
+    let server = TestServer::spawn(db, &[]).await?;
+    let alice = server.user("alice").await?;
+    let (repo, id) = versioned_app(&server, &alice, "pruned").await?;
+    for n in 2..=5 {
+        commit_version(repo.path(), &[("version.txt", &format!("v{n}\n"))])?;
+        alice.data(REDEPLOY, json!({ "id": id })).await?;
+        let shown = newest_deployment_settled(&alice, &id).await?;
+        assert_eq!(shown["deployments"][0]["status"], "RUNNING");
+    }
+    assert_eq!(body_of(&alice, &id).await?, "v5");
+    let shown = app(&alice, &id).await?;
+    let deps: Vec<String> = shown["deployments"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(deps.len(), 5);
+    let builds = server.data_dir.path().join("builds");
+    for (n, dep) in deps.iter().enumerate() {
+        assert_eq!(
+            builds.join(dep).is_dir(),
+            n < 3,
+            "deployment {n} (newest first)"
+        );
+    }
+    Ok(())
+}
+on_both_databases!(old_images_are_pruned_beyond_three);
