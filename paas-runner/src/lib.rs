@@ -9,6 +9,7 @@
 //! - [`worker`]: the build worker loop: build requests in, checkouts built, results out.
 
 pub mod local;
+pub mod podman;
 pub mod worker;
 
 pub use worker::BuildWorker;

@@ -6,4 +6,5 @@ mod output;
 mod runtime;
 
 pub use builder::LocalBuilder;
+pub(crate) use builder::{python_entry, rust_binary};
 pub use runtime::LocalRuntime;

@@ -49,13 +49,7 @@ fn recipe(language: Language, dir: &Path) -> Result<(Vec<&'static str>, Option<S
             ],
             Some("npm start".into()),
         ),
-        Language::Python => (
-            vec![],
-            ["app.py", "main.py", "server.py"]
-                .into_iter()
-                .find(|f| dir.join(f).is_file())
-                .map(|f| format!("python3 {f}")),
-        ),
+        Language::Python => (vec![], python_entry(dir).map(|f| format!("python3 {f}"))),
         Language::Static => (
             vec![],
             Some("python3 -m http.server \"$PORT\" --bind 127.0.0.1".into()),
@@ -70,8 +64,15 @@ fn recipe(language: Language, dir: &Path) -> Result<(Vec<&'static str>, Option<S
     })
 }
 
+/// The file a Python app starts from when no Procfile says otherwise.
+pub(crate) fn python_entry(dir: &Path) -> Option<&'static str> {
+    ["app.py", "main.py", "server.py"]
+        .into_iter()
+        .find(|f| dir.join(f).is_file())
+}
+
 /// The binary `cargo build` makes: the first `[[bin]]` name, else the package name.
-fn rust_binary(dir: &Path) -> Option<String> {
+pub(crate) fn rust_binary(dir: &Path) -> Option<String> {
     let manifest: toml::Table = std::fs::read_to_string(dir.join("Cargo.toml"))
         .ok()?
         .parse()
