@@ -41,6 +41,18 @@ pub struct PlatformConfig {
     pub keep_images: usize,
 }
 
+impl PlatformConfig {
+    /// Where builds check out and build: `<data-dir>/builds`.
+    pub fn build_dir(&self) -> PathBuf {
+        self.data_dir.join("builds")
+    }
+
+    /// The build log of a deployment.
+    pub fn build_log(&self, deployment: crate::model::DeploymentId) -> PathBuf {
+        self.build_dir().join(format!("{deployment}.build.log"))
+    }
+}
+
 impl Default for PlatformConfig {
     fn default() -> Self {
         Self {

@@ -77,7 +77,7 @@ impl Server {
         let platform = platform(&settings).await?;
         let worker = settings
             .run_worker
-            .then(|| BuildWorker::new(platform.clone(), settings.data_dir.join("builds")));
+            .then(|| BuildWorker::new(platform.clone(), platform.config().build_dir()));
         let listener =
             TcpListener::bind(settings.listen)
                 .await

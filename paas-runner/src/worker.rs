@@ -9,7 +9,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use paas_core::builder::{BuildJob, BuiltImage};
+use paas_core::builder::{BuildJob, BuiltImage, log_line};
 use paas_core::flow::{Step, run_steps};
 use paas_core::model::{
     AppId, Application, Deployment, DeploymentId, DeploymentStatus, Language, Procfile,
@@ -156,6 +156,11 @@ impl BuildWorker {
                 .await
                 .map_err(|e| Error::io(format!("clearing {}", dir.display()), e))?;
         }
+        let log = self.work_dir.join(format!("{}.build.log", dep.id));
+        log_line(
+            &log,
+            &format!("cloning {} ({})", app.source.url, app.source.branch),
+        )?;
         let source = &app.source;
         let token = self.platform.store().git_token(app.owner).await?;
         let commit = self
@@ -181,6 +186,7 @@ impl BuildWorker {
             }
         };
         let procfile = Procfile::read(&dir).map_err(|e| Error::io("reading the Procfile", e))?;
+        log_line(&log, &format!("building {commit} as {language}"))?;
         let image = self
             .platform
             .images()
@@ -190,6 +196,7 @@ impl BuildWorker {
                 source_dir: &dir,
                 language,
                 start_command: procfile.web,
+                log: &log,
             })
             .await?;
         Ok((image, commit, language))

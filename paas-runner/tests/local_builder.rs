@@ -46,6 +46,7 @@ async fn build(
             source_dir: &src,
             language,
             start_command: procfile.map(str::to_owned),
+            log: &dir.path().join("build.log"),
         })
         .await)
 }

@@ -32,7 +32,7 @@ pub const APP: &str = "query($id: ID!) {
     id name status statusReason language port env { key }
     repository { url branch commit }
     endpoint { host port url }
-    deployments { id status commit error buildAttempts startAttempts createdAt }
+    deployments { id status commit error buildAttempts startAttempts createdAt buildLog }
   }
 }";
 

@@ -33,6 +33,14 @@ async fn failing_build_is_not_retried(db: TestDb) -> anyhow::Result<()> {
     let dep = &shown["deployments"][0];
     assert_eq!(dep["status"], "FAILED");
     assert_eq!(dep["buildAttempts"], 1, "a user fault is never retried");
+    let log = dep["buildLog"].as_str().unwrap_or_default();
+    assert!(log.contains("cloning file://"), "{log}");
+    assert!(log.contains("as NODE"), "{log}");
+    assert!(log.contains("$ npm run build"), "{log}");
+    assert!(
+        log.contains("SyntaxError: unexpected token in app.js"),
+        "{log}"
+    );
     assert_eq!(dep["startAttempts"], 0);
     Ok(())
 }

@@ -117,6 +117,7 @@ pub struct Endpoint {
 }
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Deployment {
     pub id: ID,
     pub status: DeploymentStatus,
@@ -128,11 +129,29 @@ pub struct Deployment {
     pub start_attempts: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[graphql(skip)]
+    pub domain_id: model::DeploymentId,
+}
+
+#[ComplexObject]
+impl Deployment {
+    /// The end of the build log: clone, build steps, their output and errors.
+    async fn build_log(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 200, validator(minimum = 1, maximum = 5000))] lines: i32,
+    ) -> GqlResult<String> {
+        let platform = ctx.data::<Platform>()?;
+        let path = platform.config().build_log(self.domain_id);
+        let lines = usize::try_from(lines).unwrap_or(200);
+        Ok(tokio::task::spawn_blocking(move || paas_core::builder::tail(&path, lines)).await?)
+    }
 }
 
 impl From<model::Deployment> for Deployment {
     fn from(d: model::Deployment) -> Self {
         Self {
+            domain_id: d.id,
             id: ID(d.id.to_string()),
             status: d.status.into(),
             commit: d.commit.map(|c| c.to_string()),

@@ -1,12 +1,12 @@
 //! [`ImageBuilder`] for local processes: runs the language's build step in the checkout; the
 //! "image" is the checkout directory itself.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use paas_core::builder::{BuildJob, BuiltImage, ImageBuilder};
+use paas_core::builder::{BuildJob, BuiltImage, ImageBuilder, log_line};
 use paas_core::model::Language;
 use paas_core::{Error, Result};
 use tokio::process::Command;
@@ -144,10 +144,10 @@ impl ImageBuilder for LocalBuilder {
     async fn build(&self, job: BuildJob<'_>) -> Result<BuiltImage> {
         let dir = job.source_dir;
         let (steps, default_start) = recipe(job.language, dir)?;
-        let log: PathBuf = dir.with_extension("build.log");
         for step in steps {
             tracing::info!(step, "build step");
-            self.run_step(step, dir, &log).await?;
+            log_line(job.log, &format!("$ {step}"))?;
+            self.run_step(step, dir, job.log).await?;
         }
         let start_command = job.start_command.or(default_start).ok_or_else(|| {
             Error::BuildFailed(format!(
