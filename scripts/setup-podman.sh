@@ -84,6 +84,14 @@ fi
 rm -f /etc/cni/net.d/87-podman-bridge.conflist
 
 # ---------------------------------------------------------------- 3a. busybox base image
+# After a rebuild, removes the previous (now untagged) image unless a container still uses it.
+drop_old_image() {
+  local old=$1 ref=$2 new
+  [ -n "$old" ] || return 0
+  new=$(podman image inspect --format '{{.Id}}' "$ref" 2>/dev/null || true)
+  [ "$old" = "$new" ] || podman rmi "$old" >/dev/null 2>&1 || true
+}
+
 # Makes a rootfs dir with busybox applets in /bin, /etc/passwd, /tmp.
 make_busybox_root() {
   local r=$1 a
@@ -104,8 +112,10 @@ if [ "${PAAS_PODMAN_REBUILD:-0}" = 1 ] || ! podman image exists localhost/busybo
   echo ok > "$R/www/index.html"
   tar --numeric-owner -C "$R" -cf "$CACHE/busybox-rootfs.tar" .
   rm -rf "$R"
+  old=$(podman image inspect --format '{{.Id}}' localhost/busybox:latest 2>/dev/null || true)
   podman import -q --change 'CMD ["/bin/sh"]' --change 'ENV PATH=/bin' \
     "$CACHE/busybox-rootfs.tar" localhost/busybox:latest >/dev/null
+  drop_old_image "$old" localhost/busybox:latest
 fi
 
 # ---------------------------------------------------------------- 3b. python base image
@@ -119,19 +129,20 @@ if [ "${PAAS_PODMAN_REBUILD:-0}" = 1 ] || ! podman image exists localhost/paas-p
     log "building python rootfs from Debian packages"
     apt-cache show python3-minimal >/dev/null 2>&1 || apt_update_once
     SKIP=" dpkg perl perl-base perl-modules-5.36 libperl5.36 install-info tar debconf mailcap mime-support tzdata "
+    # Breadth-first dependency closure, one apt-cache call per level (each call costs ~0.5 s).
     declare -A seen=()
-    queue=(python3-minimal libpython3-stdlib)
-    resolve() {
-      apt-cache depends --no-recommends --no-suggests --no-conflicts --no-breaks \
-        --no-replaces --no-enhances "$1" 2>/dev/null \
-        | sed -n -E 's/^ *\|?(Pre)?Depends: ([^<][^ ]*).*$/\2/p' | sed 's/:any$//'
-    }
-    while [ "${#queue[@]}" -gt 0 ]; do
-      p=${queue[0]}; queue=("${queue[@]:1}")
-      [ -n "${seen[$p]:-}" ] && continue
-      case "$SKIP" in *" $p "*) continue ;; esac
-      seen[$p]=1
-      for d in $(resolve "$p"); do [ -n "${seen[$d]:-}" ] || queue+=("$d"); done
+    level=(python3-minimal libpython3-stdlib)
+    while [ "${#level[@]}" -gt 0 ]; do
+      todo=()
+      for p in "${level[@]}"; do
+        [ -n "${seen[$p]:-}" ] && continue
+        case "$SKIP" in *" $p "*) continue ;; esac
+        seen[$p]=1; todo+=("$p")
+      done
+      [ "${#todo[@]}" -gt 0 ] || break
+      mapfile -t level < <(apt-cache depends --no-recommends --no-suggests --no-conflicts \
+          --no-breaks --no-replaces --no-enhances "${todo[@]}" 2>/dev/null \
+        | sed -n -E 's/^ *\|?(Pre)?Depends: ([^<][^ ]*).*$/\2/p' | sed 's/:any$//' | sort -u)
     done
     DEBS="$CACHE/python-debs"
     rm -rf "$DEBS"; mkdir -p "$DEBS"
@@ -158,13 +169,15 @@ if [ "${PAAS_PODMAN_REBUILD:-0}" = 1 ] || ! podman image exists localhost/paas-p
     rm -rf "$R"
   fi
   log "importing localhost/paas-python:latest"
-  podman import \
+  old=$(podman image inspect --format '{{.Id}}' localhost/paas-python:latest 2>/dev/null || true)
+  podman import -q \
     --change 'CMD ["python3"]' \
     --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
     --change 'ENV PYTHONUNBUFFERED=1' \
     --change 'ENV PYTHONDONTWRITEBYTECODE=1' \
     "$PY_TAR" localhost/paas-python:latest >/dev/null
+  drop_old_image "$old" localhost/paas-python:latest
 fi
 
 # ---------------------------------------------------------------- 4. API service

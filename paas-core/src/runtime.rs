@@ -20,6 +20,18 @@ pub struct InstanceSpec {
     pub port_bindings: Vec<PortBinding>,
 }
 
+/// What an instance uses right now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstanceStats {
+    /// Percent of one CPU core, as the runtime reports it.
+    pub cpu_percent: f64,
+    /// CPU time used since the instance started, in nanoseconds (two samples give the use over
+    /// an interval).
+    pub cpu_total_ns: u64,
+    pub memory_bytes: u64,
+    pub memory_limit_bytes: Option<u64>,
+}
+
 /// A started instance.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Instance {
@@ -34,6 +46,8 @@ pub enum InstanceState {
     Running,
     Exited {
         code: Option<i32>,
+        /// Killed for going over its memory limit.
+        oom_killed: bool,
         /// The end of the instance's output, to tell the user why.
         output_tail: String,
     },
@@ -50,6 +64,10 @@ pub trait Runtime: Send + Sync {
     /// Stops if needed and forgets the instance.
     async fn remove(&self, instance: &str) -> Result<()>;
     async fn inspect(&self, instance: &str) -> Result<InstanceState>;
+    /// CPU and memory use, where the runtime measures them; `None` for a gone instance.
+    async fn stats(&self, _instance: &str) -> Result<Option<InstanceStats>> {
+        Ok(None)
+    }
     /// Called once when the platform shuts down: a runtime whose instances die with the
     /// platform's process (local processes) stops them here and returns their ids; others keep
     /// them running and return nothing.

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use paas_core::model::{Secret, User, UserId};
 use paas_core::store::Store;
 use paas_core::store::sql::SqlStore;
+use paas_graphql::settings::RuntimeKind;
 use paas_graphql::{Server, Settings};
 use tracing_subscriber::EnvFilter;
 
@@ -37,6 +38,59 @@ struct DataArgs {
     database_url: Option<String>,
 }
 
+/// Which backend runs apps, and its settings.
+#[derive(Args, Clone)]
+struct RuntimeArgs {
+    /// `process` (local processes, the default) or `podman`.
+    #[arg(long = "runtime", env = "PAAS_RUNTIME", value_enum, default_value_t = RuntimeKind::Process)]
+    kind: RuntimeKind,
+    /// Podman's API socket.
+    #[arg(long, env = "PODMAN_SOCKET", default_value = "/run/podman/podman.sock")]
+    podman_socket: PathBuf,
+    /// Host address container ports are published on (a public one in production).
+    #[arg(long, env = "PAAS_PUBLISH_ADDRESS", default_value = "127.0.0.1")]
+    publish_address: String,
+    /// Base image of Python apps.
+    #[arg(long, env = "PAAS_IMAGE_PYTHON")]
+    image_python: Option<String>,
+    /// Base image of Node apps.
+    #[arg(long, env = "PAAS_IMAGE_NODE")]
+    image_node: Option<String>,
+    /// Base image serving static sites (busybox httpd).
+    #[arg(long, env = "PAAS_IMAGE_STATIC")]
+    image_static: Option<String>,
+    /// Build image of Rust apps.
+    #[arg(long, env = "PAAS_IMAGE_RUST_BUILD")]
+    image_rust_build: Option<String>,
+    /// Build image of Go apps.
+    #[arg(long, env = "PAAS_IMAGE_GO_BUILD")]
+    image_go_build: Option<String>,
+    /// Run image of compiled (Rust, Go) apps.
+    #[arg(long, env = "PAAS_IMAGE_NATIVE_RUN")]
+    image_native_run: Option<String>,
+}
+
+impl RuntimeArgs {
+    fn apply(self, settings: &mut Settings) {
+        settings.runtime = self.kind;
+        settings.podman_socket = self.podman_socket;
+        settings.publish_address = self.publish_address;
+        let images = &mut settings.base_images;
+        for (value, slot) in [
+            (self.image_python, &mut images.python),
+            (self.image_node, &mut images.node),
+            (self.image_static, &mut images.static_site),
+            (self.image_rust_build, &mut images.rust_build),
+            (self.image_go_build, &mut images.go_build),
+            (self.image_native_run, &mut images.native_run),
+        ] {
+            if let Some(v) = value {
+                *slot = v;
+            }
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API, run the deployer and (unless --no-worker) a build worker.
@@ -52,6 +106,8 @@ enum Command {
         /// Do not build in this process (builds are left to `paas worker` processes).
         #[arg(long)]
         no_worker: bool,
+        #[command(flatten)]
+        runtime: RuntimeArgs,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -137,8 +193,10 @@ async fn main() -> anyhow::Result<()> {
             listen,
             no_local_repos,
             no_worker,
+            runtime,
         } => {
             let mut settings = settings(data);
+            runtime.apply(&mut settings);
             settings.allow_local_repos = !no_local_repos;
             settings.run_worker = !no_worker;
             settings.listen = match (listen, std::env::var("PORT").ok()) {

@@ -18,11 +18,12 @@ use axum::routing::get;
 use paas_core::{Platform, PlatformConfig};
 use paas_runner::BuildWorker;
 use paas_runner::local::{LocalBuilder, LocalRuntime};
+use paas_runner::podman::{PodmanBuilder, PodmanRuntime};
 use tokio::net::TcpListener;
 
 use crate::auth::{Viewer, authenticate, bearer, token_from_init_payload};
 use crate::schema::{self, PaasSchema};
-use crate::settings::Settings;
+use crate::settings::{RuntimeKind, Settings};
 
 /// How long open connections (websockets) get to finish after shutdown is asked.
 const GRACE: Duration = Duration::from_secs(5);
@@ -63,13 +64,27 @@ pub async fn platform(settings: &Settings) -> Result<Platform, paas_core::Error>
         },
         ..PlatformConfig::default()
     };
-    Platform::builder()
+    let builder = Platform::builder()
         .config(config)
-        .database_url(settings.database_url())
-        .runtime(Arc::new(LocalRuntime::new(settings.data_dir.join("logs"))))
-        .images(Arc::new(LocalBuilder::default()))
-        .build()
-        .await
+        .database_url(settings.database_url());
+    let builder = match settings.runtime {
+        RuntimeKind::Process => builder
+            .runtime(Arc::new(LocalRuntime::new(settings.data_dir.join("logs"))))
+            .images(Arc::new(LocalBuilder::default())),
+        RuntimeKind::Podman => {
+            let podman = paas_runner::podman::connect(&settings.podman_socket);
+            builder
+                .runtime(Arc::new(PodmanRuntime::new(
+                    podman.clone(),
+                    settings.publish_address.clone(),
+                )))
+                .images(Arc::new(PodmanBuilder::new(
+                    podman,
+                    settings.base_images.clone(),
+                )))
+        }
+    };
+    builder.build().await
 }
 
 impl Server {

@@ -5,6 +5,16 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// Which backend runs apps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuntimeKind {
+    /// Child processes of the server: nothing to install.
+    #[default]
+    Process,
+    /// Podman containers, through the libpod API socket.
+    Podman,
+}
+
 /// Everything `paas serve` needs to start.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -18,6 +28,13 @@ pub struct Settings {
     pub allow_local_repos: bool,
     /// Whether this process also builds (`paas serve` on one machine does).
     pub run_worker: bool,
+    pub runtime: RuntimeKind,
+    /// Podman's API socket (the root socket by default).
+    pub podman_socket: PathBuf,
+    /// Host address container ports are published on.
+    pub publish_address: String,
+    /// Base images of the generated Containerfiles.
+    pub base_images: paas_runner::podman::BaseImages,
 }
 
 impl Default for Settings {
@@ -28,6 +45,10 @@ impl Default for Settings {
             database_url: None,
             allow_local_repos: true,
             run_worker: true,
+            runtime: RuntimeKind::Process,
+            podman_socket: PathBuf::from("/run/podman/podman.sock"),
+            publish_address: "127.0.0.1".into(),
+            base_images: paas_runner::podman::BaseImages::default(),
         }
     }
 }

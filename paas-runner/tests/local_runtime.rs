@@ -125,6 +125,7 @@ async fn exit_code_and_output_are_reported() -> anyhow::Result<()> {
         state,
         InstanceState::Exited {
             code: Some(7),
+            oom_killed: false,
             output_tail: "boom".into()
         }
     );

@@ -7,6 +7,7 @@ mod create;
 mod failures;
 mod http;
 mod lifecycle;
+mod podman;
 mod private;
 mod validation;
 

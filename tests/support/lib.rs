@@ -5,6 +5,7 @@
 pub mod client;
 pub mod db;
 pub mod git_http;
+pub mod podman;
 pub mod repo;
 pub mod server;
 

@@ -44,6 +44,17 @@ impl Platform {
         self.store().apps_of(user.id, after, limit).await
     }
 
+    /// What the app's live instance uses now, where the runtime measures it.
+    pub async fn stats(&self, app: &Application) -> Result<Option<crate::runtime::InstanceStats>> {
+        let Some(dep) = self.live_deployment(app.id, None).await? else {
+            return Ok(None);
+        };
+        match dep.instance {
+            Some(instance) => self.runtime().stats(&instance).await,
+            None => Ok(None),
+        }
+    }
+
     /// An app's deployments, newest first.
     pub async fn deployments_of(&self, app: &Application) -> Result<Vec<Deployment>> {
         self.store().deployments_of(app.id).await

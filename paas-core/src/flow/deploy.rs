@@ -208,8 +208,16 @@ impl Platform {
         let addr = (instance.endpoint.host.as_str(), instance.endpoint.port);
         loop {
             match self.runtime().inspect(&instance.id).await? {
-                InstanceState::Exited { code, output_tail } => {
-                    let code = code.map_or_else(|| "a signal".to_owned(), |c| format!("code {c}"));
+                InstanceState::Exited {
+                    code,
+                    oom_killed,
+                    output_tail,
+                } => {
+                    let code = match (oom_killed, code) {
+                        (true, _) => "an out-of-memory kill (over its memory limit)".to_owned(),
+                        (false, Some(c)) => format!("code {c}"),
+                        (false, None) => "a signal".to_owned(),
+                    };
                     let tail = if output_tail.trim().is_empty() {
                         String::new()
                     } else {

@@ -188,8 +188,32 @@ pub struct Application {
     pub domain: model::Application,
 }
 
+/// What the app's instance uses now.
+#[derive(SimpleObject)]
+pub struct Stats {
+    /// Percent of one CPU core, as the runtime reports it.
+    pub cpu_percent: f64,
+    /// CPU time used since the instance started (nanoseconds; two samples give the use over an
+    /// interval). A string, since it outgrows GraphQL's 32-bit Int.
+    pub cpu_total_nanos: String,
+    pub memory_bytes: String,
+    pub memory_limit_bytes: Option<String>,
+}
+
 #[ComplexObject]
 impl Application {
+    /// CPU and memory use of the live instance (Podman); null where the runtime does not
+    /// measure it or nothing runs.
+    async fn stats(&self, ctx: &Context<'_>) -> GqlResult<Option<Stats>> {
+        let platform = ctx.data::<Platform>()?;
+        Ok(platform.stats(&self.domain).await.gql()?.map(|s| Stats {
+            cpu_percent: s.cpu_percent,
+            cpu_total_nanos: s.cpu_total_ns.to_string(),
+            memory_bytes: s.memory_bytes.to_string(),
+            memory_limit_bytes: s.memory_limit_bytes.map(|b| b.to_string()),
+        }))
+    }
+
     /// Deployments of this app, newest first.
     async fn deployments(&self, ctx: &Context<'_>) -> GqlResult<Vec<Deployment>> {
         let platform = ctx.data::<Platform>()?;

@@ -202,6 +202,7 @@ impl Runtime for LocalRuntime {
             None => InstanceState::Running,
             Some(status) => InstanceState::Exited {
                 code: status.code(),
+                oom_killed: false,
                 output_tail: tail(&log),
             },
         })

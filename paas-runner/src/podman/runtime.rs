@@ -1,0 +1,269 @@
+//! [`Runtime`] on Podman: one container per deployment, its port published on a host port the
+//! platform picks, `init: true` (so stop signals reach the app), a hard CPU quota and a memory
+//! limit from the app, labels linking it to app and deployment.
+
+use std::net::TcpListener;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use paas_core::model::Endpoint;
+use paas_core::runtime::{Instance, InstanceSpec, InstanceState, InstanceStats, Runtime};
+use paas_core::{Error, Result};
+use podman_api::Podman;
+use podman_api::conn::TtyChunk;
+use podman_api::opts::{
+    ContainerCreateOpts, ContainerDeleteOpts, ContainerLogsOpts, ContainerRestartPolicy,
+    ContainerStopOpts,
+};
+use serde_json::json;
+
+use super::{platform, status};
+
+/// The port an app listens on inside its container when it names none.
+pub const DEFAULT_CONTAINER_PORT: u16 = 8080;
+/// CFS period the CPU quota is a share of (100 ms, the kernel's default).
+const CPU_PERIOD_US: u64 = 100_000;
+/// Lines of output quoted when an instance exits.
+const TAIL_LINES: usize = 15;
+/// How often, and how far apart, the log of an exited container is read again while empty.
+const LOG_SETTLE_TRIES: usize = 5;
+const LOG_SETTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Runs apps as Podman containers. Cheap to clone.
+#[derive(Clone)]
+pub struct PodmanRuntime {
+    podman: Podman,
+    /// Host address ports are published on: loopback by default, a public one in production.
+    publish_address: String,
+    /// Seconds `stop` waits after SIGTERM before Podman kills.
+    stop_timeout: usize,
+}
+
+impl PodmanRuntime {
+    pub fn new(podman: Podman, publish_address: impl Into<String>) -> Self {
+        Self {
+            podman,
+            publish_address: publish_address.into(),
+            stop_timeout: 10,
+        }
+    }
+
+    /// A free host port on the publish address.
+    fn free_port(&self) -> Result<u16> {
+        let l = TcpListener::bind((self.publish_address.as_str(), 0)).map_err(|e| {
+            Error::io(
+                format!("finding a free port on {}", self.publish_address),
+                e,
+            )
+        })?;
+        l.local_addr()
+            .map(|a| a.port())
+            .map_err(|e| Error::io("finding a free port", e))
+    }
+
+    /// The address clients use to reach a published port.
+    fn endpoint_host(&self) -> String {
+        match self.publish_address.as_str() {
+            "0.0.0.0" | "::" => "127.0.0.1".into(),
+            other => other.into(),
+        }
+    }
+
+    async fn output_tail(&self, id: &str) -> String {
+        let opts = ContainerLogsOpts::builder()
+            .stdout(true)
+            .stderr(true)
+            .tail(TAIL_LINES.to_string())
+            .build();
+        let container = self.podman.containers().get(id);
+        let mut logs = container.logs(&opts);
+        let mut out = Vec::new();
+        while let Some(Ok(chunk)) = logs.next().await {
+            match chunk {
+                TtyChunk::StdOut(b) | TtyChunk::StdErr(b) => out.extend_from_slice(&b),
+                TtyChunk::StdIn(_) => {}
+            }
+        }
+        String::from_utf8_lossy(&out).trim_end().to_owned()
+    }
+}
+
+#[async_trait]
+impl Runtime for PodmanRuntime {
+    #[tracing::instrument(skip_all, fields(app_id = %spec.app_id, deployment = %spec.deployment_id), err)]
+    async fn start(&self, spec: &InstanceSpec) -> Result<Instance> {
+        let container_port = spec.port.map_or(DEFAULT_CONTAINER_PORT, |p| p.get());
+        let host_port = self.free_port()?;
+        let mut env: Vec<(String, String)> = spec
+            .env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        env.push(("PORT".into(), container_port.to_string()));
+        let mut ports = vec![json!({
+            "container_port": container_port,
+            "host_port": host_port,
+            "host_ip": self.publish_address,
+            "protocol": "tcp",
+        })];
+        for b in &spec.port_bindings {
+            env.push((b.env.to_string(), b.host_port.to_string()));
+            ports.push(json!({
+                "container_port": b.host_port.get(),
+                "host_port": b.host_port.get(),
+                "host_ip": self.publish_address,
+                "protocol": b.protocol.as_str(),
+                "range": b.count,
+            }));
+        }
+        let ports = ports
+            .into_iter()
+            .map(serde_json::from_value)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::Runtime(format!("port mapping: {e}")))?;
+        // Named after app and deployment, so a container is easy to find with `podman ps`.
+        let name = format!("paas-{}-{}", spec.app_name, spec.deployment_id);
+        let mut opts = ContainerCreateOpts::builder()
+            .image(&spec.image)
+            .name(&name)
+            .env(env)
+            .portmappings(ports)
+            .init(true)
+            .labels([
+                ("paas.app", spec.app_id.to_string()),
+                ("paas.deployment", spec.deployment_id.to_string()),
+            ])
+            // Crashes are the platform's to count and restart (one place for the restart policy
+            // and for the start check); Podman must not restart behind its back.
+            .restart_policy(ContainerRestartPolicy::No)
+            .stop_timeout(self.stop_timeout as u64);
+        // Limits go in the spec's `resource_limits` (OCI LinuxResources): libpod 4.3 ignores
+        // the top-level cpu_quota/cpu_period fields.
+        let mut limits = serde_json::Map::new();
+        if let Some(millis) = spec.resources.cpu_millis {
+            // A hard quota per period, not relative shares: 500 millicpus = 50 ms per 100 ms.
+            let quota = i64::from(millis) * CPU_PERIOD_US as i64 / 1000;
+            limits.insert(
+                "cpu".into(),
+                json!({ "quota": quota, "period": CPU_PERIOD_US }),
+            );
+        }
+        if let Some(bytes) = spec.resources.memory_bytes() {
+            // Swap equal to the limit: no swapping past it, so going over is an OOM kill.
+            limits.insert("memory".into(), json!({ "limit": bytes, "swap": bytes }));
+        }
+        if !limits.is_empty() {
+            let limits = serde_json::from_value(serde_json::Value::Object(limits))
+                .map_err(|e| Error::Runtime(format!("resource limits: {e}")))?;
+            opts = opts.resource_limits(limits);
+        }
+        let containers = self.podman.containers();
+        // A container left by an earlier try of this deployment would hold the name.
+        self.remove(&name).await?;
+        let created = containers
+            .create(&opts.build())
+            .await
+            .map_err(|e| platform("create", &e))?;
+        let id = created.id;
+        if let Err(e) = containers.get(&id).start(None).await {
+            let _ = self.remove(&id).await;
+            return Err(Error::Runtime(format!(
+                "podman could not start the container: {}",
+                super::message(&e)
+            )));
+        }
+        tracing::info!(container = %id, host_port, "container started");
+        Ok(Instance {
+            id,
+            endpoint: Endpoint {
+                host: self.endpoint_host(),
+                port: host_port,
+            },
+        })
+    }
+
+    async fn stop(&self, instance: &str) -> Result<()> {
+        let opts = ContainerStopOpts::builder()
+            .timeout(self.stop_timeout)
+            .build();
+        match self.podman.containers().get(instance).stop(&opts).await {
+            Ok(()) => Ok(()),
+            // 304: already stopped; 404: gone. Both are what stop wants.
+            Err(e) if matches!(status(&e), Some(304 | 404)) => Ok(()),
+            Err(e) => Err(platform("stop", &e)),
+        }
+    }
+
+    async fn remove(&self, instance: &str) -> Result<()> {
+        let opts = ContainerDeleteOpts::builder()
+            .force(true)
+            .timeout(self.stop_timeout)
+            .build();
+        match self.podman.containers().get(instance).delete(&opts).await {
+            Ok(()) => Ok(()),
+            Err(e) if status(&e) == Some(404) => Ok(()),
+            Err(e) => Err(platform("remove", &e)),
+        }
+    }
+
+    async fn inspect(&self, instance: &str) -> Result<InstanceState> {
+        let data = match self.podman.containers().get(instance).inspect().await {
+            Ok(d) => d,
+            Err(e) if status(&e) == Some(404) => return Ok(InstanceState::Missing),
+            Err(e) => return Err(platform("inspect", &e)),
+        };
+        let Some(state) = data.state else {
+            return Ok(InstanceState::Exited {
+                code: None,
+                oom_killed: false,
+                output_tail: String::new(),
+            });
+        };
+        if state.running == Some(true) {
+            return Ok(InstanceState::Running);
+        }
+        let code = state.exit_code;
+        let memory_limited = data
+            .host_config
+            .and_then(|h| h.memory)
+            .is_some_and(|m| m > 0);
+        // Podman 4.3 leaves OOMKilled false under cgroup v1: a SIGKILL (137) under a memory
+        // limit is how an out-of-memory kill shows.
+        let oom_killed = state.oom_killed == Some(true) || (code == Some(137) && memory_limited);
+        // conmon writes the log as the output comes; right after the exit the last lines may
+        // not be in it yet, and they are the ones that say why.
+        let mut output_tail = self.output_tail(instance).await;
+        for _ in 0..LOG_SETTLE_TRIES {
+            if !output_tail.is_empty() {
+                break;
+            }
+            tokio::time::sleep(LOG_SETTLE_WAIT).await;
+            output_tail = self.output_tail(instance).await;
+        }
+        Ok(InstanceState::Exited {
+            code,
+            oom_killed,
+            output_tail,
+        })
+    }
+
+    async fn stats(&self, instance: &str) -> Result<Option<InstanceStats>> {
+        let raw = match self.podman.containers().get(instance).stats().await {
+            Ok(v) => v,
+            Err(e) if status(&e) == Some(404) => return Ok(None),
+            Err(e) => return Err(platform("stats", &e)),
+        };
+        // Untyped JSON; libpod answers {"Error": …, "Stats": [{"CPU": %, "MemUsage": bytes, …}]}.
+        let stats = raw
+            .get("Stats")
+            .and_then(|s| s.get(0))
+            .cloned()
+            .unwrap_or_else(|| raw.clone());
+        Ok(Some(InstanceStats {
+            cpu_percent: stats.get("CPU").and_then(|v| v.as_f64()).unwrap_or(0.0),
+            cpu_total_ns: stats.get("CPUNano").and_then(|v| v.as_u64()).unwrap_or(0),
+            memory_bytes: stats.get("MemUsage").and_then(|v| v.as_u64()).unwrap_or(0),
+            memory_limit_bytes: stats.get("MemLimit").and_then(|v| v.as_u64()),
+        }))
+    }
+}

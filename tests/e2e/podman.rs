@@ -1,0 +1,338 @@
+//! Apps built into images and run as Podman containers, through the real binary and the real
+//! Podman service (`scripts/setup-podman.sh` sets it up; CI runs it).
+
+use std::time::Duration;
+
+use paas_tests::podman::{Cleanup, containers_of, images_of, serve_args};
+use paas_tests::repo::{commit, file_url};
+use paas_tests::{Client, TestDb, TestServer, git_repo};
+use serde_json::{Value, json};
+
+use crate::apps::{app, create, statuses_until_settled};
+
+/// Answers `$GREETING` on `0.0.0.0:$PORT` (reachable through the published port).
+const PY_APP: &str = r#"import http.server, os
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = os.environ.get("GREETING", "hello").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
+"#;
+
+/// A server on Podman, a user, and the clean-up of what the test deploys (dropped last).
+struct Setup {
+    alice: Client,
+    _server: TestServer,
+    cleanup: Cleanup,
+}
+
+async fn server() -> anyhow::Result<Setup> {
+    let args = serve_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = TestServer::spawn(TestDb::Sqlite, &args).await?;
+    let alice = server.user("alice").await?;
+    Ok(Setup {
+        alice,
+        _server: server,
+        cleanup: Cleanup::default(),
+    })
+}
+
+impl Setup {
+    async fn deploy(
+        &self,
+        name: &str,
+        files: &[(&str, &str)],
+        extra: Value,
+    ) -> anyhow::Result<(tempfile::TempDir, String, Vec<String>)> {
+        deploy(&self.alice, &self.cleanup, name, files, extra).await
+    }
+}
+
+async fn deploy(
+    client: &Client,
+    cleanup: &Cleanup,
+    name: &str,
+    files: &[(&str, &str)],
+    extra: Value,
+) -> anyhow::Result<(tempfile::TempDir, String, Vec<String>)> {
+    let repo = git_repo(files)?;
+    let mut input = json!({ "name": name, "repository": { "url": file_url(repo.path()) } });
+    if let (Some(i), Some(e)) = (input.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            i.insert(k.clone(), v.clone());
+        }
+    }
+    let id = create(client, input).await?;
+    cleanup.track(&id);
+    let seen = statuses_until_settled(client, &id).await?;
+    Ok((repo, id, seen))
+}
+
+async fn get(client: &Client, id: &str) -> anyhow::Result<String> {
+    let shown = app(client, id).await?;
+    let url = shown["endpoint"]["url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    Ok(reqwest::get(url).await?.error_for_status()?.text().await?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_static_and_containerfile_apps_answer() -> anyhow::Result<()> {
+    let setup = server().await?;
+    let alice = &setup.alice;
+    let (_r1, py, seen) = setup
+        .deploy(
+            "pod-py",
+            &[("app.py", PY_APP)],
+            json!({ "env": [{ "key": "GREETING", "value": "from a container" }] }),
+        )
+        .await?;
+    assert_eq!(seen, ["PENDING", "BUILDING", "STARTING", "RUNNING"]);
+    assert_eq!(get(alice, &py).await?, "from a container");
+
+    let (_r2, site, seen) = setup
+        .deploy(
+            "pod-site",
+            &[("index.html", "<h1>static</h1>\n")],
+            json!({}),
+        )
+        .await?;
+    assert_eq!(seen.last().map(String::as_str), Some("RUNNING"), "{seen:?}");
+    assert_eq!(get(alice, &site).await?, "<h1>static</h1>\n");
+
+    let containerfile = "FROM localhost/busybox:latest\nRUN mkdir -p /srv && echo own-containerfile > /srv/index.html\n\
+                         CMD [\"sh\", \"-c\", \"exec httpd -f -p $PORT -h /srv\"]\n";
+    let (_r3, own, seen) = setup
+        .deploy(
+            "pod-own",
+            &[("Containerfile", containerfile)],
+            json!({ "port": 9000 }),
+        )
+        .await?;
+    assert_eq!(seen.last().map(String::as_str), Some("RUNNING"), "{seen:?}");
+    assert_eq!(get(alice, &own).await?, "own-containerfile\n");
+
+    let shown = app(alice, &py).await?;
+    assert_eq!(shown["language"], "PYTHON");
+    let log = shown["deployments"][0]["buildLog"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        log.contains("USER 10001"),
+        "the generated Containerfile runs as non-root: {log}"
+    );
+    assert_eq!(images_of(py.as_str()).await?.len(), 1);
+    let image = &images_of(py.as_str()).await?[0];
+    let dep = shown["deployments"][0]["id"].as_str().unwrap_or_default();
+    assert_eq!(image, &format!("localhost/paas/pod-py:{dep}"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_build_step_fails_the_app_with_that_step() -> anyhow::Result<()> {
+    let setup = server().await?;
+    let alice = &setup.alice;
+    let containerfile = "FROM localhost/busybox:latest\nRUN echo compiling && exit 3\n";
+    let (_r, id, seen) = setup
+        .deploy("pod-broken", &[("Containerfile", containerfile)], json!({}))
+        .await?;
+    assert_eq!(seen, ["PENDING", "BUILDING", "FAILED"]);
+    let shown = app(alice, &id).await?;
+    let reason = shown["statusReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("exit 3") || reason.contains("exit status 3"),
+        "{reason}"
+    );
+    assert_eq!(shown["deployments"][0]["buildAttempts"], 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_that_exits_fails_after_three_starts() -> anyhow::Result<()> {
+    let setup = server().await?;
+    let alice = &setup.alice;
+    let (_r, id, seen) = setup
+        .deploy(
+            "pod-crash",
+            &[("app.py", "import sys\nsys.exit('no config')\n")],
+            json!({}),
+        )
+        .await?;
+    assert_eq!(seen, ["PENDING", "BUILDING", "STARTING", "FAILED"]);
+    let shown = app(alice, &id).await?;
+    let reason = shown["statusReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("after 3 attempts") && reason.contains("no config"),
+        "{reason}"
+    );
+    assert_eq!(shown["deployments"][0]["startAttempts"], 3);
+    assert!(
+        containers_of(&id).await?.is_empty(),
+        "failed starts left containers"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_limit_kills_as_out_of_memory() -> anyhow::Result<()> {
+    let setup = server().await?;
+    let alice = &setup.alice;
+    let hog = "import os, time\nblob = bytearray(256 * 1024 * 1024)\nfor i in range(0, len(blob), 4096):\n    blob[i] = 1\ntime.sleep(60)\n";
+    let (_r, id, seen) = setup
+        .deploy(
+            "pod-hog",
+            &[("app.py", hog)],
+            json!({ "resources": { "memoryMb": 48 } }),
+        )
+        .await?;
+    assert_eq!(seen.last().map(String::as_str), Some("FAILED"), "{seen:?}");
+    let reason = app(alice, &id).await?["statusReason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(reason.contains("out-of-memory"), "{reason}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpu_quota_caps_a_busy_app() -> anyhow::Result<()> {
+    let setup = server().await?;
+    let alice = &setup.alice;
+    let burner = format!(
+        "import threading\ndef burn():\n    while True:\n        pass\nthreading.Thread(target=burn, daemon=True).start()\n{PY_APP}"
+    );
+    let (_r, id, seen) = setup
+        .deploy(
+            "pod-cpu",
+            &[("app.py", &burner)],
+            json!({ "resources": { "cpuMillis": 200 } }),
+        )
+        .await?;
+    assert_eq!(seen.last().map(String::as_str), Some("RUNNING"), "{seen:?}");
+    let stats =
+        "query($id: ID!) { application(id: $id) { stats { cpuTotalNanos memoryLimitBytes } } }";
+    let sample = || async {
+        let s = alice.data(stats, json!({ "id": id })).await?;
+        let nanos: u64 = s["application"]["stats"]["cpuTotalNanos"]
+            .as_str()
+            .unwrap_or("0")
+            .parse()?;
+        anyhow::Ok((nanos, std::time::Instant::now()))
+    };
+    let (n0, t0) = sample().await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (n1, t1) = sample().await?;
+    let used = (n1 - n0) as f64 / t1.duration_since(t0).as_nanos() as f64;
+    // 200 millicpus is 20 % of a core, whatever the machine does; a free busy loop takes ~100 %.
+    assert!(
+        used <= 0.25,
+        "the app used {:.0} % of a core under a 20 % quota",
+        used * 100.0
+    );
+    assert!(
+        used >= 0.05,
+        "the burner did not run ({:.1} %)",
+        used * 100.0
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redeploy_switches_containers_without_a_failed_request() -> anyhow::Result<()> {
+    let setup = server().await?;
+    let alice = &setup.alice;
+    let versioned = PY_APP.replace(
+        "os.environ.get(\"GREETING\", \"hello\")",
+        "open(\"version.txt\").read().strip()",
+    );
+    let (repo, id, _) = setup
+        .deploy(
+            "pod-roll",
+            &[("app.py", &versioned), ("version.txt", "v1\n")],
+            json!({}),
+        )
+        .await?;
+    let old_containers = containers_of(&id).await?;
+    assert_eq!(old_containers.len(), 1);
+    let r = git2::Repository::open(repo.path())?;
+    commit(&r, repo.path(), &[("version.txt", "v2\n")], "v2")?;
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let (alice, id, stop) = (alice.clone(), id.clone(), stop.clone());
+        tokio::spawn(async move {
+            let (mut bodies, mut failures) = (Vec::new(), Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                match get(&alice, &id).await {
+                    Ok(b) => bodies.push(b),
+                    Err(e) => failures.push(e.to_string()),
+                }
+            }
+            (bodies, failures)
+        })
+    };
+    alice
+        .data(
+            "mutation($id: ID!) { redeployApplication(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await?;
+    tokio::time::timeout(Duration::from_secs(120), async {
+        loop {
+            let shown = app(alice, &id).await?;
+            if shown["deployments"][0]["status"] == "RUNNING" {
+                return anyhow::Ok(());
+            }
+            anyhow::ensure!(shown["deployments"][0]["status"] != "FAILED", "{shown}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await??;
+    tokio::time::sleep(Duration::from_secs(7)).await; // past the drain of the old container
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (bodies, failures) = poller.await?;
+    assert!(
+        failures.is_empty(),
+        "requests failed during the switch: {failures:?}"
+    );
+    assert!(bodies.iter().any(|b| b == "v1") && bodies.iter().any(|b| b == "v2"));
+    let now = containers_of(&id).await?;
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_ne!(
+        now, old_containers,
+        "the old container is gone, the new one serves"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_leaves_no_container_and_no_image() -> anyhow::Result<()> {
+    let setup = server().await?;
+    let alice = &setup.alice;
+    let (_r, id, seen) = setup
+        .deploy("pod-gone", &[("app.py", PY_APP)], json!({}))
+        .await?;
+    assert_eq!(seen.last().map(String::as_str), Some("RUNNING"));
+    assert_eq!(containers_of(&id).await?.len(), 1);
+    assert_eq!(images_of(&id).await?.len(), 1);
+    let del = alice
+        .data(
+            "mutation($id: ID!) { deleteApplication(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await?;
+    assert_eq!(del["deleteApplication"], true);
+    assert!(
+        containers_of(&id).await?.is_empty(),
+        "a container was left behind"
+    );
+    assert!(images_of(&id).await?.is_empty(), "an image was left behind");
+    Ok(())
+}
