@@ -107,7 +107,7 @@ enum Command {
         #[arg(long)]
         no_worker: bool,
         #[command(flatten)]
-        runtime: RuntimeArgs,
+        runtime: Box<RuntimeArgs>,
     },
     /// Apply database migrations and exit.
     Migrate {
