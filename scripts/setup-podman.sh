@@ -160,6 +160,10 @@ if [ "${PAAS_PODMAN_REBUILD:-0}" = 1 ] || ! podman image exists localhost/paas-p
     PYBIN=$(cd "$R/usr/bin" && ls python3.[0-9]* | grep -E '^python3\.[0-9]+$' | sort -V | tail -1)
     [ -e "$R/usr/bin/python3" ] || ln -s "$PYBIN" "$R/usr/bin/python3"
     printf 'hosts: files dns\n' > "$R/etc/nsswitch.conf"
+    # CA bundle from the host so urllib/ssl can verify HTTPS (SSL_CERT_FILE below).
+    if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+      mkdir -p "$R/etc/ssl/certs" && cp /etc/ssl/certs/ca-certificates.crt "$R/etc/ssl/certs/"
+    fi
     # Precompile the stdlib (.deb files ship no .pyc): faster container start.
     chroot "$R" /usr/bin/python3 -m compileall -q "/usr/lib/${PYBIN}" >/dev/null 2>&1 || true
     chroot "$R" /usr/bin/python3 -c 'import http.server, json, urllib.request, sqlite3, ssl' \
@@ -176,6 +180,7 @@ if [ "${PAAS_PODMAN_REBUILD:-0}" = 1 ] || ! podman image exists localhost/paas-p
     --change 'ENV LANG=C.UTF-8' \
     --change 'ENV PYTHONUNBUFFERED=1' \
     --change 'ENV PYTHONDONTWRITEBYTECODE=1' \
+    --change 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' \
     "$PY_TAR" localhost/paas-python:latest >/dev/null
   drop_old_image "$old" localhost/paas-python:latest
 fi

@@ -26,7 +26,7 @@ const CPU_PERIOD_US: u64 = 100_000;
 /// Lines of output quoted when an instance exits.
 const TAIL_LINES: usize = 15;
 /// How often, and how far apart, the log of an exited container is read again while empty.
-const LOG_SETTLE_TRIES: usize = 5;
+const LOG_SETTLE_TRIES: usize = 20;
 const LOG_SETTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Runs apps as Podman containers. Cheap to clone.
