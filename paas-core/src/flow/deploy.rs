@@ -49,7 +49,7 @@ where
 }
 
 /// How often a starting instance is probed.
-const PROBE_EVERY: Duration = Duration::from_millis(100);
+const PROBE_EVERY: Duration = Duration::from_millis(25);
 
 impl Platform {
     /// Runs the deployer until `shutdown` completes.

@@ -127,6 +127,13 @@ impl ImageBuilder for PodmanBuilder {
             Some(e) => format!("{}\n{}", message(e), tail.join("\n")),
             None => tail.join("\n"),
         };
+        if reason.contains("no space left on device") {
+            // The build host's disk, not the app: retried like any platform fault.
+            return Err(Error::Runtime(format!(
+                "podman build: the disk is full: {}",
+                reason.trim()
+            )));
+        }
         Err(Error::BuildFailed(reason.trim().to_owned()))
     }
 
