@@ -23,10 +23,11 @@ use super::{platform, status};
 pub const DEFAULT_CONTAINER_PORT: u16 = 8080;
 /// CFS period the CPU quota is a share of (100 ms, the kernel's default).
 const CPU_PERIOD_US: u64 = 100_000;
-/// Lines of output quoted when an instance exits.
+/// Lines of output quoted when an instance exits, and the most bytes kept to find them.
 const TAIL_LINES: usize = 15;
+const TAIL_BYTES: usize = 16 * 1024;
 /// How often, and how far apart, the log of an exited container is read again while empty.
-const LOG_SETTLE_TRIES: usize = 20;
+const LOG_SETTLE_TRIES: usize = 5;
 const LOG_SETTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Runs apps as Podman containers. Cheap to clone.
@@ -69,22 +70,28 @@ impl PodmanRuntime {
         }
     }
 
+    /// The last lines of an instance's output. Podman 4.3's `tail` parameter drops a line that
+    /// was written in two parts (conmon logs them as a partial and a full record), which is how
+    /// many programs print their last words; so the log is read whole, keeping only its end.
     async fn output_tail(&self, id: &str) -> String {
         let opts = ContainerLogsOpts::builder()
             .stdout(true)
             .stderr(true)
-            .tail(TAIL_LINES.to_string())
             .build();
         let container = self.podman.containers().get(id);
         let mut logs = container.logs(&opts);
-        let mut out = Vec::new();
+        let mut out: Vec<u8> = Vec::new();
         while let Some(Ok(chunk)) = logs.next().await {
-            match chunk {
-                TtyChunk::StdOut(b) | TtyChunk::StdErr(b) => out.extend_from_slice(&b),
-                TtyChunk::StdIn(_) => {}
+            if let TtyChunk::StdOut(b) | TtyChunk::StdErr(b) = chunk {
+                out.extend_from_slice(&b);
+                if out.len() > 2 * TAIL_BYTES {
+                    out.drain(..out.len() - TAIL_BYTES);
+                }
             }
         }
-        String::from_utf8_lossy(&out).trim_end().to_owned()
+        let text = String::from_utf8_lossy(&out);
+        let lines: Vec<&str> = text.trim_end().lines().collect();
+        lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
     }
 }
 
@@ -151,6 +158,10 @@ impl Runtime for PodmanRuntime {
         if let Some(bytes) = spec.resources.memory_bytes() {
             // Swap equal to the limit: no swapping past it, so going over is an OOM kill.
             limits.insert("memory".into(), json!({ "limit": bytes, "swap": bytes }));
+        }
+        // Images carry their command; a deployment that names one overrides it.
+        if let Some(command) = &spec.start_command {
+            opts = opts.command(["/bin/sh", "-c", command.as_str()]);
         }
         if !limits.is_empty() {
             let limits = serde_json::from_value(serde_json::Value::Object(limits))
