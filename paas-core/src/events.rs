@@ -2,6 +2,7 @@
 //! production. Adapter: [`memory::MemoryBus`] for one process.
 
 pub mod memory;
+pub mod redis;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -32,6 +32,7 @@ pub mod git;
 pub mod model;
 pub mod platform;
 pub mod queue;
+pub mod redis_conn;
 pub mod retry;
 pub mod runtime;
 pub mod status;

@@ -1,5 +1,6 @@
 //! The `BuildQueue` port: build requests to workers, and build results back to the deployer.
-//! Adapter: [`memory::MemoryQueue`] for one process.
+//! Adapters: [`memory::MemoryQueue`] for one process, [`redis::RedisQueue`] (Redis streams with a
+//! consumer group) for many.
 //!
 //! Guarantees: at-least-once. A message stays pending after delivery until it is acked; one not
 //! acked within the visibility timeout (its consumer died) is delivered again. Consumers must
@@ -7,6 +8,7 @@
 //! nothing.
 
 pub mod memory;
+pub mod redis;
 
 use std::time::Duration;
 
@@ -59,4 +61,14 @@ pub trait BuildQueue: Send + Sync {
     /// Waits up to `wait` for a message.
     async fn pull(&self, topic: Topic, wait: Duration) -> Result<Option<Delivery>>;
     async fn ack(&self, delivery: &Delivery) -> Result<()>;
+    /// Tells the queue the consumer is still working on `delivery`, so it is not given to
+    /// another one (a long build holds its message this way; a dead consumer stops renewing).
+    async fn renew(&self, delivery: &Delivery) -> Result<()>;
+    /// How often a consumer working on a message should renew it.
+    fn renew_every(&self) -> std::time::Duration;
+    /// Moves a message that keeps failing out of the way (acked, kept aside with `reason`).
+    async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<()>;
 }
+
+/// Deliveries of one message after which it is dead-lettered instead of handled again.
+pub const MAX_DELIVERIES: u32 = 5;

@@ -38,6 +38,28 @@ struct DataArgs {
     database_url: Option<String>,
 }
 
+/// Redis, for production: cache, queue and events shared by many processes.
+#[derive(Args, Clone)]
+struct RedisArgs {
+    /// `redis://…`; unset keeps cache, queue and events in this process's memory.
+    #[arg(long, env = "REDIS_URL")]
+    redis_url: Option<String>,
+    /// Prefix of every key, so several platforms share one Redis.
+    #[arg(long, env = "PAAS_REDIS_PREFIX", default_value = "paas")]
+    redis_prefix: String,
+    /// Seconds a queue message may stay unacked by a silent consumer before another takes it.
+    #[arg(long, env = "PAAS_CLAIM_AFTER_SECS", default_value_t = 60)]
+    claim_after_secs: u64,
+}
+
+impl RedisArgs {
+    fn apply(self, settings: &mut Settings) {
+        settings.redis_url = self.redis_url;
+        settings.redis_prefix = self.redis_prefix;
+        settings.claim_after = std::time::Duration::from_secs(self.claim_after_secs.max(1));
+    }
+}
+
 /// Which backend runs apps, and its settings.
 #[derive(Args, Clone)]
 struct RuntimeArgs {
@@ -108,6 +130,17 @@ enum Command {
         no_worker: bool,
         #[command(flatten)]
         runtime: Box<RuntimeArgs>,
+        #[command(flatten)]
+        redis: RedisArgs,
+    },
+    /// Build from the queue, nothing else (run many, beside `serve --no-worker`).
+    Worker {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        runtime: Box<RuntimeArgs>,
+        #[command(flatten)]
+        redis: RedisArgs,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -194,9 +227,11 @@ async fn main() -> anyhow::Result<()> {
             no_local_repos,
             no_worker,
             runtime,
+            redis,
         } => {
             let mut settings = settings(data);
             runtime.apply(&mut settings);
+            redis.apply(&mut settings);
             settings.allow_local_repos = !no_local_repos;
             settings.run_worker = !no_worker;
             settings.listen = match (listen, std::env::var("PORT").ok()) {
@@ -212,6 +247,20 @@ async fn main() -> anyhow::Result<()> {
             // On stdout, for people and for scripts that start paas on port 0.
             println!("paas listening on http://{addr}/ (GraphQL playground)");
             server.run(shutdown_signal()).await?;
+        }
+        Command::Worker {
+            data,
+            runtime,
+            redis,
+        } => {
+            let mut settings = settings(data);
+            runtime.apply(&mut settings);
+            redis.apply(&mut settings);
+            anyhow::ensure!(
+                settings.redis_url.is_some(),
+                "paas worker takes builds from Redis: set REDIS_URL (or --redis-url)"
+            );
+            paas_graphql::server::run_worker(settings, shutdown_signal()).await?;
         }
         Command::Migrate { data } => {
             store(&settings(data)).await?;

@@ -15,6 +15,9 @@ use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use paas_core::cache::redis::RedisCache;
+use paas_core::events::redis::RedisBus;
+use paas_core::queue::redis::RedisQueue;
 use paas_core::{Platform, PlatformConfig};
 use paas_runner::BuildWorker;
 use paas_runner::local::{LocalBuilder, LocalRuntime};
@@ -24,6 +27,9 @@ use tokio::net::TcpListener;
 use crate::auth::{Viewer, authenticate, bearer, token_from_init_payload};
 use crate::schema::{self, PaasSchema};
 use crate::settings::{RuntimeKind, Settings};
+
+/// How long cached apps and users live in Redis.
+const CACHE_TTL: Duration = Duration::from_secs(300);
 
 /// How long open connections (websockets) get to finish after shutdown is asked.
 const GRACE: Duration = Duration::from_secs(5);
@@ -64,9 +70,21 @@ pub async fn platform(settings: &Settings) -> Result<Platform, paas_core::Error>
         },
         ..PlatformConfig::default()
     };
-    let builder = Platform::builder()
+    let mut builder = Platform::builder()
         .config(config)
         .database_url(settings.database_url());
+    if let Some(url) = &settings.redis_url {
+        let prefix = &settings.redis_prefix;
+        // One consumer name per process: a restarted process is a new consumer, and what the
+        // old one held is claimed after `claim_after`.
+        let consumer = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+        builder = builder
+            .cache(Arc::new(RedisCache::connect(url, prefix, CACHE_TTL).await?))
+            .queue(Arc::new(
+                RedisQueue::connect(url, prefix, &consumer, settings.claim_after).await?,
+            ))
+            .bus(Arc::new(RedisBus::connect(url, prefix).await?));
+    }
     let builder = match settings.runtime {
         RuntimeKind::Process => builder
             .runtime(Arc::new(LocalRuntime::new(settings.data_dir.join("logs"))))
@@ -176,6 +194,18 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// `paas worker`: builds from the queue until `shutdown`, nothing else.
+pub async fn run_worker(
+    settings: Settings,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let platform = platform(&settings).await?;
+    let worker = BuildWorker::new(platform.clone(), platform.config().build_dir());
+    tracing::info!("build worker started");
+    worker.run(shutdown).await;
+    Ok(())
 }
 
 async fn viewer_from_headers(platform: &Platform, headers: &HeaderMap) -> Option<Viewer> {

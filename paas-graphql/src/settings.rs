@@ -35,6 +35,12 @@ pub struct Settings {
     pub publish_address: String,
     /// Base images of the generated Containerfiles.
     pub base_images: paas_runner::podman::BaseImages,
+    /// Redis for cache, queue and events across processes; `None` keeps them in memory.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key, so several platforms (or test runs) share one Redis.
+    pub redis_prefix: String,
+    /// How long a queue message may stay unacked (its consumer silent) before another takes it.
+    pub claim_after: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -49,6 +55,9 @@ impl Default for Settings {
             podman_socket: PathBuf::from("/run/podman/podman.sock"),
             publish_address: "127.0.0.1".into(),
             base_images: paas_runner::podman::BaseImages::default(),
+            redis_url: None,
+            redis_prefix: "paas".into(),
+            claim_after: std::time::Duration::from_secs(60),
         }
     }
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use paas_core::builder::{BuildJob, BuiltImage, log_line};
-use paas_core::flow::{Step, run_steps};
+use paas_core::flow::{Step, run_steps, while_renewing};
 use paas_core::model::{
     AppId, Application, Deployment, DeploymentId, DeploymentStatus, Language, Procfile,
 };
@@ -48,8 +48,14 @@ impl BuildWorker {
         let Some(delivery) = queue.pull(Topic::Builds, wait).await? else {
             return Ok(Step::Idle);
         };
+        if delivery.attempt > paas_core::queue::MAX_DELIVERIES {
+            self.platform.dead_letter(&delivery).await?;
+            return Ok(Step::Handled);
+        }
         match &delivery.message {
-            Message::BuildRequest { app, deployment } => self.handle(*app, *deployment).await?,
+            Message::BuildRequest { app, deployment } => {
+                while_renewing(queue, &delivery, self.handle(*app, *deployment)).await?;
+            }
             other => tracing::warn!(?other, "not a build request; dropped"),
         }
         queue.ack(&delivery).await?;
@@ -199,6 +205,7 @@ impl BuildWorker {
                 log: &log,
             })
             .await?;
+        log_line(&log, &format!("build finished: {}", image.image))?;
         Ok((image, commit, language))
     }
 }

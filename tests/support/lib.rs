@@ -6,6 +6,7 @@ pub mod client;
 pub mod db;
 pub mod git_http;
 pub mod podman;
+pub mod redis;
 pub mod repo;
 pub mod server;
 

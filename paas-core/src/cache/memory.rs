@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::Cache;
-use crate::model::{AppId, Application, User, UserId};
+use crate::model::{AppId, AppName, Application, User, UserId};
 
 /// How long an entry lives by default.
 const DEFAULT_TTL: Duration = Duration::from_secs(300);
@@ -40,8 +40,12 @@ impl<K: Eq + Hash, V: Clone> Map<K, V> {
     }
 }
 
+type ListKey = (UserId, Option<AppId>, u64);
+
 struct Maps {
     apps: Map<AppId, Application>,
+    names: Map<AppName, AppId>,
+    lists: Map<ListKey, Vec<AppId>>,
     users: Map<UserId, User>,
     tokens: Map<String, User>,
 }
@@ -64,6 +68,8 @@ impl MemoryCache {
         Self {
             maps: Arc::new(Mutex::new(Maps {
                 apps: Map::new(),
+                names: Map::new(),
+                lists: Map::new(),
                 users: Map::new(),
                 tokens: Map::new(),
             })),
@@ -94,12 +100,38 @@ impl Cache for MemoryCache {
                 .is_some_and(|cached| cached.version > app.version);
             if !stale {
                 m.apps.put(app.id, app.clone(), ttl);
+                m.names.put(app.name.clone(), app.id, ttl);
             }
         })
     }
 
-    async fn evict_app(&self, id: AppId) {
-        self.with(|m| m.apps.entries.remove(&id));
+    async fn evict_app(&self, app: &Application) {
+        self.with(|m| {
+            m.apps.entries.remove(&app.id);
+            m.names.entries.remove(&app.name);
+        });
+    }
+
+    async fn app_id_by_name(&self, name: &AppName) -> Option<AppId> {
+        self.with(|m| m.names.get(name))
+    }
+
+    async fn app_list(
+        &self,
+        owner: UserId,
+        after: Option<AppId>,
+        limit: u64,
+    ) -> Option<Vec<AppId>> {
+        self.with(|m| m.lists.get(&(owner, after, limit)))
+    }
+
+    async fn put_app_list(&self, owner: UserId, after: Option<AppId>, limit: u64, ids: &[AppId]) {
+        let ttl = self.ttl;
+        self.with(|m| m.lists.put((owner, after, limit), ids.to_vec(), ttl));
+    }
+
+    async fn evict_app_lists(&self, owner: UserId) {
+        self.with(|m| m.lists.entries.retain(|(o, _, _), _| *o != owner));
     }
 
     async fn user_by_token_hash(&self, hash: &str) -> Option<User> {

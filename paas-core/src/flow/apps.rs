@@ -34,14 +34,33 @@ impl Platform {
         Ok(app)
     }
 
-    /// A user's apps after the cursor, in creation order.
+    /// A user's apps after the cursor, in creation order; read through the cache (the page's
+    /// ids, then each app).
     pub async fn apps_of(
         &self,
         user: &User,
         after: Option<AppId>,
         limit: u64,
     ) -> Result<Vec<Application>> {
-        self.store().apps_of(user.id, after, limit).await
+        if let Some(ids) = self.cache().app_list(user.id, after, limit).await {
+            let mut apps = Vec::with_capacity(ids.len());
+            for id in ids {
+                match self.cache().app(id).await {
+                    Some(app) => apps.push(app),
+                    None => break,
+                }
+            }
+            if apps.len() == apps.capacity() {
+                return Ok(apps);
+            }
+        }
+        let apps = self.store().apps_of(user.id, after, limit).await?;
+        let ids: Vec<AppId> = apps.iter().map(|a| a.id).collect();
+        for app in &apps {
+            self.cache().put_app(app).await;
+        }
+        self.cache().put_app_list(user.id, after, limit, &ids).await;
+        Ok(apps)
     }
 
     /// What the app's live instance uses now, where the runtime measures it.
@@ -134,7 +153,7 @@ impl Platform {
                     return Ok(saved);
                 }
                 Err(Error::VersionConflict { .. }) => {
-                    self.cache().evict_app(id).await;
+                    self.cache().evict_app(&current).await;
                     current = self.fresh(id).await?;
                 }
                 Err(e) => return Err(e),

@@ -12,8 +12,12 @@ use crate::queue::{Message, Topic};
 use crate::status::AppStatus;
 
 impl Platform {
-    /// Whether no app has this name yet.
+    /// Whether no app has this name yet (a name the cache knows is taken; otherwise the store
+    /// answers).
     pub async fn name_available(&self, name: &AppName) -> Result<bool> {
+        if self.cache().app_id_by_name(name).await.is_some() {
+            return Ok(false);
+        }
         Ok(self.store().app_by_name(name).await?.is_none())
     }
 
@@ -77,6 +81,7 @@ impl Platform {
         let app = Application::pending(owner.id, new, branch, &first);
         self.store().create_app(&app, &first).await?;
         self.cache().put_app(&app).await;
+        self.cache().evict_app_lists(app.owner).await;
         self.bus()
             .publish(Event::Status(StatusEvent {
                 app_id: app.id,

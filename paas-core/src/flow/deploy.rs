@@ -48,6 +48,29 @@ where
     }
 }
 
+/// Runs `work` on a delivery while renewing it, so the queue does not give it to another
+/// consumer while this one is alive and busy.
+pub async fn while_renewing<T>(
+    queue: &std::sync::Arc<dyn crate::queue::BuildQueue>,
+    delivery: &crate::queue::Delivery,
+    work: impl Future<Output = T>,
+) -> T {
+    let renew = async {
+        let mut every = tokio::time::interval(queue.renew_every().max(Duration::from_millis(100)));
+        every.tick().await;
+        loop {
+            every.tick().await;
+            if let Err(e) = queue.renew(delivery).await {
+                tracing::warn!(error = %e, "could not renew a message");
+            }
+        }
+    };
+    tokio::select! {
+        out = work => out,
+        never = renew => never,
+    }
+}
+
 /// How often a starting instance is probed.
 const PROBE_EVERY: Duration = Duration::from_millis(25);
 
@@ -62,9 +85,18 @@ impl Platform {
         let Some(delivery) = self.queue().pull(Topic::Results, wait).await? else {
             return Ok(Step::Idle);
         };
+        if delivery.attempt > crate::queue::MAX_DELIVERIES {
+            self.dead_letter(&delivery).await?;
+            return Ok(Step::Handled);
+        }
         match &delivery.message {
             Message::BuildSucceeded { app, deployment } => {
-                self.start_deployment(*app, *deployment).await?;
+                while_renewing(
+                    self.queue(),
+                    &delivery,
+                    self.start_deployment(*app, *deployment),
+                )
+                .await?;
             }
             Message::BuildFailed {
                 app,

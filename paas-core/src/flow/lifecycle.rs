@@ -111,7 +111,8 @@ impl Platform {
             }
         }
         self.store().delete_app(app.id).await?;
-        self.cache().evict_app(app.id).await;
+        self.cache().evict_app(&app).await;
+        self.cache().evict_app_lists(app.owner).await;
         tracing::info!(app_id = %app.id, name = %app.name, "application deleted");
         Ok(())
     }
@@ -142,6 +143,31 @@ impl Platform {
             }
         }
         Ok(())
+    }
+
+    /// Gives up on a message delivered too often (its handler keeps dying or failing): the
+    /// deployment fails with the reason, and the message goes to the dead letters.
+    pub async fn dead_letter(&self, delivery: &crate::queue::Delivery) -> Result<()> {
+        let reason = format!(
+            "gave up after {} deliveries of {:?}: its handling kept failing",
+            delivery.attempt, delivery.message
+        );
+        let dep = match &delivery.message {
+            Message::BuildRequest { deployment, .. }
+            | Message::BuildSucceeded { deployment, .. } => {
+                self.store().deployment(*deployment).await?
+            }
+            Message::BuildFailed { .. } => None,
+        };
+        if let Some(mut dep) = dep
+            && !matches!(
+                dep.status,
+                DeploymentStatus::Running | DeploymentStatus::Failed | DeploymentStatus::Stopped
+            )
+        {
+            self.fail_deployment(&mut dep, reason.clone()).await?;
+        }
+        self.queue().dead_letter(delivery, &reason).await
     }
 
     /// The deployment serving the app, other than `except`.

@@ -6,4 +6,4 @@ mod deploy;
 mod lifecycle;
 mod watch;
 
-pub use deploy::{Step, run_steps};
+pub use deploy::{Step, run_steps, while_renewing};

@@ -29,8 +29,9 @@ impl Endpoint {
     }
 }
 
-/// An application: a repository and branch the platform keeps built and running.
-#[derive(Clone, Debug, PartialEq)]
+/// An application: a repository and branch the platform keeps built and running. Serde is for
+/// caches (they hold what the store returned).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Application {
     pub id: AppId,
     pub owner: UserId,

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use super::UserId;
 
 /// A person using the platform. The API token is never stored, only its hash.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct User {
     pub id: UserId,
     pub name: String,

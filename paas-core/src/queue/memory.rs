@@ -127,6 +127,31 @@ impl BuildQueue for MemoryQueue {
         }
     }
 
+    async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<()> {
+        tracing::warn!(id = %delivery.id, attempt = delivery.attempt, reason, "message dead-lettered");
+        self.ack(delivery).await
+    }
+
+    async fn renew(&self, delivery: &Delivery) -> Result<()> {
+        if let Ok(id) = delivery.id.parse::<u64>() {
+            let visibility = self.visibility;
+            self.with(|s| {
+                if let Some((_, _, due)) = s
+                    .topics
+                    .get_mut(&delivery.topic)
+                    .and_then(|t| t.pending.get_mut(&id))
+                {
+                    *due = Instant::now() + visibility;
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn renew_every(&self) -> Duration {
+        self.visibility / 3
+    }
+
     async fn ack(&self, delivery: &Delivery) -> Result<()> {
         if let Ok(id) = delivery.id.parse::<u64>() {
             self.with(|s| {

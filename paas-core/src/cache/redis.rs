@@ -1,0 +1,178 @@
+//! Redis cache shared by every process: JSON values under `<prefix>:…` keys with a TTL.
+//!
+//! A user's app lists are keyed by a per-user generation number; adding or removing an app bumps
+//! it, which evicts every cached page of that user at once without scanning keys.
+//!
+//! Every call is bounded by [`CALL_TIMEOUT`]; a failure is a miss (reads) or a no-op (writes),
+//! logged at debug level. The connection heals by itself when Redis comes back.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::Cache;
+use crate::error::Result;
+use crate::model::{AppId, AppName, Application, User, UserId};
+use crate::redis_conn::{CALL_TIMEOUT, connect};
+
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct RedisCache {
+    conn: ConnectionManager,
+    prefix: String,
+    ttl: Duration,
+}
+
+impl RedisCache {
+    /// Connects; keys start with `prefix:`.
+    pub async fn connect(url: &str, prefix: &str, ttl: Duration) -> Result<Self> {
+        let (_, conn) = connect(url).await?;
+        Ok(Self {
+            conn,
+            prefix: prefix.to_owned(),
+            ttl,
+        })
+    }
+
+    fn key(&self, parts: &[&str]) -> String {
+        let mut k = self.prefix.clone();
+        for p in parts {
+            k.push(':');
+            k.push_str(p);
+        }
+        k
+    }
+
+    async fn get<T: DeserializeOwned>(&self, key: String) -> Option<T> {
+        let mut conn = self.conn.clone();
+        let got: Option<String> = match tokio::time::timeout(CALL_TIMEOUT, conn.get(&key)).await {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "cache read failed");
+                None
+            }
+            Err(_) => {
+                tracing::debug!("cache read timed out");
+                None
+            }
+        };
+        got.and_then(|s| serde_json::from_str(&s).ok())
+    }
+
+    async fn set<T: Serialize + ?Sized>(&self, key: String, value: &T) {
+        let Ok(json) = serde_json::to_string(value) else {
+            return;
+        };
+        let mut conn = self.conn.clone();
+        let secs = self.ttl.as_secs().max(1);
+        let r = tokio::time::timeout(CALL_TIMEOUT, conn.set_ex::<_, _, ()>(&key, json, secs)).await;
+        if !matches!(r, Ok(Ok(()))) {
+            tracing::debug!(%key, "cache write failed");
+        }
+    }
+
+    async fn del(&self, keys: Vec<String>) {
+        let mut conn = self.conn.clone();
+        let r = tokio::time::timeout(CALL_TIMEOUT, conn.del::<_, ()>(keys)).await;
+        if !matches!(r, Ok(Ok(()))) {
+            tracing::debug!("cache evict failed");
+        }
+    }
+
+    /// The current generation of a user's lists (0 when unknown).
+    async fn generation(&self, owner: UserId) -> Option<u64> {
+        let mut conn = self.conn.clone();
+        let key = self.key(&["appsgen", &owner.to_string()]);
+        match tokio::time::timeout(CALL_TIMEOUT, conn.get::<_, Option<u64>>(key)).await {
+            Ok(Ok(v)) => Some(v.unwrap_or(0)),
+            _ => None,
+        }
+    }
+
+    fn list_key(&self, owner: UserId, gen_: u64, after: Option<AppId>, limit: u64) -> String {
+        let after = after.map_or_else(|| "-".to_owned(), |a| a.to_string());
+        self.key(&[
+            "apps",
+            &owner.to_string(),
+            &gen_.to_string(),
+            &after,
+            &limit.to_string(),
+        ])
+    }
+}
+
+#[async_trait]
+impl Cache for RedisCache {
+    async fn app(&self, id: AppId) -> Option<Application> {
+        self.get(self.key(&["app", &id.to_string()])).await
+    }
+
+    async fn put_app(&self, app: &Application) {
+        // Never let an older version replace a newer one (two writers racing): the CAS in the
+        // store already ordered them, so the higher version is the truth.
+        if let Some(cached) = self.app(app.id).await
+            && cached.version > app.version
+        {
+            return;
+        }
+        self.set(self.key(&["app", &app.id.to_string()]), app).await;
+        self.set(self.key(&["appname", app.name.as_str()]), &app.id)
+            .await;
+    }
+
+    async fn evict_app(&self, app: &Application) {
+        self.del(vec![
+            self.key(&["app", &app.id.to_string()]),
+            self.key(&["appname", app.name.as_str()]),
+        ])
+        .await;
+    }
+
+    async fn app_id_by_name(&self, name: &AppName) -> Option<AppId> {
+        self.get(self.key(&["appname", name.as_str()])).await
+    }
+
+    async fn app_list(
+        &self,
+        owner: UserId,
+        after: Option<AppId>,
+        limit: u64,
+    ) -> Option<Vec<AppId>> {
+        let gen_ = self.generation(owner).await?;
+        self.get(self.list_key(owner, gen_, after, limit)).await
+    }
+
+    async fn put_app_list(&self, owner: UserId, after: Option<AppId>, limit: u64, ids: &[AppId]) {
+        if let Some(gen_) = self.generation(owner).await {
+            self.set(self.list_key(owner, gen_, after, limit), ids)
+                .await;
+        }
+    }
+
+    async fn evict_app_lists(&self, owner: UserId) {
+        let mut conn = self.conn.clone();
+        let key = self.key(&["appsgen", &owner.to_string()]);
+        let r = tokio::time::timeout(CALL_TIMEOUT, conn.incr::<_, _, u64>(key, 1)).await;
+        if !matches!(r, Ok(Ok(_))) {
+            tracing::debug!("cache list evict failed");
+        }
+    }
+
+    async fn user_by_token_hash(&self, hash: &str) -> Option<User> {
+        self.get(self.key(&["token", hash])).await
+    }
+
+    async fn put_user_by_token_hash(&self, hash: &str, user: &User) {
+        self.set(self.key(&["token", hash]), user).await;
+        self.set(self.key(&["user", &user.id.to_string()]), user)
+            .await;
+    }
+
+    async fn user(&self, id: UserId) -> Option<User> {
+        self.get(self.key(&["user", &id.to_string()])).await
+    }
+}

@@ -1,0 +1,246 @@
+//! [`BuildQueue`] on Redis streams: one stream per topic (`<prefix>:queue:<topic>`), one consumer
+//! group per topic, one consumer name per process.
+//!
+//! Expected flow: `push` is XADD; `pull` first claims (XAUTOCLAIM) one message that another
+//! consumer took but has not acked for `claim_after` (that consumer died), else reads a new one
+//! (XREADGROUP, blocking up to `wait`); `ack` is XACK after the result is recorded.
+//!
+//! Guarantees: at-least-once; a message held by a dead consumer is delivered again after
+//! `claim_after`; the delivery count comes from Redis, so a message that keeps failing is
+//! dead-lettered (to `<prefix>:queue:dead`) after [`MAX_DELIVERIES`](super::MAX_DELIVERIES).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use redis::streams::{
+    StreamAutoClaimOptions, StreamAutoClaimReply, StreamReadOptions, StreamReadReply,
+};
+
+use super::{BuildQueue, Delivery, Message, Topic};
+use crate::error::{Error, Result};
+use crate::redis_conn::connect;
+
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct RedisQueue {
+    /// For the blocking reads: a blocked XREADGROUP would hold up every other call on a shared
+    /// connection.
+    client: redis::Client,
+    conn: ConnectionManager,
+    prefix: String,
+    consumer: String,
+    claim_after: Duration,
+}
+
+fn qerr(what: &str, e: redis::RedisError) -> Error {
+    Error::Queue(format!("redis {what}: {e}"))
+}
+
+fn topic_name(t: Topic) -> &'static str {
+    match t {
+        Topic::Builds => "builds",
+        Topic::Results => "results",
+    }
+}
+
+impl RedisQueue {
+    /// Connects and makes sure both streams and their groups exist. `consumer` names this
+    /// process (unique per process); `claim_after` is how long a delivered message may stay
+    /// unacked before another consumer takes it.
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        consumer: &str,
+        claim_after: Duration,
+    ) -> Result<Self> {
+        let (client, conn) = connect(url).await?;
+        let q = Self {
+            client,
+            conn,
+            prefix: prefix.to_owned(),
+            consumer: consumer.to_owned(),
+            claim_after,
+        };
+        for t in [Topic::Builds, Topic::Results] {
+            let mut conn = q.conn.clone();
+            let created: redis::RedisResult<()> = conn
+                .xgroup_create_mkstream(q.stream(t), q.group(t), "0")
+                .await;
+            match created {
+                Ok(()) => {}
+                Err(e) if e.to_string().contains("BUSYGROUP") => {}
+                Err(e) => return Err(qerr("creating the consumer group", e)),
+            }
+        }
+        Ok(q)
+    }
+
+    fn stream(&self, t: Topic) -> String {
+        format!("{}:queue:{}", self.prefix, topic_name(t))
+    }
+
+    fn group(&self, t: Topic) -> String {
+        format!("{}-group", topic_name(t))
+    }
+
+    fn delivery(
+        &self,
+        topic: Topic,
+        id: String,
+        fields: &std::collections::HashMap<String, redis::Value>,
+        attempt: u32,
+    ) -> Delivery {
+        let message = fields
+            .get("msg")
+            .and_then(|v| redis::from_redis_value::<String>(v.clone()).ok())
+            .and_then(|s| serde_json::from_str::<Message>(&s).ok());
+        match message {
+            Some(message) => Delivery {
+                id,
+                topic,
+                message,
+                attempt,
+            },
+            // Unreadable: deliver with an attempt count past the limit, so it is dead-lettered.
+            None => Delivery {
+                id,
+                topic,
+                message: Message::BuildFailed {
+                    app: crate::model::AppId::new(),
+                    deployment: crate::model::DeploymentId::new(),
+                    reason: "unreadable message".into(),
+                },
+                attempt: u32::MAX,
+            },
+        }
+    }
+
+    /// A message another consumer holds for too long, claimed for this one.
+    async fn claim(&self, topic: Topic) -> Result<Option<Delivery>> {
+        let mut conn = self.conn.clone();
+        let min_idle = usize::try_from(self.claim_after.as_millis()).unwrap_or(usize::MAX);
+        let reply: StreamAutoClaimReply = conn
+            .xautoclaim_options(
+                self.stream(topic),
+                self.group(topic),
+                &self.consumer,
+                min_idle,
+                "0-0",
+                StreamAutoClaimOptions::default().count(1),
+            )
+            .await
+            .map_err(|e| qerr("claim", e))?;
+        let Some(entry) = reply.claimed.into_iter().next() else {
+            return Ok(None);
+        };
+        // XAUTOCLAIM counted this delivery; XPENDING tells how many there were.
+        let pending: redis::streams::StreamPendingCountReply = conn
+            .xpending_count(
+                self.stream(topic),
+                self.group(topic),
+                &entry.id,
+                &entry.id,
+                1,
+            )
+            .await
+            .map_err(|e| qerr("pending", e))?;
+        let attempt = pending
+            .ids
+            .first()
+            .map_or(2, |p| u32::try_from(p.times_delivered).unwrap_or(u32::MAX));
+        tracing::info!(id = %entry.id, attempt, topic = topic_name(topic), "claimed a message a dead consumer held");
+        Ok(Some(self.delivery(
+            topic,
+            entry.id.clone(),
+            &entry.map,
+            attempt,
+        )))
+    }
+}
+
+#[async_trait]
+impl BuildQueue for RedisQueue {
+    async fn push(&self, topic: Topic, message: Message) -> Result<()> {
+        let json = serde_json::to_string(&message).map_err(|e| Error::Queue(e.to_string()))?;
+        let mut conn = self.conn.clone();
+        conn.xadd::<_, _, _, _, ()>(self.stream(topic), "*", &[("msg", json)])
+            .await
+            .map_err(|e| qerr("push", e))
+    }
+
+    async fn pull(&self, topic: Topic, wait: Duration) -> Result<Option<Delivery>> {
+        if let Some(d) = self.claim(topic).await? {
+            return Ok(Some(d));
+        }
+        let opts = StreamReadOptions::default()
+            .group(self.group(topic), &self.consumer)
+            .count(1)
+            .block(usize::try_from(wait.as_millis().max(1)).unwrap_or(1000));
+        // A dedicated connection for the blocking read.
+        let mut conn = self
+            .client
+            .get_multiplexed_async_connection()
+            .await
+            .map_err(|e| qerr("connect", e))?;
+        let reply: Option<StreamReadReply> = conn
+            .xread_options(&[self.stream(topic)], &[">"], &opts)
+            .await
+            .map_err(|e| qerr("read", e))?;
+        let entry = reply
+            .and_then(|r| r.keys.into_iter().next())
+            .and_then(|k| k.ids.into_iter().next());
+        Ok(entry.map(|e| self.delivery(topic, e.id.clone(), &e.map, 1)))
+    }
+
+    async fn ack(&self, delivery: &Delivery) -> Result<()> {
+        let mut conn = self.conn.clone();
+        conn.xack::<_, _, _, ()>(
+            self.stream(delivery.topic),
+            self.group(delivery.topic),
+            &[&delivery.id],
+        )
+        .await
+        .map_err(|e| qerr("ack", e))
+    }
+
+    async fn renew(&self, delivery: &Delivery) -> Result<()> {
+        // XCLAIM to ourselves with no minimum idle time resets the message's idle time.
+        let mut conn = self.conn.clone();
+        redis::cmd("XCLAIM")
+            .arg(self.stream(delivery.topic))
+            .arg(self.group(delivery.topic))
+            .arg(&self.consumer)
+            .arg(0)
+            .arg(&delivery.id)
+            .arg("JUSTID")
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| qerr("renew", e))
+    }
+
+    fn renew_every(&self) -> Duration {
+        self.claim_after / 3
+    }
+
+    async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<()> {
+        let json =
+            serde_json::to_string(&delivery.message).map_err(|e| Error::Queue(e.to_string()))?;
+        let mut conn = self.conn.clone();
+        conn.xadd::<_, _, _, _, ()>(
+            format!("{}:queue:dead", self.prefix),
+            "*",
+            &[
+                ("msg", json),
+                ("topic", topic_name(delivery.topic).to_owned()),
+                ("reason", reason.to_owned()),
+                ("deliveries", delivery.attempt.to_string()),
+            ],
+        )
+        .await
+        .map_err(|e| qerr("dead-letter", e))?;
+        tracing::warn!(id = %delivery.id, attempt = delivery.attempt, reason, "message dead-lettered");
+        self.ack(delivery).await
+    }
+}
