@@ -188,7 +188,7 @@ async fn delete_leaves_nothing_behind(db: TestDb) -> anyhow::Result<()> {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let build_dir = server.data_dir.path().join("builds").join(&dep);
+    let build_dir = server.data_dir.join("builds").join(&dep);
     assert!(build_dir.is_dir());
 
     let del = "mutation($id: ID!) { deleteApplication(id: $id) }";
@@ -265,7 +265,7 @@ async fn old_images_are_pruned_beyond_three(db: TestDb) -> anyhow::Result<()> {
         .map(|d| d["id"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert_eq!(deps.len(), 5);
-    let builds = server.data_dir.path().join("builds");
+    let builds = server.data_dir.join("builds");
     for (n, dep) in deps.iter().enumerate() {
         assert_eq!(
             builds.join(dep).is_dir(),

@@ -9,6 +9,7 @@ mod http;
 mod lifecycle;
 mod podman;
 mod private;
+mod production;
 mod validation;
 
 /// Declares a scenario `async fn(TestDb) -> anyhow::Result<()>` as one test per database.

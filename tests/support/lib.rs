@@ -13,4 +13,4 @@ pub mod server;
 pub use client::{Client, Subscription};
 pub use db::TestDb;
 pub use repo::git_repo;
-pub use server::TestServer;
+pub use server::{TestServer, TestWorker};

@@ -35,22 +35,37 @@ pub fn paas_bin() -> anyhow::Result<PathBuf> {
 pub struct TestServer {
     child: Option<Child>,
     pub url: String,
-    pub data_dir: tempfile::TempDir,
+    pub data_dir: PathBuf,
     pub database_url: String,
+    /// The data dir, when this server owns it.
+    _owned: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
-    /// Starts `paas serve` on `db` with extra arguments.
+    /// Starts `paas serve` on `db` with extra arguments, in a data dir of its own.
     pub async fn spawn(db: TestDb, args: &[&str]) -> anyhow::Result<Self> {
-        let data_dir = tempfile::tempdir()?;
-        let database_url = db.url(data_dir.path()).await?;
+        let dir = tempfile::tempdir()?;
+        let database_url = db.url(dir.path()).await?;
+        let mut server = Self::spawn_in(dir.path(), &database_url, args, &[]).await?;
+        server._owned = Some(dir);
+        Ok(server)
+    }
+
+    /// Starts `paas serve` in a data dir and database shared with other processes.
+    pub async fn spawn_in(
+        data_dir: &Path,
+        database_url: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let mut child = Command::new(paas_bin()?)
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir.path())
+            .arg(data_dir)
             .args(args)
-            .env("DATABASE_URL", &database_url)
+            .env("DATABASE_URL", database_url)
             .env("RUST_LOG", "info,sqlx=warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
@@ -70,8 +85,9 @@ impl TestServer {
         Ok(Self {
             child: Some(child),
             url,
-            data_dir,
-            database_url,
+            data_dir: data_dir.to_path_buf(),
+            database_url: database_url.to_owned(),
+            _owned: None,
         })
     }
 
@@ -79,7 +95,7 @@ impl TestServer {
     pub async fn user(&self, name: &str) -> anyhow::Result<Client> {
         let out = Command::new(paas_bin()?)
             .args(["user", "create", name, "--data-dir"])
-            .arg(self.data_dir.path())
+            .arg(&self.data_dir)
             .env("DATABASE_URL", &self.database_url)
             .output()
             .await?;
@@ -142,5 +158,37 @@ impl TestServer {
         let n: i64 = row.try_get_by_index(0)?;
         db.close().await?;
         Ok(n)
+    }
+}
+
+/// A running `paas worker`.
+pub struct TestWorker {
+    child: Child,
+}
+
+impl TestWorker {
+    /// Starts `paas worker` on a shared data dir, database and Redis (`env` names them).
+    pub fn spawn(
+        data_dir: &Path,
+        database_url: &str,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        let child = Command::new(paas_bin()?)
+            .args(["worker", "--data-dir"])
+            .arg(data_dir)
+            .env("DATABASE_URL", database_url)
+            .env("RUST_LOG", "info,sqlx=warn")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()?;
+        Ok(Self { child })
+    }
+
+    /// Kills the worker with SIGKILL, as a crash would.
+    pub async fn kill9(&mut self) -> anyhow::Result<()> {
+        self.child.kill().await?;
+        Ok(())
     }
 }
