@@ -47,6 +47,9 @@ struct RedisArgs {
     /// Prefix of every key, so several platforms share one Redis.
     #[arg(long, env = "PAAS_REDIS_PREFIX", default_value = "paas")]
     redis_prefix: String,
+    /// Turn the cache off: every lookup reads the database.
+    #[arg(long, env = "PAAS_NO_CACHE")]
+    no_cache: bool,
     /// Seconds a queue message may stay unacked by a silent consumer before another takes it.
     #[arg(long, env = "PAAS_CLAIM_AFTER_SECS", default_value_t = 60)]
     claim_after_secs: u64,
@@ -55,6 +58,7 @@ struct RedisArgs {
 impl RedisArgs {
     fn apply(self, settings: &mut Settings) {
         settings.redis_url = self.redis_url;
+        settings.no_cache = self.no_cache;
         settings.redis_prefix = self.redis_prefix;
         settings.claim_after = std::time::Duration::from_secs(self.claim_after_secs.max(1));
     }

@@ -15,6 +15,7 @@ use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use paas_core::cache::none::NoCache;
 use paas_core::cache::redis::RedisCache;
 use paas_core::events::redis::RedisBus;
 use paas_core::queue::redis::RedisQueue;
@@ -73,17 +74,22 @@ pub async fn platform(settings: &Settings) -> Result<Platform, paas_core::Error>
     let mut builder = Platform::builder()
         .config(config)
         .database_url(settings.database_url());
+    if settings.no_cache {
+        builder = builder.cache(Arc::new(NoCache));
+    }
     if let Some(url) = &settings.redis_url {
         let prefix = &settings.redis_prefix;
         // One consumer name per process: a restarted process is a new consumer, and what the
         // old one held is claimed after `claim_after`.
         let consumer = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
         builder = builder
-            .cache(Arc::new(RedisCache::connect(url, prefix, CACHE_TTL).await?))
             .queue(Arc::new(
                 RedisQueue::connect(url, prefix, &consumer, settings.claim_after).await?,
             ))
             .bus(Arc::new(RedisBus::connect(url, prefix).await?));
+        if !settings.no_cache {
+            builder = builder.cache(Arc::new(RedisCache::connect(url, prefix, CACHE_TTL).await?));
+        }
     }
     let builder = match settings.runtime {
         RuntimeKind::Process => builder

@@ -37,6 +37,8 @@ pub struct Settings {
     pub base_images: paas_runner::podman::BaseImages,
     /// Redis for cache, queue and events across processes; `None` keeps them in memory.
     pub redis_url: Option<String>,
+    /// Turns the cache off (every lookup reads the database).
+    pub no_cache: bool,
     /// Prefix of every Redis key, so several platforms (or test runs) share one Redis.
     pub redis_prefix: String,
     /// How long a queue message may stay unacked (its consumer silent) before another takes it.
@@ -56,6 +58,7 @@ impl Default for Settings {
             publish_address: "127.0.0.1".into(),
             base_images: paas_runner::podman::BaseImages::default(),
             redis_url: None,
+            no_cache: false,
             redis_prefix: "paas".into(),
             claim_after: std::time::Duration::from_secs(60),
         }

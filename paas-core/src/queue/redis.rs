@@ -22,12 +22,21 @@ use super::{BuildQueue, Delivery, Message, Topic};
 use crate::error::{Error, Result};
 use crate::redis_conn::connect;
 
+/// Blocking reads may take this much longer than their block time before they count as failed.
+const BLOCK_SLACK: Duration = Duration::from_secs(5);
+/// Longest a pull blocks in Redis.
+const MAX_BLOCK: Duration = Duration::from_secs(10);
+
 /// Cheap to clone.
 #[derive(Clone)]
 pub struct RedisQueue {
-    /// For the blocking reads: a blocked XREADGROUP would hold up every other call on a shared
-    /// connection.
     client: redis::Client,
+    /// One connection per topic for the blocking reads: Redis serves a connection's commands in
+    /// order, so a blocked XREADGROUP would hold up everything else sent on it (the worker's and
+    /// the deployer's reads, every ack).
+    blocking: std::sync::Arc<
+        tokio::sync::Mutex<std::collections::HashMap<Topic, redis::aio::MultiplexedConnection>>,
+    >,
     conn: ConnectionManager,
     prefix: String,
     consumer: String,
@@ -58,6 +67,7 @@ impl RedisQueue {
         let (client, conn) = connect(url).await?;
         let q = Self {
             client,
+            blocking: Default::default(),
             conn,
             prefix: prefix.to_owned(),
             consumer: consumer.to_owned(),
@@ -174,20 +184,39 @@ impl BuildQueue for RedisQueue {
         if let Some(d) = self.claim(topic).await? {
             return Ok(Some(d));
         }
+        let wait = wait.min(MAX_BLOCK);
         let opts = StreamReadOptions::default()
             .group(self.group(topic), &self.consumer)
             .count(1)
             .block(usize::try_from(wait.as_millis().max(1)).unwrap_or(1000));
-        // A dedicated connection for the blocking read.
-        let mut conn = self
-            .client
-            .get_multiplexed_async_connection()
-            .await
-            .map_err(|e| qerr("connect", e))?;
-        let reply: Option<StreamReadReply> = conn
+        let mut blocking = self.blocking.lock().await;
+        let mut conn = match blocking.get(&topic) {
+            Some(c) => c.clone(),
+            None => {
+                let config = redis::AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(crate::redis_conn::CALL_TIMEOUT))
+                    .set_response_timeout(Some(MAX_BLOCK + BLOCK_SLACK));
+                let c = self
+                    .client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                    .map_err(|e| qerr("connect", e))?;
+                blocking.insert(topic, c.clone());
+                c
+            }
+        };
+        drop(blocking);
+        let reply: Option<StreamReadReply> = match conn
             .xread_options(&[self.stream(topic)], &[">"], &opts)
             .await
-            .map_err(|e| qerr("read", e))?;
+        {
+            Ok(r) => r,
+            Err(e) => {
+                // A broken connection is replaced on the next pull.
+                self.blocking.lock().await.remove(&topic);
+                return Err(qerr("read", e));
+            }
+        };
         let entry = reply
             .and_then(|r| r.keys.into_iter().next())
             .and_then(|k| k.ids.into_iter().next());
