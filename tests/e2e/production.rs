@@ -65,6 +65,7 @@ async fn two_apis_two_workers_one_killed_mid_build() -> anyhow::Result<()> {
     let slow = git_repo(SLOW_APP)?;
     let broken = git_repo(BROKEN_APP)?;
     let mut expected = BTreeMap::new();
+    let mut watched = None;
     for n in 0..20 {
         let (repo, end) = if n % 7 == 3 {
             (&broken, "FAILED")
@@ -73,11 +74,19 @@ async fn two_apis_two_workers_one_killed_mid_build() -> anyhow::Result<()> {
         };
         let name = format!("app-{n:02}");
         let via = if n % 2 == 0 { &alice_a } else { &alice_b };
-        create(
+        let id = create(
             via,
             json!({ "name": name, "repository": { "url": file_url(repo.path()) } }),
         )
         .await?;
+        if n == 0 {
+            // Created through API A, built by a worker process, followed on API B: every change,
+            // in order (versions strictly increase), no duplicate.
+            let (b, id) = (alice_b.clone(), id.clone());
+            watched = Some(tokio::spawn(async move {
+                crate::apps::statuses_until_settled(&b, &id).await
+            }));
+        }
         expected.insert(name, end.to_owned());
     }
 
@@ -107,6 +116,14 @@ async fn two_apis_two_workers_one_killed_mid_build() -> anyhow::Result<()> {
     .await
     .map_err(|_| anyhow::anyhow!("apps stuck"))??;
     assert_eq!(settled, expected);
+    let seen = watched
+        .ok_or_else(|| anyhow::anyhow!("no watcher"))?
+        .await??;
+    assert_eq!(
+        seen,
+        ["PENDING", "BUILDING", "STARTING", "RUNNING"],
+        "as seen on API B"
+    );
     assert_eq!(
         states(&alice_b).await?,
         settled,
