@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use futures::StreamExt;
-use paas_core::model::{AppName, EnvVars, GitUrl, NewApplication, SourcePolicy, User, UserId};
+use paas_core::model::{AppName, GitUrl, NewApplication, SourcePolicy, User, UserId};
 use paas_core::{AppStatus, Platform};
 use paas_runner::BuildWorker;
 use paas_runner::local::{LocalBuilder, LocalRuntime};
@@ -65,19 +65,13 @@ async fn main() -> anyhow::Result<()> {
     let app = platform
         .create_application(
             &user,
-            NewApplication {
-                name: AppName::parse(&name)?,
-                url: GitUrl::parse(
+            NewApplication::new(
+                AppName::parse(&name)?,
+                GitUrl::parse(
                     &format!("file://{}", repo.display()),
                     SourcePolicy::default(),
                 )?,
-                branch: None,
-                language: None,
-                port: None,
-                env: EnvVars::default(),
-                resources: Default::default(),
-                port_bindings: Vec::new(),
-            },
+            ),
         )
         .await?;
     let mut changes = platform.status_changes(app.id, None).await?;

@@ -32,15 +32,13 @@ fn user(name: &str) -> User {
 
 fn app(owner: &User, name: &str) -> anyhow::Result<(Application, Deployment)> {
     let dep = Deployment::queued(AppId::new(), None, Utc::now());
-    let new = NewApplication {
-        name: AppName::parse(name)?,
-        url: GitUrl::parse("https://example.com/r.git", SourcePolicy::default())?,
-        branch: None,
-        language: None,
-        port: None,
-        env: EnvVars::parse([("SECRET", "s3cr3t")])?,
-        resources: Default::default(),
-        port_bindings: Vec::new(),
+    let new = {
+        let mut new = NewApplication::new(
+            AppName::parse(name)?,
+            GitUrl::parse("https://example.com/r.git", SourcePolicy::default())?,
+        );
+        new.env = EnvVars::parse([("SECRET", "s3cr3t")])?;
+        new
     };
     Ok((
         Application::pending(owner.id, new, Branch::parse("main")?, &dep),

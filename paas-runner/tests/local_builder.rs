@@ -4,23 +4,17 @@ use chrono::Utc;
 use paas_core::Error;
 use paas_core::builder::{BuildJob, ImageBuilder};
 use paas_core::model::{
-    AppId, AppName, Application, Branch, Deployment, EnvVars, GitUrl, Language, NewApplication,
+    AppId, AppName, Application, Branch, Deployment, GitUrl, Language, NewApplication,
     SourcePolicy, UserId,
 };
 use paas_runner::local::LocalBuilder;
 
 fn app() -> anyhow::Result<(Application, Deployment)> {
     let dep = Deployment::queued(AppId::new(), None, Utc::now());
-    let new = NewApplication {
-        name: AppName::parse("b")?,
-        url: GitUrl::parse("https://example.com/r.git", SourcePolicy::default())?,
-        branch: None,
-        language: None,
-        port: None,
-        env: EnvVars::default(),
-        resources: Default::default(),
-        port_bindings: Vec::new(),
-    };
+    let new = NewApplication::new(
+        AppName::parse("b")?,
+        GitUrl::parse("https://example.com/r.git", SourcePolicy::default())?,
+    );
     Ok((
         Application::pending(UserId::new(), new, Branch::parse("main")?, &dep),
         dep,

@@ -148,16 +148,10 @@ async fn setup(redis_url: &str, queue: Option<Arc<dyn BuildQueue>>) -> anyhow::R
 /// An app written straight to the store (not through the cache).
 async fn app_in_store(s: &Setup, name: &str) -> anyhow::Result<Application> {
     let dep = Deployment::queued(AppId::new(), None, Utc::now());
-    let new = NewApplication {
-        name: AppName::parse(name)?,
-        url: GitUrl::parse("https://example.com/r.git", SourcePolicy::default())?,
-        branch: None,
-        language: None,
-        port: None,
-        env: EnvVars::default(),
-        resources: Default::default(),
-        port_bindings: Vec::new(),
-    };
+    let new = NewApplication::new(
+        AppName::parse(name)?,
+        GitUrl::parse("https://example.com/r.git", SourcePolicy::default())?,
+    );
     let app = Application::pending(s.user.id, new, Branch::parse("main")?, &dep);
     s.store.create_app(&app, &dep).await?;
     s.store.take();
@@ -306,19 +300,13 @@ async fn a_message_that_keeps_dying_is_dead_lettered_and_fails_the_app() -> anyh
     let worker_queue: Arc<dyn BuildQueue> = Arc::new(queue(&prefix, "worker", claim).await?);
     let s = setup(&url(), Some(worker_queue)).await?;
     let repo = paas_tests::git_repo(&[("app.py", "print(1)\n")])?;
-    let new = NewApplication {
-        name: AppName::parse("poison")?,
-        url: GitUrl::parse(
+    let new = NewApplication::new(
+        AppName::parse("poison")?,
+        GitUrl::parse(
             &paas_tests::repo::file_url(repo.path()),
             SourcePolicy::default(),
         )?,
-        branch: None,
-        language: None,
-        port: None,
-        env: EnvVars::default(),
-        resources: Default::default(),
-        port_bindings: Vec::new(),
-    };
+    );
     let app = s.platform.create_application(&s.user, new).await?;
     // Five consumers take the build and die before acking it.
     for n in 0..5 {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use paas_core::flow::Step;
-use paas_core::model::{AppName, EnvVars, GitUrl, NewApplication, SourcePolicy, User, UserId};
+use paas_core::model::{AppName, GitUrl, NewApplication, SourcePolicy, User, UserId};
 use paas_core::queue::{Message, Topic};
 use paas_core::retry::RetryPolicy;
 use paas_core::{AppStatus, Platform, PlatformConfig};
@@ -59,16 +59,10 @@ async fn setup(work_dir: Option<std::path::PathBuf>) -> anyhow::Result<Setup> {
 }
 
 fn new_app(name: &str, repo: &std::path::Path) -> anyhow::Result<NewApplication> {
-    Ok(NewApplication {
-        name: AppName::parse(name)?,
-        url: GitUrl::parse(&file_url(repo), SourcePolicy::default())?,
-        branch: None,
-        language: None,
-        port: None,
-        env: EnvVars::default(),
-        resources: Default::default(),
-        port_bindings: Vec::new(),
-    })
+    Ok(NewApplication::new(
+        AppName::parse(name)?,
+        GitUrl::parse(&file_url(repo), SourcePolicy::default())?,
+    ))
 }
 
 /// Steps worker and deployer until both queues are empty.

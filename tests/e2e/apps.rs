@@ -6,7 +6,8 @@ use anyhow::bail;
 use paas_tests::Client;
 use serde_json::{Value, json};
 
-/// A tiny Python HTTP app answering `$GREETING` (or "hello") on `$PORT`.
+/// A tiny Python HTTP app answering `$GREETING` (or "hello") on `0.0.0.0:$PORT` (so it is
+/// reachable through a container's published port too).
 pub const PYTHON_APP: &str = r#"import http.server, os
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -20,7 +21,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
 "#;
 
 pub const CREATE: &str = "mutation($input: CreateApplicationInput!) {

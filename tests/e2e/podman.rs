@@ -8,21 +8,7 @@ use paas_tests::repo::{commit, file_url};
 use paas_tests::{Client, TestDb, TestServer, git_repo};
 use serde_json::{Value, json};
 
-use crate::apps::{app, create, statuses_until_settled};
-
-/// Answers `$GREETING` on `0.0.0.0:$PORT` (reachable through the published port).
-const PY_APP: &str = r#"import http.server, os
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = os.environ.get("GREETING", "hello").encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
-"#;
+use crate::apps::{PYTHON_APP as PY_APP, app, create, statuses_until_settled};
 
 /// A server on Podman, a user, and the clean-up of what the test deploys (dropped last).
 struct Setup {

@@ -108,3 +108,20 @@ pub struct NewApplication {
     /// Checked with [`super::validate_port_bindings`].
     pub port_bindings: Vec<PortBinding>,
 }
+
+impl NewApplication {
+    /// An app from `url` named `name`, with every other choice left to the platform: the default
+    /// branch, detected language, a port in `$PORT`, no env, no limits, no extra ports.
+    pub fn new(name: AppName, url: super::GitUrl) -> Self {
+        Self {
+            name,
+            url,
+            branch: None,
+            language: None,
+            port: None,
+            env: EnvVars::default(),
+            resources: Resources::default(),
+            port_bindings: Vec::new(),
+        }
+    }
+}
