@@ -181,6 +181,14 @@ fn init_tracing(json: bool) {
     }
 }
 
+/// Settings of a process that runs apps: data, then runtime, then Redis.
+fn runner_settings(data: DataArgs, runtime: RuntimeArgs, redis: RedisArgs) -> Settings {
+    let mut settings = settings(data);
+    runtime.apply(&mut settings);
+    redis.apply(&mut settings);
+    settings
+}
+
 fn settings(data: DataArgs) -> Settings {
     Settings {
         data_dir: data.data_dir,
@@ -233,9 +241,7 @@ async fn main() -> anyhow::Result<()> {
             runtime,
             redis,
         } => {
-            let mut settings = settings(data);
-            runtime.apply(&mut settings);
-            redis.apply(&mut settings);
+            let mut settings = runner_settings(data, *runtime, redis);
             settings.allow_local_repos = !no_local_repos;
             settings.run_worker = !no_worker;
             settings.listen = match (listen, std::env::var("PORT").ok()) {
@@ -257,9 +263,7 @@ async fn main() -> anyhow::Result<()> {
             runtime,
             redis,
         } => {
-            let mut settings = settings(data);
-            runtime.apply(&mut settings);
-            redis.apply(&mut settings);
+            let settings = runner_settings(data, *runtime, redis);
             anyhow::ensure!(
                 settings.redis_url.is_some(),
                 "paas worker takes builds from Redis: set REDIS_URL (or --redis-url)"

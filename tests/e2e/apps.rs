@@ -24,6 +24,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
 "#;
 
+/// Answers the content of `version.txt` on `0.0.0.0:$PORT` (tells deployments apart).
+pub const VERSIONED_APP: &str = r#"import http.server, os
+body = open("version.txt").read().strip().encode()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
+"#;
 pub const CREATE: &str = "mutation($input: CreateApplicationInput!) {
   createApplication(input: $input) { application { id name status } }
 }";
@@ -75,4 +88,13 @@ pub async fn statuses_until_settled(client: &Client, id: &str) -> anyhow::Result
 /// The app as `application(id)` shows it.
 pub async fn app(client: &Client, id: &str) -> anyhow::Result<Value> {
     Ok(client.data(APP, json!({ "id": id })).await?["application"].clone())
+}
+
+/// The body the app answers at the endpoint the platform reports for it.
+pub async fn body(client: &Client, id: &str) -> anyhow::Result<String> {
+    let url = app(client, id).await?["endpoint"]["url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    Ok(reqwest::get(url).await?.error_for_status()?.text().await?)
 }

@@ -10,22 +10,8 @@ use paas_tests::repo::{commit, file_url};
 use paas_tests::{Client, TestDb, TestServer, git_repo};
 use serde_json::{Value, json};
 
-use crate::apps::{app, create, statuses_until_settled};
+use crate::apps::{VERSIONED_APP, app, body, create, statuses_until_settled};
 use crate::on_both_databases;
-
-/// Answers the content of `version.txt`.
-const VERSIONED_APP: &str = r#"import http.server, os
-body = open("version.txt").read().strip().encode()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-"#;
 
 const REDEPLOY: &str = "mutation($id: ID!) { redeployApplication(id: $id) { id status } }";
 
@@ -59,20 +45,7 @@ async fn newest_deployment_settled(client: &Client, id: &str) -> anyhow::Result<
     .await
 }
 
-async fn body_of(client: &Client, id: &str) -> anyhow::Result<String> {
-    let shown = app(client, id).await?;
-    let url = shown["endpoint"]["url"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    Ok(reqwest::get(url).await?.error_for_status()?.text().await?)
-}
-
-async fn versioned_app(
-    server: &TestServer,
-    client: &Client,
-    name: &str,
-) -> anyhow::Result<(tempfile::TempDir, String)> {
+async fn versioned_app(client: &Client, name: &str) -> anyhow::Result<(tempfile::TempDir, String)> {
     let repo = git_repo(&[("app.py", VERSIONED_APP), ("version.txt", "v1\n")])?;
     let id = create(
         client,
@@ -84,7 +57,6 @@ async fn versioned_app(
         seen.last().map(String::as_str) == Some("RUNNING"),
         "{seen:?}"
     );
-    let _ = server;
     Ok((repo, id))
 }
 
@@ -96,7 +68,7 @@ fn commit_version(repo: &Path, files: &[(&str, &str)]) -> anyhow::Result<String>
 async fn redeploy_switches_without_a_failed_request(db: TestDb) -> anyhow::Result<()> {
     let server = TestServer::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
-    let (repo, id) = versioned_app(&server, &alice, "rolling").await?;
+    let (repo, id) = versioned_app(&alice, "rolling").await?;
     let v2 = commit_version(repo.path(), &[("version.txt", "v2\n")])?;
 
     // A client that keeps asking the platform where the app is and calling it.
@@ -107,7 +79,7 @@ async fn redeploy_switches_without_a_failed_request(db: TestDb) -> anyhow::Resul
             let mut bodies = Vec::new();
             let mut failures = Vec::new();
             while !stop.load(Ordering::SeqCst) {
-                match body_of(&alice, &id).await {
+                match body(&alice, &id).await {
                     Ok(b) => bodies.push(b),
                     Err(e) => failures.push(e.to_string()),
                 }
@@ -152,7 +124,7 @@ on_both_databases!(redeploy_switches_without_a_failed_request);
 async fn failed_redeploy_keeps_the_old_version_serving(db: TestDb) -> anyhow::Result<()> {
     let server = TestServer::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
-    let (repo, id) = versioned_app(&server, &alice, "steady").await?;
+    let (repo, id) = versioned_app(&alice, "steady").await?;
     commit_version(
         repo.path(),
         &[("app.py", "import sys\nsys.exit('broken release')\n")],
@@ -169,7 +141,7 @@ async fn failed_redeploy_keeps_the_old_version_serving(db: TestDb) -> anyhow::Re
         reason.contains("keeps serving") && reason.contains("broken release"),
         "{reason}"
     );
-    assert_eq!(body_of(&alice, &id).await?, "v1");
+    assert_eq!(body(&alice, &id).await?, "v1");
     Ok(())
 }
 on_both_databases!(failed_redeploy_keeps_the_old_version_serving);
@@ -178,7 +150,7 @@ async fn delete_leaves_nothing_behind(db: TestDb) -> anyhow::Result<()> {
     let server = TestServer::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let bob = server.user("bob").await?;
-    let (_repo, id) = versioned_app(&server, &alice, "doomed").await?;
+    let (_repo, id) = versioned_app(&alice, "doomed").await?;
     let shown = app(&alice, &id).await?;
     let url = shown["endpoint"]["url"]
         .as_str()
@@ -248,14 +220,14 @@ on_both_databases!(busy_apps_refuse_a_second_deploy);
 async fn old_images_are_pruned_beyond_three(db: TestDb) -> anyhow::Result<()> {
     let server = TestServer::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
-    let (repo, id) = versioned_app(&server, &alice, "pruned").await?;
+    let (repo, id) = versioned_app(&alice, "pruned").await?;
     for n in 2..=5 {
         commit_version(repo.path(), &[("version.txt", &format!("v{n}\n"))])?;
         alice.data(REDEPLOY, json!({ "id": id })).await?;
         let shown = newest_deployment_settled(&alice, &id).await?;
         assert_eq!(shown["deployments"][0]["status"], "RUNNING");
     }
-    assert_eq!(body_of(&alice, &id).await?, "v5");
+    assert_eq!(body(&alice, &id).await?, "v5");
     let shown = app(&alice, &id).await?;
     let deps: Vec<String> = shown["deployments"]
         .as_array()

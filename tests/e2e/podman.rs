@@ -8,7 +8,7 @@ use paas_tests::repo::{commit, file_url};
 use paas_tests::{Client, TestDb, TestServer, git_repo};
 use serde_json::{Value, json};
 
-use crate::apps::{PYTHON_APP as PY_APP, app, create, statuses_until_settled};
+use crate::apps::{PYTHON_APP as PY_APP, VERSIONED_APP, app, body, create, statuses_until_settled};
 
 /// A server on Podman, a user, and the clean-up of what the test deploys (dropped last).
 struct Setup {
@@ -60,15 +60,6 @@ async fn deploy(
     Ok((repo, id, seen))
 }
 
-async fn get(client: &Client, id: &str) -> anyhow::Result<String> {
-    let shown = app(client, id).await?;
-    let url = shown["endpoint"]["url"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    Ok(reqwest::get(url).await?.error_for_status()?.text().await?)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_static_and_containerfile_apps_answer() -> anyhow::Result<()> {
     let setup = server().await?;
@@ -81,7 +72,7 @@ async fn python_static_and_containerfile_apps_answer() -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(seen, ["PENDING", "BUILDING", "STARTING", "RUNNING"]);
-    assert_eq!(get(alice, &py).await?, "from a container");
+    assert_eq!(body(alice, &py).await?, "from a container");
 
     let (_r2, site, seen) = setup
         .deploy(
@@ -91,7 +82,7 @@ async fn python_static_and_containerfile_apps_answer() -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(seen.last().map(String::as_str), Some("RUNNING"), "{seen:?}");
-    assert_eq!(get(alice, &site).await?, "<h1>static</h1>\n");
+    assert_eq!(body(alice, &site).await?, "<h1>static</h1>\n");
 
     let containerfile = "FROM localhost/busybox:latest\nRUN mkdir -p /srv && echo own-containerfile > /srv/index.html\n\
                          CMD [\"sh\", \"-c\", \"exec httpd -f -p $PORT -h /srv\"]\n";
@@ -103,7 +94,7 @@ async fn python_static_and_containerfile_apps_answer() -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(seen.last().map(String::as_str), Some("RUNNING"), "{seen:?}");
-    assert_eq!(get(alice, &own).await?, "own-containerfile\n");
+    assert_eq!(body(alice, &own).await?, "own-containerfile\n");
 
     let shown = app(alice, &py).await?;
     assert_eq!(shown["language"], "PYTHON");
@@ -234,14 +225,10 @@ async fn cpu_quota_caps_a_busy_app() -> anyhow::Result<()> {
 async fn redeploy_switches_containers_without_a_failed_request() -> anyhow::Result<()> {
     let setup = server().await?;
     let alice = &setup.alice;
-    let versioned = PY_APP.replace(
-        "os.environ.get(\"GREETING\", \"hello\")",
-        "open(\"version.txt\").read().strip()",
-    );
     let (repo, id, _) = setup
         .deploy(
             "pod-roll",
-            &[("app.py", &versioned), ("version.txt", "v1\n")],
+            &[("app.py", VERSIONED_APP), ("version.txt", "v1\n")],
             json!({}),
         )
         .await?;
@@ -256,7 +243,7 @@ async fn redeploy_switches_containers_without_a_failed_request() -> anyhow::Resu
         tokio::spawn(async move {
             let (mut bodies, mut failures) = (Vec::new(), Vec::new());
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                match get(&alice, &id).await {
+                match body(&alice, &id).await {
                     Ok(b) => bodies.push(b),
                     Err(e) => failures.push(e.to_string()),
                 }
