@@ -7,6 +7,7 @@
 //! - `m20261123_000001_init.rs`: users, applications, deployments, status events.
 //! - `m20261123_000002_user_git_token.rs`: the token for a user's private repositories.
 //! - `m20261123_000003_app_resources.rs`: CPU and memory limits, extra port bindings.
+//! - `m20261123_000004_locks_tasks.rs`: locks, task records, a deployment's crash count.
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -14,6 +15,7 @@ use sea_orm_migration::prelude::*;
 mod m20261123_000001_init;
 mod m20261123_000002_user_git_token;
 mod m20261123_000003_app_resources;
+mod m20261123_000004_locks_tasks;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -25,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_init::Migration),
             Box::new(m20261123_000002_user_git_token::Migration),
             Box::new(m20261123_000003_app_resources::Migration),
+            Box::new(m20261123_000004_locks_tasks::Migration),
         ]
     }
 }

@@ -40,6 +40,12 @@ pub enum Error {
     /// Another task is under way on the app; says which.
     #[error("the application is busy: {0}")]
     Busy(String),
+    /// The task needs a built deployment and there is none.
+    #[error("nothing to run: {0}")]
+    NotBuilt(String),
+    /// A lock this task held was taken over (a forced task) or lapsed; the task stopped.
+    #[error("the lock {0} was lost: another task took it over")]
+    LockLost(String),
     /// A build that failed because of the app's code or configuration.
     #[error("build failed: {0}")]
     BuildFailed(String),
@@ -83,12 +89,15 @@ impl Error {
             | Error::VersionConflict { .. }
             | Error::IllegalTransition(_)
             | Error::Busy(_)
+            | Error::NotBuilt(_)
             | Error::BuildFailed(_)
             | Error::StartFailed(_) => Fault::User,
             Error::Git { fault, .. } => *fault,
-            Error::Storage(_) | Error::Queue(_) | Error::Runtime(_) | Error::Io { .. } => {
-                Fault::Platform
-            }
+            Error::Storage(_)
+            | Error::Queue(_)
+            | Error::Runtime(_)
+            | Error::LockLost(_)
+            | Error::Io { .. } => Fault::Platform,
         }
     }
 
@@ -104,6 +113,8 @@ impl Error {
             Error::VersionConflict { .. } => "VERSION_CONFLICT",
             Error::IllegalTransition(_) => "ILLEGAL_TRANSITION",
             Error::Busy(_) => "APP_BUSY",
+            Error::LockLost(_) => "LOCK_LOST",
+            Error::NotBuilt(_) => "NOT_BUILT",
             Error::BuildFailed(_) => "BUILD_FAILED",
             Error::StartFailed(_) => "START_FAILED",
             Error::Git { .. } => "GIT_ERROR",

@@ -10,6 +10,8 @@
 //! - [`status`]: the `AppStatus` state machine, every transition in one place.
 //! - [`error`]: one error enum; each error knows its [`Fault`] and its API code.
 //! - [`retry`]: the one `RetryPolicy`.
+//! - [`lock`]: locks in the database (a row per key, compare-and-set, leases); [`task`]: the
+//!   records of what the platform does to an app.
 //! - Ports, one trait per file: [`store`], [`cache`], [`queue`], [`events`], [`git`],
 //!   [`builder`], [`runtime`]. Their adapters live in the folder of the same name.
 //! - [`platform`]: [`Platform`], the handle that holds the chosen adapters, built with
@@ -29,6 +31,7 @@ pub mod error;
 pub mod events;
 pub mod flow;
 pub mod git;
+pub mod lock;
 pub mod model;
 pub mod platform;
 pub mod queue;
@@ -37,6 +40,7 @@ pub mod retry;
 pub mod runtime;
 pub mod status;
 pub mod store;
+pub mod task;
 
 pub use error::{Error, Fault, Result};
 pub use platform::{Platform, PlatformBuilder, PlatformConfig};

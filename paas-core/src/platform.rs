@@ -13,6 +13,7 @@ use crate::events::EventBus;
 use crate::events::memory::MemoryBus;
 use crate::git::GitProvider;
 use crate::git::libgit::Git2Provider;
+use crate::lock::Locks;
 use crate::model::SourcePolicy;
 use crate::queue::BuildQueue;
 use crate::queue::memory::MemoryQueue;
@@ -39,6 +40,19 @@ pub struct PlatformConfig {
     pub drain: Duration,
     /// Images kept per app (newest first) for rollback; older ones are pruned.
     pub keep_images: usize,
+    /// How long a lock stays held without renewal: how soon a dead holder's lock frees.
+    pub lock_lease: Duration,
+    /// How long a restart waits for a busy app before the answer is `APP_BUSY` (other tasks
+    /// answer at once, or queue).
+    pub lock_wait: Duration,
+    /// How long a build or start step waits for its app's lock (held by a forced restart).
+    pub step_lock_wait: Duration,
+    /// Restarts of a crashed instance: attempts before the app is `FAILED`, and the backoff.
+    pub crash_restart: RetryPolicy,
+    /// An instance up this long has its crash count reset.
+    pub steady_after: Duration,
+    /// How often running instances are checked.
+    pub supervise_every: Duration,
 }
 
 impl PlatformConfig {
@@ -66,6 +80,16 @@ impl Default for PlatformConfig {
             start_timeout: Duration::from_secs(30),
             drain: Duration::from_secs(5),
             keep_images: 3,
+            lock_lease: Duration::from_secs(30),
+            lock_wait: Duration::from_secs(10),
+            step_lock_wait: Duration::from_secs(120),
+            crash_restart: RetryPolicy {
+                base: Duration::from_secs(1),
+                max: Duration::from_secs(30),
+                ..RetryPolicy::attempts(5)
+            },
+            steady_after: Duration::from_secs(60),
+            supervise_every: Duration::from_secs(1),
         }
     }
 }
@@ -78,6 +102,7 @@ struct Inner {
     git: Arc<dyn GitProvider>,
     runtime: Arc<dyn Runtime>,
     images: Arc<dyn ImageBuilder>,
+    locks: Locks,
     config: PlatformConfig,
 }
 
@@ -116,6 +141,10 @@ impl Platform {
     }
     pub fn config(&self) -> &PlatformConfig {
         &self.inner.config
+    }
+    /// Locks in the store, shared with every process on the same database.
+    pub fn locks(&self) -> &Locks {
+        &self.inner.locks
     }
 }
 
@@ -198,8 +227,10 @@ impl PlatformBuilder {
                 Arc::new(store)
             }
         };
+        let locks = Locks::new(store.clone(), self.config.lock_lease);
         Ok(Platform {
             inner: Arc::new(Inner {
+                locks,
                 store,
                 cache: self
                     .cache

@@ -66,6 +66,11 @@ pub trait BuildQueue: Send + Sync {
     async fn renew(&self, delivery: &Delivery) -> Result<()>;
     /// How often a consumer working on a message should renew it.
     fn renew_every(&self) -> std::time::Duration;
+    /// Whether messages outlive this process (a restarted platform finds them still queued);
+    /// an in-memory queue loses them, and recovery queues them again.
+    fn durable(&self) -> bool {
+        false
+    }
     /// Moves a message that keeps failing out of the way (acked, kept aside with `reason`).
     async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<()>;
 }

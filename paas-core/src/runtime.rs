@@ -40,6 +40,14 @@ pub struct Instance {
     pub endpoint: Endpoint,
 }
 
+/// An instance the runtime has, whoever started it (for recovery: finding orphans).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownInstance {
+    pub id: String,
+    pub app: AppId,
+    pub deployment: DeploymentId,
+}
+
 /// What an instance is doing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InstanceState {
@@ -64,6 +72,9 @@ pub trait Runtime: Send + Sync {
     /// Stops if needed and forgets the instance.
     async fn remove(&self, instance: &str) -> Result<()>;
     async fn inspect(&self, instance: &str) -> Result<InstanceState>;
+    /// Every instance of an app this runtime runs, including those started by an earlier run
+    /// of the platform (so that recovery can remove the ones nothing records).
+    async fn instances(&self) -> Result<Vec<KnownInstance>>;
     /// CPU and memory use, where the runtime measures them; `None` for a gone instance.
     async fn stats(&self, _instance: &str) -> Result<Option<InstanceStats>> {
         Ok(None)

@@ -53,8 +53,10 @@ impl AppStatus {
                 | (Running, Starting)
                 // a new deployment of a failed or stopped app
                 | (Failed | Stopped, Pending)
-                // a restart of a failed or stopped app
-                | (Failed | Stopped, Starting)
+                // a restart of a failed or stopped app, or a forced one of an app in a deploy
+                | (Failed | Stopped | Pending, Starting)
+                // a running app that kept crashing
+                | (Running, Failed)
                 // a redeploy of a live app builds while the old instance keeps serving
                 | (Running, Building)
                 | (Pending | Building | Starting | Running | Failed, Stopped)
@@ -110,10 +112,10 @@ mod tests {
     #[test]
     fn transition_table() {
         let legal: &[(AppStatus, &[AppStatus])] = &[
-            (Pending, &[Building, Failed, Stopped, Deleting]),
+            (Pending, &[Building, Starting, Failed, Stopped, Deleting]),
             (Building, &[Starting, Failed, Stopped, Deleting]),
             (Starting, &[Running, Failed, Stopped, Deleting]),
-            (Running, &[Starting, Building, Stopped, Deleting]),
+            (Running, &[Starting, Building, Failed, Stopped, Deleting]),
             (Failed, &[Pending, Starting, Stopped, Deleting]),
             (Stopped, &[Pending, Starting, Deleting]),
             (Deleting, &[]),

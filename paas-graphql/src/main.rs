@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
@@ -94,6 +95,18 @@ struct RuntimeArgs {
     /// Run image of compiled (Rust, Go) apps.
     #[arg(long, env = "PAAS_IMAGE_NATIVE_RUN")]
     image_native_run: Option<String>,
+    /// Seconds a lock stays held without renewal (how soon a dead process's locks free).
+    #[arg(long, env = "PAAS_LOCK_LEASE_SECS", default_value_t = 30)]
+    lock_lease_secs: u64,
+    /// Seconds a task waits for a busy app before the answer is APP_BUSY.
+    #[arg(long, env = "PAAS_LOCK_WAIT_SECS", default_value_t = 10)]
+    lock_wait_secs: u64,
+    /// Crashes in a row restarted before an app is FAILED.
+    #[arg(long, env = "PAAS_CRASH_RESTARTS", default_value_t = 5)]
+    crash_restarts: u32,
+    /// Backoff before the first restart after a crash (doubling, up to 30 s), in milliseconds.
+    #[arg(long, env = "PAAS_CRASH_BACKOFF_MS", default_value_t = 1000)]
+    crash_backoff_ms: u64,
 }
 
 impl RuntimeArgs {
@@ -101,6 +114,10 @@ impl RuntimeArgs {
         settings.runtime = self.kind;
         settings.podman_socket = self.podman_socket;
         settings.publish_address = self.publish_address;
+        settings.lock_lease = Duration::from_secs(self.lock_lease_secs.max(1));
+        settings.lock_wait = Duration::from_secs(self.lock_wait_secs);
+        settings.crash_restarts = self.crash_restarts;
+        settings.crash_backoff = Duration::from_millis(self.crash_backoff_ms);
         let images = &mut settings.base_images;
         for (value, slot) in [
             (self.image_python, &mut images.python),

@@ -69,6 +69,12 @@ pub async fn platform(settings: &Settings) -> Result<Platform, paas_core::Error>
         source_policy: paas_core::model::SourcePolicy {
             allow_local: settings.allow_local_repos,
         },
+        lock_lease: settings.lock_lease,
+        lock_wait: settings.lock_wait,
+        crash_restart: paas_core::retry::RetryPolicy {
+            base: settings.crash_backoff,
+            ..paas_core::retry::RetryPolicy::attempts(settings.crash_restarts)
+        },
         ..PlatformConfig::default()
     };
     let mut builder = Platform::builder()
@@ -169,6 +175,23 @@ impl Server {
             let platform = self.platform.clone();
             let stop = stopped();
             tasks.spawn(async move { platform.run_deployer(stop).await });
+        }
+        {
+            let platform = self.platform.clone();
+            let stop = stopped();
+            tasks.spawn(async move { platform.run_task_queue(stop).await });
+        }
+        {
+            // Recovery first, so that an instance lost with a crash is recovered, not counted
+            // as a crash of the app.
+            let platform = self.platform.clone();
+            let stop = stopped();
+            tasks.spawn(async move {
+                if let Err(e) = platform.reconcile().await {
+                    tracing::error!(error = %e, "recovery at start-up failed");
+                }
+                platform.run_supervisor(stop).await;
+            });
         }
         if let Some(worker) = self.worker {
             let stop = stopped();

@@ -43,6 +43,14 @@ pub struct Settings {
     pub redis_prefix: String,
     /// How long a queue message may stay unacked (its consumer silent) before another takes it.
     pub claim_after: std::time::Duration,
+    /// How long a lock stays held without renewal.
+    pub lock_lease: std::time::Duration,
+    /// How long a task waits for a busy app.
+    pub lock_wait: std::time::Duration,
+    /// Crashes in a row restarted before an app is failed.
+    pub crash_restarts: u32,
+    /// Backoff before the first restart after a crash (doubling).
+    pub crash_backoff: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -61,6 +69,10 @@ impl Default for Settings {
             no_cache: false,
             redis_prefix: "paas".into(),
             claim_after: std::time::Duration::from_secs(60),
+            lock_lease: std::time::Duration::from_secs(30),
+            lock_wait: std::time::Duration::from_secs(10),
+            crash_restarts: 5,
+            crash_backoff: std::time::Duration::from_secs(1),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod builder;
 mod output;
+mod records;
 mod runtime;
 
 pub use builder::LocalBuilder;

@@ -54,7 +54,12 @@ impl BuildWorker {
         }
         match &delivery.message {
             Message::BuildRequest { app, deployment } => {
-                while_renewing(queue, &delivery, self.handle(*app, *deployment)).await?;
+                // The build runs under the app's lock, so a forced restart can stop it.
+                let purpose = format!("building deployment {deployment}");
+                let build =
+                    self.platform
+                        .with_app_lock(*app, &purpose, self.handle(*app, *deployment));
+                while_renewing(queue, &delivery, build).await?;
             }
             other => tracing::warn!(?other, "not a build request; dropped"),
         }
@@ -83,9 +88,11 @@ impl BuildWorker {
             return Ok(());
         };
         if app.deployment != Some(dep.id) {
+            let why = "replaced by a newer deployment".to_owned();
             dep.status = DeploymentStatus::Stopped;
-            dep.error = Some("replaced by a newer deployment".into());
-            return p.store().update_deployment(&dep).await;
+            dep.error = Some(why.clone());
+            p.store().update_deployment(&dep).await?;
+            return p.track(dep.id, "", Some(Some(why))).await;
         }
         // A running app keeps serving (and stays RUNNING) while its next deployment builds.
         if !matches!(app.status, AppStatus::Building | AppStatus::Running) {
@@ -93,6 +100,7 @@ impl BuildWorker {
         }
         dep.status = DeploymentStatus::Building;
         p.store().update_deployment(&dep).await?;
+        p.track(dep.id, "building", None).await?;
 
         let built = p
             .config()
@@ -107,6 +115,12 @@ impl BuildWorker {
                 }
             })
             .await;
+        // A forced restart may have cancelled the deployment while it built.
+        let current = p.store().deployment(dep.id).await?;
+        if current.is_none_or(|d| d.status != DeploymentStatus::Building) {
+            tracing::info!(deployment = %dep.id, "deployment cancelled during its build");
+            return Ok(());
+        }
         match built {
             Ok((image, commit, language)) => {
                 dep.status = DeploymentStatus::Built;

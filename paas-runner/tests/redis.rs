@@ -11,11 +11,14 @@ use futures::StreamExt;
 use paas_core::cache::redis::RedisCache;
 use paas_core::events::redis::RedisBus;
 use paas_core::events::{Event, EventBus, StatusEvent};
+use paas_core::lock::{LockRecord, LockStore};
+use paas_core::model::TaskId;
 use paas_core::model::*;
 use paas_core::queue::redis::RedisQueue;
 use paas_core::queue::{BuildQueue, Message, Topic};
 use paas_core::store::Store;
 use paas_core::store::sql::SqlStore;
+use paas_core::task::{Task, TaskState, TaskStore};
 use paas_core::{AppStatus, Platform, Result};
 use paas_runner::BuildWorker;
 use paas_runner::local::{LocalBuilder, LocalRuntime};
@@ -35,6 +38,39 @@ impl CountingStore {
     fn hit(&self) -> &SqlStore {
         self.calls.fetch_add(1, Ordering::SeqCst);
         &self.inner
+    }
+}
+
+// Locks and task records are not what the cache saves; they pass through uncounted.
+#[async_trait]
+impl LockStore for CountingStore {
+    async fn lock_record(&self, key: &str) -> Result<Option<LockRecord>> {
+        self.inner.lock_record(key).await
+    }
+    async fn insert_lock(&self, r: &LockRecord) -> Result<bool> {
+        self.inner.insert_lock(r).await
+    }
+    async fn swap_lock(&self, v: i64, r: &LockRecord) -> Result<bool> {
+        self.inner.swap_lock(v, r).await
+    }
+}
+
+#[async_trait]
+impl TaskStore for CountingStore {
+    async fn put_task(&self, t: &Task) -> Result<()> {
+        self.inner.put_task(t).await
+    }
+    async fn task(&self, id: TaskId) -> Result<Option<Task>> {
+        self.inner.task(id).await
+    }
+    async fn tasks_of(&self, app: AppId, limit: u64) -> Result<Vec<Task>> {
+        self.inner.tasks_of(app, limit).await
+    }
+    async fn tasks_in_state(&self, s: TaskState, limit: u64) -> Result<Vec<Task>> {
+        self.inner.tasks_in_state(s, limit).await
+    }
+    async fn task_of_deployment(&self, d: DeploymentId) -> Result<Option<Task>> {
+        self.inner.task_of_deployment(d).await
     }
 }
 

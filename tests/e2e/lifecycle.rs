@@ -16,7 +16,7 @@ use crate::on_both_databases;
 const REDEPLOY: &str = "mutation($id: ID!) { redeployApplication(id: $id) { id status } }";
 
 /// Polls `check` every 100 ms until it answers `Some`, for at most `limit`.
-async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> anyhow::Result<T>
+pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
@@ -45,7 +45,10 @@ async fn newest_deployment_settled(client: &Client, id: &str) -> anyhow::Result<
     .await
 }
 
-async fn versioned_app(client: &Client, name: &str) -> anyhow::Result<(tempfile::TempDir, String)> {
+pub async fn versioned_app(
+    client: &Client,
+    name: &str,
+) -> anyhow::Result<(tempfile::TempDir, String)> {
     let repo = git_repo(&[("app.py", VERSIONED_APP), ("version.txt", "v1\n")])?;
     let id = create(
         client,
@@ -60,7 +63,7 @@ async fn versioned_app(client: &Client, name: &str) -> anyhow::Result<(tempfile:
     Ok((repo, id))
 }
 
-fn commit_version(repo: &Path, files: &[(&str, &str)]) -> anyhow::Result<String> {
+pub fn commit_version(repo: &Path, files: &[(&str, &str)]) -> anyhow::Result<String> {
     let r = git2::Repository::open(repo)?;
     commit(&r, repo, files, "next")
 }

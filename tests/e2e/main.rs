@@ -7,9 +7,12 @@ mod create;
 mod failures;
 mod http;
 mod lifecycle;
+mod locks;
 mod podman;
 mod private;
 mod production;
+mod recovery;
+mod tasks;
 mod validation;
 
 /// Declares a scenario `async fn(TestDb) -> anyhow::Result<()>` as one test per database.

@@ -114,6 +114,13 @@ impl TestServer {
         Client::new(&self.url, None)
     }
 
+    /// Kills the server with SIGKILL, as a crash would: nothing it runs is stopped.
+    pub async fn kill9(&mut self) -> anyhow::Result<()> {
+        let mut child = self.child.take().context("already stopped")?;
+        child.kill().await?;
+        Ok(())
+    }
+
     /// Stops the server like Ctrl-C does and waits for it.
     pub async fn stop(&mut self) -> anyhow::Result<std::process::ExitStatus> {
         let mut child = self.child.take().context("already stopped")?;

@@ -179,7 +179,7 @@ impl Platform {
         .await
     }
 
-    async fn fresh(&self, id: AppId) -> Result<Application> {
+    pub(crate) async fn fresh(&self, id: AppId) -> Result<Application> {
         self.store()
             .app(id)
             .await?

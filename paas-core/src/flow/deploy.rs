@@ -91,12 +91,10 @@ impl Platform {
         }
         match &delivery.message {
             Message::BuildSucceeded { app, deployment } => {
-                while_renewing(
-                    self.queue(),
-                    &delivery,
-                    self.start_deployment(*app, *deployment),
-                )
-                .await?;
+                let purpose = format!("starting deployment {deployment}");
+                let start =
+                    self.with_app_lock(*app, &purpose, self.start_deployment(*app, *deployment));
+                while_renewing(self.queue(), &delivery, start).await?;
             }
             Message::BuildFailed {
                 app,
@@ -114,6 +112,7 @@ impl Platform {
     }
 
     /// Starts a built deployment: app `Starting`, up to N starts, then `Running` or `Failed`.
+    /// A running app keeps serving from its live deployment until the new one answers.
     #[tracing::instrument(skip(self), err)]
     pub async fn start_deployment(&self, app_id: AppId, dep_id: DeploymentId) -> Result<()> {
         let Some(mut dep) = self.store().deployment(dep_id).await? else {
@@ -131,9 +130,15 @@ impl Platform {
         if app.deployment != Some(dep.id) {
             dep.status = DeploymentStatus::Stopped;
             dep.error = Some("replaced by a newer deployment".into());
-            return self.store().update_deployment(&dep).await;
+            self.store().update_deployment(&dep).await?;
+            return self
+                .track(
+                    dep.id,
+                    "",
+                    Some(Some("replaced by a newer deployment".into())),
+                )
+                .await;
         }
-        // A running app keeps serving from its live deployment while the new one starts.
         let live = self.live_deployment(app.id, Some(dep.id)).await?;
         let app = if app.status == AppStatus::Starting || live.is_some() {
             app
@@ -142,50 +147,74 @@ impl Platform {
         };
         dep.status = DeploymentStatus::Starting;
         self.store().update_deployment(&dep).await?;
+        self.track(dep.id, "starting", None).await?;
+        match self.launch(&app, &mut dep).await? {
+            Ok(instance) => {
+                self.went_live(&app, &mut dep, instance).await?;
+                if let Some(old) = live {
+                    self.retire(old).await?;
+                }
+                self.prune_images(app.id).await?;
+            }
+            Err(reason) => self.fail_deployment(&mut dep, reason).await?,
+        }
+        Ok(())
+    }
 
+    /// Starts an instance of `dep`, trying up to the start policy's attempts (counted on the
+    /// deployment). `Ok(Err(reason))` when it would not start.
+    pub(crate) async fn launch(
+        &self,
+        app: &Application,
+        dep: &mut Deployment,
+    ) -> Result<std::result::Result<Instance, String>> {
         let policy = self.config().start_retry;
         let started = policy
             .run_while(
                 |_| {
                     dep.start_attempts += 1;
                     let dep = dep.clone();
-                    let app = app.clone();
                     async move {
                         self.store().update_deployment(&dep).await?;
-                        self.start_once(&app, &dep).await
+                        self.start_once(app, &dep).await
                     }
                 },
                 |e| matches!(e, Error::StartFailed(_) | Error::Runtime(_)),
             )
             .await;
         match started {
-            Ok(instance) => {
-                dep.status = DeploymentStatus::Running;
-                dep.instance = Some(instance.id.clone());
-                dep.error = None;
-                self.store().update_deployment(&dep).await?;
-                self.update_app(app.id, |a| {
-                    a.status = AppStatus::Running;
-                    a.status_reason = None;
-                    a.endpoint = Some(instance.endpoint.clone());
-                    Ok(())
-                })
-                .await?;
-                tracing::info!(app_id = %app.id, url = %instance.endpoint.url(), "application running");
-                if let Some(old) = live {
-                    self.retire(old).await?;
-                }
-                self.prune_images(app.id).await?;
-            }
-            Err(e) => {
-                let reason = format!(
-                    "the app did not start after {} attempts: {e}",
-                    dep.start_attempts
-                );
-                self.fail_deployment(&mut dep, reason).await?;
-            }
+            Ok(instance) => Ok(Ok(instance)),
+            Err(e @ (Error::StartFailed(_) | Error::Runtime(_))) => Ok(Err(format!(
+                "the app did not start after {} attempts: {e}",
+                dep.start_attempts
+            ))),
+            Err(e) => Err(e),
         }
-        Ok(())
+    }
+
+    /// Records a started instance: deployment and app `RUNNING`, the endpoint switched to it,
+    /// its task done.
+    pub(crate) async fn went_live(
+        &self,
+        app: &Application,
+        dep: &mut Deployment,
+        instance: Instance,
+    ) -> Result<()> {
+        dep.status = DeploymentStatus::Running;
+        dep.instance = Some(instance.id.clone());
+        dep.started_at = Some(chrono::Utc::now());
+        dep.error = None;
+        self.store().update_deployment(dep).await?;
+        self.update_app(app.id, |a| {
+            a.status = AppStatus::Running;
+            a.status_reason = None;
+            a.deployment = Some(dep.id);
+            a.endpoint = Some(instance.endpoint.clone());
+            Ok(())
+        })
+        .await?;
+        tracing::info!(app_id = %app.id, url = %instance.endpoint.url(), "application running");
+        self.track(dep.id, "", Some(None)).await
     }
 
     /// Marks a replaced deployment stopped and removes its instance after the drain period, so
@@ -240,22 +269,8 @@ impl Platform {
         let addr = (instance.endpoint.host.as_str(), instance.endpoint.port);
         loop {
             match self.runtime().inspect(&instance.id).await? {
-                InstanceState::Exited {
-                    code,
-                    oom_killed,
-                    output_tail,
-                } => {
-                    let code = match (oom_killed, code) {
-                        (true, _) => "an out-of-memory kill (over its memory limit)".to_owned(),
-                        (false, Some(c)) => format!("code {c}"),
-                        (false, None) => "a signal".to_owned(),
-                    };
-                    let tail = if output_tail.trim().is_empty() {
-                        String::new()
-                    } else {
-                        format!("; its last output: {}", output_tail.trim())
-                    };
-                    return Err(Error::StartFailed(format!("it exited with {code}{tail}")));
+                state @ InstanceState::Exited { .. } => {
+                    return Err(Error::StartFailed(exit_reason(&state)));
                 }
                 InstanceState::Missing => {
                     return Err(Error::StartFailed("the instance disappeared".into()));
@@ -273,6 +288,32 @@ impl Platform {
                 )));
             }
             tokio::time::sleep(PROBE_EVERY).await;
+        }
+    }
+}
+
+/// Why an instance is not running, in words: exit code or out-of-memory kill, and its last
+/// output.
+pub(crate) fn exit_reason(state: &InstanceState) -> String {
+    match state {
+        InstanceState::Running => "it is running".into(),
+        InstanceState::Missing => "the instance disappeared".into(),
+        InstanceState::Exited {
+            code,
+            oom_killed,
+            output_tail,
+        } => {
+            let code = match (oom_killed, code) {
+                (true, _) => "an out-of-memory kill (over its memory limit)".to_owned(),
+                (false, Some(c)) => format!("code {c}"),
+                (false, None) => "a signal".to_owned(),
+            };
+            let tail = if output_tail.trim().is_empty() {
+                String::new()
+            } else {
+                format!("; its last output: {}", output_tail.trim())
+            };
+            format!("it exited with {code}{tail}")
         }
     }
 }

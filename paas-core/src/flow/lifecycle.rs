@@ -1,128 +1,25 @@
-//! After creation: redeploy (a new build rolled out beside the live instance), delete (nothing
-//! left behind), and the garbage of old images.
+//! The ends of deployments: failed ones (the live one keeps serving), dead letters, and the
+//! garbage of old images.
 //!
 //! Expected flow of a redeploy of a running app: the app stays `RUNNING` and keeps serving while
 //! the new deployment builds and starts; once the new instance answers, the endpoint switches to
 //! it and the old instance is stopped after a drain period. If the new deployment fails, the old
 //! one keeps serving and the failure is recorded on the deployment and as the app's reason.
 
-use chrono::Utc;
-
-use crate::error::{Error, Result};
-use crate::model::{AppId, Application, CommitId, Deployment, DeploymentStatus, User};
+use crate::error::Result;
+use crate::model::{AppId, Deployment, DeploymentStatus};
 use crate::platform::Platform;
-use crate::queue::{Message, Topic};
+use crate::queue::Message;
 use crate::status::AppStatus;
 
 impl Platform {
-    /// Builds the app again (at `commit`, or its branch head) and rolls the result out.
-    #[tracing::instrument(skip_all, fields(app_id = %id), err)]
-    pub async fn redeploy_application(
-        &self,
-        user: &User,
-        id: AppId,
-        commit: Option<CommitId>,
-    ) -> Result<Application> {
-        let app = self.app_for(user, id).await?;
-        self.ensure_idle(&app).await?;
-        let commit = match commit {
-            Some(c) => Some(c),
-            None => {
-                let token = self.store().git_token(user.id).await?;
-                let source = &app.source;
-                let check = self
-                    .git()
-                    .check(&source.url, Some(&source.branch), token.as_ref())
-                    .await?;
-                if !check.branch_exists {
-                    return Err(Error::BranchNotFound {
-                        url: source.url.to_string(),
-                        branch: source.branch.to_string(),
-                    });
-                }
-                source.commit.clone().or(check.head)
-            }
-        };
-        let dep = Deployment::queued(app.id, commit, Utc::now());
-        let saved = self
-            .update_app_adding(app.id, &dep, |a| {
-                a.deployment = Some(dep.id);
-                // A running app keeps serving (and stays RUNNING) while the new one builds.
-                if a.status != AppStatus::Running {
-                    a.status = AppStatus::Pending;
-                    a.status_reason = None;
-                }
-                Ok(())
-            })
-            .await?;
-        self.queue()
-            .push(
-                Topic::Builds,
-                Message::BuildRequest {
-                    app: app.id,
-                    deployment: dep.id,
-                },
-            )
-            .await?;
-        Ok(saved)
-    }
-
-    /// Refuses to start a task on an app that has one under way.
-    async fn ensure_idle(&self, app: &Application) -> Result<()> {
-        match app.status {
-            AppStatus::Pending | AppStatus::Building | AppStatus::Starting => {
-                return Err(Error::Busy(format!(
-                    "its deployment is {}",
-                    app.status.as_str()
-                )));
-            }
-            AppStatus::Deleting => return Err(Error::Busy("it is being deleted".into())),
-            _ => {}
-        }
-        if let Some(d) = app.deployment
-            && let Some(dep) = self.store().deployment(d).await?
-            && !matches!(
-                dep.status,
-                DeploymentStatus::Running | DeploymentStatus::Failed | DeploymentStatus::Stopped
-            )
-        {
-            return Err(Error::Busy(format!(
-                "deployment {} is {}",
-                dep.id,
-                dep.status.as_str()
-            )));
-        }
-        Ok(())
-    }
-
-    /// Deletes an app: its instances and images, then its rows (the name is free again).
-    #[tracing::instrument(skip_all, fields(app_id = %id), err)]
-    pub async fn delete_application(&self, user: &User, id: AppId) -> Result<()> {
-        let app = self.app_for(user, id).await?;
-        if app.status != AppStatus::Deleting {
-            self.set_status(app.id, AppStatus::Deleting, None).await?;
-        }
-        for dep in self.store().deployments_of(app.id).await? {
-            if let Some(instance) = &dep.instance {
-                self.runtime().remove(instance).await?;
-            }
-            if let Some(image) = &dep.image {
-                self.images().remove_image(image).await?;
-            }
-        }
-        self.store().delete_app(app.id).await?;
-        self.cache().evict_app(&app).await;
-        self.cache().evict_app_lists(app.owner).await;
-        tracing::info!(app_id = %app.id, name = %app.name, "application deleted");
-        Ok(())
-    }
-
     /// Records a failed deployment. If the app still serves an older deployment, that one stays
     /// live and the app `RUNNING` with the failure as its reason; otherwise the app is `FAILED`.
     pub async fn fail_deployment(&self, dep: &mut Deployment, reason: String) -> Result<()> {
         dep.status = DeploymentStatus::Failed;
         dep.error = Some(reason.clone());
         self.store().update_deployment(dep).await?;
+        self.track(dep.id, "", Some(Some(reason.clone()))).await?;
         let live = self.live_deployment(dep.app_id, Some(dep.id)).await?;
         match live {
             Some(live) => {

@@ -125,3 +125,70 @@ impl NewApplication {
         }
     }
 }
+
+/// A change to an app, already validated. `None` leaves a field as it is. Serde is for a queued
+/// task, which keeps the change until it runs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AppUpdate {
+    pub name: Option<AppName>,
+    pub visibility: Option<Visibility>,
+    /// `Some(None)` lets the platform choose the port again.
+    pub port: Option<Option<Port>>,
+    /// Replaces all env vars.
+    pub env: Option<EnvVars>,
+    pub branch: Option<super::Branch>,
+    /// `Some(None)` follows the branch head again.
+    pub commit: Option<Option<super::CommitId>>,
+    pub language: Option<Language>,
+}
+
+/// What an update asks of the running app, the least first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum UpdateEffect {
+    /// Only stored data changes (name, visibility).
+    DataOnly,
+    /// A new instance of the same image (env, port).
+    Restart,
+    /// A new build (branch, commit, language).
+    Rebuild,
+}
+
+impl AppUpdate {
+    /// `app` with the change applied.
+    pub fn apply(&self, app: &Application) -> Application {
+        let mut next = app.clone();
+        if let Some(name) = &self.name {
+            next.name = name.clone();
+        }
+        if let Some(v) = self.visibility {
+            next.visibility = v;
+        }
+        if let Some(port) = self.port {
+            next.port = port;
+        }
+        if let Some(env) = &self.env {
+            next.env = env.clone();
+        }
+        if let Some(branch) = &self.branch {
+            next.source.branch = branch.clone();
+        }
+        if let Some(commit) = &self.commit {
+            next.source.commit = commit.clone();
+        }
+        if let Some(language) = self.language {
+            next.language = Some(language);
+        }
+        next
+    }
+
+    /// What going from `before` to `after` (= `self.apply(before)`) needs.
+    pub fn effect(before: &Application, after: &Application) -> UpdateEffect {
+        if before.source != after.source || before.language != after.language {
+            UpdateEffect::Rebuild
+        } else if before.port != after.port || before.env != after.env {
+            UpdateEffect::Restart
+        } else {
+            UpdateEffect::DataOnly
+        }
+    }
+}

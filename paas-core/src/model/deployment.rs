@@ -71,6 +71,14 @@ pub struct Deployment {
     pub build_attempts: i32,
     /// How many times an instance was started.
     pub start_attempts: i32,
+    /// Crashes of the running instance restarted by the restart policy since it last ran
+    /// steadily.
+    pub restarts: i32,
+    /// When the current instance last came up (the restart policy counts crashes from here).
+    pub started_at: Option<DateTime<Utc>>,
+    /// The deployment whose image this one runs again without building (rollback, or a change
+    /// of env or port).
+    pub origin: Option<DeploymentId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -89,8 +97,33 @@ impl Deployment {
             error: None,
             build_attempts: 0,
             start_attempts: 0,
+            restarts: 0,
+            started_at: None,
+            origin: None,
             created_at: now,
             updated_at: now,
         }
+    }
+
+    /// A new deployment that runs `from`'s image again, ready to start (no build).
+    pub fn reusing(from: &Deployment, now: DateTime<Utc>) -> Self {
+        Self {
+            status: DeploymentStatus::Built,
+            image: from.image.clone(),
+            start_command: from.start_command.clone(),
+            origin: Some(from.id),
+            ..Self::queued(from.app_id, from.commit.clone(), now)
+        }
+    }
+
+    /// Whether a build or start of this deployment is under way (or waiting on the queue).
+    pub fn in_flight(&self) -> bool {
+        matches!(
+            self.status,
+            DeploymentStatus::Queued
+                | DeploymentStatus::Building
+                | DeploymentStatus::Built
+                | DeploymentStatus::Starting
+        )
     }
 }

@@ -69,6 +69,10 @@ typed_id!(
     /// Identifies a [`crate::model::Deployment`].
     DeploymentId
 );
+typed_id!(
+    /// Identifies a [`crate::task::Task`].
+    TaskId
+);
 
 #[cfg(test)]
 mod tests {

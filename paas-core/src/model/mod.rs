@@ -12,10 +12,10 @@ mod source;
 mod user;
 mod validation;
 
-pub use app::{Application, Endpoint, NewApplication, Visibility};
+pub use app::{AppUpdate, Application, Endpoint, NewApplication, UpdateEffect, Visibility};
 pub use deployment::{Deployment, DeploymentStatus};
 pub use env::{EnvKey, EnvVars};
-pub use ids::{AppId, DeploymentId, UserId};
+pub use ids::{AppId, DeploymentId, TaskId, UserId};
 pub use language::{Language, Procfile};
 pub use name::AppName;
 pub use port::Port;

@@ -253,6 +253,10 @@ impl BuildQueue for RedisQueue {
         self.claim_after / 3
     }
 
+    fn durable(&self) -> bool {
+        true
+    }
+
     async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<()> {
         let json =
             serde_json::to_string(&delivery.message).map_err(|e| Error::Queue(e.to_string()))?;

@@ -3,8 +3,10 @@
 
 mod applications;
 mod deployments;
+mod locks;
 mod status_events;
 mod store;
+mod tasks;
 mod users;
 
 pub use store::SqlStore;

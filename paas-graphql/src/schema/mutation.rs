@@ -1,10 +1,12 @@
 use async_graphql::{Context, ID, Object};
 use paas_core::Platform;
 use paas_core::model::{
-    AppId, AppName, Branch, CommitId, EnvVars, GitUrl, NewApplication, Port, Resources, Secret,
-    validate_port_bindings,
+    AppId, AppName, Branch, CommitId, DeploymentId, EnvVars, GitUrl, NewApplication, Port,
+    Resources, Secret, validate_port_bindings,
 };
+use paas_core::task::TaskRequest;
 
+use super::lifecycle::UpdateApplicationInput;
 use super::types::{Application, CreateApplicationInput, CreateApplicationPayload};
 use crate::auth::viewer;
 use crate::error::{GqlResult, OrGql};
@@ -67,30 +69,73 @@ impl MutationRoot {
     }
 
     /// Builds the app again, at `commit` or its branch head, and rolls it out. A running app
-    /// keeps serving until the new deployment answers; if that fails, the old one stays.
+    /// keeps serving until the new deployment answers; if that fails, the old one stays. A busy
+    /// app answers `APP_BUSY`, or with `queue: true` the task waits its turn.
     async fn redeploy_application(
         &self,
         ctx: &Context<'_>,
         id: ID,
         commit: Option<String>,
+        #[graphql(default)] queue: bool,
     ) -> GqlResult<Application> {
-        let user = viewer(ctx)?;
-        let id: AppId = id.parse().gql()?;
         let commit = commit.as_deref().map(CommitId::parse).transpose().gql()?;
-        let app = ctx
-            .data::<Platform>()?
-            .redeploy_application(user, id, commit)
-            .await
-            .gql()?;
-        Ok(app.into())
+        submit(ctx, id, TaskRequest::Redeploy { commit }, queue).await
+    }
+
+    /// Restarts the app's instance from its current image (no build). Waits for a task under
+    /// way; `force: true` does not wait: it cancels the deployment in flight and takes over.
+    async fn restart_application(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(default)] force: bool,
+        #[graphql(default)] queue: bool,
+    ) -> GqlResult<Application> {
+        submit(ctx, id, TaskRequest::Restart { force }, queue).await
+    }
+
+    /// Changes an app. With `expectedVersion`, the change applies only if the app is still at
+    /// that version (`VERSION_CONFLICT` otherwise), so two editors never lose a change.
+    async fn update_application(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateApplicationInput,
+        expected_version: Option<i64>,
+        #[graphql(default)] queue: bool,
+    ) -> GqlResult<Application> {
+        let update = input.parse()?;
+        let request = TaskRequest::Update {
+            update,
+            expected_version,
+        };
+        submit(ctx, id, request, queue).await
+    }
+
+    /// Runs an earlier deployment's image again, without building; the app keeps serving until
+    /// it answers.
+    async fn rollback_application(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        deployment: ID,
+        #[graphql(default)] queue: bool,
+    ) -> GqlResult<Application> {
+        let deployment: DeploymentId = deployment.parse().gql()?;
+        submit(ctx, id, TaskRequest::Rollback { deployment }, queue).await
     }
 
     /// Deletes an app: stops and removes its instances and images, frees its name.
-    async fn delete_application(&self, ctx: &Context<'_>, id: ID) -> GqlResult<bool> {
+    async fn delete_application(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(default)] queue: bool,
+    ) -> GqlResult<bool> {
         let user = viewer(ctx)?;
         let id: AppId = id.parse().gql()?;
         ctx.data::<Platform>()?
-            .delete_application(user, id)
+            .submit(user, id, TaskRequest::Delete, queue)
             .await
             .gql()?;
         Ok(true)
@@ -118,4 +163,18 @@ impl MutationRoot {
             .gql()?;
         Ok(true)
     }
+}
+
+/// Submits a task on the viewer's app and answers the app as it is then.
+async fn submit(
+    ctx: &Context<'_>,
+    id: ID,
+    request: TaskRequest,
+    queue: bool,
+) -> GqlResult<Application> {
+    let user = viewer(ctx)?;
+    let id: AppId = id.parse().gql()?;
+    let platform = ctx.data::<Platform>()?;
+    platform.submit(user, id, request, queue).await.gql()?;
+    Ok(platform.app_for(user, id).await.gql()?.into())
 }

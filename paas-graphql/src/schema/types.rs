@@ -127,6 +127,12 @@ pub struct Deployment {
     pub build_attempts: i32,
     /// How many instances were started for it.
     pub start_attempts: i32,
+    /// Crashes restarted by the restart policy since it last ran steadily.
+    pub restarts: i32,
+    /// When its current instance came up.
+    pub started_at: Option<DateTime<Utc>>,
+    /// The deployment whose image it runs again (a rollback, or an env or port change).
+    pub origin: Option<ID>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[graphql(skip)]
@@ -158,6 +164,9 @@ impl From<model::Deployment> for Deployment {
             error: d.error,
             build_attempts: d.build_attempts,
             start_attempts: d.start_attempts,
+            restarts: d.restarts,
+            started_at: d.started_at,
+            origin: d.origin.map(|o| ID(o.to_string())),
             created_at: d.created_at,
             updated_at: d.updated_at,
         }
@@ -212,6 +221,24 @@ impl Application {
             memory_bytes: s.memory_bytes.to_string(),
             memory_limit_bytes: s.memory_limit_bytes.map(|b| b.to_string()),
         }))
+    }
+
+    /// What the platform did and does to this app (deploys, restarts, updates, rollbacks),
+    /// newest first.
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20, validator(minimum = 1, maximum = 200))] limit: i32,
+    ) -> GqlResult<Vec<super::lifecycle::Task>> {
+        let platform = ctx.data::<Platform>()?;
+        let limit = u64::try_from(limit).unwrap_or(20);
+        Ok(platform
+            .tasks_of(&self.domain, limit)
+            .await
+            .gql()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     /// Deployments of this app, newest first.

@@ -2,6 +2,10 @@
 //! process group (so stop reaches everything it spawned), with a clean environment: the server's
 //! `PATH`, `HOME`, `LANG` and `TMPDIR`, the app's env vars, and `PORT`. Nothing else of the
 //! server's environment (database URLs, tokens) leaks into apps.
+//!
+//! Processes outlive a crashed server (they lead their own groups). Each start is recorded on
+//! disk ([`records`]), so the next run of the server adopts the processes still alive (inspect,
+//! stop and remove work on them) and can remove the ones nothing needs.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -14,12 +18,13 @@ use async_trait::async_trait;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use paas_core::model::Endpoint;
-use paas_core::runtime::{Instance, InstanceSpec, InstanceState, Runtime};
+use paas_core::runtime::{Instance, InstanceSpec, InstanceState, KnownInstance, Runtime};
 use paas_core::{Error, Result};
 use tokio::process::Command;
 use tokio::sync::watch;
 
 use super::output::tail;
+use super::records::{self, Record};
 
 /// Server variables passed on to apps: what a program needs to find its tools.
 const INHERITED_ENV: &[&str] = &["PATH", "HOME", "LANG", "TMPDIR", "USER"];
@@ -88,6 +93,25 @@ async fn group_gone(pgid: Pid, timeout: Duration) -> bool {
     }
 }
 
+impl LocalRuntime {
+    /// Stops a process group started by an earlier run of the platform.
+    async fn stop_adopted(&self, instance: &str) -> Result<()> {
+        let Some(record) = records::read(&self.logs_dir, instance) else {
+            return Ok(());
+        };
+        if !record.alive() {
+            return Ok(());
+        }
+        let pgid = Pid::from_raw(record.pgid);
+        let _ = killpg(pgid, Signal::SIGTERM);
+        if !group_gone(pgid, self.stop_timeout).await {
+            let _ = killpg(pgid, Signal::SIGKILL);
+            group_gone(pgid, Duration::from_secs(5)).await;
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Runtime for LocalRuntime {
     #[tracing::instrument(skip_all, fields(app_id = %spec.app_id, deployment = %spec.deployment_id), err)]
@@ -141,6 +165,17 @@ impl Runtime for LocalRuntime {
             .and_then(|p| i32::try_from(p).ok())
             .ok_or_else(|| Error::Runtime("the app exited before it could be watched".into()))?;
         let id = format!("{}-{pid}", spec.app_name);
+        records::write(
+            &self.logs_dir,
+            &Record {
+                id: id.clone(),
+                pgid: pid,
+                started: records::start_time(pid),
+                app: spec.app_id,
+                deployment: spec.deployment_id,
+                log: log.clone(),
+            },
+        )?;
         let (tx, rx) = watch::channel(None);
         tokio::spawn(async move {
             let status = child.wait().await;
@@ -172,7 +207,7 @@ impl Runtime for LocalRuntime {
 
     async fn stop(&self, instance: &str) -> Result<()> {
         let Some((pgid, mut exit, _)) = self.lookup(instance) else {
-            return Ok(());
+            return self.stop_adopted(instance).await;
         };
         // ESRCH: already gone, which is what we want.
         let _ = killpg(pgid, Signal::SIGTERM);
@@ -190,12 +225,22 @@ impl Runtime for LocalRuntime {
     async fn remove(&self, instance: &str) -> Result<()> {
         self.stop(instance).await?;
         self.with(|m| m.remove(instance));
+        records::remove(&self.logs_dir, instance);
         Ok(())
     }
 
     async fn inspect(&self, instance: &str) -> Result<InstanceState> {
         let Some((_, exit, log)) = self.lookup(instance) else {
-            return Ok(InstanceState::Missing);
+            // Started by an earlier run of the platform: alive, or gone without an exit code.
+            return Ok(match records::read(&self.logs_dir, instance) {
+                Some(r) if r.alive() => InstanceState::Running,
+                Some(r) => InstanceState::Exited {
+                    code: None,
+                    oom_killed: false,
+                    output_tail: tail(&r.log),
+                },
+                None => InstanceState::Missing,
+            });
         };
         let status = *exit.borrow();
         Ok(match status {
@@ -206,6 +251,17 @@ impl Runtime for LocalRuntime {
                 output_tail: tail(&log),
             },
         })
+    }
+
+    async fn instances(&self) -> Result<Vec<KnownInstance>> {
+        Ok(records::all(&self.logs_dir)
+            .into_iter()
+            .map(|r| KnownInstance {
+                id: r.id,
+                app: r.app,
+                deployment: r.deployment,
+            })
+            .collect())
     }
 
     async fn shutdown(&self) -> Vec<String> {

@@ -7,13 +7,15 @@ use std::net::TcpListener;
 use async_trait::async_trait;
 use futures::StreamExt;
 use paas_core::model::Endpoint;
-use paas_core::runtime::{Instance, InstanceSpec, InstanceState, InstanceStats, Runtime};
+use paas_core::runtime::{
+    Instance, InstanceSpec, InstanceState, InstanceStats, KnownInstance, Runtime,
+};
 use paas_core::{Error, Result};
 use podman_api::Podman;
 use podman_api::conn::TtyChunk;
 use podman_api::opts::{
-    ContainerCreateOpts, ContainerDeleteOpts, ContainerLogsOpts, ContainerRestartPolicy,
-    ContainerStopOpts,
+    ContainerCreateOpts, ContainerDeleteOpts, ContainerListFilter, ContainerListOpts,
+    ContainerLogsOpts, ContainerRestartPolicy, ContainerStopOpts,
 };
 use serde_json::json;
 
@@ -215,6 +217,30 @@ impl Runtime for PodmanRuntime {
             Err(e) if status(&e) == Some(404) => Ok(()),
             Err(e) => Err(platform("remove", &e)),
         }
+    }
+
+    async fn instances(&self) -> Result<Vec<KnownInstance>> {
+        let opts = ContainerListOpts::builder()
+            .all(true)
+            .filter([ContainerListFilter::LabelKey("paas.app".into())])
+            .build();
+        let listed = self
+            .podman
+            .containers()
+            .list(&opts)
+            .await
+            .map_err(|e| platform("list", &e))?;
+        Ok(listed
+            .into_iter()
+            .filter_map(|c| {
+                let labels = c.labels?;
+                Some(KnownInstance {
+                    id: c.id?,
+                    app: labels.get("paas.app")?.parse().ok()?,
+                    deployment: labels.get("paas.deployment")?.parse().ok()?,
+                })
+            })
+            .collect())
     }
 
     async fn inspect(&self, instance: &str) -> Result<InstanceState> {

@@ -21,6 +21,9 @@ pub struct Model {
     pub error: Option<String>,
     pub build_attempts: i32,
     pub start_attempts: i32,
+    pub restarts: i32,
+    pub started_at: Option<DateTimeUtc>,
+    pub origin: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -52,6 +55,9 @@ impl TryFrom<Model> for Deployment {
             error: m.error,
             build_attempts: m.build_attempts,
             start_attempts: m.start_attempts,
+            restarts: m.restarts,
+            started_at: m.started_at,
+            origin: m.origin.map(Into::into),
             created_at: m.created_at,
             updated_at: m.updated_at,
         })
@@ -71,6 +77,9 @@ impl From<&Deployment> for ActiveModel {
             error: Set(d.error.clone()),
             build_attempts: Set(d.build_attempts),
             start_attempts: Set(d.start_attempts),
+            restarts: Set(d.restarts),
+            started_at: Set(d.started_at),
+            origin: Set(d.origin.map(|o| o.as_uuid())),
             created_at: Set(d.created_at),
             updated_at: Set(d.updated_at),
         }

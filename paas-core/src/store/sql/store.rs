@@ -67,7 +67,12 @@ impl SqlStore {
             .filter(applications::Column::Version.eq(expected_version))
             .exec(&txn)
             .await
-            .map_err(db_err)?;
+            .map_err(|e| match e.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(_)) => {
+                    Error::NameTaken(app.name.to_string())
+                }
+                _ => db_err(e),
+            })?;
         if res.rows_affected != 1 {
             txn.rollback().await.map_err(db_err)?;
             return match self.app(app.id).await? {
@@ -270,6 +275,11 @@ impl Store for SqlStore {
             .map_err(db_err)?;
         deployments::Entity::delete_many()
             .filter(deployments::Column::AppId.eq(id.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        super::tasks::Entity::delete_many()
+            .filter(super::tasks::Column::AppId.eq(id.as_uuid()))
             .exec(&txn)
             .await
             .map_err(db_err)?;

@@ -1,0 +1,312 @@
+//! What each task does to an app: [`Platform::check_request`] refuses bad requests before
+//! anything changes, [`Platform::begin`] runs the quick part under the app's lock and says what
+//! is left ([`Then`]).
+
+use chrono::Utc;
+
+use super::tasks::Then;
+use crate::error::{Error, Result};
+use crate::model::{
+    AppId, AppUpdate, Application, CommitId, Deployment, DeploymentId, DeploymentStatus,
+    UpdateEffect,
+};
+use crate::platform::Platform;
+use crate::queue::{Message, Topic};
+use crate::status::AppStatus;
+use crate::task::{Task, TaskRequest};
+
+impl Platform {
+    /// Refuses a request that cannot run on the app, before anything is written.
+    pub(crate) async fn check_request(
+        &self,
+        app: &Application,
+        request: &TaskRequest,
+    ) -> Result<()> {
+        match request {
+            TaskRequest::Redeploy { .. } | TaskRequest::Delete => Ok(()),
+            TaskRequest::Restart { .. } => self.restartable(app).await.map(|_| ()),
+            TaskRequest::Update {
+                update,
+                expected_version,
+            } => {
+                if let Some(v) = expected_version
+                    && *v != app.version
+                {
+                    let found = self.fresh(app.id).await?.version;
+                    if found != *v {
+                        return Err(Error::VersionConflict {
+                            expected: *v,
+                            found,
+                        });
+                    }
+                }
+                if let Some(name) = &update.name
+                    && *name != app.name
+                    && !self.name_available(name).await?
+                {
+                    return Err(Error::NameTaken(name.to_string()));
+                }
+                Ok(())
+            }
+            TaskRequest::Rollback { deployment } => {
+                self.rollback_target(app, *deployment).await.map(|_| ())
+            }
+        }
+    }
+
+    /// The quick part of a task, under the app's lock.
+    pub(crate) async fn begin(
+        &self,
+        id: AppId,
+        request: &TaskRequest,
+        task: &mut Task,
+    ) -> Result<Then> {
+        let app = self.fresh(id).await?;
+        match request {
+            TaskRequest::Redeploy { commit } => {
+                let commit = self.resolve_commit(&app, commit.clone()).await?;
+                let dep = self.queue_build(&app, commit, |_| Ok(())).await?;
+                task.deployment = Some(dep);
+                Ok(Then::Pipeline)
+            }
+            TaskRequest::Restart { force } => {
+                if *force {
+                    self.cancel_in_flight(&app, "cancelled by a forced restart")
+                        .await?;
+                }
+                let dep = self.restartable(&app).await?;
+                self.update_app(id, |a| {
+                    a.deployment = Some(dep.id);
+                    if a.status != AppStatus::Starting {
+                        a.status = AppStatus::Starting;
+                    }
+                    a.status_reason = Some("restarting".into());
+                    Ok(())
+                })
+                .await?;
+                task.deployment = Some(dep.id);
+                Ok(Then::Restart(dep.id))
+            }
+            TaskRequest::Update {
+                update,
+                expected_version,
+            } => {
+                self.apply_update(&app, update, *expected_version, task)
+                    .await
+            }
+            TaskRequest::Rollback { deployment } => {
+                let target = self.rollback_target(&app, *deployment).await?;
+                let dep = self.roll_out(&app, &target, |_| Ok(())).await?;
+                task.deployment = Some(dep);
+                Ok(Then::Launch(dep))
+            }
+            TaskRequest::Delete => {
+                self.delete_now(&app).await?;
+                Ok(Then::Done)
+            }
+        }
+    }
+
+    async fn apply_update(
+        &self,
+        app: &Application,
+        update: &AppUpdate,
+        expected: Option<i64>,
+        task: &mut Task,
+    ) -> Result<Then> {
+        let next = update.apply(app);
+        let check = |a: &Application| match expected {
+            Some(v) if a.version != v => Err(Error::VersionConflict {
+                expected: v,
+                found: a.version,
+            }),
+            _ => Ok(()),
+        };
+        let copy = |a: &mut Application| {
+            check(a)?;
+            *a = Application {
+                status: a.status,
+                status_reason: a.status_reason.clone(),
+                deployment: a.deployment,
+                endpoint: a.endpoint.clone(),
+                version: a.version,
+                updated_at: a.updated_at,
+                ..update.apply(a)
+            };
+            Ok(())
+        };
+        let live = self.restartable(app).await.ok();
+        let (effect, image) = (AppUpdate::effect(app, &next), live);
+        let then = match (effect, image) {
+            (UpdateEffect::Rebuild, _) => {
+                let commit = self
+                    .resolve_commit(&next, next.source.commit.clone())
+                    .await?;
+                let dep = self.queue_build(app, commit, copy).await?;
+                task.deployment = Some(dep);
+                Then::Pipeline
+            }
+            (UpdateEffect::Restart, Some(from)) => {
+                let dep = self.roll_out(app, &from, copy).await?;
+                task.deployment = Some(dep);
+                Then::Launch(dep)
+            }
+            // Nothing runs yet (or only data changed): the next deployment uses the new values.
+            (UpdateEffect::Restart | UpdateEffect::DataOnly, _) => {
+                let saved = self.update_app(app.id, copy).await?;
+                if saved.name != app.name {
+                    self.cache().evict_app(app).await;
+                    self.cache().put_app(&saved).await;
+                }
+                Then::Done
+            }
+        };
+        Ok(then)
+    }
+
+    /// The commit a new build of `app` uses: `commit`, the pinned one, or the branch head (which
+    /// must exist).
+    async fn resolve_commit(
+        &self,
+        app: &Application,
+        commit: Option<CommitId>,
+    ) -> Result<Option<CommitId>> {
+        if let Some(c) = commit.or_else(|| app.source.commit.clone()) {
+            return Ok(Some(c));
+        }
+        let token = self.store().git_token(app.owner).await?;
+        let source = &app.source;
+        let check = self
+            .git()
+            .check(&source.url, Some(&source.branch), token.as_ref())
+            .await?;
+        if !check.branch_exists {
+            return Err(Error::BranchNotFound {
+                url: source.url.to_string(),
+                branch: source.branch.to_string(),
+            });
+        }
+        Ok(check.head)
+    }
+
+    /// Adds a deployment to build (with `change` to the app in the same write) and queues it.
+    async fn queue_build(
+        &self,
+        app: &Application,
+        commit: Option<CommitId>,
+        mut change: impl FnMut(&mut Application) -> Result<()>,
+    ) -> Result<DeploymentId> {
+        let dep = Deployment::queued(app.id, commit, Utc::now());
+        self.update_app_adding(app.id, &dep, |a| {
+            change(a)?;
+            a.deployment = Some(dep.id);
+            // A running app keeps serving (and stays RUNNING) while the new one builds.
+            if a.status != AppStatus::Running {
+                a.status = AppStatus::Pending;
+                a.status_reason = None;
+            }
+            Ok(())
+        })
+        .await?;
+        self.queue()
+            .push(
+                Topic::Builds,
+                Message::BuildRequest {
+                    app: app.id,
+                    deployment: dep.id,
+                },
+            )
+            .await?;
+        Ok(dep.id)
+    }
+
+    /// Adds a deployment that runs `from`'s image again (with `change` to the app in the same
+    /// write), to be started by [`Platform::start_deployment`].
+    async fn roll_out(
+        &self,
+        app: &Application,
+        from: &Deployment,
+        mut change: impl FnMut(&mut Application) -> Result<()>,
+    ) -> Result<DeploymentId> {
+        let dep = Deployment::reusing(from, Utc::now());
+        self.update_app_adding(app.id, &dep, |a| {
+            change(a)?;
+            a.deployment = Some(dep.id);
+            Ok(())
+        })
+        .await?;
+        Ok(dep.id)
+    }
+
+    /// The deployment a restart runs again: the app's own if it was built, else the newest
+    /// built one.
+    async fn restartable(&self, app: &Application) -> Result<Deployment> {
+        let deps = self.store().deployments_of(app.id).await?;
+        let built = |d: &&Deployment| d.image.is_some() && d.status.is_built();
+        deps.iter()
+            .filter(built)
+            .find(|d| Some(d.id) == app.deployment)
+            .or_else(|| deps.iter().find(built))
+            .cloned()
+            .ok_or_else(|| {
+                Error::NotBuilt("no deployment of this application was built yet".into())
+            })
+    }
+
+    async fn rollback_target(&self, app: &Application, id: DeploymentId) -> Result<Deployment> {
+        let dep = self
+            .store()
+            .deployment(id)
+            .await?
+            .filter(|d| d.app_id == app.id)
+            .ok_or(Error::NotFound("deployment"))?;
+        if dep.image.is_none() || !dep.status.is_built() {
+            return Err(Error::NotBuilt(format!(
+                "deployment {id} has no image to run (it was not built, or its image was pruned: \
+                 the newest {} are kept)",
+                self.config().keep_images
+            )));
+        }
+        Ok(dep)
+    }
+
+    /// Fails the app's deployment in flight, if any (a forced task does not wait for it).
+    async fn cancel_in_flight(&self, app: &Application, why: &str) -> Result<()> {
+        if let Some(d) = app.deployment
+            && let Some(mut dep) = self.store().deployment(d).await?
+            && dep.in_flight()
+        {
+            dep.status = DeploymentStatus::Failed;
+            dep.error = Some(why.to_owned());
+            self.store().update_deployment(&dep).await?;
+            self.track(dep.id, "", Some(Some(why.to_owned()))).await?;
+            tracing::warn!(app_id = %app.id, deployment = %dep.id, why, "deployment cancelled");
+        }
+        Ok(())
+    }
+
+    /// Deletes an app: its instances and images, then its rows (the name is free again).
+    pub(crate) async fn delete_now(&self, app: &Application) -> Result<()> {
+        if app.status != AppStatus::Deleting {
+            self.set_status(app.id, AppStatus::Deleting, None).await?;
+        }
+        for dep in self.store().deployments_of(app.id).await? {
+            if let Some(instance) = &dep.instance {
+                self.runtime().remove(instance).await?;
+            }
+            if let Some(image) = &dep.image {
+                self.images().remove_image(image).await?;
+            }
+        }
+        for orphan in self.runtime().instances().await? {
+            if orphan.app == app.id {
+                self.runtime().remove(&orphan.id).await?;
+            }
+        }
+        self.store().delete_app(app.id).await?;
+        self.cache().evict_app(app).await;
+        self.cache().evict_app_lists(app.owner).await;
+        tracing::info!(app_id = %app.id, name = %app.name, "application deleted");
+        Ok(())
+    }
+}

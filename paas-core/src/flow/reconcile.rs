@@ -1,0 +1,212 @@
+//! Recovery when the platform starts: nothing that a crash interrupted stays stuck.
+//!
+//! Expected flow (under the `task:reconcile` lock, so two servers starting together do not both
+//! recover; each app under its own lock, which a dead holder loses when its lease runs out):
+//! - an app being deleted is deleted;
+//! - a `RUNNING` app whose instance is gone is started again;
+//! - an app in `PENDING`/`BUILDING`/`STARTING` is resumed: with a queue that lost its messages
+//!   (in memory) its build is queued again, with a durable queue the request is still there and
+//!   another worker takes it over; a start that was under way is run again;
+//! - instances nothing records (an interrupted start, an app deleted halfway) are removed;
+//! - tasks that were running when the platform died are failed with the reason.
+
+use std::time::Duration;
+
+use futures::future::join_all;
+
+use crate::error::{Error, Result};
+use crate::lock::LockKey;
+use crate::model::{Application, DeploymentStatus};
+use crate::platform::Platform;
+use crate::queue::{Message, Topic};
+use crate::runtime::InstanceState;
+use crate::status::AppStatus;
+use crate::task::TaskState;
+
+/// What recovery did, for the log and for tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Apps whose work was resumed or restarted.
+    pub resumed: usize,
+    /// Instances removed because nothing needed them.
+    pub orphans_removed: usize,
+    /// Tasks failed because the platform died while they ran.
+    pub tasks_failed: usize,
+}
+
+impl Platform {
+    /// Recovers from an earlier run that stopped uncleanly. Safe to run at any time.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn reconcile(&self) -> Result<Recovery> {
+        let lease = self.config().lock_lease;
+        let lock = self
+            .locks()
+            .acquire(
+                &LockKey::Task("reconcile"),
+                "recovery at start-up",
+                lease * 2 + self.config().lock_wait,
+            )
+            .await?;
+        let recovery = self.locks().hold(lock, self.recover()).await?;
+        tracing::info!(?recovery, "recovery done");
+        Ok(recovery)
+    }
+
+    async fn recover(&self) -> Result<Recovery> {
+        let apps = self
+            .store()
+            .apps_in_status(&[
+                AppStatus::Pending,
+                AppStatus::Building,
+                AppStatus::Starting,
+                AppStatus::Running,
+                AppStatus::Deleting,
+            ])
+            .await?;
+        // Side by side: each may wait out the lease of a dead holder.
+        let done = join_all(apps.into_iter().map(|app| self.recover_app(app))).await;
+        let mut recovery = Recovery::default();
+        for one in done {
+            match one {
+                Ok((resumed, orphans)) => {
+                    recovery.resumed += usize::from(resumed);
+                    recovery.orphans_removed += orphans;
+                }
+                Err(e) => tracing::warn!(error = %e, "could not recover an app"),
+            }
+        }
+        for known in self.runtime().instances().await? {
+            if self.store().app(known.app).await?.is_none() {
+                self.runtime().remove(&known.id).await?;
+                recovery.orphans_removed += 1;
+            }
+        }
+        recovery.tasks_failed = self.fail_interrupted_tasks().await?;
+        Ok(recovery)
+    }
+
+    /// Recovers one app under its lock: `(resumed, orphans removed)`.
+    async fn recover_app(&self, app: Application) -> Result<(bool, usize)> {
+        let wait = self.config().lock_lease + Duration::from_secs(2);
+        let lease = match self
+            .locks()
+            .acquire(&LockKey::App(app.id), "recovery", wait)
+            .await
+        {
+            Ok(lease) => lease,
+            // Its holder is alive and renewing: it is being worked on.
+            Err(Error::Busy(_)) => return Ok((false, 0)),
+            Err(e) => return Err(e),
+        };
+        self.locks().hold(lease, self.recover_locked(app)).await
+    }
+
+    async fn recover_locked(&self, app: Application) -> Result<(bool, usize)> {
+        let Some(app) = self.store().app(app.id).await? else {
+            return Ok((false, 0));
+        };
+        if app.status == AppStatus::Deleting {
+            self.delete_now(&app).await?;
+            return Ok((true, 0));
+        }
+        let live = self.live_deployment(app.id, None).await?;
+        let live_instance = live.as_ref().and_then(|d| d.instance.clone());
+        let mut orphans = 0;
+        for known in self.runtime().instances().await? {
+            if known.app == app.id && Some(&known.id) != live_instance.as_ref() {
+                self.runtime().remove(&known.id).await?;
+                orphans += 1;
+            }
+        }
+        let durable = self.queue().durable();
+        let Some(current) = app.deployment else {
+            return Ok((false, orphans));
+        };
+        let Some(dep) = self.store().deployment(current).await? else {
+            return Ok((false, orphans));
+        };
+        let resumed = match (app.status, dep.status) {
+            (AppStatus::Running, _) => match (&live, &live_instance) {
+                (Some(_), Some(instance))
+                    if self.runtime().inspect(instance).await? == InstanceState::Running =>
+                {
+                    false
+                }
+                (Some(live), _) => {
+                    let why = "its instance was gone when the platform started again";
+                    self.restart_instance(app.id, live.id, Some(why.into()))
+                        .await?;
+                    true
+                }
+                (None, _) => false,
+            },
+            (_, DeploymentStatus::Queued | DeploymentStatus::Building) if !durable => {
+                self.queue()
+                    .push(
+                        Topic::Builds,
+                        Message::BuildRequest {
+                            app: app.id,
+                            deployment: dep.id,
+                        },
+                    )
+                    .await?;
+                true
+            }
+            // Safe with a durable queue too: a redelivered start finds it done.
+            (_, DeploymentStatus::Built | DeploymentStatus::Starting) => {
+                self.start_deployment(app.id, dep.id).await?;
+                true
+            }
+            (_, DeploymentStatus::Running) => {
+                // Died between recording the deployment and the app: start it cleanly.
+                self.restart_instance(app.id, dep.id, None).await?;
+                true
+            }
+            (_, DeploymentStatus::Failed | DeploymentStatus::Stopped) => {
+                let why = dep
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "the platform stopped during the deployment".into());
+                self.set_status(app.id, AppStatus::Failed, Some(why))
+                    .await?;
+                true
+            }
+            _ => false,
+        };
+        Ok((resumed, orphans))
+    }
+
+    /// Fails tasks recorded as running whose app nobody holds: they died with the platform.
+    async fn fail_interrupted_tasks(&self) -> Result<usize> {
+        let mut failed = 0;
+        for mut task in self
+            .store()
+            .tasks_in_state(TaskState::Running, 1000)
+            .await?
+        {
+            if let Some(d) = task.deployment
+                && let Some(dep) = self.store().deployment(d).await?
+            {
+                match dep.status {
+                    DeploymentStatus::Running => self.end_task(&mut task, None).await?,
+                    DeploymentStatus::Failed | DeploymentStatus::Stopped => {
+                        self.end_task(&mut task, dep.error.clone()).await?;
+                    }
+                    _ => {} // still in flight: its deployment will end it
+                }
+                continue;
+            }
+            let held = self
+                .locks()
+                .record(&LockKey::App(task.app_id))
+                .await?
+                .is_some_and(|r| r.held_at(chrono::Utc::now()));
+            if !held {
+                let why = "interrupted: the platform stopped while it ran".to_owned();
+                self.end_task(&mut task, Some(why)).await?;
+                failed += 1;
+            }
+        }
+        Ok(failed)
+    }
+}

@@ -1,0 +1,191 @@
+//! The restart policy: a running app's instance that exits is started again after a backoff,
+//! and an app that keeps crashing is `FAILED` with the reason. Also the one way an instance is
+//! replaced in place ([`Platform::restart_instance`]), which user restarts use too.
+//!
+//! Expected flow of a crash: the supervisor sees the live instance exited → takes the app's lock
+//! (a busy app is looked at again next round) → records a `RESTART` task, counts the crash on
+//! the deployment and shows the app `STARTING` with the exit reason and the delay → waits the
+//! backoff of the [`crate::PlatformConfig::crash_restart`] policy → starts a new instance (the
+//! usual 3 start attempts). Crash number `max_attempts + 1` in a row fails the app. An instance
+//! that ran for [`crate::PlatformConfig::steady_after`] has its count reset.
+
+use std::future::Future;
+
+use chrono::Utc;
+
+use super::deploy::exit_reason;
+use crate::error::Result;
+use crate::lock::LockKey;
+use crate::model::{AppId, DeploymentId, DeploymentStatus};
+use crate::platform::Platform;
+use crate::runtime::InstanceState;
+use crate::status::AppStatus;
+use crate::task::{Task, TaskKind};
+
+impl Platform {
+    /// Replaces the instance of deployment `dep_id` with a new one: app `STARTING`, the old
+    /// instance removed, up to N starts, then `RUNNING` or `FAILED`. The caller holds the lock.
+    pub(crate) async fn restart_instance(
+        &self,
+        app_id: AppId,
+        dep_id: DeploymentId,
+        reason: Option<String>,
+    ) -> Result<()> {
+        let Some(mut dep) = self.store().deployment(dep_id).await? else {
+            return Ok(());
+        };
+        let mut app = self.fresh(app_id).await?;
+        if app.status != AppStatus::Starting {
+            app = self
+                .update_app(app_id, |a| {
+                    a.status = AppStatus::Starting;
+                    a.status_reason = reason.clone();
+                    Ok(())
+                })
+                .await?;
+        }
+        if let Some(old) = dep.instance.take() {
+            self.runtime().remove(&old).await?;
+        }
+        dep.status = DeploymentStatus::Starting;
+        dep.start_attempts = 0;
+        dep.error = None;
+        self.store().update_deployment(&dep).await?;
+        match self.launch(&app, &mut dep).await? {
+            Ok(instance) => self.went_live(&app, &mut dep, instance).await,
+            Err(reason) => self.fail_deployment(&mut dep, reason).await,
+        }
+    }
+
+    /// Runs the restart policy until `shutdown` completes.
+    pub async fn run_supervisor(&self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut every = tokio::time::interval(self.config().supervise_every);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = every.tick() => {
+                    if let Err(e) = self.supervise_step().await {
+                        tracing::warn!(error = %e, "supervisor step failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Looks at every running app's live instance once; a crashed one is handled in the
+    /// background under its app's lock. Returns how many crashes it took on.
+    pub async fn supervise_step(&self) -> Result<usize> {
+        let mut taken = 0;
+        for app in self.store().apps_in_status(&[AppStatus::Running]).await? {
+            let Some(mut dep) = self.live_deployment(app.id, None).await? else {
+                continue;
+            };
+            let Some(instance) = dep.instance.clone() else {
+                continue;
+            };
+            if self.runtime().inspect(&instance).await? == InstanceState::Running {
+                if dep.restarts > 0 && self.ran_steadily(dep.started_at) {
+                    dep.restarts = 0;
+                    self.store().update_deployment(&dep).await?;
+                }
+                continue;
+            }
+            let key = LockKey::App(app.id);
+            let Ok(lease) = self
+                .locks()
+                .try_acquire(&key, "restarting a crashed instance")
+                .await?
+            else {
+                continue; // a task is at work on the app; look again next round
+            };
+            taken += 1;
+            let platform = self.clone();
+            tokio::spawn(async move {
+                let work = platform.handle_crash(app.id, dep.id);
+                if let Err(e) = platform.locks().hold(lease, work).await {
+                    tracing::warn!(app_id = %app.id, error = %e, "could not handle a crash");
+                }
+            });
+        }
+        Ok(taken)
+    }
+
+    fn ran_steadily(&self, since: Option<chrono::DateTime<Utc>>) -> bool {
+        let steady =
+            chrono::Duration::from_std(self.config().steady_after).unwrap_or(chrono::Duration::MAX);
+        since.is_some_and(|t| Utc::now() - t >= steady)
+    }
+
+    /// Counts a crash and restarts after the backoff, or fails the app after too many.
+    #[tracing::instrument(skip(self), err)]
+    async fn handle_crash(&self, app_id: AppId, dep_id: DeploymentId) -> Result<()> {
+        // Looked at again under the lock: a task may have changed things since.
+        let app = self.fresh(app_id).await?;
+        let Some(mut dep) = self.store().deployment(dep_id).await? else {
+            return Ok(());
+        };
+        if app.status != AppStatus::Running || dep.status != DeploymentStatus::Running {
+            return Ok(());
+        }
+        let Some(instance) = dep.instance.clone() else {
+            return Ok(());
+        };
+        let state = self.runtime().inspect(&instance).await?;
+        if state == InstanceState::Running {
+            return Ok(());
+        }
+        let why = exit_reason(&state);
+        let crashes = if self.ran_steadily(dep.started_at) {
+            1
+        } else {
+            dep.restarts + 1
+        };
+        let policy = self.config().crash_restart;
+        let mut task = Task::running(app.id, app.owner, TaskKind::Restart, "after a crash");
+        task.deployment = Some(dep.id);
+        self.store().put_task(&task).await?;
+
+        if crashes > i32::try_from(policy.max_attempts).unwrap_or(i32::MAX) {
+            let reason = format!(
+                "the app crashed {crashes} times in a row, the platform stopped restarting it; \
+                 the last time {why}"
+            );
+            self.runtime().remove(&instance).await?;
+            dep.instance = None;
+            dep.status = DeploymentStatus::Failed;
+            dep.error = Some(reason.clone());
+            self.store().update_deployment(&dep).await?;
+            self.set_status(app.id, AppStatus::Failed, Some(reason.clone()))
+                .await?;
+            tracing::warn!(app_id = %app.id, crashes, "crash loop: application failed");
+            return self.end_task(&mut task, Some(reason)).await;
+        }
+        let delay = policy.delay(u32::try_from(crashes).unwrap_or(u32::MAX));
+        dep.restarts = crashes;
+        self.store().update_deployment(&dep).await?;
+        let reason = format!(
+            "crashed: {why}; restart {crashes} of {} in {:.1}s",
+            policy.max_attempts,
+            delay.as_secs_f64()
+        );
+        tracing::info!(app_id = %app.id, %reason, "restarting a crashed instance");
+        self.set_status(app.id, AppStatus::Starting, Some(reason.clone()))
+            .await?;
+        task.progress = Some(reason.clone());
+        self.store().put_task(&task).await?;
+        tokio::time::sleep(delay).await;
+        let out = self.restart_instance(app.id, dep.id, Some(reason)).await;
+        let error = match &out {
+            Err(e) => Some(e.to_string()),
+            Ok(()) => self
+                .store()
+                .deployment(dep.id)
+                .await?
+                .filter(|d| d.status == DeploymentStatus::Failed)
+                .and_then(|d| d.error),
+        };
+        self.end_task(&mut task, error).await?;
+        out
+    }
+}

@@ -1,0 +1,167 @@
+//! Tasks: what the platform does to an app on a user's request (deploy, restart, update,
+//! rollback, delete), each with a record the API shows: kind, state, progress, error, times.
+//!
+//! Expected flow: a task takes its app's lock ([`crate::lock`]) and runs; a task on a busy app is
+//! refused with `APP_BUSY` (saying what it waits for), or, if the user asks for it, recorded as
+//! `QUEUED` and run by the task loop once the app is free, oldest first. A deploy task lives as
+//! long as its deployment: the build worker and the deployer move it on, and it ends with the
+//! deployment (running or failed).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::model::{AppId, AppUpdate, CommitId, DeploymentId, TaskId, UserId};
+
+/// What a task does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskKind {
+    Deploy,
+    Restart,
+    Update,
+    Rollback,
+    Delete,
+}
+
+/// Where a task stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskState {
+    /// Waiting for its app to be free.
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+macro_rules! names {
+    ($ty:ident { $($v:ident => $s:literal),* $(,)? }) => {
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$v => $s),* }
+            }
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some($ty::$v),)* _ => None }
+            }
+        }
+    };
+}
+names!(TaskKind { Deploy => "DEPLOY", Restart => "RESTART", Update => "UPDATE", Rollback => "ROLLBACK", Delete => "DELETE" });
+names!(TaskState { Queued => "QUEUED", Running => "RUNNING", Succeeded => "SUCCEEDED", Failed => "FAILED" });
+
+impl TaskState {
+    pub fn is_over(self) -> bool {
+        matches!(self, TaskState::Succeeded | TaskState::Failed)
+    }
+}
+
+/// What a user asked for, kept with a queued task until it runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum TaskRequest {
+    Redeploy {
+        commit: Option<CommitId>,
+    },
+    Restart {
+        force: bool,
+    },
+    Update {
+        update: AppUpdate,
+        expected_version: Option<i64>,
+    },
+    Rollback {
+        deployment: DeploymentId,
+    },
+    Delete,
+}
+
+impl TaskRequest {
+    pub fn kind(&self) -> TaskKind {
+        match self {
+            TaskRequest::Redeploy { .. } => TaskKind::Deploy,
+            TaskRequest::Restart { .. } => TaskKind::Restart,
+            TaskRequest::Update { .. } => TaskKind::Update,
+            TaskRequest::Rollback { .. } => TaskKind::Rollback,
+            TaskRequest::Delete => TaskKind::Delete,
+        }
+    }
+}
+
+/// The record of one task.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Task {
+    pub id: TaskId,
+    pub app_id: AppId,
+    pub owner: UserId,
+    pub kind: TaskKind,
+    pub state: TaskState,
+    /// The step it is at, in words.
+    pub progress: Option<String>,
+    pub error: Option<String>,
+    /// The deployment a deploy, update or rollback task rolls out.
+    pub deployment: Option<DeploymentId>,
+    /// Kept while queued, to run it later.
+    pub request: Option<TaskRequest>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+impl Task {
+    /// A task that starts now.
+    pub fn running(app_id: AppId, owner: UserId, kind: TaskKind, progress: &str) -> Self {
+        let now = Utc::now();
+        Self {
+            id: TaskId::new(),
+            app_id,
+            owner,
+            kind,
+            state: TaskState::Running,
+            progress: Some(progress.to_owned()),
+            error: None,
+            deployment: None,
+            request: None,
+            created_at: now,
+            started_at: Some(now),
+            ended_at: None,
+        }
+    }
+
+    /// A task waiting for its app.
+    pub fn queued(app_id: AppId, owner: UserId, request: TaskRequest, waits_for: &str) -> Self {
+        Self {
+            state: TaskState::Queued,
+            progress: Some(format!("queued: {waits_for}")),
+            started_at: None,
+            request: Some(request.clone()),
+            ..Self::running(app_id, owner, request.kind(), "")
+        }
+    }
+
+    /// Ends the task: succeeded, or failed with `error`.
+    pub fn end(&mut self, error: Option<String>) {
+        self.state = if error.is_some() {
+            TaskState::Failed
+        } else {
+            TaskState::Succeeded
+        };
+        self.error = error;
+        self.ended_at = Some(Utc::now());
+    }
+}
+
+/// The storage side of tasks.
+#[async_trait]
+pub trait TaskStore: Send + Sync {
+    /// Inserts or overwrites a task record.
+    async fn put_task(&self, task: &Task) -> Result<()>;
+    async fn task(&self, id: TaskId) -> Result<Option<Task>>;
+    /// An app's tasks, newest first.
+    async fn tasks_of(&self, app: AppId, limit: u64) -> Result<Vec<Task>>;
+    /// Tasks in a state across apps, oldest first.
+    async fn tasks_in_state(&self, state: TaskState, limit: u64) -> Result<Vec<Task>>;
+    /// The task rolling out a deployment.
+    async fn task_of_deployment(&self, deployment: DeploymentId) -> Result<Option<Task>>;
+}

@@ -1,0 +1,175 @@
+//! The restart policy (a crashed instance is restarted with backoff, a crash loop fails the
+//! app) and recovery when the server starts again after `kill -9` in the middle of deploys.
+
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use paas_tests::repo::file_url;
+use paas_tests::{TestDb, TestServer, git_repo};
+use serde_json::json;
+
+use crate::apps::{VERSIONED_APP, body, create};
+use crate::lifecycle::{eventually, versioned_app};
+use crate::on_both_databases;
+use crate::tasks::show;
+
+/// Serves on `$PORT`, then dies with code 3 after a second: always, or (with `CRASH=once`) only
+/// the first time.
+const CRASHING_APP: &str = r#"import http.server, os, threading, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *args):
+        pass
+def die():
+    time.sleep(1)
+    print("boom", flush=True)
+    os._exit(3)
+if os.environ.get("CRASH") != "once" or not os.path.exists("crashed-once"):
+    open("crashed-once", "w").close()
+    threading.Thread(target=die, daemon=True).start()
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
+"#;
+
+const FAST_CRASH_POLICY: &[&str] = &["--crash-restarts", "2", "--crash-backoff-ms", "200"];
+
+async fn a_crash_loop_fails_the_app_with_the_reason(db: TestDb) -> anyhow::Result<()> {
+    let server = TestServer::spawn(db, FAST_CRASH_POLICY).await?;
+    let alice = server.user("alice").await?;
+    let repo = git_repo(&[("app.py", CRASHING_APP)])?;
+    let id = create(
+        &alice,
+        json!({ "name": "crashy", "repository": { "url": file_url(repo.path()) } }),
+    )
+    .await?;
+    let app = eventually(Duration::from_secs(90), || async {
+        let app = show(&alice, &id).await?;
+        Ok((app["status"] == "FAILED").then_some(app))
+    })
+    .await?;
+    let reason = app["statusReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("crashed 3 times") && reason.contains("code 3") && reason.contains("boom"),
+        "{reason}"
+    );
+    let restarts = app["tasks"]
+        .as_array()
+        .map_or(0, |t| t.iter().filter(|t| t["kind"] == "RESTART").count());
+    assert_eq!(
+        restarts, 3,
+        "two restarts and the one that gave up: {}",
+        app["tasks"]
+    );
+    assert_eq!(app["deployments"][0]["status"], "FAILED");
+    assert_eq!(app["deployments"][0]["restarts"], 2);
+    Ok(())
+}
+on_both_databases!(a_crash_loop_fails_the_app_with_the_reason);
+
+async fn a_single_crash_is_restarted(db: TestDb) -> anyhow::Result<()> {
+    let server = TestServer::spawn(db, FAST_CRASH_POLICY).await?;
+    let alice = server.user("alice").await?;
+    let repo = git_repo(&[("app.py", CRASHING_APP)])?;
+    let id = create(
+        &alice,
+        json!({
+            "name": "wobbly",
+            "repository": { "url": file_url(repo.path()) },
+            "env": [{ "key": "CRASH", "value": "once" }],
+        }),
+    )
+    .await?;
+    let app = eventually(Duration::from_secs(60), || async {
+        let app = show(&alice, &id).await?;
+        let restarted = app["deployments"][0]["restarts"] == 1
+            && app["status"] == "RUNNING"
+            && app["tasks"][0]["state"] == "SUCCEEDED";
+        Ok(restarted.then_some(app))
+    })
+    .await?;
+    assert_eq!(app["tasks"][0]["kind"], "RESTART");
+    assert_eq!(body(&alice, &id).await?, "ok");
+    Ok(())
+}
+on_both_databases!(a_single_crash_is_restarted);
+
+/// Process records of the local runtime: `(instance id, process group)`.
+fn records(data_dir: &std::path::Path) -> anyhow::Result<Vec<(String, i32)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(data_dir.join("logs").join("run"))? {
+        let record: serde_json::Value = serde_json::from_slice(&std::fs::read(entry?.path())?)?;
+        out.push((
+            record["id"].as_str().unwrap_or_default().to_owned(),
+            i32::try_from(record["pgid"].as_i64().unwrap_or_default())?,
+        ));
+    }
+    Ok(out)
+}
+
+async fn nothing_stays_stuck_after_kill_9(db: TestDb) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = db.url(dir.path()).await?;
+    let env = [("PAAS_LOCK_LEASE_SECS", "2")];
+    let mut server = TestServer::spawn_in(dir.path(), &url, &[], &env).await?;
+    let alice = server.user("alice").await?;
+    let (_a, survivor) = versioned_app(&alice, "survivor").await?;
+    let (_b, victim) = versioned_app(&alice, "victim").await?;
+    let repo = git_repo(&[
+        (
+            "package.json",
+            r#"{ "name": "late", "version": "1.0.0", "scripts": { "build": "sleep 2", "start": "python3 app.py" } }"#,
+        ),
+        ("app.py", VERSIONED_APP),
+        ("version.txt", "late\n"),
+    ])?;
+    let late = create(
+        &alice,
+        json!({ "name": "late", "repository": { "url": file_url(repo.path()) } }),
+    )
+    .await?;
+    eventually(Duration::from_secs(30), || async {
+        Ok((show(&alice, &late).await?["status"] == "BUILDING").then_some(()))
+    })
+    .await?;
+    let survivor_url = show(&alice, &survivor).await?["endpoint"]["url"].clone();
+
+    server.kill9().await?;
+    // The victim's instance dies too while no server watches.
+    let victim_name = "victim-";
+    for (id, pgid) in records(dir.path())? {
+        if id.starts_with(victim_name) {
+            killpg(Pid::from_raw(pgid), Signal::SIGKILL)?;
+        }
+    }
+
+    let server = TestServer::spawn_in(dir.path(), &url, &[], &env).await?;
+    let alice = paas_tests::Client::new(&server.url, alice.token().map(str::to_owned));
+    for id in [&survivor, &victim, &late] {
+        let app = eventually(Duration::from_secs(120), || async {
+            let app = show(&alice, id).await?;
+            Ok((app["status"] == "RUNNING").then_some(app))
+        })
+        .await?;
+        assert_eq!(app["status"], "RUNNING", "{app}");
+    }
+    assert_eq!(body(&alice, &late).await?, "late");
+    assert_eq!(body(&alice, &victim).await?, "v1");
+    assert_eq!(
+        show(&alice, &survivor).await?["endpoint"]["url"],
+        survivor_url,
+        "the surviving instance was adopted, not replaced"
+    );
+    assert_eq!(body(&alice, &survivor).await?, "v1");
+    // One live process per app; none left over.
+    let left = records(dir.path())?;
+    assert_eq!(left.len(), 3, "{left:?}");
+    for (id, pgid) in left {
+        assert!(killpg(Pid::from_raw(pgid), None).is_ok(), "{id} is dead");
+    }
+    Ok(())
+}
+on_both_databases!(nothing_stays_stuck_after_kill_9);
