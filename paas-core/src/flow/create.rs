@@ -80,6 +80,14 @@ impl Platform {
         let first = Deployment::queued(id, check.head.clone(), now);
         let app = Application::pending(owner.id, new, branch, &first);
         self.store().create_app(&app, &first).await?;
+        let mut task = crate::task::Task::running(
+            app.id,
+            app.owner,
+            crate::task::TaskKind::Deploy,
+            "queued for a build",
+        );
+        task.deployment = Some(first.id);
+        self.store().put_task(&task).await?;
         self.cache().put_app(&app).await;
         self.cache().evict_app_lists(app.owner).await;
         self.bus()

@@ -31,6 +31,9 @@ pub(crate) enum Then {
     Restart(DeploymentId),
 }
 
+/// How long a task other than a restart waits for a lock.
+const MOMENT: Duration = Duration::from_secs(2);
+
 /// How often the task loop looks for queued tasks whose app is free.
 const QUEUE_EVERY: Duration = Duration::from_millis(250);
 
@@ -38,7 +41,7 @@ impl Platform {
     /// Starts a task on `user`'s app. A busy app is [`Error::Busy`], unless `queue` is set: then
     /// the task is recorded `QUEUED` and runs when the app is free. A forced restart takes the
     /// app's lock from whoever holds it and cancels the deployment in flight.
-    #[tracing::instrument(skip_all, fields(app_id = %id, kind = ?request.kind()), err)]
+    #[tracing::instrument(skip_all, fields(app_id = %id, kind = ?request.kind()), err(level = "info"))]
     pub async fn submit(
         &self,
         user: &User,
@@ -53,10 +56,11 @@ impl Platform {
             let lease = self.locks().take_over(&LockKey::App(id), &purpose).await?;
             return self.start_task(&app, request, lease, None).await;
         }
-        // A restart waits a while for the task under way; the others answer at once.
+        // A restart waits a while for the task under way. The others wait only a moment, since
+        // a step that just finished (the app is already RUNNING) still holds the lock briefly.
         let wait = match request {
             TaskRequest::Restart { .. } => self.config().lock_wait,
-            _ => Duration::ZERO,
+            _ => self.config().lock_wait.min(MOMENT),
         };
         match self.claim(id, &purpose, wait).await? {
             Ok(lease) => self.start_task(&app, request, lease, None).await,

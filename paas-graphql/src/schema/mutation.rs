@@ -76,7 +76,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         id: ID,
         commit: Option<String>,
-        #[graphql(default)] queue: bool,
+        queue: Option<bool>,
     ) -> GqlResult<Application> {
         let commit = commit.as_deref().map(CommitId::parse).transpose().gql()?;
         submit(ctx, id, TaskRequest::Redeploy { commit }, queue).await
@@ -88,9 +88,10 @@ impl MutationRoot {
         &self,
         ctx: &Context<'_>,
         id: ID,
-        #[graphql(default)] force: bool,
-        #[graphql(default)] queue: bool,
+        force: Option<bool>,
+        queue: Option<bool>,
     ) -> GqlResult<Application> {
+        let force = force.unwrap_or(false);
         submit(ctx, id, TaskRequest::Restart { force }, queue).await
     }
 
@@ -102,7 +103,7 @@ impl MutationRoot {
         id: ID,
         input: UpdateApplicationInput,
         expected_version: Option<i64>,
-        #[graphql(default)] queue: bool,
+        queue: Option<bool>,
     ) -> GqlResult<Application> {
         let update = input.parse()?;
         let request = TaskRequest::Update {
@@ -119,7 +120,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         id: ID,
         deployment: ID,
-        #[graphql(default)] queue: bool,
+        queue: Option<bool>,
     ) -> GqlResult<Application> {
         let deployment: DeploymentId = deployment.parse().gql()?;
         submit(ctx, id, TaskRequest::Rollback { deployment }, queue).await
@@ -130,12 +131,12 @@ impl MutationRoot {
         &self,
         ctx: &Context<'_>,
         id: ID,
-        #[graphql(default)] queue: bool,
+        queue: Option<bool>,
     ) -> GqlResult<bool> {
         let user = viewer(ctx)?;
         let id: AppId = id.parse().gql()?;
         ctx.data::<Platform>()?
-            .submit(user, id, TaskRequest::Delete, queue)
+            .submit(user, id, TaskRequest::Delete, queue.unwrap_or(false))
             .await
             .gql()?;
         Ok(true)
@@ -170,8 +171,9 @@ async fn submit(
     ctx: &Context<'_>,
     id: ID,
     request: TaskRequest,
-    queue: bool,
+    queue: Option<bool>,
 ) -> GqlResult<Application> {
+    let queue = queue.unwrap_or(false);
     let user = viewer(ctx)?;
     let id: AppId = id.parse().gql()?;
     let platform = ctx.data::<Platform>()?;
