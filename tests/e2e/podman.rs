@@ -195,28 +195,34 @@ async fn cpu_quota_caps_a_busy_app() -> anyhow::Result<()> {
     assert_eq!(seen.last().map(String::as_str), Some("RUNNING"), "{seen:?}");
     let stats =
         "query($id: ID!) { application(id: $id) { stats { cpuTotalNanos memoryLimitBytes } } }";
+    // Podman takes each sample somewhere between our request and its answer, which a loaded
+    // machine can stretch: the CPU rate is known only between the narrowest and the widest
+    // window, and each bound is checked on the estimate that is fair to it.
     let sample = || async {
+        let before = std::time::Instant::now();
         let s = alice.data(stats, json!({ "id": id })).await?;
         let nanos: u64 = s["application"]["stats"]["cpuTotalNanos"]
             .as_str()
             .unwrap_or("0")
             .parse()?;
-        anyhow::Ok((nanos, std::time::Instant::now()))
+        anyhow::Ok((nanos, before, std::time::Instant::now()))
     };
-    let (n0, t0) = sample().await?;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let (n1, t1) = sample().await?;
-    let used = (n1 - n0) as f64 / t1.duration_since(t0).as_nanos() as f64;
+    let (n0, b0, a0) = sample().await?;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (n1, b1, a1) = sample().await?;
+    let used = (n1 - n0) as f64;
+    let at_least = used / a1.duration_since(b0).as_nanos() as f64;
+    let at_most = used / b1.duration_since(a0).as_nanos() as f64;
     // 200 millicpus is 20 % of a core, whatever the machine does; a free busy loop takes ~100 %.
     assert!(
-        used <= 0.25,
-        "the app used {:.0} % of a core under a 20 % quota",
-        used * 100.0
+        at_least <= 0.25,
+        "the app used at least {:.0} % of a core under a 20 % quota",
+        at_least * 100.0
     );
     assert!(
-        used >= 0.05,
-        "the burner did not run ({:.1} %)",
-        used * 100.0
+        at_most >= 0.05,
+        "the burner did not run ({:.1} % at most)",
+        at_most * 100.0
     );
     Ok(())
 }
