@@ -7,7 +7,7 @@
 //! - an app in `PENDING`/`BUILDING`/`STARTING` is resumed: with a queue that lost its messages
 //!   (in memory) its build is queued again, with a durable queue the request is still there and
 //!   another worker takes it over; a start that was under way is run again;
-//! - instances nothing records (an interrupted start, an app deleted halfway) are removed;
+//! - instances of a known app that nothing records (an interrupted start) are removed;
 //! - tasks that were running when the platform died are failed with the reason.
 
 use std::time::Duration;
@@ -75,12 +75,9 @@ impl Platform {
                 Err(e) => tracing::warn!(error = %e, "could not recover an app"),
             }
         }
-        for known in self.runtime().instances().await? {
-            if self.store().app(known.app).await?.is_none() {
-                self.runtime().remove(&known.id).await?;
-                recovery.orphans_removed += 1;
-            }
-        }
+        // Instances of apps this platform does not know are left alone: another platform may
+        // share the runtime (one Podman host). An app deleted halfway is still known
+        // (`DELETING`) and was finished above.
         recovery.tasks_failed = self.fail_interrupted_tasks().await?;
         Ok(recovery)
     }
