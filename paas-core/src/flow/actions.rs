@@ -208,16 +208,15 @@ impl Platform {
             Ok(())
         })
         .await?;
-        self.queue()
-            .push(
-                Topic::Builds,
-                Message::BuildRequest {
-                    app: app.id,
-                    deployment: dep.id,
-                },
-            )
-            .await?;
+        self.request_build(app.id, dep.id).await?;
         Ok(dep.id)
+    }
+
+    /// Puts a deployment's build on the queue.
+    pub(crate) async fn request_build(&self, app: AppId, deployment: DeploymentId) -> Result<()> {
+        self.queue()
+            .push(Topic::Builds, Message::BuildRequest { app, deployment })
+            .await
     }
 
     /// Adds a deployment that runs `from`'s image again (with `change` to the app in the same

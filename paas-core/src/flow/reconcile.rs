@@ -18,7 +18,6 @@ use crate::error::{Error, Result};
 use crate::lock::LockKey;
 use crate::model::{Application, DeploymentStatus};
 use crate::platform::Platform;
-use crate::queue::{Message, Topic};
 use crate::runtime::InstanceState;
 use crate::status::AppStatus;
 use crate::task::TaskState;
@@ -138,15 +137,7 @@ impl Platform {
                 (None, _) => false,
             },
             (_, DeploymentStatus::Queued | DeploymentStatus::Building) if !durable => {
-                self.queue()
-                    .push(
-                        Topic::Builds,
-                        Message::BuildRequest {
-                            app: app.id,
-                            deployment: dep.id,
-                        },
-                    )
-                    .await?;
+                self.request_build(app.id, dep.id).await?;
                 true
             }
             // Safe with a durable queue too: a redelivered start finds it done.
