@@ -124,19 +124,11 @@ impl Platform {
         };
         let copy = |a: &mut Application| {
             check(a)?;
-            *a = Application {
-                status: a.status,
-                status_reason: a.status_reason.clone(),
-                deployment: a.deployment,
-                endpoint: a.endpoint.clone(),
-                version: a.version,
-                updated_at: a.updated_at,
-                ..update.apply(a)
-            };
+            *a = update.apply(a);
             Ok(())
         };
-        let live = self.restartable(app).await.ok();
-        let (effect, image) = (AppUpdate::effect(app, &next), live);
+        let effect = AppUpdate::effect(app, &next);
+        let image = self.restartable(app).await.ok();
         let then = match (effect, image) {
             (UpdateEffect::Rebuild, _) => {
                 let commit = self

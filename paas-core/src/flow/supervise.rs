@@ -176,16 +176,7 @@ impl Platform {
         self.store().put_task(&task).await?;
         tokio::time::sleep(delay).await;
         let out = self.restart_instance(app.id, dep.id, Some(reason)).await;
-        let error = match &out {
-            Err(e) => Some(e.to_string()),
-            Ok(()) => self
-                .store()
-                .deployment(dep.id)
-                .await?
-                .filter(|d| d.status == DeploymentStatus::Failed)
-                .and_then(|d| d.error),
-        };
-        self.end_task(&mut task, error).await?;
+        self.end_with_deployment(&mut task, dep.id, &out).await;
         out
     }
 }

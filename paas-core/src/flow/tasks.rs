@@ -179,15 +179,21 @@ impl Platform {
                         }
                     };
                     let out = platform.locks().hold(lease, work).await;
-                    platform.finish_background(&mut record, dep, out).await;
+                    platform.end_with_deployment(&mut record, dep, &out).await;
                 });
             }
         }
         Ok(task)
     }
 
-    /// Ends a background task from its deployment's outcome.
-    async fn finish_background(&self, task: &mut Task, dep: DeploymentId, out: Result<()>) {
+    /// Ends a background task from its work's outcome `out` and its deployment's: an error, or
+    /// the deployment failed, fails the task.
+    pub(crate) async fn end_with_deployment(
+        &self,
+        task: &mut Task,
+        dep: DeploymentId,
+        out: &Result<()>,
+    ) {
         let error = match out {
             Err(e) => Some(e.to_string()),
             Ok(()) => match self.store().deployment(dep).await {
