@@ -8,6 +8,7 @@
 //! - `m20261123_000002_user_git_token.rs`: the token for a user's private repositories.
 //! - `m20261123_000003_app_resources.rs`: CPU and memory limits, extra port bindings.
 //! - `m20261123_000004_locks_tasks.rs`: locks, task records, a deployment's crash count.
+//! - `m20261123_000005_logs.rs`: log lines, the head of each app's log, source positions.
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -16,6 +17,7 @@ mod m20261123_000001_init;
 mod m20261123_000002_user_git_token;
 mod m20261123_000003_app_resources;
 mod m20261123_000004_locks_tasks;
+mod m20261123_000005_logs;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -28,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_user_git_token::Migration),
             Box::new(m20261123_000003_app_resources::Migration),
             Box::new(m20261123_000004_locks_tasks::Migration),
+            Box::new(m20261123_000005_logs::Migration),
         ]
     }
 }

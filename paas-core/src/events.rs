@@ -1,4 +1,4 @@
-//! The `EventBus` port: status (and later log) events to subscribers, across processes in
+//! The `EventBus` port: status and log events to subscribers, across processes in
 //! production. Adapter: [`memory::MemoryBus`] for one process.
 
 pub mod memory;
@@ -26,10 +26,19 @@ pub struct StatusEvent {
     pub at: DateTime<Utc>,
 }
 
+/// Lines were added to an app's log, up to `last`. Followers read them from the store (this
+/// event is only the nudge: it carries no text, so the bus never holds log content).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogsWritten {
+    pub app_id: AppId,
+    pub last: crate::logs::LogTime,
+}
+
 /// What travels on the bus.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Event {
     Status(StatusEvent),
+    Logs(LogsWritten),
 }
 
 /// Fan-out of events. Delivery is best effort: a subscriber that falls behind may miss events,

@@ -11,7 +11,7 @@
 //! - [`error`]: one error enum; each error knows its [`Fault`] and its API code.
 //! - [`retry`]: the one `RetryPolicy`.
 //! - [`lock`]: locks in the database (a row per key, compare-and-set, leases); [`task`]: the
-//!   records of what the platform does to an app.
+//!   records of what the platform does to an app; [`logs`]: build, instance and system lines.
 //! - Ports, one trait per file: [`store`], [`cache`], [`queue`], [`events`], [`git`],
 //!   [`builder`], [`runtime`]. Their adapters live in the folder of the same name.
 //! - [`platform`]: [`Platform`], the handle that holds the chosen adapters, built with
@@ -32,6 +32,7 @@ pub mod events;
 pub mod flow;
 pub mod git;
 pub mod lock;
+pub mod logs;
 pub mod model;
 pub mod platform;
 pub mod queue;

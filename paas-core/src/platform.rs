@@ -53,6 +53,14 @@ pub struct PlatformConfig {
     pub steady_after: Duration,
     /// How often running instances are checked.
     pub supervise_every: Duration,
+    /// How long and how much of each app's log is kept.
+    pub log_retention: crate::logs::Retention,
+    /// Lines a live log subscriber may have waiting before newer ones are dropped for it (and
+    /// it is told so).
+    pub log_buffer: usize,
+    /// How often a live log follower looks at the store when no event says there is more (the
+    /// bus is best effort).
+    pub log_poll: Duration,
 }
 
 impl PlatformConfig {
@@ -90,6 +98,9 @@ impl Default for PlatformConfig {
             },
             steady_after: Duration::from_secs(60),
             supervise_every: Duration::from_secs(1),
+            log_retention: crate::logs::Retention::default(),
+            log_buffer: 4096,
+            log_poll: Duration::from_secs(1),
         }
     }
 }
@@ -104,6 +115,8 @@ struct Inner {
     images: Arc<dyn ImageBuilder>,
     locks: Locks,
     config: PlatformConfig,
+    /// Instances whose output this process follows.
+    followed: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// The platform: adapters plus flows. See [`crate::flow`].
@@ -141,6 +154,23 @@ impl Platform {
     }
     pub fn config(&self) -> &PlatformConfig {
         &self.inner.config
+    }
+    /// Marks an instance as followed by this process; false if it already was.
+    pub(crate) fn follow_instance(&self, instance: &str) -> bool {
+        let mut set = self
+            .inner
+            .followed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        set.insert(instance.to_owned())
+    }
+    pub(crate) fn unfollow_instance(&self, instance: &str) {
+        let mut set = self
+            .inner
+            .followed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        set.remove(instance);
     }
     /// Locks in the store, shared with every process on the same database.
     pub fn locks(&self) -> &Locks {
@@ -243,6 +273,7 @@ impl PlatformBuilder {
                 runtime,
                 images,
                 config: self.config,
+                followed: Default::default(),
             }),
         })
     }

@@ -1,8 +1,10 @@
 //! The `Runtime` port: running instances of built apps.
 
 use async_trait::async_trait;
+use futures::stream::{self, BoxStream, StreamExt};
 
 use crate::error::Result;
+use crate::logs::{LogStream, LogTime};
 use crate::model::{AppId, AppName, DeploymentId, Endpoint, EnvVars, Port, PortBinding, Resources};
 
 /// What to run.
@@ -63,6 +65,23 @@ pub enum InstanceState {
     Missing,
 }
 
+/// One line an instance wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputLine {
+    pub stream: LogStream,
+    pub text: String,
+    /// When the runtime recorded it, if it says; otherwise the time it was read is used.
+    pub at: Option<LogTime>,
+}
+
+/// Lines read from an instance's output, and where reading got to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputBatch {
+    pub lines: Vec<OutputLine>,
+    /// Opaque to the platform: handed back to [`Runtime::output`] to go on after these lines.
+    pub position: String,
+}
+
 #[async_trait]
 pub trait Runtime: Send + Sync {
     /// Creates and starts an instance. Returns once it is started, not once it answers.
@@ -78,6 +97,17 @@ pub trait Runtime: Send + Sync {
     /// CPU and memory use, where the runtime measures them; `None` for a gone instance.
     async fn stats(&self, _instance: &str) -> Result<Option<InstanceStats>> {
         Ok(None)
+    }
+    /// Follows an instance's stdout and stderr from `position` (`None`: from its start), in
+    /// batches as they are written, and ends once the instance is gone and everything it wrote
+    /// was read. The platform stores the lines with the position of each batch, so a follower
+    /// started again (after a restart of the platform) goes on where the last one stopped.
+    fn output(
+        &self,
+        _instance: &str,
+        _position: Option<String>,
+    ) -> BoxStream<'static, Result<OutputBatch>> {
+        stream::empty().boxed()
     }
     /// Called once when the platform shuts down: a runtime whose instances die with the
     /// platform's process (local processes) stops them here and returns their ids; others keep

@@ -10,7 +10,7 @@ use crate::events::StatusEvent;
 use crate::model::{AppId, AppName, Application, Deployment, DeploymentId, Secret, User, UserId};
 
 /// Persistent state of the platform: apps, users, deployments, status events, and (through its
-/// supertraits) locks and task records.
+/// supertraits) locks, task records and logs.
 ///
 /// Guarantees every adapter gives:
 /// - [`Store::create_app`] writes the app, its first deployment and its first status event in one
@@ -21,7 +21,9 @@ use crate::model::{AppId, AppName, Application, Deployment, DeploymentId, Secret
 ///   [`crate::Error::VersionConflict`] otherwise. The status event, if any, is written in the same
 ///   transaction with the new version as its sequence number.
 #[async_trait]
-pub trait Store: crate::lock::LockStore + crate::task::TaskStore + Send + Sync {
+pub trait Store:
+    crate::lock::LockStore + crate::task::TaskStore + crate::logs::LogStore + Send + Sync
+{
     async fn create_user(&self, user: &User, token_hash: &str) -> Result<()>;
     async fn user(&self, id: UserId) -> Result<Option<User>>;
     async fn user_by_token_hash(&self, token_hash: &str) -> Result<Option<User>>;

@@ -1,6 +1,7 @@
 //! The HTTP server: `Server::build(settings)` then `.run(shutdown)`, the same in `main` and in
 //! tests. Routes: `POST /graphql`, websocket subscriptions on `/graphql/ws` (graphql-transport-ws
-//! and the older graphql-ws), GraphiQL at `GET /`, `GET /healthz`.
+//! and the older graphql-ws), GraphiQL at `GET /`, `GET /healthz`, and an app's log as JSON at
+//! `GET /apps/{id}/logs` (`http_logs`).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -49,9 +50,9 @@ pub enum StartError {
 }
 
 #[derive(Clone)]
-struct AppState {
+pub(crate) struct AppState {
     schema: PaasSchema,
-    platform: Platform,
+    pub(crate) platform: Platform,
 }
 
 /// A built server, bound to its port, not yet serving.
@@ -139,6 +140,7 @@ impl Server {
             .route("/graphql", get(playground).post(graphql))
             .route("/graphql/ws", get(graphql_ws))
             .route("/healthz", get(healthz))
+            .route("/apps/{id}/logs", get(crate::http_logs::app_logs))
             .with_state(state);
         Ok(Self {
             listener,
@@ -192,6 +194,11 @@ impl Server {
                 }
                 platform.run_supervisor(stop).await;
             });
+        }
+        {
+            let platform = self.platform.clone();
+            let stop = stopped();
+            tasks.spawn(async move { platform.run_log_retention(stop).await });
         }
         if let Some(worker) = self.worker {
             let stop = stopped();

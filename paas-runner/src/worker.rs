@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use paas_core::builder::{BuildJob, BuiltImage, log_line};
 use paas_core::flow::{Step, run_steps, while_renewing};
+use paas_core::logs::LogStream;
 use paas_core::model::{
     AppId, Application, Deployment, DeploymentId, DeploymentStatus, Language, Procfile,
 };
@@ -102,19 +103,35 @@ impl BuildWorker {
         p.store().update_deployment(&dep).await?;
         p.track(dep.id, "building", None).await?;
 
+        // Every line of the build log goes into the app's log as it is written.
+        let log = self.work_dir.join(format!("{}.build.log", dep.id));
+        let capture = p.capture_file(app.id, dep.id, log.clone(), LogStream::Build);
+        let attempts = p.config().build_retry.max_attempts;
         let built = p
             .config()
             .build_retry
-            .run(|_| {
+            .run(|attempt| {
                 dep.build_attempts += 1;
                 let dep = dep.clone();
                 let app = app.clone();
+                let log = log.clone();
                 async move {
+                    if attempt > 1 {
+                        log_line(&log, &format!("build attempt {attempt} of {attempts}"))?;
+                    }
                     p.store().update_deployment(&dep).await?;
-                    self.build_once(&app, &dep).await
+                    let out = self.build_once(&app, &dep).await;
+                    if let Err(e) = &out {
+                        log_line(&log, &format!("error: {e}"))?;
+                    }
+                    out
                 }
             })
             .await;
+        // Stored before the build's end is recorded: a build log subscriber ends on that.
+        if let Err(e) = capture.finish().await {
+            tracing::warn!(deployment = %dep.id, error = %e, "build log not fully stored");
+        }
         // A forced restart may have cancelled the deployment while it built.
         let current = p.store().deployment(dep.id).await?;
         if current.is_none_or(|d| d.status != DeploymentStatus::Building) {

@@ -12,6 +12,7 @@ use paas_core::cache::redis::RedisCache;
 use paas_core::events::redis::RedisBus;
 use paas_core::events::{Event, EventBus, StatusEvent};
 use paas_core::lock::{LockRecord, LockStore};
+use paas_core::logs::{LogHead, LogLine, LogQuery, LogStore, LogTime, NewLine, SourcePosition};
 use paas_core::model::TaskId;
 use paas_core::model::*;
 use paas_core::queue::redis::RedisQueue;
@@ -41,7 +42,7 @@ impl CountingStore {
     }
 }
 
-// Locks and task records are not what the cache saves; they pass through uncounted.
+// Locks, task records and logs are not what the cache saves; they pass through uncounted.
 #[async_trait]
 impl LockStore for CountingStore {
     async fn lock_record(&self, key: &str) -> Result<Option<LockRecord>> {
@@ -71,6 +72,36 @@ impl TaskStore for CountingStore {
     }
     async fn task_of_deployment(&self, d: DeploymentId) -> Result<Option<Task>> {
         self.inner.task_of_deployment(d).await
+    }
+}
+
+#[async_trait]
+impl LogStore for CountingStore {
+    async fn append_logs(
+        &self,
+        app: AppId,
+        lines: &[NewLine],
+        position: Option<&SourcePosition>,
+    ) -> Result<Vec<LogLine>> {
+        self.inner.append_logs(app, lines, position).await
+    }
+    async fn log_position(&self, source: &str) -> Result<Option<String>> {
+        self.inner.log_position(source).await
+    }
+    async fn read_logs(&self, q: &LogQuery) -> Result<Vec<LogLine>> {
+        self.inner.read_logs(q).await
+    }
+    async fn log_head(&self, app: AppId) -> Result<LogHead> {
+        self.inner.log_head(app).await
+    }
+    async fn apps_with_logs(&self) -> Result<Vec<AppId>> {
+        self.inner.apps_with_logs().await
+    }
+    async fn prune_logs(&self, app: AppId, before: LogTime, max_bytes: u64) -> Result<u64> {
+        self.inner.prune_logs(app, before, max_bytes).await
+    }
+    async fn delete_logs(&self, app: AppId) -> Result<()> {
+        self.inner.delete_logs(app).await
     }
 }
 

@@ -148,6 +148,7 @@ impl Platform {
                 Ok(saved) => {
                     self.cache().put_app(&saved).await;
                     if let Some(event) = event {
+                        self.log_status(&event).await;
                         self.bus().publish(Event::Status(event)).await?;
                     }
                     return Ok(saved);

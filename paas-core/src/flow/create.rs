@@ -90,17 +90,17 @@ impl Platform {
         self.store().put_task(&task).await?;
         self.cache().put_app(&app).await;
         self.cache().evict_app_lists(app.owner).await;
-        self.bus()
-            .publish(Event::Status(StatusEvent {
-                app_id: app.id,
-                owner: app.owner,
-                version: app.version,
-                status: app.status,
-                deployment: app.deployment,
-                reason: None,
-                at: now,
-            }))
-            .await?;
+        let created = StatusEvent {
+            app_id: app.id,
+            owner: app.owner,
+            version: app.version,
+            status: app.status,
+            deployment: app.deployment,
+            reason: None,
+            at: now,
+        };
+        self.log_status(&created).await;
+        self.bus().publish(Event::Status(created)).await?;
 
         let request = Message::BuildRequest {
             app: app.id,

@@ -252,6 +252,16 @@ impl Platform {
             port_bindings: app.port_bindings.clone(),
         };
         let instance = self.runtime().start(&spec).await?;
+        self.system_log(
+            app.id,
+            Some(dep.id),
+            format!(
+                "instance {} started (attempt {})",
+                instance.id, dep.start_attempts
+            ),
+        )
+        .await;
+        self.collect_output(app.id, dep.id, &instance.id);
         match self.wait_ready(&instance).await {
             Ok(()) => Ok(instance),
             Err(e) => {

@@ -5,9 +5,11 @@ mod apps;
 mod create;
 mod deploy;
 mod lifecycle;
+mod logs;
 mod reconcile;
 mod supervise;
 mod tasks;
 mod watch;
 
 pub use deploy::{Step, run_steps, while_renewing};
+pub use logs::{FileCapture, LogItem};

@@ -123,9 +123,11 @@ impl Platform {
         };
         let resumed = match (app.status, dep.status) {
             (AppStatus::Running, _) => match (&live, &live_instance) {
-                (Some(_), Some(instance))
+                (Some(live), Some(instance))
                     if self.runtime().inspect(instance).await? == InstanceState::Running =>
                 {
+                    // Adopted: its output goes on into the log where the last run stopped.
+                    self.collect_output(app.id, live.id, instance);
                     false
                 }
                 (Some(live), _) => {

@@ -21,6 +21,10 @@ pub enum ValidationError {
     Ports(String),
     #[error("invalid id: {0}")]
     Id(String),
+    #[error("invalid timestamp: {0}")]
+    Timestamp(String),
+    #[error("invalid limit: {0}")]
+    Limit(String),
     #[error("local repositories (file://) are turned off on this server")]
     LocalReposDisabled,
 }
@@ -39,6 +43,8 @@ impl ValidationError {
             ValidationError::Resources(_) => "INVALID_RESOURCES",
             ValidationError::Ports(_) => "INVALID_PORT",
             ValidationError::Id(_) => "INVALID_ID",
+            ValidationError::Timestamp(_) => "INVALID_TIMESTAMP",
+            ValidationError::Limit(_) => "INVALID_LIMIT",
             ValidationError::LocalReposDisabled => "LOCAL_REPOS_DISABLED",
         }
     }

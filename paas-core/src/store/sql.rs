@@ -4,6 +4,10 @@
 mod applications;
 mod deployments;
 mod locks;
+mod log_heads;
+mod log_lines;
+mod log_sources;
+mod logs;
 mod status_events;
 mod store;
 mod tasks;

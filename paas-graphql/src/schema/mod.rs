@@ -1,6 +1,7 @@
 //! The GraphQL schema: root objects in their own files, object types in `types`.
 
 mod lifecycle;
+mod logs;
 mod mutation;
 mod query;
 mod subscription;

@@ -3,6 +3,7 @@ use async_graphql::{Context, ID, Object};
 use paas_core::Platform;
 use paas_core::model::{AppId, AppName, Branch, GitUrl};
 
+use super::logs::{self, LogDirection, LogPage, LogStream};
 use super::types::{Application, RepositoryCheck, Viewer};
 use crate::auth::viewer;
 use crate::error::{GqlResult, OrGql, coded};
@@ -97,5 +98,35 @@ impl QueryRoot {
                 .map(|a| Edge::new(a.id.to_string(), Application::from(a))),
         );
         Ok(conn)
+    }
+
+    /// A page of one of the viewer's apps' log: lines at or after `from` (RFC 3339 with
+    /// nanoseconds), without the one at exactly `lastNano` the client already has. Pass the
+    /// page's `lastNano` back as both `from` and `lastNano` to continue: no line is ever seen
+    /// twice or missed. `BACKWARD` pages from the newest line (or `from`) back, newest first.
+    #[allow(clippy::too_many_arguments)]
+    async fn logs(
+        &self,
+        ctx: &Context<'_>,
+        app_id: ID,
+        deployment: Option<ID>,
+        streams: Option<Vec<LogStream>>,
+        from: Option<String>,
+        last_nano: Option<String>,
+        #[graphql(desc = "Lines per page, 1 to 5000 (default 100).")] limit: Option<i64>,
+        #[graphql(default)] direction: LogDirection,
+    ) -> GqlResult<LogPage> {
+        let user = viewer(ctx)?;
+        let query = logs::query(
+            &app_id,
+            deployment.as_ref(),
+            streams,
+            from.as_deref(),
+            last_nano.as_deref(),
+            limit,
+            direction,
+        )?;
+        let page = ctx.data::<Platform>()?.logs_for(user, &query).await.gql()?;
+        Ok(page.into())
     }
 }

@@ -1,8 +1,9 @@
 use async_graphql::{Context, ID, Subscription};
 use futures::{Stream, StreamExt};
 use paas_core::Platform;
-use paas_core::model::AppId;
+use paas_core::model::{AppId, DeploymentId};
 
+use super::logs::{self, LogDirection, LogEvent, LogStream};
 use super::types::StatusChange;
 use crate::auth::viewer;
 use crate::error::OrGql;
@@ -25,5 +26,46 @@ impl SubscriptionRoot {
         let app = platform.app_for(user, id).await.gql()?;
         let events = platform.status_changes(app.id, after_version).await.gql()?;
         Ok(events.map(StatusChange::from))
+    }
+
+    /// One of the viewer's apps' log: the lines from `from` (default: the start of the stored
+    /// log), then every new line as it is written, with no gap and no duplicate between the
+    /// two. A subscriber that reads slower than the app writes gets a `LogsLagged` marker for
+    /// the live lines dropped for it (they stay readable with `logs`).
+    async fn logs(
+        &self,
+        ctx: &Context<'_>,
+        app_id: ID,
+        deployment: Option<ID>,
+        streams: Option<Vec<LogStream>>,
+        from: Option<String>,
+    ) -> async_graphql::Result<impl Stream<Item = LogEvent> + use<>> {
+        let user = viewer(ctx)?;
+        let platform = ctx.data::<Platform>()?;
+        let query = logs::query(
+            &app_id,
+            deployment.as_ref(),
+            streams,
+            from.as_deref(),
+            None,
+            None,
+            LogDirection::Forward,
+        )?;
+        let items = platform.follow_logs(user, query).await.gql()?;
+        Ok(items.map(LogEvent::from))
+    }
+
+    /// A deployment's build log (`BUILD` and `SYSTEM` lines) from its first line; ends when
+    /// the build has ended.
+    async fn build_logs(
+        &self,
+        ctx: &Context<'_>,
+        deployment: ID,
+    ) -> async_graphql::Result<impl Stream<Item = LogEvent> + use<>> {
+        let user = viewer(ctx)?;
+        let platform = ctx.data::<Platform>()?;
+        let deployment: DeploymentId = deployment.parse().gql()?;
+        let items = platform.follow_build(user, deployment).await.gql()?;
+        Ok(items.map(LogEvent::from))
     }
 }

@@ -15,15 +15,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use paas_core::model::Endpoint;
-use paas_core::runtime::{Instance, InstanceSpec, InstanceState, KnownInstance, Runtime};
+use paas_core::runtime::{
+    Instance, InstanceSpec, InstanceState, KnownInstance, OutputBatch, Runtime,
+};
 use paas_core::{Error, Result};
 use tokio::process::Command;
 use tokio::sync::watch;
 
-use super::output::tail;
+use super::output::{FOLLOW_EVERY, Follower, err_log, tail};
 use super::records::{self, Record};
 
 /// Server variables passed on to apps: what a program needs to find its tools.
@@ -94,6 +98,18 @@ async fn group_gone(pgid: Pid, timeout: Duration) -> bool {
 }
 
 impl LocalRuntime {
+    /// Whether an instance runs, without reading its output (for followers).
+    fn inspect_quiet(&self, instance: &str) -> InstanceState {
+        match self.lookup(instance) {
+            Some((_, exit, _)) if exit.borrow().is_none() => InstanceState::Running,
+            Some(_) => InstanceState::Missing,
+            None => match records::read(&self.logs_dir, instance) {
+                Some(r) if r.alive() => InstanceState::Running,
+                _ => InstanceState::Missing,
+            },
+        }
+    }
+
     /// Stops a process group started by an earlier run of the platform.
     async fn stop_adopted(&self, instance: &str) -> Result<()> {
         let Some(record) = records::read(&self.logs_dir, instance) else {
@@ -127,14 +143,15 @@ impl Runtime for LocalRuntime {
         std::fs::create_dir_all(&self.logs_dir)
             .map_err(|e| Error::io(format!("creating {}", self.logs_dir.display()), e))?;
         let log = self.logs_dir.join(format!("{}.log", spec.deployment_id));
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .map_err(|e| Error::io(format!("opening {}", log.display()), e))?;
-        let err = out
-            .try_clone()
-            .map_err(|e| Error::io("duplicating the log handle", e))?;
+        let open = |path: &std::path::Path| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| Error::io(format!("opening {}", path.display()), e))
+        };
+        let out = open(&log)?;
+        let err = open(&err_log(&log))?;
 
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
@@ -262,6 +279,43 @@ impl Runtime for LocalRuntime {
                 deployment: r.deployment,
             })
             .collect())
+    }
+
+    fn output(
+        &self,
+        instance: &str,
+        position: Option<String>,
+    ) -> BoxStream<'static, Result<OutputBatch>> {
+        let runtime = self.clone();
+        let instance = instance.to_owned();
+        let log = self
+            .lookup(&instance)
+            .map(|(_, _, log)| log)
+            .or_else(|| records::read(&self.logs_dir, &instance).map(|r| r.log));
+        let Some(log) = log else {
+            return futures::stream::empty().boxed();
+        };
+        let follower = Follower::new(&log, position.as_deref());
+        // Look whether the process is gone, then read; once it is gone, one last read ends it.
+        futures::stream::unfold(Some(follower), move |state| {
+            let runtime = runtime.clone();
+            let instance = instance.clone();
+            async move {
+                let mut follower = state?;
+                loop {
+                    let gone = !matches!(runtime.inspect_quiet(&instance), InstanceState::Running);
+                    match follower.read(gone) {
+                        Ok(Some(batch)) => {
+                            return Some((Ok(batch), (!gone).then_some(follower)));
+                        }
+                        Ok(None) if gone => return None,
+                        Ok(None) => tokio::time::sleep(FOLLOW_EVERY).await,
+                        Err(e) => return Some((Err(e), None)),
+                    }
+                }
+            }
+        })
+        .boxed()
     }
 
     async fn shutdown(&self) -> Vec<String> {

@@ -6,9 +6,12 @@ use std::net::TcpListener;
 
 use async_trait::async_trait;
 use futures::StreamExt;
+use futures::stream::BoxStream;
+use paas_core::logs::{LineSplitter, LogStream, LogTime};
 use paas_core::model::Endpoint;
 use paas_core::runtime::{
-    Instance, InstanceSpec, InstanceState, InstanceStats, KnownInstance, Runtime,
+    Instance, InstanceSpec, InstanceState, InstanceStats, KnownInstance, OutputBatch, OutputLine,
+    Runtime,
 };
 use paas_core::{Error, Result};
 use podman_api::Podman;
@@ -31,6 +34,10 @@ const TAIL_BYTES: usize = 16 * 1024;
 /// How often, and how far apart, the log of an exited container is read again while empty.
 const LOG_SETTLE_TRIES: usize = 5;
 const LOG_SETTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+/// Followed output is stored in batches of at most this many lines, or what came within
+/// [`BATCH_WAIT`].
+const BATCH_LINES: usize = 512;
+const BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Runs apps as Podman containers. Cheap to clone.
 #[derive(Clone)]
@@ -94,6 +101,84 @@ impl PodmanRuntime {
         let text = String::from_utf8_lossy(&out);
         let lines: Vec<&str> = text.trim_end().lines().collect();
         lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
+    }
+}
+
+/// Splits a line of `podman logs --timestamps` into its time and its text.
+fn timestamped(line: &str) -> (Option<LogTime>, &str) {
+    match line.split_once(' ') {
+        Some((ts, text)) => match ts.parse::<LogTime>() {
+            Ok(at) => (Some(at), text),
+            Err(_) => (None, line),
+        },
+        None => match line.parse::<LogTime>() {
+            Ok(at) => (Some(at), ""),
+            Err(_) => (None, line),
+        },
+    }
+}
+
+/// Reads a container's log (Podman's logs endpoint, following, with timestamps) into lines,
+/// skipping those at or before `after` (already stored).
+async fn follow_container(
+    podman: Podman,
+    id: String,
+    after: Option<LogTime>,
+    tx: tokio::sync::mpsc::Sender<Result<OutputLine>>,
+) {
+    let mut opts = ContainerLogsOpts::builder()
+        .stdout(true)
+        .stderr(true)
+        .follow(true)
+        .timestamps(true);
+    if let Some(after) = after {
+        opts = opts.since(after.to_string());
+    }
+    let opts = opts.build();
+    let container = podman.containers().get(&id);
+    let mut logs = container.logs(&opts);
+    let (mut out, mut err) = (LineSplitter::default(), LineSplitter::default());
+    let emit = |stream: LogStream, texts: Vec<String>| {
+        texts
+            .into_iter()
+            .filter_map(move |raw| {
+                let (at, text) = timestamped(&raw);
+                if at.is_some_and(|at| after.is_some_and(|a| at <= a)) {
+                    return None;
+                }
+                Some(OutputLine {
+                    stream,
+                    text: text.to_owned(),
+                    at,
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    while let Some(chunk) = logs.next().await {
+        let lines = match chunk {
+            Ok(TtyChunk::StdOut(b)) => emit(LogStream::Stdout, out.push(&b)),
+            Ok(TtyChunk::StdErr(b)) => emit(LogStream::Stderr, err.push(&b)),
+            Ok(TtyChunk::StdIn(_)) => Vec::new(),
+            Err(e) if status(&e) == Some(404) => break,
+            Err(e) => {
+                let _ = tx.send(Err(platform("logs", &e))).await;
+                return;
+            }
+        };
+        for line in lines {
+            if tx.send(Ok(line)).await.is_err() {
+                return;
+            }
+        }
+    }
+    let rest = [
+        (LogStream::Stdout, out.finish()),
+        (LogStream::Stderr, err.finish()),
+    ];
+    for (stream, text) in rest {
+        for line in emit(stream, text.into_iter().collect()) {
+            let _ = tx.send(Ok(line)).await;
+        }
     }
 }
 
@@ -282,6 +367,41 @@ impl Runtime for PodmanRuntime {
             oom_killed,
             output_tail,
         })
+    }
+
+    /// Podman's logs endpoint, following, with timestamps; the position is the last stored
+    /// line's timestamp. Ends when the container stops.
+    fn output(
+        &self,
+        instance: &str,
+        position: Option<String>,
+    ) -> BoxStream<'static, Result<OutputBatch>> {
+        let after = position.as_deref().and_then(|p| p.parse::<LogTime>().ok());
+        let (tx, rx) = tokio::sync::mpsc::channel(4 * BATCH_LINES);
+        tokio::spawn(follow_container(
+            self.podman.clone(),
+            instance.to_owned(),
+            after,
+            tx,
+        ));
+        let mut last = after;
+        let batches = tokio_stream::StreamExt::chunks_timeout(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+            BATCH_LINES,
+            BATCH_WAIT,
+        );
+        batches
+            .map(move |chunk| {
+                let mut lines = Vec::with_capacity(chunk.len());
+                for line in chunk {
+                    let line = line?;
+                    last = line.at.or(last);
+                    lines.push(line);
+                }
+                let position = last.map(|t| t.to_string()).unwrap_or_default();
+                Ok(OutputBatch { lines, position })
+            })
+            .boxed()
     }
 
     async fn stats(&self, instance: &str) -> Result<Option<InstanceStats>> {

@@ -283,6 +283,20 @@ impl Store for SqlStore {
             .exec(&txn)
             .await
             .map_err(db_err)?;
+        super::log_lines::Entity::delete_many()
+            .filter(super::log_lines::Column::AppId.eq(id.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        super::log_sources::Entity::delete_many()
+            .filter(super::log_sources::Column::AppId.eq(id.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        super::log_heads::Entity::delete_by_id(id.as_uuid())
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
         applications::Entity::delete_by_id(id.as_uuid())
             .exec(&txn)
             .await

@@ -1,0 +1,336 @@
+//! [`LogStore`] on the `log_lines`, `log_heads` and `log_sources` tables.
+//!
+//! An append runs in one transaction that first writes the app's head row (an upsert that
+//! changes nothing but takes the row: a row lock on PostgreSQL, the write lock on SQLite). So
+//! appends of one app are serialised, each stamps its lines after the head it read, and commit
+//! order is timestamp order: a reader that sees a line also sees every earlier one.
+
+use async_trait::async_trait;
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement, TransactionTrait, Value,
+};
+
+use super::{SqlStore, log_heads, log_lines, log_sources};
+use crate::error::{Error, Result};
+use crate::logs::{
+    Direction, LogHead, LogLine, LogQuery, LogStore, LogStream, LogTime, NewLine, SourcePosition,
+};
+use crate::model::AppId;
+
+/// Rows per insert statement (well under SQLite's limit of bound values).
+const INSERT_CHUNK: usize = 1000;
+
+fn db_err(e: DbErr) -> Error {
+    Error::storage(e)
+}
+
+/// A statement for the connection's backend, written with `?` placeholders.
+fn statement(backend: DatabaseBackend, sql: &str, values: Vec<Value>) -> Statement {
+    let sql = match backend {
+        DatabaseBackend::Postgres => {
+            let mut out = String::with_capacity(sql.len() + 8);
+            let mut n = 0;
+            for c in sql.chars() {
+                if c == '?' {
+                    n += 1;
+                    out.push_str(&format!("${n}"));
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        }
+        _ => sql.to_owned(),
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// The byte length of a text column, in the backend's SQL.
+fn octets(backend: DatabaseBackend) -> &'static str {
+    match backend {
+        DatabaseBackend::Postgres => "octet_length(text)",
+        _ => "length(CAST(text AS BLOB))",
+    }
+}
+
+impl TryFrom<log_lines::Model> for LogLine {
+    type Error = Error;
+
+    fn try_from(m: log_lines::Model) -> Result<Self> {
+        Ok(LogLine {
+            app: m.app_id.into(),
+            at: LogTime::from_nanos(m.at),
+            stream: LogStream::parse(&m.stream).ok_or_else(|| {
+                Error::Storage(format!("stored log stream {:?} is not valid", m.stream).into())
+            })?,
+            deployment: m.deployment.map(Into::into),
+            text: m.text,
+        })
+    }
+}
+
+fn get_i64(row: &sea_orm::QueryResult, col: &str) -> Result<i64> {
+    row.try_get::<i64>("", col).map_err(db_err)
+}
+
+#[async_trait]
+impl LogStore for SqlStore {
+    #[tracing::instrument(skip_all, fields(app_id = %app, lines = lines.len()), err)]
+    async fn append_logs(
+        &self,
+        app: AppId,
+        lines: &[NewLine],
+        position: Option<&SourcePosition>,
+    ) -> Result<Vec<LogLine>> {
+        let db = self.connection();
+        let backend = db.get_database_backend();
+        let txn = db.begin().await.map_err(db_err)?;
+        let head = txn
+            .query_one_raw(statement(
+                backend,
+                "INSERT INTO log_heads (app_id, last_at, lines, bytes) VALUES (?, ?, 0, 0) \
+                 ON CONFLICT (app_id) DO UPDATE SET last_at = log_heads.last_at \
+                 RETURNING last_at",
+                vec![app.as_uuid().into(), i64::MIN.into()],
+            ))
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::Storage("the log head was not returned".into()))?;
+        let mut last = get_i64(&head, "last_at")?;
+
+        if let Some(pos) = position {
+            let stored = log_sources::Entity::find_by_id(pos.source.clone())
+                .one(&txn)
+                .await
+                .map_err(db_err)?
+                .map(|m| m.position);
+            if stored != pos.expected {
+                txn.rollback().await.map_err(db_err)?;
+                return Err(Error::LockLost(format!(
+                    "log source {} (another reader follows it)",
+                    pos.source
+                )));
+            }
+            log_sources::Entity::insert(log_sources::ActiveModel {
+                source: Set(pos.source.clone()),
+                app_id: Set(app.as_uuid()),
+                position: Set(pos.next.clone()),
+            })
+            .on_conflict(
+                OnConflict::column(log_sources::Column::Source)
+                    .update_column(log_sources::Column::Position)
+                    .to_owned(),
+            )
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        }
+
+        let now = LogTime::now().nanos();
+        let mut stamped = Vec::with_capacity(lines.len());
+        let mut bytes: i64 = 0;
+        for line in lines {
+            let at = line
+                .at
+                .map_or(now, LogTime::nanos)
+                .max(last.saturating_add(1));
+            last = at;
+            bytes += line.text.len() as i64;
+            stamped.push(LogLine {
+                app,
+                at: LogTime::from_nanos(at),
+                stream: line.stream,
+                deployment: line.deployment,
+                text: line.text.clone(),
+            });
+        }
+        for chunk in stamped.chunks(INSERT_CHUNK) {
+            log_lines::Entity::insert_many(chunk.iter().map(|l| log_lines::ActiveModel {
+                app_id: Set(app.as_uuid()),
+                at: Set(l.at.nanos()),
+                stream: Set(l.stream.as_str().to_owned()),
+                deployment: Set(l.deployment.map(|d| d.as_uuid())),
+                text: Set(l.text.clone()),
+            }))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        }
+        if !stamped.is_empty() {
+            txn.execute_raw(statement(
+                backend,
+                "UPDATE log_heads SET last_at = ?, lines = lines + ?, bytes = bytes + ? \
+                 WHERE app_id = ?",
+                vec![
+                    last.into(),
+                    (stamped.len() as i64).into(),
+                    bytes.into(),
+                    app.as_uuid().into(),
+                ],
+            ))
+            .await
+            .map_err(db_err)?;
+        }
+        txn.commit().await.map_err(db_err)?;
+        Ok(stamped)
+    }
+
+    async fn log_position(&self, source: &str) -> Result<Option<String>> {
+        Ok(log_sources::Entity::find_by_id(source.to_owned())
+            .one(self.connection())
+            .await
+            .map_err(db_err)?
+            .map(|m| m.position))
+    }
+
+    async fn read_logs(&self, q: &LogQuery) -> Result<Vec<LogLine>> {
+        use log_lines::Column as C;
+        let mut select = log_lines::Entity::find().filter(C::AppId.eq(q.app.as_uuid()));
+        if let Some(d) = q.deployment {
+            select = select.filter(C::Deployment.eq(d.as_uuid()));
+        }
+        if !q.streams.is_empty() {
+            select = select.filter(C::Stream.is_in(q.streams.iter().map(|s| s.as_str())));
+        }
+        if let Some(last) = q.last {
+            select = select.filter(C::At.ne(last.nanos()));
+        }
+        select = match (q.direction, q.from) {
+            (Direction::Forward, Some(from)) => select.filter(C::At.gte(from.nanos())),
+            (Direction::Backward, Some(from)) => select.filter(C::At.lte(from.nanos())),
+            (_, None) => select,
+        };
+        select = match q.direction {
+            Direction::Forward => select.order_by_asc(C::At),
+            Direction::Backward => select.order_by_desc(C::At),
+        };
+        select
+            .limit(q.limit)
+            .all(self.connection())
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(LogLine::try_from)
+            .collect()
+    }
+
+    async fn log_head(&self, app: AppId) -> Result<LogHead> {
+        Ok(log_heads::Entity::find_by_id(app.as_uuid())
+            .one(self.connection())
+            .await
+            .map_err(db_err)?
+            .map(|h| LogHead {
+                last: (h.lines > 0 || h.last_at != i64::MIN)
+                    .then(|| LogTime::from_nanos(h.last_at)),
+                lines: h.lines.max(0) as u64,
+                bytes: h.bytes.max(0) as u64,
+            })
+            .unwrap_or_default())
+    }
+
+    async fn apps_with_logs(&self) -> Result<Vec<AppId>> {
+        Ok(log_heads::Entity::find()
+            .filter(log_heads::Column::Lines.gt(0))
+            .all(self.connection())
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(|h| h.app_id.into())
+            .collect())
+    }
+
+    #[tracing::instrument(skip(self), err)]
+    async fn prune_logs(&self, app: AppId, before: LogTime, max_bytes: u64) -> Result<u64> {
+        let db = self.connection();
+        let backend = db.get_database_backend();
+        let mut removed = log_lines::Entity::delete_many()
+            .filter(log_lines::Column::AppId.eq(app.as_uuid()))
+            .filter(log_lines::Column::At.lt(before.nanos()))
+            .exec(db)
+            .await
+            .map_err(db_err)?
+            .rows_affected;
+        let bytes = self.log_head(app).await?.bytes;
+        if bytes > max_bytes || removed > 0 {
+            // The newest line past which the lines newer than it hold more than `max_bytes`.
+            let cut = db
+                .query_one_raw(statement(
+                    backend,
+                    &format!(
+                        "SELECT at FROM (SELECT at, SUM({}) OVER (ORDER BY at DESC) AS total \
+                         FROM log_lines WHERE app_id = ?) kept WHERE total > ? \
+                         ORDER BY at DESC LIMIT 1",
+                        octets(backend)
+                    ),
+                    vec![
+                        app.as_uuid().into(),
+                        i64::try_from(max_bytes).unwrap_or(i64::MAX).into(),
+                    ],
+                ))
+                .await
+                .map_err(db_err)?;
+            if let Some(cut) = cut {
+                let cut = get_i64(&cut, "at")?;
+                removed += log_lines::Entity::delete_many()
+                    .filter(log_lines::Column::AppId.eq(app.as_uuid()))
+                    .filter(log_lines::Column::At.lte(cut))
+                    .exec(db)
+                    .await
+                    .map_err(db_err)?
+                    .rows_affected;
+            }
+        }
+        if removed > 0 {
+            // Recount under the head's row, so concurrent appends keep their counts.
+            let txn = db.begin().await.map_err(db_err)?;
+            txn.execute_raw(statement(
+                backend,
+                "UPDATE log_heads SET lines = lines WHERE app_id = ?",
+                vec![app.as_uuid().into()],
+            ))
+            .await
+            .map_err(db_err)?;
+            txn.execute_raw(statement(
+                backend,
+                &format!(
+                    "UPDATE log_heads SET \
+                     lines = (SELECT COUNT(*) FROM log_lines WHERE app_id = ?), \
+                     bytes = (SELECT COALESCE(SUM({}), 0) FROM log_lines WHERE app_id = ?) \
+                     WHERE app_id = ?",
+                    octets(backend)
+                ),
+                vec![
+                    app.as_uuid().into(),
+                    app.as_uuid().into(),
+                    app.as_uuid().into(),
+                ],
+            ))
+            .await
+            .map_err(db_err)?;
+            txn.commit().await.map_err(db_err)?;
+        }
+        Ok(removed)
+    }
+
+    async fn delete_logs(&self, app: AppId) -> Result<()> {
+        let txn = self.connection().begin().await.map_err(db_err)?;
+        log_lines::Entity::delete_many()
+            .filter(log_lines::Column::AppId.eq(app.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        log_sources::Entity::delete_many()
+            .filter(log_sources::Column::AppId.eq(app.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        log_heads::Entity::delete_by_id(app.as_uuid())
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)
+    }
+}
