@@ -122,7 +122,10 @@ impl BuildWorker {
                     p.store().update_deployment(&dep).await?;
                     let out = self.build_once(&app, &dep).await;
                     if let Err(e) = &out {
-                        log_line(&log, &format!("error: {e}"))?;
+                        // The output is in the log already; the reason's first line says it.
+                        let first = e.to_string();
+                        let first = first.lines().next().unwrap_or_default();
+                        log_line(&log, &format!("error: {first}"))?;
                     }
                     out
                 }
@@ -138,6 +141,16 @@ impl BuildWorker {
             tracing::info!(deployment = %dep.id, "deployment cancelled during its build");
             return Ok(());
         }
+        // The build's end, in its log before it is recorded (a build log subscriber ends then).
+        let end = match &built {
+            Ok((image, _, _)) => format!("build succeeded: {}", image.image),
+            Err(e) => format!(
+                "build failed after {} attempt(s): {}",
+                dep.build_attempts,
+                e.to_string().lines().next().unwrap_or_default()
+            ),
+        };
+        p.system_log(app.id, Some(dep.id), end).await;
         match built {
             Ok((image, commit, language)) => {
                 dep.status = DeploymentStatus::Built;

@@ -8,6 +8,7 @@ mod failures;
 mod http;
 mod lifecycle;
 mod locks;
+mod logs;
 mod podman;
 mod private;
 mod production;

@@ -29,6 +29,11 @@ impl Client {
         self.token.as_deref()
     }
 
+    /// The server's base URL (`http://127.0.0.1:<port>`).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// Runs a query; returns the whole response (`data` and `errors`).
     pub async fn gql(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
         let mut req = self
@@ -110,13 +115,23 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// The next `data` payload, waiting up to `timeout`; an `error` message fails.
+    /// The next `data` payload, waiting up to `timeout`; an `error` message or the end fails.
     pub async fn next(&mut self, timeout: Duration) -> anyhow::Result<Value> {
+        match self.next_or_end(timeout).await? {
+            Some(v) => Ok(v),
+            None => bail!("the subscription completed"),
+        }
+    }
+
+    /// The next `data` payload, or `None` once the server completed the subscription; an
+    /// `error` message fails.
+    pub async fn next_or_end(&mut self, timeout: Duration) -> anyhow::Result<Option<Value>> {
         tokio::time::timeout(timeout, async {
             loop {
                 let msg = next_json(&mut self.ws).await?;
                 match msg["type"].as_str() {
-                    Some("next") => return Ok(msg["payload"].clone()),
+                    Some("next") => return Ok(Some(msg["payload"].clone())),
+                    Some("complete") => return Ok(None),
                     Some("ping") => {
                         self.ws
                             .send(Message::text(json!({"type": "pong"}).to_string()))

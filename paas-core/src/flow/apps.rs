@@ -115,6 +115,8 @@ impl Platform {
         for _ in 0..CAS_TRIES {
             let mut next = current.clone();
             change(&mut next)?;
+            // Reasons may quote the app's output: its secrets stay out of them.
+            next.status_reason = next.status_reason.map(|r| next.env.scrub(&r));
             if next == current && new_deployment.is_none() {
                 return Ok(current);
             }

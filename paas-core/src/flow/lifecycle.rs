@@ -16,6 +16,10 @@ impl Platform {
     /// Records a failed deployment. If the app still serves an older deployment, that one stays
     /// live and the app `RUNNING` with the failure as its reason; otherwise the app is `FAILED`.
     pub async fn fail_deployment(&self, dep: &mut Deployment, reason: String) -> Result<()> {
+        let reason = match self.app(dep.app_id).await? {
+            Some(app) => app.env.scrub(&reason),
+            None => reason,
+        };
         dep.status = DeploymentStatus::Failed;
         dep.error = Some(reason.clone());
         self.store().update_deployment(dep).await?;

@@ -27,8 +27,6 @@ use crate::platform::Platform;
 const FOLLOW_PAGE: u64 = 1000;
 /// How often retention runs.
 const RETENTION_EVERY: Duration = Duration::from_secs(60);
-/// Env values shorter than this are not scrubbed from system lines (they would match too much).
-const MIN_SECRET_LEN: usize = 4;
 
 /// What a log subscriber receives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,7 +69,7 @@ impl Platform {
     /// Writes a `system` line: what the platform did to the app, in words. Values of the app's
     /// env vars are scrubbed out (a reason may quote the app's output). Best effort: a failure
     /// is logged, never returned, so that logging cannot fail the work it describes.
-    pub(crate) async fn system_log(
+    pub async fn system_log(
         &self,
         app: AppId,
         deployment: Option<DeploymentId>,
@@ -79,14 +77,15 @@ impl Platform {
     ) {
         let mut text = text.into();
         if let Ok(Some(a)) = self.app(app).await {
-            for (_, value) in a.env.iter() {
-                if value.len() >= MIN_SECRET_LEN {
-                    text = text.replace(value.as_str(), "[redacted]");
-                }
-            }
+            text = a.env.scrub(&text);
         }
-        let line = NewLine::new(LogStream::System, deployment, text);
-        if let Err(e) = self.write_logs(app, &[line]).await {
+        // A reason quoting output spans lines: one log line each.
+        let lines: Vec<NewLine> = text
+            .trim_end()
+            .lines()
+            .map(|l| NewLine::new(LogStream::System, deployment, l))
+            .collect();
+        if let Err(e) = self.write_logs(app, &lines).await {
             tracing::warn!(app_id = %app, error = %e, "could not write a system log line");
         }
     }
@@ -222,16 +221,19 @@ impl Platform {
             if full {
                 continue;
             }
-            if ending {
-                if let Some((skipped, first, last)) = lag {
-                    let _ = tx
-                        .send(LogItem::Lagged {
-                            skipped,
-                            first,
-                            last,
-                        })
-                        .await;
+            // Caught up with the store: the marker waits for room (newer lines wait in the
+            // store meanwhile, not in memory).
+            if let Some((skipped, first, last)) = lag.take() {
+                let marker = LogItem::Lagged {
+                    skipped,
+                    first,
+                    last,
+                };
+                if tx.send(marker).await.is_err() {
+                    return Ok(());
                 }
+            }
+            if ending {
                 return Ok(());
             }
             if let Some(dep) = build

@@ -119,6 +119,23 @@ impl EnvVars {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// `text` with every value of these variables (of 4 bytes or more: shorter ones would
+    /// match too much) replaced by `[redacted]`. Platform messages that quote an app's output
+    /// (exit reasons, system log lines) go through this, so a secret an app prints does not
+    /// spread into the platform's own words.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        let mut values: Vec<&String> = self.0.values().filter(|v| v.len() >= 4).collect();
+        // Longest first, so a value containing another is replaced whole.
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        for v in values {
+            if out.contains(v.as_str()) {
+                out = out.replace(v.as_str(), "[redacted]");
+            }
+        }
+        out
+    }
 }
 
 impl fmt::Debug for EnvVars {
@@ -146,5 +163,15 @@ mod tests {
         assert!(EnvVars::parse([("A", "1"), ("A", "2")]).is_err());
         let env = EnvVars::parse([("TOKEN", "hunter2")]).expect("valid");
         assert!(!format!("{env:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn scrub_replaces_values_longest_first() {
+        let env =
+            EnvVars::parse([("A", "hunter2"), ("B", "hunter2-extra"), ("C", "x")]).expect("valid");
+        assert_eq!(
+            env.scrub("pw hunter2-extra and hunter2, x"),
+            "pw [redacted] and [redacted], x"
+        );
     }
 }

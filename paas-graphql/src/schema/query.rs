@@ -114,7 +114,7 @@ impl QueryRoot {
         from: Option<String>,
         last_nano: Option<String>,
         #[graphql(desc = "Lines per page, 1 to 5000 (default 100).")] limit: Option<i64>,
-        #[graphql(default)] direction: LogDirection,
+        direction: Option<LogDirection>,
     ) -> GqlResult<LogPage> {
         let user = viewer(ctx)?;
         let query = logs::query(
@@ -124,7 +124,7 @@ impl QueryRoot {
             from.as_deref(),
             last_nano.as_deref(),
             limit,
-            direction,
+            direction.unwrap_or_default(),
         )?;
         let page = ctx.data::<Platform>()?.logs_for(user, &query).await.gql()?;
         Ok(page.into())

@@ -1,5 +1,5 @@
-//! Output of local processes: stdout goes to `<logs>/<deployment>.log` and stderr to
-//! `<deployment>.err.log`. Files rather than pipes to the server: the processes outlive a
+//! Output of local processes: stdout goes to `<logs>/<instance>.log` and stderr to
+//! `<instance>.err.log`. Files rather than pipes to the server: the processes outlive a
 //! crashed server (they are adopted by the next run), and a pipe would kill them with `SIGPIPE`
 //! on their next write. Following reads the files as they grow.
 
@@ -14,6 +14,11 @@ use paas_core::{Error, Result};
 const TAIL_LINES: usize = 15;
 /// How often the output files are read while following.
 pub const FOLLOW_EVERY: Duration = Duration::from_millis(50);
+
+/// The stdout file of an instance.
+pub fn out_log(logs_dir: &Path, instance: &str) -> PathBuf {
+    logs_dir.join(format!("{instance}.log"))
+}
 
 /// The stderr file next to a stdout file.
 pub fn err_log(out: &Path) -> PathBuf {

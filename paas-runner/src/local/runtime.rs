@@ -27,7 +27,7 @@ use paas_core::{Error, Result};
 use tokio::process::Command;
 use tokio::sync::watch;
 
-use super::output::{FOLLOW_EVERY, Follower, err_log, tail};
+use super::output::{FOLLOW_EVERY, Follower, err_log, out_log, tail};
 use super::records::{self, Record};
 
 /// Server variables passed on to apps: what a program needs to find its tools.
@@ -142,7 +142,14 @@ impl Runtime for LocalRuntime {
         };
         std::fs::create_dir_all(&self.logs_dir)
             .map_err(|e| Error::io(format!("creating {}", self.logs_dir.display()), e))?;
-        let log = self.logs_dir.join(format!("{}.log", spec.deployment_id));
+        // Named before the process exists (its output goes there from the first byte), unique
+        // per start, so each instance's output is its own and can be followed by the id alone.
+        let id = format!(
+            "{}-{}",
+            spec.app_name,
+            paas_core::logs::LogTime::now().nanos()
+        );
+        let log = out_log(&self.logs_dir, &id);
         let open = |path: &std::path::Path| {
             std::fs::OpenOptions::new()
                 .create(true)
@@ -181,7 +188,6 @@ impl Runtime for LocalRuntime {
             .id()
             .and_then(|p| i32::try_from(p).ok())
             .ok_or_else(|| Error::Runtime("the app exited before it could be watched".into()))?;
-        let id = format!("{}-{pid}", spec.app_name);
         records::write(
             &self.logs_dir,
             &Record {
@@ -288,13 +294,15 @@ impl Runtime for LocalRuntime {
     ) -> BoxStream<'static, Result<OutputBatch>> {
         let runtime = self.clone();
         let instance = instance.to_owned();
+        // Found by the id alone: the instance may be removed before its output is all read.
         let log = self
             .lookup(&instance)
             .map(|(_, _, log)| log)
-            .or_else(|| records::read(&self.logs_dir, &instance).map(|r| r.log));
-        let Some(log) = log else {
+            .or_else(|| records::read(&self.logs_dir, &instance).map(|r| r.log))
+            .unwrap_or_else(|| out_log(&self.logs_dir, &instance));
+        if !log.exists() {
             return futures::stream::empty().boxed();
-        };
+        }
         let follower = Follower::new(&log, position.as_deref());
         // Look whether the process is gone, then read; once it is gone, one last read ends it.
         futures::stream::unfold(Some(follower), move |state| {

@@ -1,0 +1,518 @@
+//! Logs as a user reads them: pages without a line twice, the tail first, the HTTP endpoint
+//! with `X-Last-Log-Nano`, live subscriptions started mid-stream, build logs that end with the
+//! build, and nobody else's logs.
+
+use std::time::Duration;
+
+use paas_tests::repo::file_url;
+use paas_tests::{Client, TestDb, TestServer, git_repo};
+use serde_json::{Value, json};
+
+use crate::apps::{app, create, statuses_until_settled};
+use crate::lifecycle::eventually;
+use crate::on_both_databases;
+
+/// Prints `line 0` … `line 2999` on stdout, 500 lines per write (so many lines are read in one
+/// go and share their read time), one line on stderr, then serves.
+const NUMBERED_APP: &str = r#"import http.server, os, sys
+batch = []
+for i in range(3000):
+    batch.append("line %d" % i)
+    if len(batch) == 500:
+        sys.stdout.write("\n".join(batch) + "\n")
+        sys.stdout.flush()
+        batch = []
+sys.stderr.write("stderr says hi\n")
+sys.stderr.flush()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
+"#;
+const LINES: usize = 3000;
+
+/// Serves, and prints `tick <n>` every 20 ms.
+const TICKING_APP: &str = r#"import http.server, os, threading, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+i = 0
+while True:
+    print("tick %d" % i, flush=True)
+    i += 1
+    time.sleep(0.02)
+"#;
+
+const LOGS: &str = "query($app: ID!, $dep: ID, $streams: [LogStream!], $from: String,
+                          $last: String, $limit: Int, $dir: LogDirection) {
+  logs(appId: $app, deployment: $dep, streams: $streams, from: $from, lastNano: $last,
+       limit: $limit, direction: $dir) {
+    lines { timestamp stream deployment text }
+    lastNano
+  }
+}";
+
+const FOLLOW: &str = "subscription($app: ID!, $streams: [LogStream!], $from: String) {
+  logs(appId: $app, streams: $streams, from: $from) {
+    __typename
+    ... on LogLine { timestamp stream text }
+    ... on LogsLagged { skipped first last }
+  }
+}";
+
+const BUILD_LOGS: &str = "subscription($dep: ID!) {
+  buildLogs(deployment: $dep) {
+    __typename
+    ... on LogLine { timestamp stream text }
+  }
+}";
+
+async fn page(client: &Client, vars: Value) -> anyhow::Result<Value> {
+    Ok(client.data(LOGS, vars).await?["logs"].clone())
+}
+
+fn texts(page: &Value) -> Vec<String> {
+    page["lines"]
+        .as_array()
+        .map(|ls| {
+            ls.iter()
+                .map(|l| l["text"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every line of `streams`, paged with the `from` + `lastNano` protocol.
+async fn all_lines(
+    client: &Client,
+    app: &str,
+    streams: Value,
+    limit: i64,
+    dir: &str,
+) -> anyhow::Result<Vec<Value>> {
+    let mut cursor = Value::Null;
+    let mut all = Vec::new();
+    loop {
+        let p = page(
+            client,
+            json!({ "app": app, "streams": streams, "limit": limit, "dir": dir,
+                    "from": cursor, "last": cursor }),
+        )
+        .await?;
+        let lines = p["lines"].as_array().cloned().unwrap_or_default();
+        anyhow::ensure!(lines.len() as i64 <= limit, "a page over its limit");
+        if lines.is_empty() {
+            anyhow::ensure!(p["lastNano"] == cursor, "an empty page keeps the cursor");
+            return Ok(all);
+        }
+        anyhow::ensure!(
+            p["lastNano"] == lines[lines.len() - 1]["timestamp"],
+            "lastNano is the last line's timestamp: {p}"
+        );
+        cursor = p["lastNano"].clone();
+        all.extend(lines);
+    }
+}
+
+fn numbers(lines: &[Value], prefix: &str) -> Vec<usize> {
+    lines
+        .iter()
+        .filter_map(|l| l["text"].as_str()?.strip_prefix(prefix)?.parse().ok())
+        .collect()
+}
+
+async fn running_app(client: &Client, name: &str, code: &str) -> anyhow::Result<(String, Value)> {
+    let repo = git_repo(&[("app.py", code)])?;
+    let id = create(
+        client,
+        json!({ "name": name, "repository": { "url": file_url(repo.path()) } }),
+    )
+    .await?;
+    let seen = statuses_until_settled(client, &id).await?;
+    anyhow::ensure!(
+        seen.last().map(String::as_str) == Some("RUNNING"),
+        "{seen:?}"
+    );
+    Ok((id.clone(), app(client, &id).await?))
+}
+
+async fn numbered_lines_are_paged_exactly_once(db: TestDb) -> anyhow::Result<()> {
+    let server = TestServer::spawn(db, &[]).await?;
+    let alice = server.user("alice").await?;
+    let (id, shown) = running_app(&alice, "numbers", NUMBERED_APP).await?;
+    let dep = shown["deployments"][0]["id"].clone();
+
+    // The tail first: the newest stdout line, once the app has written them all.
+    let newest = eventually(Duration::from_secs(30), || async {
+        let p = page(
+            &alice,
+            json!({ "app": id, "streams": ["STDOUT"], "limit": 1, "dir": "BACKWARD" }),
+        )
+        .await?;
+        let t = texts(&p);
+        Ok((t == [format!("line {}", LINES - 1)]).then_some(p))
+    })
+    .await?;
+    assert_eq!(newest["lines"][0]["stream"], "STDOUT");
+    assert_eq!(newest["lines"][0]["deployment"], dep);
+
+    // Small pages forward: every number once, in order, timestamps strictly increasing.
+    let forward = all_lines(&alice, &id, json!(["STDOUT"]), 37, "FORWARD").await?;
+    assert_eq!(numbers(&forward, "line "), (0..LINES).collect::<Vec<_>>());
+    let stamps: Vec<&str> = forward
+        .iter()
+        .filter_map(|l| l["timestamp"].as_str())
+        .collect();
+    assert!(
+        stamps.windows(2).all(|w| w[0] < w[1]),
+        "timestamps strictly increase"
+    );
+    // Whole writes were read at once, so many lines had one read time: still all distinct.
+    let seconds: std::collections::BTreeSet<&str> = stamps.iter().map(|s| &s[..19]).collect();
+    assert!(seconds.len() < LINES / 10, "lines were stamped in bursts");
+
+    // Backward from the newest line: the same lines, newest first.
+    let backward = all_lines(&alice, &id, json!(["STDOUT"]), 50, "BACKWARD").await?;
+    let mut down = numbers(&backward, "line ");
+    down.reverse();
+    assert_eq!(down, (0..LINES).collect::<Vec<_>>());
+
+    // Filters: stderr alone, the platform's own lines, one deployment.
+    let stderr = page(&alice, json!({ "app": id, "streams": ["STDERR"] })).await?;
+    assert_eq!(texts(&stderr), ["stderr says hi"]);
+    let system = texts(&page(&alice, json!({ "app": id, "streams": ["SYSTEM"] })).await?);
+    for expected in ["status PENDING", "status BUILDING", "status RUNNING"] {
+        assert!(system.iter().any(|t| t.starts_with(expected)), "{system:?}");
+    }
+    assert!(system.iter().any(|t| t.contains("started")), "{system:?}");
+    let build = texts(
+        &page(
+            &alice,
+            json!({ "app": id, "streams": ["BUILD"], "dep": dep }),
+        )
+        .await?,
+    );
+    assert!(
+        build.iter().any(|t| t.starts_with("cloning file://")),
+        "{build:?}"
+    );
+
+    // The HTTP endpoint, paged with the X-Last-Log-Nano header.
+    let http = reqwest::Client::new();
+    let token = alice.token().unwrap_or_default().to_owned();
+    let mut from: Option<String> = None;
+    let mut seen = Vec::new();
+    loop {
+        let mut req = http
+            .get(format!("{}/apps/{id}/logs", alice.base()))
+            .query(&[("limit", "200")])
+            .bearer_auth(&token);
+        if let Some(f) = &from {
+            req = req
+                .query(&[("from", f.as_str())])
+                .header("X-Last-Log-Nano", f.as_str());
+        }
+        let resp = req.send().await?;
+        assert_eq!(resp.status(), 200);
+        let last = resp
+            .headers()
+            .get("x-last-log-nano")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let lines: Vec<Value> = resp.json().await?;
+        if lines.is_empty() {
+            assert_eq!(last, from, "an empty page keeps the cursor");
+            break;
+        }
+        assert_eq!(
+            last.as_deref(),
+            lines[lines.len() - 1]["timestamp"].as_str()
+        );
+        from = last;
+        seen.extend(lines);
+    }
+    let stdout: Vec<Value> = seen
+        .iter()
+        .filter(|l| l["stream"] == "stdout")
+        .cloned()
+        .collect();
+    assert_eq!(numbers(&stdout, "line "), (0..LINES).collect::<Vec<_>>());
+    assert!(seen.iter().any(|l| l["stream"] == "stderr"));
+    Ok(())
+}
+on_both_databases!(numbered_lines_are_paged_exactly_once);
+
+/// Reads `tick` lines from a subscription until `until`; returns their numbers.
+async fn ticks_until(
+    sub: &mut paas_tests::client::Subscription,
+    until: usize,
+) -> anyhow::Result<Vec<usize>> {
+    let mut got = Vec::new();
+    while got.last().is_none_or(|n| *n < until) {
+        let item = sub.next(Duration::from_secs(20)).await?;
+        let item = &item["data"]["logs"];
+        anyhow::ensure!(item["__typename"] == "LogLine", "unexpected {item}");
+        let n = item["text"]
+            .as_str()
+            .and_then(|t| t.strip_prefix("tick "))
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("not a tick: {item}"))?;
+        got.push(n);
+    }
+    Ok(got)
+}
+
+async fn a_subscription_started_mid_stream_has_no_gap_or_duplicate(
+    db: TestDb,
+) -> anyhow::Result<()> {
+    let server = TestServer::spawn(db, &[]).await?;
+    let alice = server.user("alice").await?;
+    let (id, _) = running_app(&alice, "ticker", TICKING_APP).await?;
+    let stored = eventually(Duration::from_secs(30), || async {
+        let p = page(
+            &alice,
+            json!({ "app": id, "streams": ["STDOUT"], "limit": 1, "dir": "BACKWARD" }),
+        )
+        .await?;
+        let n: Option<usize> = texts(&p)
+            .first()
+            .and_then(|t| t.strip_prefix("tick ")?.parse().ok());
+        Ok(n.filter(|n| *n >= 20))
+    })
+    .await?;
+
+    // From the start: the stored ticks, then live ones, each once.
+    let mut sub = alice
+        .subscribe(FOLLOW, json!({ "app": id, "streams": ["STDOUT"] }))
+        .await?;
+    let got = ticks_until(&mut sub, stored + 40).await?;
+    assert_eq!(got, (0..=stored + 40).collect::<Vec<_>>());
+
+    // From a line in the middle: that line first.
+    let first11 = page(
+        &alice,
+        json!({ "app": id, "streams": ["STDOUT"], "limit": 11 }),
+    )
+    .await?;
+    let from = first11["lines"][10]["timestamp"].clone();
+    assert_eq!(first11["lines"][10]["text"], "tick 10");
+    let mut sub = alice
+        .subscribe(
+            FOLLOW,
+            json!({ "app": id, "streams": ["STDOUT"], "from": from }),
+        )
+        .await?;
+    let now = got.len() + 10;
+    let got = ticks_until(&mut sub, now).await?;
+    assert_eq!(got, (10..=now).collect::<Vec<_>>());
+    Ok(())
+}
+on_both_databases!(a_subscription_started_mid_stream_has_no_gap_or_duplicate);
+
+async fn a_failing_build_shows_its_error_and_the_build_log_ends(db: TestDb) -> anyhow::Result<()> {
+    let repo = git_repo(&[(
+        "package.json",
+        r#"{ "name": "broken", "version": "1.0.0",
+             "scripts": { "build": "echo 'SyntaxError: unexpected token in app.js' >&2; exit 2" } }"#,
+    )])?;
+    let server = TestServer::spawn(db, &[]).await?;
+    let alice = server.user("alice").await?;
+    let id = create(
+        &alice,
+        json!({ "name": "broken", "repository": { "url": file_url(repo.path()) } }),
+    )
+    .await?;
+    let dep = app(&alice, &id).await?["deployments"][0]["id"].clone();
+    let mut sub = alice.subscribe(BUILD_LOGS, json!({ "dep": dep })).await?;
+    let mut lines = Vec::new();
+    while let Some(item) = sub.next_or_end(Duration::from_secs(120)).await? {
+        let item = &item["data"]["buildLogs"];
+        lines.push(format!(
+            "{} {}",
+            item["stream"].as_str().unwrap_or_default(),
+            item["text"].as_str().unwrap_or_default()
+        ));
+    }
+    let has = |s: &str| lines.iter().any(|l| l.contains(s));
+    assert!(has("BUILD cloning file://"), "{lines:?}");
+    assert!(has("BUILD $ npm run build"), "{lines:?}");
+    assert!(
+        has("BUILD SyntaxError: unexpected token in app.js"),
+        "{lines:?}"
+    );
+    assert!(has("BUILD error: build failed"), "{lines:?}");
+    // The build's end is its last line, but for the app's status change it caused.
+    let end = lines
+        .iter()
+        .position(|l| l.starts_with("SYSTEM build failed after 1 attempt(s)"))
+        .ok_or_else(|| anyhow::anyhow!("no end: {lines:?}"))?;
+    assert!(
+        lines[end + 1..].iter().all(|l| !l.starts_with("BUILD")),
+        "{lines:?}"
+    );
+    eventually(Duration::from_secs(20), || async {
+        Ok((app(&alice, &id).await?["status"] == "FAILED").then_some(()))
+    })
+    .await?;
+
+    // A finished build's log replays whole and ends at once.
+    let mut again = alice.subscribe(BUILD_LOGS, json!({ "dep": dep })).await?;
+    let mut replayed = Vec::new();
+    while let Some(item) = again.next_or_end(Duration::from_secs(20)).await? {
+        let item = &item["data"]["buildLogs"];
+        replayed.push(format!(
+            "{} {}",
+            item["stream"].as_str().unwrap_or_default(),
+            item["text"].as_str().unwrap_or_default()
+        ));
+    }
+    // The same lines, and since then the app's own status change.
+    assert_eq!(replayed[..lines.len()], lines[..]);
+    assert!(
+        replayed[lines.len()..]
+            .iter()
+            .all(|l| l.starts_with("SYSTEM"))
+    );
+    Ok(())
+}
+on_both_databases!(a_failing_build_shows_its_error_and_the_build_log_ends);
+
+/// Prints its key, then exits: every start fails, quoting its output.
+const LEAKY_APP: &str = r#"import os, sys
+print("my key is " + os.environ["API_KEY"], flush=True)
+sys.exit(3)
+"#;
+
+async fn logs_are_the_owners_alone_and_secrets_stay_out_of_system_lines(
+    db: TestDb,
+) -> anyhow::Result<()> {
+    let server = TestServer::spawn(db, &[]).await?;
+    let alice = server.user("alice").await?;
+    let bob = server.user("bob").await?;
+    let secret = "s3cr3t-value-123";
+    let repo = git_repo(&[("app.py", LEAKY_APP)])?;
+    let id = create(
+        &alice,
+        json!({ "name": "leaky", "repository": { "url": file_url(repo.path()) },
+                "env": [{ "key": "API_KEY", "value": secret }] }),
+    )
+    .await?;
+    let seen = statuses_until_settled(&alice, &id).await?;
+    assert_eq!(seen.last().map(String::as_str), Some("FAILED"));
+
+    let lines = eventually(Duration::from_secs(20), || async {
+        let p = page(&alice, json!({ "app": id, "limit": 1000 })).await?;
+        let lines = p["lines"].as_array().cloned().unwrap_or_default();
+        let failed = lines.iter().any(|l| {
+            l["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("status FAILED"))
+        });
+        // The output of the last start is read a moment after its exit.
+        let starts = lines.iter().filter(|l| l["stream"] == "STDOUT").count();
+        Ok((failed && starts >= 3).then_some(lines))
+    })
+    .await?;
+    let of = |stream: &str| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l["stream"] == stream)
+            .filter_map(|l| l["text"].as_str().map(str::to_owned))
+            .collect()
+    };
+    // The app's own output is its own, as it wrote it (three starts).
+    let stdout = of("STDOUT");
+    assert_eq!(stdout.len(), 3, "{stdout:?}");
+    assert!(stdout.iter().all(|t| t == &format!("my key is {secret}")));
+    // The platform's lines quote that output, with the secret scrubbed.
+    let system = of("SYSTEM");
+    assert!(system.iter().all(|t| !t.contains(secret)), "{system:?}");
+    let failed = system
+        .iter()
+        .find(|t| t.starts_with("status FAILED"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(failed.contains("code 3"), "{failed}");
+    assert!(
+        system.iter().any(|t| t.contains("my key is [redacted]")),
+        "{system:?}"
+    );
+
+    // Nobody else reads them, in any way.
+    assert_eq!(
+        bob.error_code(LOGS, json!({ "app": id })).await?,
+        "NOT_FOUND"
+    );
+    let dep = app(&alice, &id).await?["deployments"][0]["id"].clone();
+    assert_eq!(
+        bob.error_code(LOGS, json!({ "app": id, "dep": dep }))
+            .await?,
+        "NOT_FOUND"
+    );
+    for (query, vars) in [
+        (FOLLOW, json!({ "app": id })),
+        (BUILD_LOGS, json!({ "dep": dep })),
+    ] {
+        let mut sub = bob.subscribe(query, vars).await?;
+        let refused = sub.next(Duration::from_secs(10)).await?;
+        assert_eq!(
+            refused["errors"][0]["extensions"]["code"], "NOT_FOUND",
+            "{refused}"
+        );
+        assert!(refused["data"].is_null(), "{refused}");
+        assert!(sub.next_or_end(Duration::from_secs(10)).await?.is_none());
+    }
+    let url = format!("{}/apps/{id}/logs", alice.base());
+    let http = reqwest::Client::new();
+    let as_bob = http
+        .get(&url)
+        .bearer_auth(bob.token().unwrap_or_default())
+        .send()
+        .await?;
+    assert_eq!(as_bob.status(), 404);
+    assert_eq!(http.get(&url).send().await?.status(), 401);
+
+    // Bad arguments: typed codes.
+    let alice_token = alice.token().unwrap_or_default();
+    for (query, code) in [
+        (vec![("limit", "0")], "INVALID_LIMIT"),
+        (vec![("from", "yesterday")], "INVALID_TIMESTAMP"),
+    ] {
+        let resp = http
+            .get(&url)
+            .query(&query)
+            .bearer_auth(alice_token)
+            .send()
+            .await?;
+        assert_eq!(resp.status(), 400);
+        let body: Value = resp.json().await?;
+        assert_eq!(body["code"], code);
+    }
+    let other_dep = uuid::Uuid::now_v7().to_string();
+    for (vars, code) in [
+        (json!({ "app": id, "limit": 5001 }), "INVALID_LIMIT"),
+        (
+            json!({ "app": id, "from": "2026-13-01" }),
+            "INVALID_TIMESTAMP",
+        ),
+        (json!({ "app": id, "last": "nope" }), "INVALID_TIMESTAMP"),
+        (json!({ "app": "not-an-id" }), "INVALID_ID"),
+        (json!({ "app": id, "dep": other_dep }), "NOT_FOUND"),
+    ] {
+        assert_eq!(alice.error_code(LOGS, vars).await?, code);
+    }
+    Ok(())
+}
+on_both_databases!(logs_are_the_owners_alone_and_secrets_stay_out_of_system_lines);
