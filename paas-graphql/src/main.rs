@@ -107,6 +107,12 @@ struct RuntimeArgs {
     /// Backoff before the first restart after a crash (doubling, up to 30 s), in milliseconds.
     #[arg(long, env = "PAAS_CRASH_BACKOFF_MS", default_value_t = 1000)]
     crash_backoff_ms: u64,
+    /// Days an app's log lines are kept.
+    #[arg(long, env = "PAAS_LOG_RETENTION_DAYS", default_value_t = 7)]
+    log_retention_days: u64,
+    /// Megabytes of log text kept per app (the oldest lines go first).
+    #[arg(long, env = "PAAS_LOG_MAX_MB", default_value_t = 64)]
+    log_max_mb: u64,
 }
 
 impl RuntimeArgs {
@@ -118,6 +124,10 @@ impl RuntimeArgs {
         settings.lock_wait = Duration::from_secs(self.lock_wait_secs);
         settings.crash_restarts = self.crash_restarts;
         settings.crash_backoff = Duration::from_millis(self.crash_backoff_ms);
+        settings.log_retention = paas_core::logs::Retention {
+            max_age: Duration::from_secs(self.log_retention_days.max(1) * 24 * 3600),
+            max_bytes_per_app: self.log_max_mb.max(1) * 1024 * 1024,
+        };
         let images = &mut settings.base_images;
         for (value, slot) in [
             (self.image_python, &mut images.python),

@@ -76,6 +76,7 @@ pub async fn platform(settings: &Settings) -> Result<Platform, paas_core::Error>
             base: settings.crash_backoff,
             ..paas_core::retry::RetryPolicy::attempts(settings.crash_restarts)
         },
+        log_retention: settings.log_retention,
         ..PlatformConfig::default()
     };
     let mut builder = Platform::builder()

@@ -51,6 +51,8 @@ pub struct Settings {
     pub crash_restarts: u32,
     /// Backoff before the first restart after a crash (doubling).
     pub crash_backoff: std::time::Duration,
+    /// How long and how much of each app's log is kept.
+    pub log_retention: paas_core::logs::Retention,
 }
 
 impl Default for Settings {
@@ -73,6 +75,7 @@ impl Default for Settings {
             lock_wait: std::time::Duration::from_secs(10),
             crash_restarts: 5,
             crash_backoff: std::time::Duration::from_secs(1),
+            log_retention: paas_core::logs::Retention::default(),
         }
     }
 }

@@ -116,8 +116,9 @@ impl BuildWorker {
                 let app = app.clone();
                 let log = log.clone();
                 async move {
+                    // Best effort: a log that cannot be written must not change the outcome.
                     if attempt > 1 {
-                        log_line(&log, &format!("build attempt {attempt} of {attempts}"))?;
+                        let _ = log_line(&log, &format!("build attempt {attempt} of {attempts}"));
                     }
                     p.store().update_deployment(&dep).await?;
                     let out = self.build_once(&app, &dep).await;
@@ -125,7 +126,7 @@ impl BuildWorker {
                         // The output is in the log already; the reason's first line says it.
                         let first = e.to_string();
                         let first = first.lines().next().unwrap_or_default();
-                        log_line(&log, &format!("error: {first}"))?;
+                        let _ = log_line(&log, &format!("error: {first}"));
                     }
                     out
                 }

@@ -315,3 +315,82 @@ async fn delete_leaves_no_container_and_no_image() -> anyhow::Result<()> {
     assert!(images_of(&id).await?.is_empty(), "an image was left behind");
     Ok(())
 }
+
+/// Prints numbered lines on stdout and one on stderr, then serves.
+const PRINTING_APP: &str = r#"import http.server, os, sys
+for i in range(200):
+    print("out %d" % i)
+sys.stdout.flush()
+print("oops on stderr", file=sys.stderr, flush=True)
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        print("request " + self.path, flush=True)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
+"#;
+
+const POD_LOGS: &str = "query($app: ID!, $from: String, $last: String) {
+  logs(appId: $app, streams: [STDOUT, STDERR], from: $from, lastNano: $last, limit: 50) {
+    lines { timestamp stream text } lastNano
+  }
+}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_output_is_read_from_podman_into_the_log() -> anyhow::Result<()> {
+    let setup = server().await?;
+    let alice = &setup.alice;
+    let (_r, id, seen) = setup
+        .deploy("pod-logs", &[("app.py", PRINTING_APP)], json!({}))
+        .await?;
+    assert_eq!(seen.last().map(String::as_str), Some("RUNNING"));
+    // A request while the container runs: its line arrives live, after the start-up lines.
+    assert_eq!(body(alice, &id).await?, "ok");
+    let lines = crate::lifecycle::eventually(Duration::from_secs(30), || async {
+        let mut all: Vec<Value> = Vec::new();
+        let mut cursor = Value::Null;
+        loop {
+            let page = alice
+                .data(
+                    POD_LOGS,
+                    json!({ "app": id, "from": cursor, "last": cursor }),
+                )
+                .await?["logs"]
+                .clone();
+            let lines = page["lines"].as_array().cloned().unwrap_or_default();
+            if lines.is_empty() {
+                break;
+            }
+            cursor = page["lastNano"].clone();
+            all.extend(lines);
+        }
+        let done = all.iter().any(|l| l["text"] == "request /");
+        Ok(done.then_some(all))
+    })
+    .await?;
+    let stdout: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["stream"] == "STDOUT")
+        .filter_map(|l| l["text"].as_str())
+        .collect();
+    let expected: Vec<String> = (0..200).map(|i| format!("out {i}")).collect();
+    assert_eq!(stdout[..200], expected[..], "every line once, in order");
+    assert_eq!(stdout[200..], ["request /"]);
+    let stderr: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["stream"] == "STDERR")
+        .filter_map(|l| l["text"].as_str())
+        .collect();
+    assert_eq!(stderr, ["oops on stderr"]);
+    // Podman's own timestamps (nanoseconds), made unique: strictly increasing.
+    let stamps: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l["timestamp"].as_str())
+        .collect();
+    assert!(stamps.windows(2).all(|w| w[0] < w[1]));
+    Ok(())
+}
