@@ -98,6 +98,11 @@ pub trait Runtime: Send + Sync {
     async fn stats(&self, _instance: &str) -> Result<Option<InstanceStats>> {
         Ok(None)
     }
+    /// Restarts an instance in place (same id and endpoint), where the runtime can (a Nomad
+    /// allocation); `None` where it cannot, and the platform replaces the instance instead.
+    async fn restart(&self, _instance: &str) -> Result<Option<Instance>> {
+        Ok(None)
+    }
     /// Follows an instance's stdout and stderr from `position` (`None`: from its start), in
     /// batches as they are written, and ends once the instance is gone and everything it wrote
     /// was read. The platform stores the lines with the position of each batch, so a follower

@@ -68,7 +68,7 @@ impl RedisArgs {
 /// Which backend runs apps, and its settings.
 #[derive(Args, Clone)]
 struct RuntimeArgs {
-    /// `process` (local processes, the default) or `podman`.
+    /// `process` (local processes, the default), `podman` or `nomad`.
     #[arg(long = "runtime", env = "PAAS_RUNTIME", value_enum, default_value_t = RuntimeKind::Process)]
     kind: RuntimeKind,
     /// Podman's API socket.
@@ -107,6 +107,29 @@ struct RuntimeArgs {
     /// Backoff before the first restart after a crash (doubling, up to 30 s), in milliseconds.
     #[arg(long, env = "PAAS_CRASH_BACKOFF_MS", default_value_t = 1000)]
     crash_backoff_ms: u64,
+    /// Nomad's HTTP API (with `--runtime nomad`).
+    #[arg(long, env = "NOMAD_ADDR", default_value = "http://127.0.0.1:4646")]
+    nomad_addr: String,
+    /// Nomad ACL token.
+    #[arg(long, env = "NOMAD_TOKEN", hide_env_values = true)]
+    nomad_token: Option<String>,
+    /// Nomad namespace of the apps' jobs.
+    #[arg(long, env = "NOMAD_NAMESPACE")]
+    nomad_namespace: Option<String>,
+    /// Nomad region of the apps' jobs.
+    #[arg(long, env = "NOMAD_REGION")]
+    nomad_region: Option<String>,
+    /// Nomad task driver: `podman` (nomad-driver-podman) or `docker`.
+    #[arg(long, env = "PAAS_NOMAD_DRIVER", default_value = "podman")]
+    nomad_driver: String,
+    /// Nomad datacenters the jobs may run in, comma-separated.
+    #[arg(
+        long,
+        env = "PAAS_NOMAD_DATACENTERS",
+        value_delimiter = ',',
+        default_value = "*"
+    )]
+    nomad_datacenters: Vec<String>,
     /// Days an app's log lines are kept.
     #[arg(long, env = "PAAS_LOG_RETENTION_DAYS", default_value_t = 7)]
     log_retention_days: u64,
@@ -124,6 +147,16 @@ impl RuntimeArgs {
         settings.lock_wait = Duration::from_secs(self.lock_wait_secs);
         settings.crash_restarts = self.crash_restarts;
         settings.crash_backoff = Duration::from_millis(self.crash_backoff_ms);
+        let mut nomad = paas_runner::nomad::NomadSettings::new(self.nomad_addr);
+        nomad.token = self
+            .nomad_token
+            .filter(|t| !t.is_empty())
+            .map(paas_core::model::Secret::new);
+        nomad.namespace = self.nomad_namespace.filter(|n| !n.is_empty());
+        nomad.region = self.nomad_region.filter(|r| !r.is_empty());
+        nomad.driver = self.nomad_driver;
+        nomad.datacenters = self.nomad_datacenters;
+        settings.nomad = nomad;
         settings.log_retention = paas_core::logs::Retention {
             max_age: Duration::from_secs(self.log_retention_days.max(1) * 24 * 3600),
             max_bytes_per_app: self.log_max_mb.max(1) * 1024 * 1024,

@@ -23,6 +23,7 @@ use paas_core::queue::redis::RedisQueue;
 use paas_core::{Platform, PlatformConfig};
 use paas_runner::BuildWorker;
 use paas_runner::local::{LocalBuilder, LocalRuntime};
+use paas_runner::nomad::NomadRuntime;
 use paas_runner::podman::{PodmanBuilder, PodmanRuntime};
 use tokio::net::TcpListener;
 
@@ -110,6 +111,16 @@ pub async fn platform(settings: &Settings) -> Result<Platform, paas_core::Error>
                     podman.clone(),
                     settings.publish_address.clone(),
                 )))
+                .images(Arc::new(PodmanBuilder::new(
+                    podman,
+                    settings.base_images.clone(),
+                )))
+        }
+        RuntimeKind::Nomad => {
+            // Images are built with Podman on this host; Nomad runs them.
+            let podman = paas_runner::podman::connect(&settings.podman_socket);
+            builder
+                .runtime(Arc::new(NomadRuntime::new(settings.nomad.clone())?))
                 .images(Arc::new(PodmanBuilder::new(
                     podman,
                     settings.base_images.clone(),

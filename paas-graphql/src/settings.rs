@@ -13,6 +13,8 @@ pub enum RuntimeKind {
     Process,
     /// Podman containers, through the libpod API socket.
     Podman,
+    /// Nomad jobs on a cluster (images built with Podman).
+    Nomad,
 }
 
 /// Everything `paas serve` needs to start.
@@ -35,6 +37,8 @@ pub struct Settings {
     pub publish_address: String,
     /// Base images of the generated Containerfiles.
     pub base_images: paas_runner::podman::BaseImages,
+    /// The Nomad cluster, with `runtime: Nomad`.
+    pub nomad: paas_runner::nomad::NomadSettings,
     /// Redis for cache, queue and events across processes; `None` keeps them in memory.
     pub redis_url: Option<String>,
     /// Turns the cache off (every lookup reads the database).
@@ -67,6 +71,7 @@ impl Default for Settings {
             podman_socket: PathBuf::from("/run/podman/podman.sock"),
             publish_address: "127.0.0.1".into(),
             base_images: paas_runner::podman::BaseImages::default(),
+            nomad: paas_runner::nomad::NomadSettings::new("http://127.0.0.1:4646"),
             redis_url: None,
             no_cache: false,
             redis_prefix: "paas".into(),

@@ -274,7 +274,7 @@ impl Platform {
     }
 
     /// Waits until the instance accepts connections on its endpoint, failing early if it exits.
-    async fn wait_ready(&self, instance: &Instance) -> Result<()> {
+    pub(crate) async fn wait_ready(&self, instance: &Instance) -> Result<()> {
         let deadline = tokio::time::Instant::now() + self.config().start_timeout;
         let addr = (instance.endpoint.host.as_str(), instance.endpoint.port);
         loop {

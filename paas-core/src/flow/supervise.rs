@@ -44,6 +44,15 @@ impl Platform {
                 })
                 .await?;
         }
+        if let Some(old) = dep.instance.clone() {
+            match self.in_place(&app, &mut dep, &old).await {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::info!(instance = %old, error = %e, "no restart in place; replacing it");
+                }
+            }
+        }
         if let Some(old) = dep.instance.take() {
             self.runtime().remove(&old).await?;
         }
@@ -55,6 +64,27 @@ impl Platform {
             Ok(instance) => self.went_live(&app, &mut dep, instance).await,
             Err(reason) => self.fail_deployment(&mut dep, reason).await,
         }
+    }
+
+    /// Restarts the instance where it is, if the runtime can; true once it answers again.
+    async fn in_place(
+        &self,
+        app: &crate::model::Application,
+        dep: &mut crate::model::Deployment,
+        old: &str,
+    ) -> Result<bool> {
+        let Some(instance) = self.runtime().restart(old).await? else {
+            return Ok(false);
+        };
+        self.system_log(
+            app.id,
+            Some(dep.id),
+            format!("instance {old} restarted in place"),
+        )
+        .await;
+        self.wait_ready(&instance).await?;
+        self.went_live(app, dep, instance).await?;
+        Ok(true)
     }
 
     /// Runs the restart policy until `shutdown` completes.
