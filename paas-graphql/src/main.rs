@@ -107,6 +107,12 @@ struct RuntimeArgs {
     /// Backoff before the first restart after a crash (doubling, up to 30 s), in milliseconds.
     #[arg(long, env = "PAAS_CRASH_BACKOFF_MS", default_value_t = 1000)]
     crash_backoff_ms: u64,
+    /// Registry built images are pushed to, `host[:port]` (Nomad nodes pull from it).
+    #[arg(long, env = "PAAS_REGISTRY")]
+    registry: Option<String>,
+    /// Verify the registry's TLS certificate (false for a plain-HTTP registry).
+    #[arg(long, env = "PAAS_REGISTRY_TLS_VERIFY", default_value_t = true, action = clap::ArgAction::Set)]
+    registry_tls_verify: bool,
     /// Nomad's HTTP API (with `--runtime nomad`).
     #[arg(long, env = "NOMAD_ADDR", default_value = "http://127.0.0.1:4646")]
     nomad_addr: String,
@@ -157,6 +163,13 @@ impl RuntimeArgs {
         nomad.driver = self.nomad_driver;
         nomad.datacenters = self.nomad_datacenters;
         settings.nomad = nomad;
+        settings.registry =
+            self.registry
+                .filter(|r| !r.is_empty())
+                .map(|host| paas_runner::podman::Registry {
+                    host: host.trim_end_matches('/').to_owned(),
+                    tls_verify: self.registry_tls_verify,
+                });
         settings.log_retention = paas_core::logs::Retention {
             max_age: Duration::from_secs(self.log_retention_days.max(1) * 24 * 3600),
             max_bytes_per_app: self.log_max_mb.max(1) * 1024 * 1024,

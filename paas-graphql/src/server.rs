@@ -111,20 +111,20 @@ pub async fn platform(settings: &Settings) -> Result<Platform, paas_core::Error>
                     podman.clone(),
                     settings.publish_address.clone(),
                 )))
-                .images(Arc::new(PodmanBuilder::new(
-                    podman,
-                    settings.base_images.clone(),
-                )))
+                .images(Arc::new(
+                    PodmanBuilder::new(podman, settings.base_images.clone())
+                        .with_registry(settings.registry.clone()),
+                ))
         }
         RuntimeKind::Nomad => {
             // Images are built with Podman on this host; Nomad runs them.
             let podman = paas_runner::podman::connect(&settings.podman_socket);
             builder
                 .runtime(Arc::new(NomadRuntime::new(settings.nomad.clone())?))
-                .images(Arc::new(PodmanBuilder::new(
-                    podman,
-                    settings.base_images.clone(),
-                )))
+                .images(Arc::new(
+                    PodmanBuilder::new(podman, settings.base_images.clone())
+                        .with_registry(settings.registry.clone()),
+                ))
         }
     };
     builder.build().await

@@ -37,6 +37,8 @@ pub struct Settings {
     pub publish_address: String,
     /// Base images of the generated Containerfiles.
     pub base_images: paas_runner::podman::BaseImages,
+    /// Where built images are pushed (other machines pull them from there).
+    pub registry: Option<paas_runner::podman::Registry>,
     /// The Nomad cluster, with `runtime: Nomad`.
     pub nomad: paas_runner::nomad::NomadSettings,
     /// Redis for cache, queue and events across processes; `None` keeps them in memory.
@@ -71,6 +73,7 @@ impl Default for Settings {
             podman_socket: PathBuf::from("/run/podman/podman.sock"),
             publish_address: "127.0.0.1".into(),
             base_images: paas_runner::podman::BaseImages::default(),
+            registry: None,
             nomad: paas_runner::nomad::NomadSettings::new("http://127.0.0.1:4646"),
             redis_url: None,
             no_cache: false,

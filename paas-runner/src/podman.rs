@@ -7,7 +7,7 @@ mod runtime;
 
 use std::path::Path;
 
-pub use builder::PodmanBuilder;
+pub use builder::{PodmanBuilder, Registry};
 pub use containerfile::BaseImages;
 use paas_core::Error;
 use podman_api::Podman;

@@ -9,6 +9,7 @@ mod http;
 mod lifecycle;
 mod locks;
 mod logs;
+mod nomad;
 mod podman;
 mod private;
 mod production;

@@ -25,7 +25,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-/// What the next registration does.
+/// What registrations do, until told otherwise.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum NextAlloc {
     /// Placed, pending for a moment, then running.
@@ -62,6 +62,8 @@ pub struct JobEntry {
     pub job: Value,
     pub version: u64,
     pub modify_index: u64,
+    /// Earlier versions' specs, oldest first (for revert).
+    pub history: Vec<Value>,
 }
 
 /// One request the fake received.
@@ -483,6 +485,8 @@ async fn handle(
         && !path.ends_with("/restart")
         && !path.ends_with("/stop")
         && query.get("namespace") != Some(ns)
+        // Registration may name it in the body instead (Nomad's precedence: query, body, job).
+        && !(path == "/v1/jobs" && (body["Namespace"] == *ns || body["Job"]["Namespace"] == *ns))
     {
         shared.with(|s| {
             s.problems
@@ -494,6 +498,7 @@ async fn handle(
         (Method::POST | Method::PUT, ["jobs"]) => register(&shared, body).await,
         (Method::GET, ["jobs"]) => list_jobs(&shared, &query),
         (Method::GET, ["job", id]) => read_job(&shared, id),
+        (Method::POST | Method::PUT, ["job", id, "revert"]) => revert(&shared, id, &body),
         (Method::DELETE, ["job", id]) => deregister(&shared, id, &query),
         (Method::GET, ["job", id, "allocations"]) => {
             let id = id.to_string();
@@ -544,7 +549,7 @@ async fn register(shared: &Arc<Shared>, body: Value) -> Response {
         shared.with(|s| s.problems.extend(problems.clone()));
         return text(StatusCode::BAD_REQUEST, problems.join("\n"));
     }
-    let next = shared.with(|s| std::mem::take(&mut s.next));
+    let next = shared.with(|s| s.next.clone());
     if let NextAlloc::Reject(message) = &next {
         return text(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -558,12 +563,21 @@ async fn register(shared: &Arc<Shared>, body: Value) -> Response {
     let (index, version, alloc) = shared.with(|s| {
         let index = shared.bump(s);
         let version = s.jobs.get(&id).map_or(0, |j| j.version + 1);
+        let mut history = s
+            .jobs
+            .get(&id)
+            .map(|j| j.history.clone())
+            .unwrap_or_default();
+        if let Some(previous) = s.jobs.get(&id) {
+            history.push(previous.job.clone());
+        }
         s.jobs.insert(
             id.clone(),
             JobEntry {
                 job: job.clone(),
                 version,
                 modify_index: index,
+                history,
             },
         );
         let mut eval = json!({
@@ -679,6 +693,42 @@ fn list_jobs(shared: &Arc<Shared>, query: &HashMap<String, String>) -> Response 
             })
             .collect();
         indexed(s.index, Value::Array(jobs))
+    })
+}
+
+/// `POST /v1/job/:id/revert {"JobID", "JobVersion"}`: the job goes back to an earlier
+/// version's spec, as a new version; no allocation changes (the live one is that version's).
+fn revert(shared: &Arc<Shared>, id: &str, body: &Value) -> Response {
+    if body["JobID"] != id {
+        return text(StatusCode::BAD_REQUEST, "Job ID does not match");
+    }
+    let Some(to) = body["JobVersion"].as_u64() else {
+        return text(StatusCode::BAD_REQUEST, "missing JobVersion");
+    };
+    shared.with(|s| {
+        let index = s.index + 1;
+        let Some(j) = s.jobs.get_mut(id) else {
+            return text(StatusCode::NOT_FOUND, "job not found");
+        };
+        let Some(spec) = usize::try_from(to)
+            .ok()
+            .and_then(|v| j.history.get(v))
+            .cloned()
+        else {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("job version {to} not found"),
+            );
+        };
+        j.history.push(j.job.clone());
+        j.job = spec;
+        j.version += 1;
+        j.modify_index = index;
+        shared.bump(s);
+        indexed(
+            index,
+            json!({ "EvalID": new_id(), "EvalCreateIndex": index, "JobModifyIndex": index }),
+        )
     })
 }
 

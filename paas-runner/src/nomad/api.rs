@@ -223,6 +223,24 @@ impl NomadApi {
         }
     }
 
+    /// `POST /v1/job/:id/revert`: the job back to an earlier version.
+    pub async fn revert(&self, job: &str, version: u64) -> Result<()> {
+        let mut req = self
+            .http
+            .post(format!("{}/v1/job/{job}/revert", self.settings.address))
+            .json(&serde_json::json!({ "JobID": job, "JobVersion": version }));
+        if let Some(ns) = &self.settings.namespace {
+            req = req.query(&[("namespace", ns)]);
+        }
+        if let Some(region) = &self.settings.region {
+            req = req.query(&[("region", region)]);
+        }
+        if let Some(token) = &self.settings.token {
+            req = req.header("X-Nomad-Token", token.expose());
+        }
+        self.send("the job revert", req).await.map(|_| ())
+    }
+
     pub async fn evaluation(&self, id: &str) -> Result<Evaluation> {
         let resp = self
             .send("the evaluation", self.get(&format!("/evaluation/{id}")))

@@ -145,9 +145,14 @@ pub async fn follow(
         let mut splitter = LineSplitter::default();
         let mut read = offset;
         let mut quiet_since = Instant::now();
+        let mut done_since: Option<Instant> = None;
         let ended = loop {
-            if *done.borrow() && quiet_since.elapsed() >= DRAIN {
-                break true;
+            if *done.borrow() {
+                // Lines written just before the end may still be on their way.
+                let since = *done_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= DRAIN && quiet_since.elapsed() >= DRAIN {
+                    break true;
+                }
             }
             let chunk = match tokio::time::timeout(Duration::from_millis(250), body.next()).await {
                 Err(_) => continue,

@@ -124,6 +124,30 @@ impl NomadRuntime {
         }
     }
 
+    /// Takes back a version that did not come up: the previous version again, or no job.
+    async fn undo(&self, job_id: &str, version: u64) {
+        let undone = if version > 0 {
+            self.api.revert(job_id, version - 1).await
+        } else {
+            self.client
+                .stop_job(
+                    job_id,
+                    &StopJobOptions {
+                        purge: Some(true),
+                        namespace: self.namespace(),
+                        region: self.settings().region.clone(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| self.error("the job deregistration", e))
+        };
+        if let Err(e) = undone {
+            tracing::warn!(job = %job_id, version, error = %e, "could not take back a job version");
+        }
+    }
+
     /// Where clients reach an allocation: the host address and the allocated port.
     async fn endpoint(&self, alloc: &str) -> Result<Endpoint> {
         let a = self
@@ -290,7 +314,15 @@ impl Runtime for NomadRuntime {
             .and_then(|v| u64::try_from(v).ok())
             .unwrap_or(0);
         let eval = registered.eval_id.unwrap_or_default();
-        let alloc = self.wait_running(&job_id, version, &eval).await?;
+        let alloc = match self.wait_running(&job_id, version, &eval).await {
+            Ok(alloc) => alloc,
+            Err(e) => {
+                // Nomad would place a version it could not place once room frees (its blocked
+                // evaluation): the job goes back to the version that serves, or away.
+                self.undo(&job_id, version).await;
+                return Err(e);
+            }
+        };
         let endpoint = self.endpoint(&alloc.id).await?;
         tracing::info!(job = %job_id, version, alloc = %alloc.id, "nomad allocation running");
         Ok(Instance {

@@ -1,7 +1,9 @@
 //! [`ImageBuilder`] on Podman: writes the language's Containerfile into the checkout (or uses the
 //! repository's own), sends the checkout to `POST /libpod/build`, and streams the build output
 //! into the deployment's build log. Images are tagged `paas/<app>:<deployment>` and labelled
-//! with app, deployment and commit.
+//! with app, deployment and commit. With a registry ([`PodmanBuilder::with_registry`]), the
+//! image is tagged `<registry>/paas/<app>:<deployment>` instead and pushed there, so that other
+//! machines (Nomad's nodes) can pull it.
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -11,7 +13,7 @@ use futures::StreamExt;
 use paas_core::builder::{BuildJob, BuiltImage, ImageBuilder, log_line};
 use paas_core::{Error, Result};
 use podman_api::Podman;
-use podman_api::opts::ImageBuildOpts;
+use podman_api::opts::{ImageBuildOpts, ImagePushOpts, ImageTagOpts};
 
 use super::containerfile::{self, BaseImages};
 use super::runtime::DEFAULT_CONTAINER_PORT;
@@ -22,16 +24,78 @@ const GENERATED: &str = ".paas.Containerfile";
 /// Lines of build output kept to explain a failure.
 const TAIL_LINES: usize = 20;
 
+/// Where built images are pushed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registry {
+    /// `host[:port]`, e.g. `registry.example.com` or `127.0.0.1:5000`.
+    pub host: String,
+    /// False for a registry served over plain HTTP (or with a self-signed certificate).
+    pub tls_verify: bool,
+}
+
 /// Builds images with Podman. Cheap to clone.
 #[derive(Clone)]
 pub struct PodmanBuilder {
     podman: Podman,
     images: BaseImages,
+    registry: Option<Registry>,
 }
 
 impl PodmanBuilder {
     pub fn new(podman: Podman, images: BaseImages) -> Self {
-        Self { podman, images }
+        Self {
+            podman,
+            images,
+            registry: None,
+        }
+    }
+
+    /// Pushes every built image to `registry`; deployments then name the pushed image.
+    pub fn with_registry(mut self, registry: Option<Registry>) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// Tags the local image with the registry's name, pushes it, and keeps only that name.
+    async fn push(
+        &self,
+        local: &str,
+        registry: &Registry,
+        log: &std::path::Path,
+    ) -> Result<String> {
+        let remote = format!("{}/{local}", registry.host);
+        let (repo, tag) = remote
+            .rsplit_once(':')
+            .ok_or_else(|| Error::Runtime(format!("image name {remote} has no tag")))?;
+        let images = self.podman.images();
+        images
+            .get(local)
+            .tag(&ImageTagOpts::builder().repo(repo).tag(tag).build())
+            .await
+            .map_err(|e| platform("image tag", &e))?;
+        log_line(log, &format!("pushing {remote}"))?;
+        let opts = ImagePushOpts::builder()
+            .destination(&remote)
+            .tls_verify(registry.tls_verify)
+            .build();
+        let image = images.get(&remote);
+        let mut progress = image.push(&opts);
+        while let Some(chunk) = progress.next().await {
+            let chunk = chunk.map_err(|e| platform("push", &e))?;
+            // libpod reports a failed push inside the stream: {"error": "..."}.
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&chunk)
+                && let Some(e) = v.get("error").and_then(|e| e.as_str())
+            {
+                return Err(Error::Runtime(format!("pushing {remote}: {e}")));
+            }
+        }
+        log_line(log, &format!("pushed {remote}"))?;
+        // The local name goes; the image stays under the registry's name (removed with it).
+        // (Removing one of an image's two names only untags it.)
+        if let Err(e) = images.get(local).remove().await {
+            tracing::debug!(image = %local, error = %message(&e), "local name kept");
+        }
+        Ok(remote)
     }
 }
 
@@ -112,8 +176,12 @@ impl ImageBuilder for PodmanBuilder {
             .await
             .map_err(|e| platform("image check", &e))?;
         if built {
+            let image = match &self.registry {
+                Some(registry) => self.push(&tag, registry, job.log).await?,
+                None => tag,
+            };
             return Ok(BuiltImage {
-                image: tag,
+                image,
                 start_command: None,
             });
         }

@@ -1,0 +1,183 @@
+//! The platform on Nomad, through the real binary: `--runtime nomad` with `NOMAD_ADDR` and
+//! `NOMAD_TOKEN` pointing at the Nomad API served by the test (`paas_tests::nomad`), images built
+//! with the real Podman and pushed to a real registry (`PAAS_REGISTRY`). Status goes PENDING → BUILDING → STARTING → RUNNING; the app answers on
+//! the allocation's address; its output reaches the log; restart restarts the allocation in
+//! place; a crash the job cannot recover from fails the app with Nomad's reason; delete
+//! deregisters the job.
+
+use std::time::Duration;
+
+use paas_tests::nomad::{FakeNomad, NextAlloc};
+use paas_tests::podman::{Cleanup, serve_args};
+use paas_tests::repo::file_url;
+use paas_tests::{TestDb, TestServer, git_repo};
+use serde_json::json;
+
+use crate::apps::{PYTHON_APP, app, body, create, statuses_until_settled};
+use crate::lifecycle::eventually;
+use crate::tasks::show;
+
+const TOKEN: &str = "e2e-nomad-token";
+
+const LOGS: &str = "query($app: ID!) {
+  logs(appId: $app, streams: [STDOUT, STDERR, SYSTEM], limit: 1000) { lines { stream text } }
+}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apps_run_as_nomad_jobs() -> anyhow::Result<()> {
+    let fake = FakeNomad::start(Some(TOKEN), None).await?;
+    // The real registry scripts/setup-registry.sh serves: images are pushed there.
+    let registry = std::env::var("PAAS_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".into());
+    let mut args = serve_args();
+    args[1] = "nomad".into(); // --runtime nomad; images still built on Podman
+    assert_eq!(args[0], "--runtime");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let dir = tempfile::tempdir()?;
+    let database_url = TestDb::Sqlite.url(dir.path()).await?;
+    let server = TestServer::spawn_in(
+        dir.path(),
+        &database_url,
+        &args,
+        &[
+            ("NOMAD_ADDR", fake.address.as_str()),
+            ("NOMAD_TOKEN", TOKEN),
+            ("PAAS_REGISTRY", registry.as_str()),
+            ("PAAS_REGISTRY_TLS_VERIFY", "false"),
+        ],
+    )
+    .await?;
+    let alice = server.user("alice").await?;
+    let cleanup = Cleanup::default();
+
+    let repo = git_repo(&[("app.py", PYTHON_APP)])?;
+    let id = create(
+        &alice,
+        json!({ "name": "on-nomad", "repository": { "url": file_url(repo.path()) },
+                "resources": { "cpuMillis": 250, "memoryMb": 64 } }),
+    )
+    .await?;
+    cleanup.track(&id);
+    let seen = statuses_until_settled(&alice, &id).await?;
+    assert_eq!(seen, ["PENDING", "BUILDING", "STARTING", "RUNNING"]);
+    // The fake's allocation answers at the address Nomad allocated.
+    assert_eq!(body(&alice, &id).await?, "hello from nomad");
+    let job_id = format!("paas-{id}");
+    let job = fake.job(&job_id).ok_or_else(|| anyhow::anyhow!("no job"))?;
+    let task = &job.job["TaskGroups"][0]["Tasks"][0];
+    let image = task["Config"]["image"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let pushed = format!("{registry}/paas/on-nomad:");
+    assert!(image.starts_with(&pushed), "the pushed image: {task}");
+    let tags: serde_json::Value =
+        reqwest::get(format!("http://{registry}/v2/paas/on-nomad/tags/list"))
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+    let tag = image.trim_start_matches(&pushed);
+    assert!(
+        tags["tags"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|x| x == tag)),
+        "the registry has it: {tags}"
+    );
+    assert_eq!(task["Resources"]["CPU"], 250);
+    assert_eq!(task["Resources"]["MemoryMB"], 64);
+
+    // Its output reaches the app's log.
+    eventually(Duration::from_secs(20), || async {
+        let data = alice.data(LOGS, json!({ "app": id })).await?;
+        let lines = data["logs"]["lines"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        Ok(lines
+            .iter()
+            .any(|l| l["stream"] == "STDOUT" && l["text"] == "listening")
+            .then_some(()))
+    })
+    .await?;
+
+    // Restart: the allocation is restarted in place.
+    let alloc = fake.allocs_of(&job_id)[0].id.clone();
+    alice
+        .data(
+            "mutation($id: ID!) { restartApplication(id: $id) { status } }",
+            json!({ "id": id }),
+        )
+        .await?;
+    let shown = eventually(Duration::from_secs(30), || async {
+        let a = show(&alice, &id).await?;
+        Ok((a["status"] == "RUNNING" && a["tasks"][0]["state"] == "SUCCEEDED").then_some(a))
+    })
+    .await?;
+    assert_eq!(shown["tasks"][0]["kind"], "RESTART");
+    assert_eq!(fake.alloc(&alloc).map(|a| a.restarts), Some(1));
+    assert_eq!(fake.allocs_of(&job_id).len(), 1, "no new allocation");
+
+    // A crash Nomad gave up on: the platform starts the job again (a new allocation).
+    fake.crash(&alloc, 2, "Traceback: KeyError");
+    eventually(Duration::from_secs(60), || async {
+        let allocs = fake.allocs_of(&job_id);
+        let fresh = allocs
+            .iter()
+            .any(|a| a.client_status == "running" && a.id != alloc);
+        let a = app(&alice, &id).await?;
+        Ok((fresh && a["status"] == "RUNNING").then_some(()))
+    })
+    .await?;
+    assert_eq!(body(&alice, &id).await?, "hello from nomad");
+    let data = alice.data(LOGS, json!({ "app": id })).await?;
+    let system: Vec<String> = data["logs"]["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| l["stream"] == "SYSTEM")
+        .filter_map(|l| l["text"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        system.iter().any(|t| t.contains("exited with code 2"))
+            && system.iter().any(|t| t.contains("Traceback: KeyError")),
+        "the crash, in the log: {system:?}"
+    );
+
+    // No capacity for the next deployment: the live allocation keeps serving.
+    fake.set_next(NextAlloc::NoCapacity);
+    alice
+        .data(
+            "mutation($id: ID!) { redeployApplication(id: $id) { status } }",
+            json!({ "id": id }),
+        )
+        .await?;
+    let shown = eventually(Duration::from_secs(120), || async {
+        let a = app(&alice, &id).await?;
+        Ok((a["deployments"][0]["status"] == "FAILED").then_some(a))
+    })
+    .await?;
+    let error = shown["deployments"][0]["error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(error.contains("no capacity"), "{error}");
+    assert_eq!(shown["status"], "RUNNING");
+
+    // Delete deregisters the job.
+    alice
+        .data(
+            "mutation($id: ID!) { deleteApplication(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await?;
+    eventually(Duration::from_secs(30), || async {
+        Ok(fake.job(&job_id).is_none().then_some(()))
+    })
+    .await?;
+    assert!(fake.problems().is_empty(), "{:?}", fake.problems());
+    assert!(
+        fake.requests()
+            .iter()
+            .all(|r| r.token.as_deref() == Some(TOKEN))
+    );
+    Ok(())
+}
