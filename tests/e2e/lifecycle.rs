@@ -241,13 +241,19 @@ async fn old_images_are_pruned_beyond_three(db: TestDb) -> anyhow::Result<()> {
         .collect();
     assert_eq!(deps.len(), 5);
     let builds = server.data_dir.join("builds");
-    for (n, dep) in deps.iter().enumerate() {
-        assert_eq!(
-            builds.join(dep).is_dir(),
-            n < 3,
-            "deployment {n} (newest first)"
-        );
-    }
+    // Pruning follows the switch to the new deployment, a moment after RUNNING shows.
+    let kept =
+        |deps: &[String]| -> Vec<bool> { deps.iter().map(|d| builds.join(d).is_dir()).collect() };
+    let expected = [true, true, true, false, false];
+    let settled = eventually(Duration::from_secs(10), || async {
+        Ok((kept(&deps) == expected).then_some(()))
+    })
+    .await;
+    assert!(
+        settled.is_ok(),
+        "newest 3 build dirs kept, older pruned: {:?}",
+        kept(&deps)
+    );
     Ok(())
 }
 on_both_databases!(old_images_are_pruned_beyond_three);

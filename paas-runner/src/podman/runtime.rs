@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use paas_core::logs::{LineSplitter, LogStream, LogTime};
+use paas_core::logs::{LogStream, LogTime};
 use paas_core::model::Endpoint;
 use paas_core::runtime::{
     Instance, InstanceSpec, InstanceState, InstanceStats, KnownInstance, OutputBatch, OutputLine,
@@ -104,17 +104,63 @@ impl PodmanRuntime {
     }
 }
 
-/// Splits a line of `podman logs --timestamps` into its time and its text.
-fn timestamped(line: &str) -> (Option<LogTime>, &str) {
-    match line.split_once(' ') {
-        Some((ts, text)) => match ts.parse::<LogTime>() {
-            Ok(at) => (Some(at), text),
-            Err(_) => (None, line),
-        },
-        None => match line.parse::<LogTime>() {
-            Ok(at) => (Some(at), ""),
-            Err(_) => (None, line),
-        },
+/// Splits a record of `podman logs --timestamps` into its time and its text.
+fn timestamped(record: &[u8]) -> (Option<LogTime>, &[u8]) {
+    let Some(space) = record.iter().position(|b| *b == b' ') else {
+        return (None, record);
+    };
+    match std::str::from_utf8(&record[..space])
+        .ok()
+        .and_then(|t| t.parse::<LogTime>().ok())
+    {
+        Some(at) => (Some(at), &record[space + 1..]),
+        None => (None, record),
+    }
+}
+
+/// Lines of one stream of a container's log, read with timestamps. Each record Podman sends
+/// starts with its timestamp; a line the program wrote in parts comes as several records (the
+/// first ones without a line end), which are joined, the line keeping its first record's time.
+#[derive(Default)]
+struct Records {
+    partial: Vec<u8>,
+    at: Option<LogTime>,
+}
+
+impl Records {
+    fn push(&mut self, frame: &[u8]) -> Vec<(Option<LogTime>, String)> {
+        let mut lines = Vec::new();
+        for record in frame.split_inclusive(|b| *b == b'\n') {
+            let (at, body) = timestamped(record);
+            if self.partial.is_empty() {
+                self.at = at;
+            }
+            match body.strip_suffix(b"\n") {
+                Some(end) => {
+                    self.partial.extend_from_slice(end);
+                    lines.push(self.take());
+                }
+                None => {
+                    self.partial.extend_from_slice(body);
+                    if self.partial.len() >= paas_core::logs::MAX_LINE {
+                        lines.push(self.take());
+                    }
+                }
+            }
+        }
+        lines
+    }
+
+    fn take(&mut self) -> (Option<LogTime>, String) {
+        let mut bytes = std::mem::take(&mut self.partial);
+        if bytes.last() == Some(&b'\r') {
+            bytes.pop();
+        }
+        (self.at.take(), String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    fn finish(&mut self) -> Option<(Option<LogTime>, String)> {
+        (!self.partial.is_empty()).then(|| self.take())
     }
 }
 
@@ -137,21 +183,12 @@ async fn follow_container(
     let opts = opts.build();
     let container = podman.containers().get(&id);
     let mut logs = container.logs(&opts);
-    let (mut out, mut err) = (LineSplitter::default(), LineSplitter::default());
-    let emit = |stream: LogStream, texts: Vec<String>| {
-        texts
+    let (mut out, mut err) = (Records::default(), Records::default());
+    let emit = |stream: LogStream, lines: Vec<(Option<LogTime>, String)>| {
+        lines
             .into_iter()
-            .filter_map(move |raw| {
-                let (at, text) = timestamped(&raw);
-                if at.is_some_and(|at| after.is_some_and(|a| at <= a)) {
-                    return None;
-                }
-                Some(OutputLine {
-                    stream,
-                    text: text.to_owned(),
-                    at,
-                })
-            })
+            .filter(|(at, _)| !at.is_some_and(|at| after.is_some_and(|a| at <= a)))
+            .map(|(at, text)| OutputLine { stream, text, at })
             .collect::<Vec<_>>()
     };
     while let Some(chunk) = logs.next().await {
@@ -175,8 +212,8 @@ async fn follow_container(
         (LogStream::Stdout, out.finish()),
         (LogStream::Stderr, err.finish()),
     ];
-    for (stream, text) in rest {
-        for line in emit(stream, text.into_iter().collect()) {
+    for (stream, line) in rest {
+        for line in emit(stream, line.into_iter().collect()) {
             let _ = tx.send(Ok(line)).await;
         }
     }
@@ -422,5 +459,27 @@ impl Runtime for PodmanRuntime {
             memory_bytes: stats.get("MemUsage").and_then(|v| v.as_u64()).unwrap_or(0),
             memory_limit_bytes: stats.get("MemLimit").and_then(|v| v.as_u64()),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Records;
+
+    #[test]
+    fn a_line_written_in_parts_is_one_line_with_its_first_time() {
+        let mut r = Records::default();
+        assert!(r.push(b"2026-11-23T17:57:19Z out 0").is_empty());
+        let lines = r.push(
+            b"2026-11-23T17:57:19.5Z \n2026-11-23T17:57:20Z out 1\n2026-11-23T17:57:21Z tail",
+        );
+        let texts: Vec<&str> = lines.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(texts, ["out 0", "out 1"]);
+        assert_eq!(
+            lines[0].0.map(|t| t.to_string()).as_deref(),
+            Some("2026-11-23T17:57:19.000000000Z")
+        );
+        let last = r.finish().map(|(_, t)| t);
+        assert_eq!(last.as_deref(), Some("tail"));
     }
 }
