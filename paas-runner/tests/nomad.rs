@@ -283,6 +283,12 @@ async fn nomad_down_rejected_jobs_and_no_capacity_are_told_apart() -> anyhow::Re
         .expect_err("failed");
     assert_eq!(failed.fault(), Fault::User);
     assert!(failed.to_string().contains("exit code 127"), "{failed}");
+    assert!(
+        failed
+            .to_string()
+            .contains("Failed due to unhealthy allocations"),
+        "the job's deployment says why: {failed}"
+    );
 
     fake.stop();
     let down = runtime.start(&spec(AppId::new())?).await.expect_err("down");

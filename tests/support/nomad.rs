@@ -82,6 +82,8 @@ struct StateInner {
     jobs: HashMap<String, JobEntry>,
     allocs: HashMap<String, Alloc>,
     evals: HashMap<String, Value>,
+    /// The latest deployment of each job.
+    deployments: HashMap<String, Value>,
     requests: Vec<Request>,
     problems: Vec<String>,
     next: NextAlloc,
@@ -500,6 +502,14 @@ async fn handle(
         (Method::GET, ["job", id]) => read_job(&shared, id),
         (Method::POST | Method::PUT, ["job", id, "revert"]) => revert(&shared, id, &body),
         (Method::DELETE, ["job", id]) => deregister(&shared, id, &query),
+        (Method::GET, ["job", id, "deployment"]) => {
+            // 200 with `null` for a job without one (or an unknown job), as Nomad answers.
+            let id = id.to_string();
+            blocking(&shared, &query, move |s| {
+                Some(s.deployments.get(&id).cloned().unwrap_or(Value::Null))
+            })
+            .await
+        }
         (Method::GET, ["job", id, "allocations"]) => {
             let id = id.to_string();
             blocking(&shared, &query, move |s| {
@@ -613,6 +623,16 @@ async fn register(shared: &Arc<Shared>, body: Value) -> Response {
                 server: None,
             };
             s.allocs.insert(a.id.clone(), a.clone());
+            s.deployments.insert(
+                id.clone(),
+                json!({ "ID": new_id(), "Namespace": "default", "JobID": id, "JobVersion": version,
+                        "JobModifyIndex": index, "Status": "running",
+                        "StatusDescription": "Deployment is running",
+                        "TaskGroups": { "app": { "AutoRevert": true, "DesiredCanaries": 1,
+                                                 "DesiredTotal": 1, "PlacedAllocs": 1,
+                                                 "HealthyAllocs": 0, "UnhealthyAllocs": 0 } },
+                        "CreateIndex": index, "ModifyIndex": index }),
+            );
             Some(a.id)
         };
         s.evals.insert(eval_id.clone(), eval);
@@ -635,6 +655,15 @@ async fn register(shared: &Arc<Shared>, body: Value) -> Response {
                             a.stderr.extend_from_slice(message.as_bytes());
                             a.stderr.push(b'\n');
                             fail(a, *exit_code, message, index);
+                            if let Some(d) = s.deployments.get_mut(&id) {
+                                d["Status"] = json!("failed");
+                                d["StatusDescription"] = json!(if version > 0 {
+                                    format!("Failed due to unhealthy allocations - rolling back to job version {}", version - 1)
+                                } else {
+                                    "Failed due to unhealthy allocations".to_owned()
+                                });
+                                d["TaskGroups"]["app"]["UnhealthyAllocs"] = json!(1);
+                            }
                         }
                         _ => {
                             if let Some((port, h)) = server {
@@ -642,6 +671,11 @@ async fn register(shared: &Arc<Shared>, body: Value) -> Response {
                                 a.server = Some(Arc::new(h));
                             }
                             a.client_status = "running".into();
+                            if let Some(d) = s.deployments.get_mut(&id) {
+                                d["Status"] = json!("successful");
+                                d["StatusDescription"] = json!("Deployment completed successfully");
+                                d["TaskGroups"]["app"]["HealthyAllocs"] = json!(1);
+                            }
                             a.stdout.extend_from_slice(
                                 format!("starting version {version}\nlistening\n").as_bytes(),
                             );
@@ -765,6 +799,7 @@ fn deregister(shared: &Arc<Shared>, id: &str, query: &HashMap<String, String>) -
         }
         if purge {
             s.jobs.remove(id);
+            s.deployments.remove(id);
             s.allocs.retain(|_, a| a.job_id != id);
         }
         indexed(

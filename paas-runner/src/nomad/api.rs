@@ -82,6 +82,21 @@ pub struct Evaluation {
     pub failed_tg_allocs: Option<HashMap<String, AllocationMetric>>,
 }
 
+/// A job's deployment: the rollout of one of its versions.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Deployment {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(default)]
+    pub job_version: u64,
+    /// `running`, `paused`, `failed`, `successful` or `cancelled`.
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub status_description: String,
+}
+
 /// Why a task group did not fit (`AllocationMetric`).
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
@@ -239,6 +254,19 @@ impl NomadApi {
             req = req.header("X-Nomad-Token", token.expose());
         }
         self.send("the job revert", req).await.map(|_| ())
+    }
+
+    /// The job's latest deployment (`null` when it has none).
+    pub async fn job_deployment(&self, job: &str) -> Result<Option<Deployment>> {
+        let resp = self
+            .send(
+                "the deployment",
+                self.get(&format!("/job/{job}/deployment")),
+            )
+            .await?;
+        resp.json()
+            .await
+            .map_err(|e| Error::Runtime(format!("unreadable deployment: {e}")))
     }
 
     pub async fn evaluation(&self, id: &str) -> Result<Evaluation> {

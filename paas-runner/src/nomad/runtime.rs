@@ -1,8 +1,9 @@
 //! [`Runtime`] on Nomad. An instance is an allocation (its id is the allocation id).
 //!
 //! - `start` registers the deployment's job version and waits (blocking queries on the job's
-//!   allocations) until its allocation runs, failing with Nomad's reason when the task fails or
-//!   when the evaluation could not place it (no capacity);
+//!   allocations) until its allocation runs, failing with Nomad's reason when the task fails
+//!   (with the job's deployment's status) or when the evaluation could not place it (no
+//!   capacity);
 //! - `inspect` reads the allocation; `restart` restarts it in place;
 //! - `remove` deregisters the job when the allocation is the job's live one, and stops the
 //!   allocation otherwise (an older version the platform retires);
@@ -100,9 +101,19 @@ impl NomadRuntime {
             match ours {
                 Some(a) if a.client_status == "running" => return Ok(a),
                 Some(a) if TERMINAL.contains(&a.client_status.as_str()) => {
-                    return Err(Error::StartFailed(task_failure(&a)));
+                    let mut why = task_failure(&a);
+                    if let Some(d) = self.failed_deployment(job_id, version).await {
+                        why = format!("{why}; Nomad's deployment: {d}");
+                    }
+                    return Err(Error::StartFailed(why));
                 }
-                Some(_) => {}
+                Some(_) => {
+                    if let Some(d) = self.failed_deployment(job_id, version).await {
+                        return Err(Error::StartFailed(format!(
+                            "Nomad's deployment of version {version} failed: {d}"
+                        )));
+                    }
+                }
                 None => {
                     if !eval.is_empty() {
                         let evaluation = self.api.evaluation(eval).await?;
@@ -120,6 +131,20 @@ impl NomadRuntime {
             }
             if index == 0 {
                 tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+
+    /// Why the deployment of job `version` failed, if it did.
+    async fn failed_deployment(&self, job_id: &str, version: u64) -> Option<String> {
+        match self.api.job_deployment(job_id).await {
+            Ok(Some(d)) if d.job_version == version && d.status == "failed" => {
+                Some(d.status_description)
+            }
+            Ok(_) => None,
+            Err(e) => {
+                tracing::debug!(job = %job_id, error = %e, "no deployment status");
+                None
             }
         }
     }
