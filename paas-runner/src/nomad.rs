@@ -11,6 +11,7 @@
 pub mod api;
 pub mod job;
 mod logs;
+mod rollout;
 mod runtime;
 
 pub use runtime::NomadRuntime;

@@ -3,6 +3,7 @@
 
 mod builder;
 pub mod containerfile;
+mod logs;
 mod runtime;
 
 use std::path::Path;

@@ -2,8 +2,10 @@
 
 mod actions;
 mod apps;
+mod capture;
 mod create;
 mod deploy;
+mod follow;
 mod lifecycle;
 mod logs;
 mod reconcile;
@@ -11,5 +13,6 @@ mod supervise;
 mod tasks;
 mod watch;
 
+pub use capture::FileCapture;
 pub use deploy::{Step, run_steps, while_renewing};
-pub use logs::{FileCapture, LogItem};
+pub use follow::LogItem;

@@ -20,6 +20,64 @@ pub struct NomadApi {
     settings: NomadSettings,
 }
 
+/// What the client node reports an allocation doing (`ClientStatus`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientStatus {
+    #[default]
+    Pending,
+    Running,
+    Complete,
+    Failed,
+    Lost,
+    #[serde(other)]
+    Unknown,
+}
+
+impl ClientStatus {
+    /// Over: it will not run again (Nomad may place a replacement).
+    pub fn is_over(self) -> bool {
+        matches!(self, Self::Complete | Self::Failed | Self::Lost)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Complete => "complete",
+            Self::Failed => "failed",
+            Self::Lost => "lost",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// What the scheduler wants of an allocation (`DesiredStatus`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DesiredStatus {
+    #[default]
+    Run,
+    Stop,
+    Evict,
+    #[serde(other)]
+    Unknown,
+}
+
+/// The state of a job's deployment (`Status`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DeploymentStatus {
+    #[default]
+    Running,
+    Paused,
+    Failed,
+    Successful,
+    Cancelled,
+    #[serde(other)]
+    Unknown,
+}
+
 /// An allocation as `GET /v1/job/:id/allocations` lists it (the fields used here).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
@@ -29,11 +87,11 @@ pub struct AllocStub {
     #[serde(default)]
     pub job_version: u64,
     #[serde(default)]
-    pub client_status: String,
+    pub client_status: ClientStatus,
     #[serde(default)]
     pub client_description: String,
     #[serde(default)]
-    pub desired_status: String,
+    pub desired_status: DesiredStatus,
     #[serde(default)]
     pub task_states: Option<HashMap<String, TaskState>>,
     #[serde(default)]
@@ -90,9 +148,8 @@ pub struct Deployment {
     pub id: String,
     #[serde(default)]
     pub job_version: u64,
-    /// `running`, `paused`, `failed`, `successful` or `cancelled`.
     #[serde(default)]
-    pub status: String,
+    pub status: DeploymentStatus,
     #[serde(default)]
     pub status_description: String,
 }

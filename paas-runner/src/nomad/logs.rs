@@ -20,8 +20,6 @@ use super::job::TASK;
 
 /// How long a finished allocation's log must be quiet before its follower ends.
 const DRAIN: Duration = Duration::from_millis(1500);
-/// Statuses of an allocation that is over.
-pub const TERMINAL: [&str; 3] = ["complete", "failed", "lost"];
 
 /// One frame of the framed log stream.
 #[derive(Debug, Default, Deserialize, PartialEq)]
@@ -98,7 +96,7 @@ pub async fn watch_allocation(api: NomadApi, alloc: String, done: watch::Sender<
         match api.allocation(&alloc, index, WAIT).await {
             Ok(None) => break,
             Ok(Some((stub, next))) => {
-                if TERMINAL.contains(&stub.client_status.as_str()) {
+                if stub.client_status.is_over() {
                     break;
                 }
                 index = next;

@@ -25,9 +25,9 @@ use paas_core::runtime::{
 use paas_core::{Error, Result};
 
 use super::NomadSettings;
-use super::api::{self, AllocStub, NomadApi, WAIT};
+use super::api::{self, DesiredStatus, NomadApi, WAIT};
 use super::job::{self, META_APP, META_DEPLOYMENT, PORT_LABEL, TASK};
-use super::logs::{self, TERMINAL};
+use super::logs;
 
 /// How long `start` waits for the new allocation to run.
 const START_TIMEOUT: Duration = Duration::from_secs(300);
@@ -37,9 +37,9 @@ const TAIL_LINES: usize = 15;
 /// Runs apps as Nomad jobs. Cheap to clone.
 #[derive(Clone)]
 pub struct NomadRuntime {
-    client: NomadClient,
-    api: NomadApi,
-    start_timeout: Duration,
+    pub(super) client: NomadClient,
+    pub(super) api: NomadApi,
+    pub(super) start_timeout: Duration,
 }
 
 impl NomadRuntime {
@@ -70,106 +70,20 @@ impl NomadRuntime {
         self
     }
 
-    fn settings(&self) -> &NomadSettings {
+    pub(super) fn settings(&self) -> &NomadSettings {
         self.api.settings()
     }
 
-    fn namespace(&self) -> Option<String> {
+    pub(super) fn namespace(&self) -> Option<String> {
         self.settings().namespace.clone()
     }
 
     /// A nomad-client-rs error in the platform's terms.
-    fn error(&self, what: &str, e: ClientError) -> Error {
+    pub(super) fn error(&self, what: &str, e: ClientError) -> Error {
         match e {
             ClientError::NomadUnreachable(m) => api::unreachable(&self.settings().address, m),
             ClientError::NomadRejected { status, message } => api::refused(what, status, &message),
             other => Error::Runtime(format!("Nomad {what}: {other}")),
-        }
-    }
-
-    /// Waits until the allocation of job `version` runs; fails with Nomad's reason.
-    async fn wait_running(&self, job_id: &str, version: u64, eval: &str) -> Result<AllocStub> {
-        let deadline = tokio::time::Instant::now() + self.start_timeout;
-        let mut index = 0;
-        loop {
-            let (allocs, next) = self.api.job_allocations(job_id, index, WAIT).await?;
-            index = next;
-            let ours = allocs
-                .into_iter()
-                .filter(|a| a.job_version == version)
-                .max_by_key(|a| a.create_index);
-            match ours {
-                Some(a) if a.client_status == "running" => return Ok(a),
-                Some(a) if TERMINAL.contains(&a.client_status.as_str()) => {
-                    let mut why = task_failure(&a);
-                    if let Some(d) = self.failed_deployment(job_id, version).await {
-                        why = format!("{why}; Nomad's deployment: {d}");
-                    }
-                    return Err(Error::StartFailed(why));
-                }
-                Some(_) => {
-                    if let Some(d) = self.failed_deployment(job_id, version).await {
-                        return Err(Error::StartFailed(format!(
-                            "Nomad's deployment of version {version} failed: {d}"
-                        )));
-                    }
-                }
-                None => {
-                    if !eval.is_empty() {
-                        let evaluation = self.api.evaluation(eval).await?;
-                        if let Some(why) = placement_failure(&evaluation) {
-                            return Err(Error::StartFailed(why));
-                        }
-                    }
-                }
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(Error::StartFailed(format!(
-                    "no allocation of job {job_id} version {version} ran within {}s",
-                    self.start_timeout.as_secs()
-                )));
-            }
-            if index == 0 {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    }
-
-    /// Why the deployment of job `version` failed, if it did.
-    async fn failed_deployment(&self, job_id: &str, version: u64) -> Option<String> {
-        match self.api.job_deployment(job_id).await {
-            Ok(Some(d)) if d.job_version == version && d.status == "failed" => {
-                Some(d.status_description)
-            }
-            Ok(_) => None,
-            Err(e) => {
-                tracing::debug!(job = %job_id, error = %e, "no deployment status");
-                None
-            }
-        }
-    }
-
-    /// Takes back a version that did not come up: the previous version again, or no job.
-    async fn undo(&self, job_id: &str, version: u64) {
-        let undone = if version > 0 {
-            self.api.revert(job_id, version - 1).await
-        } else {
-            self.client
-                .stop_job(
-                    job_id,
-                    &StopJobOptions {
-                        purge: Some(true),
-                        namespace: self.namespace(),
-                        region: self.settings().region.clone(),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map(|_| ())
-                .map_err(|e| self.error("the job deregistration", e))
-        };
-        if let Err(e) = undone {
-            tracing::warn!(job = %job_id, version, error = %e, "could not take back a job version");
         }
     }
 
@@ -247,67 +161,6 @@ impl NomadRuntime {
     }
 }
 
-/// Why an allocation's task failed, in Nomad's words.
-fn task_failure(a: &AllocStub) -> String {
-    let state = a
-        .task_states
-        .as_ref()
-        .and_then(|s| s.get(TASK))
-        .cloned()
-        .unwrap_or_default();
-    let events = state.events.unwrap_or_default();
-    let exit = events.iter().rev().find(|e| e.kind == "Terminated");
-    let last = events
-        .iter()
-        .rev()
-        .find(|e| !e.display_message.is_empty())
-        .map(|e| e.display_message.clone())
-        .unwrap_or_else(|| a.client_description.clone());
-    match exit {
-        Some(e) => format!(
-            "the task {} on Nomad: exit code {} ({last})",
-            a.client_status, e.exit_code
-        ),
-        None => format!("the task {} on Nomad: {last}", a.client_status),
-    }
-}
-
-/// Why an evaluation could not place the job, if it could not.
-fn placement_failure(e: &api::Evaluation) -> Option<String> {
-    let failed = e.failed_tg_allocs.as_ref().filter(|f| !f.is_empty())?;
-    let mut parts = Vec::new();
-    for (group, m) in failed {
-        let mut why: Vec<String> = m
-            .dimension_exhausted
-            .iter()
-            .flatten()
-            .map(|(dim, n)| format!("{dim} exhausted on {n} node(s)"))
-            .collect();
-        why.extend(
-            m.constraint_filtered
-                .iter()
-                .flatten()
-                .map(|(c, n)| format!("constraint {c} filtered {n} node(s)")),
-        );
-        if why.is_empty() {
-            why.push(format!(
-                "{} of {} node(s) exhausted",
-                m.nodes_exhausted, m.nodes_evaluated
-            ));
-        }
-        parts.push(format!(
-            "group {group}: {} (of {} node(s) evaluated)",
-            why.join(", "),
-            m.nodes_evaluated
-        ));
-    }
-    parts.sort();
-    Some(format!(
-        "Nomad could not place the app (no capacity): {}",
-        parts.join("; ")
-    ))
-}
-
 #[async_trait]
 impl Runtime for NomadRuntime {
     #[tracing::instrument(skip_all, fields(app_id = %spec.app_id, deployment = %spec.deployment_id), err)]
@@ -366,9 +219,7 @@ impl Runtime for NomadRuntime {
         };
         let (allocs, _) = self.api.job_allocations(&job_id, 0, WAIT).await?;
         let others_live = allocs.iter().any(|a| {
-            a.id != instance
-                && a.desired_status == "run"
-                && !TERMINAL.contains(&a.client_status.as_str())
+            a.id != instance && a.desired_status == DesiredStatus::Run && !a.client_status.is_over()
         });
         if others_live {
             // An older version: the newer allocation serves, this one goes.
@@ -401,7 +252,7 @@ impl Runtime for NomadRuntime {
             return Ok(InstanceState::Missing);
         };
         // Pending includes Nomad restarting the task in place: its restart policy's business.
-        if !TERMINAL.contains(&alloc.client_status.as_str()) && alloc.desired_status == "run" {
+        if !alloc.client_status.is_over() && alloc.desired_status == DesiredStatus::Run {
             return Ok(InstanceState::Running);
         }
         let events = alloc
@@ -466,7 +317,7 @@ impl Runtime for NomadRuntime {
             known.extend(
                 allocs
                     .into_iter()
-                    .filter(|a| a.desired_status == "run")
+                    .filter(|a| a.desired_status == DesiredStatus::Run)
                     .map(|a| KnownInstance {
                         id: a.id,
                         app,

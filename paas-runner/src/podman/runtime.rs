@@ -7,11 +7,9 @@ use std::net::TcpListener;
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use paas_core::logs::{LogStream, LogTime};
 use paas_core::model::Endpoint;
 use paas_core::runtime::{
-    Instance, InstanceSpec, InstanceState, InstanceStats, KnownInstance, OutputBatch, OutputLine,
-    Runtime,
+    Instance, InstanceSpec, InstanceState, InstanceStats, KnownInstance, OutputBatch, Runtime,
 };
 use paas_core::{Error, Result};
 use podman_api::Podman;
@@ -34,10 +32,6 @@ const TAIL_BYTES: usize = 16 * 1024;
 /// How often, and how far apart, the log of an exited container is read again while empty.
 const LOG_SETTLE_TRIES: usize = 5;
 const LOG_SETTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
-/// Followed output is stored in batches of at most this many lines, or what came within
-/// [`BATCH_WAIT`].
-const BATCH_LINES: usize = 512;
-const BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Runs apps as Podman containers. Cheap to clone.
 #[derive(Clone)]
@@ -101,121 +95,6 @@ impl PodmanRuntime {
         let text = String::from_utf8_lossy(&out);
         let lines: Vec<&str> = text.trim_end().lines().collect();
         lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
-    }
-}
-
-/// Splits a record of `podman logs --timestamps` into its time and its text.
-fn timestamped(record: &[u8]) -> (Option<LogTime>, &[u8]) {
-    let Some(space) = record.iter().position(|b| *b == b' ') else {
-        return (None, record);
-    };
-    match std::str::from_utf8(&record[..space])
-        .ok()
-        .and_then(|t| t.parse::<LogTime>().ok())
-    {
-        Some(at) => (Some(at), &record[space + 1..]),
-        None => (None, record),
-    }
-}
-
-/// Lines of one stream of a container's log, read with timestamps. Each record Podman sends
-/// starts with its timestamp; a line the program wrote in parts comes as several records (the
-/// first ones without a line end), which are joined, the line keeping its first record's time.
-#[derive(Default)]
-struct Records {
-    partial: Vec<u8>,
-    at: Option<LogTime>,
-}
-
-impl Records {
-    fn push(&mut self, frame: &[u8]) -> Vec<(Option<LogTime>, String)> {
-        let mut lines = Vec::new();
-        for record in frame.split_inclusive(|b| *b == b'\n') {
-            let (at, body) = timestamped(record);
-            if self.partial.is_empty() {
-                self.at = at;
-            }
-            match body.strip_suffix(b"\n") {
-                Some(end) => {
-                    self.partial.extend_from_slice(end);
-                    lines.push(self.take());
-                }
-                None => {
-                    self.partial.extend_from_slice(body);
-                    if self.partial.len() >= paas_core::logs::MAX_LINE {
-                        lines.push(self.take());
-                    }
-                }
-            }
-        }
-        lines
-    }
-
-    fn take(&mut self) -> (Option<LogTime>, String) {
-        let mut bytes = std::mem::take(&mut self.partial);
-        if bytes.last() == Some(&b'\r') {
-            bytes.pop();
-        }
-        (self.at.take(), String::from_utf8_lossy(&bytes).into_owned())
-    }
-
-    fn finish(&mut self) -> Option<(Option<LogTime>, String)> {
-        (!self.partial.is_empty()).then(|| self.take())
-    }
-}
-
-/// Reads a container's log (Podman's logs endpoint, following, with timestamps) into lines,
-/// skipping those at or before `after` (already stored).
-async fn follow_container(
-    podman: Podman,
-    id: String,
-    after: Option<LogTime>,
-    tx: tokio::sync::mpsc::Sender<Result<OutputLine>>,
-) {
-    let mut opts = ContainerLogsOpts::builder()
-        .stdout(true)
-        .stderr(true)
-        .follow(true)
-        .timestamps(true);
-    if let Some(after) = after {
-        opts = opts.since(after.to_string());
-    }
-    let opts = opts.build();
-    let container = podman.containers().get(&id);
-    let mut logs = container.logs(&opts);
-    let (mut out, mut err) = (Records::default(), Records::default());
-    let emit = |stream: LogStream, lines: Vec<(Option<LogTime>, String)>| {
-        lines
-            .into_iter()
-            .filter(|(at, _)| !at.is_some_and(|at| after.is_some_and(|a| at <= a)))
-            .map(|(at, text)| OutputLine { stream, text, at })
-            .collect::<Vec<_>>()
-    };
-    while let Some(chunk) = logs.next().await {
-        let lines = match chunk {
-            Ok(TtyChunk::StdOut(b)) => emit(LogStream::Stdout, out.push(&b)),
-            Ok(TtyChunk::StdErr(b)) => emit(LogStream::Stderr, err.push(&b)),
-            Ok(TtyChunk::StdIn(_)) => Vec::new(),
-            Err(e) if status(&e) == Some(404) => break,
-            Err(e) => {
-                let _ = tx.send(Err(platform("logs", &e))).await;
-                return;
-            }
-        };
-        for line in lines {
-            if tx.send(Ok(line)).await.is_err() {
-                return;
-            }
-        }
-    }
-    let rest = [
-        (LogStream::Stdout, out.finish()),
-        (LogStream::Stderr, err.finish()),
-    ];
-    for (stream, line) in rest {
-        for line in emit(stream, line.into_iter().collect()) {
-            let _ = tx.send(Ok(line)).await;
-        }
     }
 }
 
@@ -406,39 +285,13 @@ impl Runtime for PodmanRuntime {
         })
     }
 
-    /// Podman's logs endpoint, following, with timestamps; the position is the last stored
-    /// line's timestamp. Ends when the container stops.
+    /// Podman's logs endpoint, following, with timestamps (see [`super::logs`]).
     fn output(
         &self,
         instance: &str,
         position: Option<String>,
     ) -> BoxStream<'static, Result<OutputBatch>> {
-        let after = position.as_deref().and_then(|p| p.parse::<LogTime>().ok());
-        let (tx, rx) = tokio::sync::mpsc::channel(4 * BATCH_LINES);
-        tokio::spawn(follow_container(
-            self.podman.clone(),
-            instance.to_owned(),
-            after,
-            tx,
-        ));
-        let mut last = after;
-        let batches = tokio_stream::StreamExt::chunks_timeout(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-            BATCH_LINES,
-            BATCH_WAIT,
-        );
-        batches
-            .map(move |chunk| {
-                let mut lines = Vec::with_capacity(chunk.len());
-                for line in chunk {
-                    let line = line?;
-                    last = line.at.or(last);
-                    lines.push(line);
-                }
-                let position = last.map(|t| t.to_string()).unwrap_or_default();
-                Ok(OutputBatch { lines, position })
-            })
-            .boxed()
+        super::logs::follow(self.podman.clone(), instance, position)
     }
 
     async fn stats(&self, instance: &str) -> Result<Option<InstanceStats>> {
@@ -459,27 +312,5 @@ impl Runtime for PodmanRuntime {
             memory_bytes: stats.get("MemUsage").and_then(|v| v.as_u64()).unwrap_or(0),
             memory_limit_bytes: stats.get("MemLimit").and_then(|v| v.as_u64()),
         }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Records;
-
-    #[test]
-    fn a_line_written_in_parts_is_one_line_with_its_first_time() {
-        let mut r = Records::default();
-        assert!(r.push(b"2026-11-23T17:57:19Z out 0").is_empty());
-        let lines = r.push(
-            b"2026-11-23T17:57:19.5Z \n2026-11-23T17:57:20Z out 1\n2026-11-23T17:57:21Z tail",
-        );
-        let texts: Vec<&str> = lines.iter().map(|(_, t)| t.as_str()).collect();
-        assert_eq!(texts, ["out 0", "out 1"]);
-        assert_eq!(
-            lines[0].0.map(|t| t.to_string()).as_deref(),
-            Some("2026-11-23T17:57:19.000000000Z")
-        );
-        let last = r.finish().map(|(_, t)| t);
-        assert_eq!(last.as_deref(), Some("tail"));
     }
 }
