@@ -8,6 +8,7 @@ mod failures;
 mod http;
 mod lifecycle;
 mod locks;
+mod log_access;
 mod logs;
 mod nomad;
 mod podman;
