@@ -66,6 +66,7 @@ async fn two_apis_two_workers_one_killed_mid_build() -> anyhow::Result<()> {
     let broken = git_repo(BROKEN_APP)?;
     let mut expected = BTreeMap::new();
     let mut watched = None;
+    let mut build_log = None;
     for n in 0..20 {
         let (repo, end) = if n % 7 == 3 {
             (&broken, "FAILED")
@@ -82,6 +83,23 @@ async fn two_apis_two_workers_one_killed_mid_build() -> anyhow::Result<()> {
         if n == 0 {
             // Created through API A, built by a worker process, followed on API B: every change,
             // in order (versions strictly increase), no duplicate.
+            // Its build log, written by a worker process into PostgreSQL, followed live on B.
+            let dep = crate::apps::app(&alice_a, &id).await?["deployments"][0]["id"].clone();
+            let mut sub = alice_b
+                .subscribe(crate::logs::BUILD_LOGS, json!({ "dep": dep }))
+                .await?;
+            build_log = Some(tokio::spawn(async move {
+                let mut lines = Vec::new();
+                while let Some(item) = sub.next_or_end(Duration::from_secs(240)).await? {
+                    let item = &item["data"]["buildLogs"];
+                    lines.push(format!(
+                        "{} {}",
+                        item["stream"].as_str().unwrap_or_default(),
+                        item["text"].as_str().unwrap_or_default()
+                    ));
+                }
+                anyhow::Ok(lines)
+            }));
             let (b, id) = (alice_b.clone(), id.clone());
             watched = Some(tokio::spawn(async move {
                 crate::apps::statuses_until_settled(&b, &id).await
@@ -128,6 +146,16 @@ async fn two_apis_two_workers_one_killed_mid_build() -> anyhow::Result<()> {
         states(&alice_b).await?,
         settled,
         "both API processes report the same states"
+    );
+    let lines = build_log
+        .ok_or_else(|| anyhow::anyhow!("no build log"))?
+        .await??;
+    let has = |s: &str| lines.iter().any(|l| l.starts_with(s));
+    assert!(has("BUILD cloning"), "{lines:?}");
+    assert!(has("BUILD $ npm run build"), "{lines:?}");
+    assert!(
+        has("SYSTEM build succeeded"),
+        "the stream ended with the build: {lines:?}"
     );
 
     // None built twice to completion: each deployment's log has at most one finished build.
