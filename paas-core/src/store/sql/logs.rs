@@ -223,8 +223,8 @@ impl LogStore for SqlStore {
             .await
             .map_err(db_err)?
             .map(|h| LogHead {
-                last: (h.lines > 0 || h.last_at != i64::MIN)
-                    .then(|| LogTime::from_nanos(h.last_at)),
+                // A head starts at i64::MIN: no line was ever stamped.
+                last: (h.last_at != i64::MIN).then(|| LogTime::from_nanos(h.last_at)),
                 lines: h.lines.max(0) as u64,
                 bytes: h.bytes.max(0) as u64,
             })
