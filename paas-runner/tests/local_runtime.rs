@@ -131,3 +131,61 @@ async fn exit_code_and_output_are_reported() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn output_is_followed_until_the_process_ends_and_removed_with_it() -> anyhow::Result<()> {
+    use futures::StreamExt;
+    use paas_core::logs::LogStream;
+
+    let dir = tempfile::tempdir()?;
+    let logs = dir.path().join("logs");
+    let rt = LocalRuntime::new(&logs).with_output_grace(Duration::from_millis(100));
+    let cmd = "echo one; echo oops >&2; sleep 0.3; printf 'two\\nno end'; exit 0";
+    let inst = rt
+        .start(&spec(dir.path(), cmd, EnvVars::default(), None)?)
+        .await?;
+    let mut output = rt.output(&inst.id, None);
+    let mut lines = Vec::new();
+    let mut position = None;
+    // The stream ends by itself once the process is gone and everything was read.
+    while let Some(batch) = tokio::time::timeout(Duration::from_secs(10), output.next()).await? {
+        let batch = batch?;
+        position = Some(batch.position);
+        lines.extend(batch.lines.into_iter().map(|l| (l.stream, l.text)));
+    }
+    let of = |s: LogStream| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|(x, _)| *x == s)
+            .map(|(_, t)| t.clone())
+            .collect()
+    };
+    assert_eq!(of(LogStream::Stdout), ["one", "two", "no end"]);
+    assert_eq!(of(LogStream::Stderr), ["oops"]);
+    // From the last position there is nothing more.
+    let mut again = rt.output(&inst.id, position);
+    assert!(
+        tokio::time::timeout(Duration::from_secs(10), again.next())
+            .await?
+            .is_none()
+    );
+    // Removing the instance removes its output files after the grace period.
+    let files = || {
+        std::fs::read_dir(&logs)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!(files(), 2, "stdout and stderr files");
+    rt.remove(&inst.id).await?;
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while files() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await?;
+    Ok(())
+}

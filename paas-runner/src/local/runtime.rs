@@ -45,6 +45,8 @@ pub struct LocalRuntime {
     logs_dir: PathBuf,
     /// How long `stop` waits after SIGTERM before SIGKILL.
     stop_timeout: Duration,
+    /// How long a removed instance's output files stay, so its follower reads the last lines.
+    output_grace: Duration,
     instances: Arc<Mutex<HashMap<String, Running>>>,
 }
 
@@ -54,8 +56,15 @@ impl LocalRuntime {
         Self {
             logs_dir: logs_dir.into(),
             stop_timeout: Duration::from_secs(10),
+            output_grace: Duration::from_secs(10),
             instances: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// How long a removed instance's output files stay on disk (its lines are in the store).
+    pub fn with_output_grace(mut self, grace: Duration) -> Self {
+        self.output_grace = grace;
+        self
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut HashMap<String, Running>) -> R) -> R {
@@ -247,8 +256,21 @@ impl Runtime for LocalRuntime {
 
     async fn remove(&self, instance: &str) -> Result<()> {
         self.stop(instance).await?;
-        self.with(|m| m.remove(instance));
+        let log = self
+            .with(|m| m.remove(instance))
+            .map(|r| r.log)
+            .or_else(|| records::read(&self.logs_dir, instance).map(|r| r.log));
         records::remove(&self.logs_dir, instance);
+        // The output goes too, once its follower has had time to store the last lines.
+        if let Some(out) = log {
+            let grace = self.output_grace;
+            tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                for file in [err_log(&out), out] {
+                    let _ = std::fs::remove_file(file);
+                }
+            });
+        }
         Ok(())
     }
 
