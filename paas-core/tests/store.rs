@@ -58,20 +58,7 @@ fn event(app: &Application) -> StatusEvent {
     }
 }
 
-macro_rules! on_both_databases {
-    ($($scenario:ident),* $(,)?) => {
-        $(mod $scenario {
-            #[tokio::test]
-            async fn sqlite() -> anyhow::Result<()> {
-                super::$scenario(paas_tests::TestDb::Sqlite).await
-            }
-            #[tokio::test]
-            async fn postgres() -> anyhow::Result<()> {
-                super::$scenario(paas_tests::TestDb::Postgres).await
-            }
-        })*
-    };
-}
+use paas_tests::on_both_databases;
 
 on_both_databases!(
     users_by_token_hash,

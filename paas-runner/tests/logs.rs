@@ -18,20 +18,7 @@ use paas_runner::local::{LocalBuilder, LocalRuntime};
 use paas_tests::repo::file_url;
 use paas_tests::{TestDb, git_repo};
 
-macro_rules! on_both_databases {
-    ($scenario:ident) => {
-        mod $scenario {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() -> anyhow::Result<()> {
-                super::$scenario(paas_tests::TestDb::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() -> anyhow::Result<()> {
-                super::$scenario(paas_tests::TestDb::Postgres).await
-            }
-        }
-    };
-}
+use paas_tests::on_both_databases;
 
 async fn store(db: TestDb, dir: &tempfile::TempDir) -> anyhow::Result<SqlStore> {
     let store = SqlStore::connect(&db.url(dir.path()).await?).await?;

@@ -37,6 +37,13 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
 "#;
+/// A Node app whose build step fails with a syntax error (the app's fault, never retried).
+pub const BROKEN_BUILD: &[(&str, &str)] = &[(
+    "package.json",
+    r#"{ "name": "broken", "version": "1.0.0",
+         "scripts": { "build": "echo 'SyntaxError: unexpected token in app.js' >&2; exit 2" } }"#,
+)];
+
 pub const CREATE: &str = "mutation($input: CreateApplicationInput!) {
   createApplication(input: $input) { application { id name status } }
 }";

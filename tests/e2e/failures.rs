@@ -5,15 +5,11 @@ use paas_tests::repo::file_url;
 use paas_tests::{TestDb, TestServer, git_repo};
 use serde_json::json;
 
-use crate::apps::{app, create, statuses_until_settled};
+use crate::apps::{BROKEN_BUILD, app, create, statuses_until_settled};
 use crate::on_both_databases;
 
 async fn failing_build_is_not_retried(db: TestDb) -> anyhow::Result<()> {
-    let repo = git_repo(&[(
-        "package.json",
-        r#"{ "name": "broken", "version": "1.0.0",
-             "scripts": { "build": "echo 'SyntaxError: unexpected token in app.js' >&2; exit 2" } }"#,
-    )])?;
+    let repo = git_repo(BROKEN_BUILD)?;
     let server = TestServer::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let id = create(

@@ -8,7 +8,7 @@ use paas_tests::repo::file_url;
 use paas_tests::{Client, TestDb, TestServer, git_repo};
 use serde_json::{Value, json};
 
-use crate::apps::{app, create, statuses_until_settled};
+use crate::apps::{BROKEN_BUILD, app, create, statuses_until_settled};
 use crate::lifecycle::eventually;
 use crate::on_both_databases;
 
@@ -322,11 +322,7 @@ async fn a_subscription_started_mid_stream_has_no_gap_or_duplicate(
 on_both_databases!(a_subscription_started_mid_stream_has_no_gap_or_duplicate);
 
 async fn a_failing_build_shows_its_error_and_the_build_log_ends(db: TestDb) -> anyhow::Result<()> {
-    let repo = git_repo(&[(
-        "package.json",
-        r#"{ "name": "broken", "version": "1.0.0",
-             "scripts": { "build": "echo 'SyntaxError: unexpected token in app.js' >&2; exit 2" } }"#,
-    )])?;
+    let repo = git_repo(BROKEN_BUILD)?;
     let server = TestServer::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let id = create(

@@ -18,19 +18,5 @@ mod recovery;
 mod tasks;
 mod validation;
 
-/// Declares a scenario `async fn(TestDb) -> anyhow::Result<()>` as one test per database.
-#[macro_export]
-macro_rules! on_both_databases {
-    ($scenario:ident) => {
-        mod $scenario {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() -> anyhow::Result<()> {
-                super::$scenario(paas_tests::TestDb::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() -> anyhow::Result<()> {
-                super::$scenario(paas_tests::TestDb::Postgres).await
-            }
-        }
-    };
-}
+/// Every scenario runs on both databases (the macro is shared with the other suites).
+pub(crate) use paas_tests::on_both_databases;

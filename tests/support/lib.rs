@@ -15,3 +15,21 @@ pub use client::{Client, Subscription};
 pub use db::TestDb;
 pub use repo::git_repo;
 pub use server::{TestServer, TestWorker};
+
+/// Declares scenarios `async fn(TestDb) -> anyhow::Result<()>` as one test per database each
+/// (the calling crate needs `tokio` and `anyhow`).
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($scenario:ident),* $(,)?) => {
+        $(mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() -> anyhow::Result<()> {
+                super::$scenario($crate::TestDb::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() -> anyhow::Result<()> {
+                super::$scenario($crate::TestDb::Postgres).await
+            }
+        })*
+    };
+}

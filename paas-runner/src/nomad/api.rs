@@ -203,7 +203,11 @@ impl NomadApi {
     }
 
     fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        let mut req = self.http.get(format!("{}/v1{path}", self.settings.address));
+        self.scoped(self.http.get(format!("{}/v1{path}", self.settings.address)))
+    }
+
+    /// A request in the configured namespace and region, with the ACL token.
+    fn scoped(&self, mut req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         if let Some(ns) = &self.settings.namespace {
             req = req.query(&[("namespace", ns)]);
         }
@@ -297,19 +301,11 @@ impl NomadApi {
 
     /// `POST /v1/job/:id/revert`: the job back to an earlier version.
     pub async fn revert(&self, job: &str, version: u64) -> Result<()> {
-        let mut req = self
-            .http
-            .post(format!("{}/v1/job/{job}/revert", self.settings.address))
-            .json(&serde_json::json!({ "JobID": job, "JobVersion": version }));
-        if let Some(ns) = &self.settings.namespace {
-            req = req.query(&[("namespace", ns)]);
-        }
-        if let Some(region) = &self.settings.region {
-            req = req.query(&[("region", region)]);
-        }
-        if let Some(token) = &self.settings.token {
-            req = req.header("X-Nomad-Token", token.expose());
-        }
+        let req = self.scoped(
+            self.http
+                .post(format!("{}/v1/job/{job}/revert", self.settings.address))
+                .json(&serde_json::json!({ "JobID": job, "JobVersion": version })),
+        );
         self.send("the job revert", req).await.map(|_| ())
     }
 

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use nomad_client_rs::job::StopJobOptions;
 use paas_core::{Error, Result};
 
 use super::api::{self, AllocStub, ClientStatus, DeploymentStatus, WAIT};
@@ -84,19 +83,7 @@ impl NomadRuntime {
         let undone = if version > 0 {
             self.api.revert(job_id, version - 1).await
         } else {
-            self.client
-                .stop_job(
-                    job_id,
-                    &StopJobOptions {
-                        purge: Some(true),
-                        namespace: self.namespace(),
-                        region: self.settings().region.clone(),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map(|_| ())
-                .map_err(|e| self.error("the job deregistration", e))
+            self.purge_job(job_id).await
         };
         if let Err(e) = undone {
             tracing::warn!(job = %job_id, version, error = %e, "could not take back a job version");

@@ -87,16 +87,45 @@ impl NomadRuntime {
         }
     }
 
-    /// Where clients reach an allocation: the host address and the allocated port.
-    async fn endpoint(&self, alloc: &str) -> Result<Endpoint> {
-        let a = self
-            .client
+    /// An allocation, read whole through nomad-client-rs.
+    async fn read_allocation(
+        &self,
+        alloc: &str,
+    ) -> std::result::Result<nomad_client_rs::allocation::Allocation, ClientError> {
+        self.client
             .read_allocation(
                 alloc,
                 &ReadAllocationOptions {
                     namespace: self.namespace(),
                 },
             )
+            .await
+    }
+
+    /// Deregisters a job and purges it; a job already gone is fine.
+    pub(super) async fn purge_job(&self, job_id: &str) -> Result<()> {
+        let purged = self
+            .client
+            .stop_job(
+                job_id,
+                &StopJobOptions {
+                    purge: Some(true),
+                    namespace: self.namespace(),
+                    region: self.settings().region.clone(),
+                    ..Default::default()
+                },
+            )
+            .await;
+        match purged {
+            Ok(_) | Err(ClientError::NomadRejected { status: 404, .. }) => Ok(()),
+            Err(e) => Err(self.error("the job deregistration", e)),
+        }
+    }
+
+    /// Where clients reach an allocation: the host address and the allocated port.
+    async fn endpoint(&self, alloc: &str) -> Result<Endpoint> {
+        let a = self
+            .read_allocation(alloc)
             .await
             .map_err(|e| self.error("the allocation read", e))?;
         let shared = a.allocated_resources.and_then(|r| r.shared);
@@ -144,16 +173,7 @@ impl NomadRuntime {
 
     /// The job of an allocation, if Nomad still knows the allocation.
     async fn job_id_of(&self, alloc: &str) -> Result<Option<String>> {
-        match self
-            .client
-            .read_allocation(
-                alloc,
-                &ReadAllocationOptions {
-                    namespace: self.namespace(),
-                },
-            )
-            .await
-        {
+        match self.read_allocation(alloc).await {
             Ok(a) => Ok(a.job_id),
             Err(ClientError::NomadRejected { status: 404, .. }) => Ok(None),
             Err(e) => Err(self.error("the allocation read", e)),
@@ -228,22 +248,7 @@ impl Runtime for NomadRuntime {
                 Err(e) => Err(self.error("the allocation stop", e)),
             }
         } else {
-            match self
-                .client
-                .stop_job(
-                    &job_id,
-                    &StopJobOptions {
-                        purge: Some(true),
-                        namespace: self.namespace(),
-                        region: self.settings().region.clone(),
-                        ..Default::default()
-                    },
-                )
-                .await
-            {
-                Ok(_) | Err(ClientError::NomadRejected { status: 404, .. }) => Ok(()),
-                Err(e) => Err(self.error("the job deregistration", e)),
-            }
+            self.purge_job(&job_id).await
         }
     }
 
