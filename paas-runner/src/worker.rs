@@ -35,6 +35,11 @@ impl BuildWorker {
         }
     }
 
+    /// The build log of a deployment, beside its checkout.
+    fn build_log(&self, deployment: DeploymentId) -> PathBuf {
+        self.work_dir.join(format!("{deployment}.build.log"))
+    }
+
     /// Runs until `shutdown` completes.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         run_steps("build worker", shutdown, || {
@@ -104,7 +109,7 @@ impl BuildWorker {
         p.track(dep.id, "building", None).await?;
 
         // Every line of the build log goes into the app's log as it is written.
-        let log = self.work_dir.join(format!("{}.build.log", dep.id));
+        let log = self.build_log(dep.id);
         let capture = p.capture_file(app.id, dep.id, log.clone(), LogStream::Build);
         let attempts = p.config().build_retry.max_attempts;
         let built = p
@@ -207,7 +212,7 @@ impl BuildWorker {
                 .await
                 .map_err(|e| Error::io(format!("clearing {}", dir.display()), e))?;
         }
-        let log = self.work_dir.join(format!("{}.build.log", dep.id));
+        let log = self.build_log(dep.id);
         log_line(
             &log,
             &format!("cloning {} ({})", app.source.url, app.source.branch),

@@ -71,6 +71,27 @@ pub async fn create(client: &Client, input: Value) -> anyhow::Result<String> {
     Ok(app["id"].as_str().unwrap_or_default().to_owned())
 }
 
+/// Creates an app from `files` in a fresh repository and waits until it is `RUNNING`; returns
+/// the repository (to commit to) and the app's id.
+pub async fn deployed(
+    client: &Client,
+    name: &str,
+    files: &[(&str, &str)],
+) -> anyhow::Result<(tempfile::TempDir, String)> {
+    let repo = paas_tests::git_repo(files)?;
+    let id = create(
+        client,
+        json!({ "name": name, "repository": { "url": paas_tests::repo::file_url(repo.path()) } }),
+    )
+    .await?;
+    let seen = statuses_until_settled(client, &id).await?;
+    anyhow::ensure!(
+        seen.last().map(String::as_str) == Some("RUNNING"),
+        "{seen:?}"
+    );
+    Ok((repo, id))
+}
+
 /// Follows the status subscription until RUNNING or FAILED; returns every status seen.
 pub async fn statuses_until_settled(client: &Client, id: &str) -> anyhow::Result<Vec<String>> {
     let mut sub = client.subscribe(STATUS, json!({ "id": id })).await?;

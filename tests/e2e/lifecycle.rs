@@ -10,7 +10,7 @@ use paas_tests::repo::{commit, file_url};
 use paas_tests::{Client, TestDb, TestServer, git_repo};
 use serde_json::{Value, json};
 
-use crate::apps::{VERSIONED_APP, app, body, create, statuses_until_settled};
+use crate::apps::{VERSIONED_APP, app, body, create, deployed};
 use crate::on_both_databases;
 
 const REDEPLOY: &str = "mutation($id: ID!) { redeployApplication(id: $id) { id status } }";
@@ -49,18 +49,12 @@ pub async fn versioned_app(
     client: &Client,
     name: &str,
 ) -> anyhow::Result<(tempfile::TempDir, String)> {
-    let repo = git_repo(&[("app.py", VERSIONED_APP), ("version.txt", "v1\n")])?;
-    let id = create(
+    deployed(
         client,
-        json!({ "name": name, "repository": { "url": file_url(repo.path()) } }),
+        name,
+        &[("app.py", VERSIONED_APP), ("version.txt", "v1\n")],
     )
-    .await?;
-    let seen = statuses_until_settled(client, &id).await?;
-    anyhow::ensure!(
-        seen.last().map(String::as_str) == Some("RUNNING"),
-        "{seen:?}"
-    );
-    Ok((repo, id))
+    .await
 }
 
 pub fn commit_version(repo: &Path, files: &[(&str, &str)]) -> anyhow::Result<String> {

@@ -8,7 +8,7 @@ use paas_tests::repo::file_url;
 use paas_tests::{Client, TestDb, TestServer, git_repo};
 use serde_json::{Value, json};
 
-use crate::apps::{BROKEN_BUILD, app, create, statuses_until_settled};
+use crate::apps::{BROKEN_BUILD, app, create, deployed};
 use crate::lifecycle::eventually;
 use crate::on_both_databases;
 
@@ -134,17 +134,7 @@ fn numbers(lines: &[Value], prefix: &str) -> Vec<usize> {
 }
 
 async fn running_app(client: &Client, name: &str, code: &str) -> anyhow::Result<(String, Value)> {
-    let repo = git_repo(&[("app.py", code)])?;
-    let id = create(
-        client,
-        json!({ "name": name, "repository": { "url": file_url(repo.path()) } }),
-    )
-    .await?;
-    let seen = statuses_until_settled(client, &id).await?;
-    anyhow::ensure!(
-        seen.last().map(String::as_str) == Some("RUNNING"),
-        "{seen:?}"
-    );
+    let (_repo, id) = deployed(client, name, &[("app.py", code)]).await?;
     Ok((id.clone(), app(client, &id).await?))
 }
 
