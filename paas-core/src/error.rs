@@ -65,6 +65,9 @@ pub enum Error {
     Queue(String),
     #[error("runtime: {0}")]
     Runtime(String),
+    /// A sealed secret that cannot be opened (wrong key, altered value) or a bad key.
+    #[error("secrets: {0}")]
+    Secrets(#[from] crate::secrets::SecretsError),
     #[error("io: {context}")]
     Io {
         context: String,
@@ -97,6 +100,7 @@ impl Error {
             | Error::Queue(_)
             | Error::Runtime(_)
             | Error::LockLost(_)
+            | Error::Secrets(_)
             | Error::Io { .. } => Fault::Platform,
         }
     }
@@ -118,9 +122,11 @@ impl Error {
             Error::BuildFailed(_) => "BUILD_FAILED",
             Error::StartFailed(_) => "START_FAILED",
             Error::Git { .. } => "GIT_ERROR",
-            Error::Storage(_) | Error::Queue(_) | Error::Runtime(_) | Error::Io { .. } => {
-                "INTERNAL"
-            }
+            Error::Storage(_)
+            | Error::Queue(_)
+            | Error::Runtime(_)
+            | Error::Secrets(_)
+            | Error::Io { .. } => "INTERNAL",
         }
     }
 

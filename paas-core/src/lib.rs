@@ -14,6 +14,8 @@
 //!   records of what the platform does to an app; [`logs`]: build, instance and system lines.
 //! - Ports, one trait per file: [`store`], [`cache`], [`queue`], [`events`], [`git`],
 //!   [`builder`], [`runtime`]. Their adapters live in the folder of the same name.
+//! - [`secrets`]: the keys and the sealing of env values and git tokens at rest; the data
+//!   dir's modes.
 //! - [`platform`]: [`Platform`], the handle that holds the chosen adapters, built with
 //!   [`Platform::builder`].
 //! - [`flow`]: the flows of the design card: create an application, deploy a built image.
@@ -39,6 +41,7 @@ pub mod queue;
 pub mod redis_conn;
 pub mod retry;
 pub mod runtime;
+pub mod secrets;
 pub mod status;
 pub mod store;
 pub mod task;

@@ -190,6 +190,7 @@ pub struct PlatformBuilder {
     git: Option<Arc<dyn GitProvider>>,
     runtime: Option<Arc<dyn Runtime>>,
     images: Option<Arc<dyn ImageBuilder>>,
+    keys: Option<crate::secrets::Keyring>,
     config: PlatformConfig,
 }
 
@@ -235,6 +236,12 @@ impl PlatformBuilder {
         self.images = Some(images);
         self
     }
+    /// The keys secrets are sealed with in the default store; default: the key file of the data
+    /// dir (created on first start).
+    pub fn keys(mut self, keys: crate::secrets::Keyring) -> Self {
+        self.keys = Some(keys);
+        self
+    }
 
     /// Connects the store (migrating it) and assembles the platform.
     pub async fn build(self) -> Result<Platform> {
@@ -244,16 +251,21 @@ impl PlatformBuilder {
         let images = self.images.ok_or_else(|| {
             Error::Runtime("no image builder was given to the platform builder".into())
         })?;
-        std::fs::create_dir_all(&self.config.data_dir)
-            .map_err(|e| Error::io(format!("creating {}", self.config.data_dir.display()), e))?;
+        crate::secrets::files::private_dir(&self.config.data_dir)?;
         let store: Arc<dyn Store> = match self.store {
             Some(s) => s,
             None => {
                 let url = self
                     .database_url
                     .unwrap_or_else(|| default_database_url(&self.config.data_dir));
-                let store = SqlStore::connect(&url).await?;
+                let keys = match self.keys {
+                    Some(keys) => keys,
+                    None => crate::secrets::Keyring::load(&self.config.data_dir, None, &[])?,
+                };
+                let store = SqlStore::connect(&url, keys).await?;
                 store.migrate().await?;
+                // Plain text of older versions gets sealed; a wrong key stops the start here.
+                store.reseal().await?;
                 Arc::new(store)
             }
         };

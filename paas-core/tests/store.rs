@@ -15,7 +15,11 @@ use paas_tests::TestDb;
 
 async fn store(db: TestDb) -> anyhow::Result<(SqlStore, tempfile::TempDir)> {
     let dir = tempfile::tempdir()?;
-    let store = SqlStore::connect(&db.url(dir.path()).await?).await?;
+    let store = SqlStore::connect(
+        &db.url(dir.path()).await?,
+        paas_core::secrets::Keyring::ephemeral(),
+    )
+    .await?;
     store.migrate().await?;
     // Migrating twice is harmless (every start-up does it).
     store.migrate().await?;

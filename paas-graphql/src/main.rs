@@ -1,4 +1,5 @@
-//! `paas`: the server (`serve`), the database schema (`migrate`) and user management (`user`).
+//! `paas`: the server (`serve`), the database schema (`migrate`), user management (`user`) and
+//! the key of secrets at rest (`secrets rotate`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,6 +38,18 @@ struct DataArgs {
     /// `sqlite://…` or `postgres://…`; default: SQLite in the data dir.
     #[arg(long, env = "DATABASE_URL")]
     database_url: Option<String>,
+    /// Key sealing env values and git tokens at rest (64 hex digits); default: the key file
+    /// `<data-dir>/secret.key`, created 0600 on first start.
+    #[arg(long, env = "PAAS_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
+    /// Earlier keys (comma-separated), still opened but never sealed with: for a rotation.
+    #[arg(
+        long,
+        env = "PAAS_SECRET_KEY_PREVIOUS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    previous_secret_keys: Vec<String>,
 }
 
 /// Redis, for production: cache, queue and events shared by many processes.
@@ -229,6 +242,22 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage the key that seals secrets at rest.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Seal every secret again with a new key, then drop the old key. Stop the paas processes
+    /// of this data dir first. With a key file, the new key is made here; with PAAS_SECRET_KEY,
+    /// put the new key there and the old one in PAAS_SECRET_KEY_PREVIOUS.
+    Rotate {
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -266,18 +295,50 @@ fn settings(data: DataArgs) -> Settings {
     Settings {
         data_dir: data.data_dir,
         database_url: data.database_url,
+        secret_key: data.secret_key.filter(|k| !k.is_empty()).map(Secret::new),
+        previous_secret_keys: data
+            .previous_secret_keys
+            .into_iter()
+            .filter(|k| !k.is_empty())
+            .map(Secret::new)
+            .collect(),
         ..Settings::default()
     }
 }
 
 async fn store(settings: &Settings) -> anyhow::Result<SqlStore> {
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("creating {}", settings.data_dir.display()))?;
-    let store = SqlStore::connect(&settings.database_url())
+    let keys = settings.keys()?;
+    let store = SqlStore::connect(&settings.database_url(), keys)
         .await
         .context("connecting to the database")?;
     store.migrate().await.context("migrating the database")?;
     Ok(store)
+}
+
+/// `paas secrets rotate`: see [`paas_core::secrets::Rotation`].
+async fn rotate(settings: &Settings) -> anyhow::Result<()> {
+    paas_core::secrets::files::private_dir(&settings.data_dir)?;
+    let previous: Vec<String> = settings
+        .previous_secret_keys
+        .iter()
+        .map(|k| k.expose().to_owned())
+        .collect();
+    let rotation = paas_core::secrets::Rotation::begin(
+        &settings.data_dir,
+        settings.secret_key.as_ref().map(|k| k.expose()),
+        &previous,
+    )?;
+    let store = SqlStore::connect(&settings.database_url(), rotation.keys().clone())
+        .await
+        .context("connecting to the database")?;
+    store.migrate().await.context("migrating the database")?;
+    let done = store.reseal().await?;
+    let key = rotation.finish()?;
+    println!(
+        "{} secrets sealed again with key {key} ({} were already)",
+        done.sealed, done.current
+    );
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -365,6 +426,9 @@ async fn main() -> anyhow::Result<()> {
             store.create_user(&user, &token.hash()).await?;
             println!("{}", token.expose());
         }
+        Command::Secrets {
+            command: SecretsCommand::Rotate { data },
+        } => rotate(&settings(data)).await?,
     }
     Ok(())
 }

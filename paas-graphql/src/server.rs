@@ -80,8 +80,10 @@ pub async fn platform(settings: &Settings) -> Result<Platform, paas_core::Error>
         log_retention: settings.log_retention,
         ..PlatformConfig::default()
     };
+    let keys = settings.keys().map_err(paas_core::Error::from)?;
     let mut builder = Platform::builder()
         .config(config)
+        .keys(keys.clone())
         .database_url(settings.database_url());
     if settings.no_cache {
         builder = builder.cache(Arc::new(NoCache));
@@ -97,7 +99,9 @@ pub async fn platform(settings: &Settings) -> Result<Platform, paas_core::Error>
             ))
             .bus(Arc::new(RedisBus::connect(url, prefix).await?));
         if !settings.no_cache {
-            builder = builder.cache(Arc::new(RedisCache::connect(url, prefix, CACHE_TTL).await?));
+            builder = builder.cache(Arc::new(
+                RedisCache::connect(url, prefix, CACHE_TTL, keys).await?,
+            ));
         }
     }
     let builder = match settings.runtime {

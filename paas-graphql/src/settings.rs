@@ -59,6 +59,10 @@ pub struct Settings {
     pub crash_backoff: std::time::Duration,
     /// How long and how much of each app's log is kept.
     pub log_retention: paas_core::logs::Retention,
+    /// The key secrets are sealed with (`PAAS_SECRET_KEY`); `None` uses the data dir's key file.
+    pub secret_key: Option<paas_core::model::Secret>,
+    /// Earlier keys, to open values sealed before a rotation (`PAAS_SECRET_KEY_PREVIOUS`).
+    pub previous_secret_keys: Vec<paas_core::model::Secret>,
 }
 
 impl Default for Settings {
@@ -84,11 +88,29 @@ impl Default for Settings {
             crash_restarts: 5,
             crash_backoff: std::time::Duration::from_secs(1),
             log_retention: paas_core::logs::Retention::default(),
+            secret_key: None,
+            previous_secret_keys: Vec::new(),
         }
     }
 }
 
 impl Settings {
+    /// The keys of this process ([`paas_core::secrets::Keyring::load`]); makes the data dir
+    /// (0700) first, since the key file may be created there.
+    pub fn keys(&self) -> Result<paas_core::secrets::Keyring, paas_core::secrets::SecretsError> {
+        paas_core::secrets::files::private_dir(&self.data_dir)?;
+        let previous: Vec<String> = self
+            .previous_secret_keys
+            .iter()
+            .map(|k| k.expose().to_owned())
+            .collect();
+        paas_core::secrets::Keyring::load(
+            &self.data_dir,
+            self.secret_key.as_ref().map(|k| k.expose()),
+            &previous,
+        )
+    }
+
     /// The database URL in force.
     pub fn database_url(&self) -> String {
         self.database_url

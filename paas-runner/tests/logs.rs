@@ -21,7 +21,11 @@ use paas_tests::{TestDb, git_repo};
 use paas_tests::on_both_databases;
 
 async fn store(db: TestDb, dir: &tempfile::TempDir) -> anyhow::Result<SqlStore> {
-    let store = SqlStore::connect(&db.url(dir.path()).await?).await?;
+    let store = SqlStore::connect(
+        &db.url(dir.path()).await?,
+        paas_core::secrets::Keyring::ephemeral(),
+    )
+    .await?;
     store.migrate().await?;
     Ok(store)
 }

@@ -180,8 +180,13 @@ struct Setup {
 
 async fn setup(redis_url: &str, queue: Option<Arc<dyn BuildQueue>>) -> anyhow::Result<Setup> {
     let dir = tempfile::tempdir()?;
-    let sql = SqlStore::connect(&TestDb::Sqlite.url(dir.path()).await?).await?;
+    let sql = SqlStore::connect(
+        &TestDb::Sqlite.url(dir.path()).await?,
+        paas_core::secrets::Keyring::ephemeral(),
+    )
+    .await?;
     sql.migrate().await?;
+    let keys = sql.keys().clone();
     let store = Arc::new(CountingStore {
         inner: sql,
         calls: AtomicUsize::new(0),
@@ -190,7 +195,7 @@ async fn setup(redis_url: &str, queue: Option<Arc<dyn BuildQueue>>) -> anyhow::R
         .data_dir(dir.path())
         .store(store.clone())
         .cache(Arc::new(
-            RedisCache::connect(redis_url, &unique_prefix(), Duration::from_secs(60)).await?,
+            RedisCache::connect(redis_url, &unique_prefix(), Duration::from_secs(60), keys).await?,
         ))
         .runtime(Arc::new(LocalRuntime::new(dir.path().join("logs"))))
         .images(Arc::new(LocalBuilder::default()));

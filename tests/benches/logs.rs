@@ -118,7 +118,13 @@ async fn lines_per_second() -> anyhow::Result<()> {
 
 async fn page_from_the_middle(db: TestDb) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let store = Arc::new(SqlStore::connect(&db.url(dir.path()).await?).await?);
+    let store = Arc::new(
+        SqlStore::connect(
+            &db.url(dir.path()).await?,
+            paas_core::secrets::Keyring::ephemeral(),
+        )
+        .await?,
+    );
     store.migrate().await?;
     let app = AppId::new();
     let filled = Instant::now();

@@ -22,7 +22,7 @@ const HOLDER: &str = env!("CARGO_BIN_EXE_lock-holder");
 
 async fn database(db: TestDb, dir: &std::path::Path) -> anyhow::Result<(String, SqlStore)> {
     let url = db.url(dir).await?;
-    let store = SqlStore::connect(&url).await?;
+    let store = SqlStore::connect(&url, paas_core::secrets::Keyring::ephemeral()).await?;
     store.migrate().await?;
     Ok((url, store))
 }

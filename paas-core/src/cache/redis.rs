@@ -3,6 +3,9 @@
 //! A user's app lists are keyed by a per-user generation number; adding or removing an app bumps
 //! it, which evicts every cached page of that user at once without scanning keys.
 //!
+//! No secret is kept in plain text: a cached app's env is sealed with the platform's keys
+//! ([`crate::secrets`]) like in the database; users are cached without their git token.
+//!
 //! Every call is bounded by [`CALL_TIMEOUT`]; a failure is a miss (reads) or a no-op (writes),
 //! logged at debug level. The connection heals by itself when Redis comes back.
 
@@ -11,13 +14,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use super::Cache;
 use crate::error::Result;
 use crate::model::{AppId, AppName, Application, User, UserId};
 use crate::redis_conn::{CALL_TIMEOUT, connect};
+use crate::secrets::Keyring;
 
 /// Cheap to clone.
 #[derive(Clone)]
@@ -25,17 +29,59 @@ pub struct RedisCache {
     conn: ConnectionManager,
     prefix: String,
     ttl: Duration,
+    /// Seals the env of cached apps.
+    keys: Keyring,
+}
+
+/// A cached app: everything but the env in the clear, the env sealed.
+#[derive(Serialize, Deserialize)]
+struct CachedApp {
+    app: Application,
+    env: String,
+}
+
+fn env_context(id: AppId) -> String {
+    format!("cache-env:{id}")
 }
 
 impl RedisCache {
-    /// Connects; keys start with `prefix:`.
-    pub async fn connect(url: &str, prefix: &str, ttl: Duration) -> Result<Self> {
+    /// Connects; keys start with `prefix:`; env values are sealed with `keys`.
+    pub async fn connect(url: &str, prefix: &str, ttl: Duration, keys: Keyring) -> Result<Self> {
         let (_, conn) = connect(url).await?;
         Ok(Self {
             conn,
             prefix: prefix.to_owned(),
             ttl,
+            keys,
         })
+    }
+
+    fn seal(&self, app: &Application) -> Option<CachedApp> {
+        let env: std::collections::BTreeMap<&str, &str> = app
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let env = serde_json::to_string(&env).ok()?;
+        let mut app = app.clone();
+        app.env = Default::default();
+        Some(CachedApp {
+            env: self.keys.seal(&env_context(app.id), &env),
+            app,
+        })
+    }
+
+    fn open(&self, cached: CachedApp) -> Option<Application> {
+        let mut app = cached.app;
+        // A value this process cannot open (another key) is a miss: the store answers.
+        let env = self.keys.open(&env_context(app.id), &cached.env).ok()?;
+        if env.stale {
+            return None;
+        }
+        let env: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&env.plaintext).ok()?;
+        app.env = crate::model::EnvVars::parse(env).ok()?;
+        Some(app)
     }
 
     fn key(&self, parts: &[&str]) -> String {
@@ -108,7 +154,8 @@ impl RedisCache {
 #[async_trait]
 impl Cache for RedisCache {
     async fn app(&self, id: AppId) -> Option<Application> {
-        self.get(self.key(&["app", &id.to_string()])).await
+        let cached: CachedApp = self.get(self.key(&["app", &id.to_string()])).await?;
+        self.open(cached)
     }
 
     async fn put_app(&self, app: &Application) {
@@ -119,7 +166,11 @@ impl Cache for RedisCache {
         {
             return;
         }
-        self.set(self.key(&["app", &app.id.to_string()]), app).await;
+        let Some(cached) = self.seal(app) else {
+            return;
+        };
+        self.set(self.key(&["app", &app.id.to_string()]), &cached)
+            .await;
         self.set(self.key(&["appname", app.name.as_str()]), &app.id)
             .await;
     }

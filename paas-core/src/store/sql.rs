@@ -8,9 +8,11 @@ mod log_heads;
 mod log_lines;
 mod log_sources;
 mod logs;
+mod reseal;
 mod status_events;
 mod store;
 mod tasks;
 mod users;
 
+pub use reseal::Resealed;
 pub use store::SqlStore;

@@ -26,7 +26,7 @@ fn now_ns() -> u128 {
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let arg = |i: usize| args.get(i).cloned().context("missing argument");
-    let store = SqlStore::connect(&arg(2)?).await?;
+    let store = SqlStore::connect(&arg(2)?, paas_core::secrets::Keyring::ephemeral()).await?;
     let lease: u64 = arg(args.len() - 1)?.parse()?;
     let locks = Locks::new(Arc::new(store), Duration::from_millis(lease));
     match arg(1)?.as_str() {

@@ -6,6 +6,7 @@ use crate::model::{
     AppName, Application, Branch, CommitId, Endpoint, EnvVars, GitSource, GitUrl, Language, Port,
     Resources, SourcePolicy, Visibility,
 };
+use crate::secrets::Keyring;
 use crate::status::AppStatus;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -21,7 +22,8 @@ pub struct Model {
     pub commit: Option<String>,
     pub language: Option<String>,
     pub port: Option<i32>,
-    /// JSON object of the env vars.
+    /// JSON object of the env vars, sealed ([`crate::secrets`]; plain JSON in rows of versions
+    /// before encryption, sealed at the next start).
     #[sea_orm(column_type = "Text")]
     pub env: String,
     pub visibility: String,
@@ -108,8 +110,28 @@ impl TryFrom<Model> for Application {
     }
 }
 
-/// Every column from the domain value; `id` left unset for updates.
-pub fn active(app: &Application, with_id: bool) -> ActiveModel {
+/// Where an app's env is sealed: the value opens only in this row.
+pub fn env_context(id: Uuid) -> String {
+    format!("env:{id}")
+}
+
+/// The app of a row, its env opened with `keys`.
+pub fn opened(mut m: Model, keys: &Keyring) -> Result<Application, Error> {
+    m.env = keys.open(&env_context(m.id), &m.env)?.plaintext;
+    Application::try_from(m)
+}
+
+/// Every column from the domain value, the env sealed with `keys`; `id` left unset for updates.
+pub fn sealed(app: &Application, with_id: bool, keys: &Keyring) -> ActiveModel {
+    let mut row = active(app, with_id);
+    if let Set(env) = &row.env {
+        row.env = Set(keys.seal(&env_context(app.id.as_uuid()), env));
+    }
+    row
+}
+
+/// Every column from the domain value, env in plain JSON; `id` left unset for updates.
+fn active(app: &Application, with_id: bool) -> ActiveModel {
     let env: std::collections::BTreeMap<&str, &str> = app
         .env
         .iter()

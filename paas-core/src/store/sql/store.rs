@@ -10,13 +10,16 @@ use super::{applications, deployments, status_events, users};
 use crate::error::{Error, Result};
 use crate::events::StatusEvent;
 use crate::model::{AppId, AppName, Application, Deployment, DeploymentId, Secret, User, UserId};
+use crate::secrets::Keyring;
 use crate::status::AppStatus;
 use crate::store::Store;
 
-/// The sea-orm store. Cheap to clone (the connection is a pool).
+/// The sea-orm store. Cheap to clone (the connection is a pool). Env values, git tokens and
+/// queued changes are sealed with its [`Keyring`] on the way in and opened on the way out.
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     db: DatabaseConnection,
+    keys: Keyring,
 }
 
 fn db_err(e: DbErr) -> Error {
@@ -24,9 +27,10 @@ fn db_err(e: DbErr) -> Error {
 }
 
 impl SqlStore {
-    /// Connects to `sqlite://…` or `postgres://…`. SQLite gets WAL mode so readers do not wait on
-    /// the writer.
-    pub async fn connect(url: &str) -> Result<Self> {
+    /// Connects to `sqlite://…` or `postgres://…`, sealing secrets with `keys`. A SQLite file is
+    /// made 0600 before it is opened; it gets WAL mode so readers do not wait on the writer.
+    pub async fn connect(url: &str, keys: Keyring) -> Result<Self> {
+        crate::secrets::files::private_sqlite(url)?;
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.max_connections(if url.starts_with("sqlite:") { 8 } else { 16 })
             .connect_timeout(Duration::from_secs(10))
@@ -36,8 +40,21 @@ impl SqlStore {
             db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000;")
                 .await
                 .map_err(db_err)?;
+            // The -wal and -shm files exist now: make sure they are the server's alone.
+            crate::secrets::files::private_sqlite(url)?;
         }
-        Ok(Self { db })
+        Ok(Self { db, keys })
+    }
+
+    /// The keys secrets are sealed with.
+    pub fn keys(&self) -> &Keyring {
+        &self.keys
+    }
+
+    fn apps(&self, rows: Vec<applications::Model>) -> Result<Vec<Application>> {
+        rows.into_iter()
+            .map(|m| applications::opened(m, &self.keys))
+            .collect()
     }
 
     /// Applies pending migrations. Binaries call this at start-up.
@@ -62,7 +79,7 @@ impl SqlStore {
         next.updated_at = chrono::Utc::now();
         let txn = self.db.begin().await.map_err(db_err)?;
         let res = applications::Entity::update_many()
-            .set(applications::active(&next, false))
+            .set(applications::sealed(&next, false, &self.keys))
             .filter(applications::Column::Id.eq(app.id.as_uuid()))
             .filter(applications::Column::Version.eq(expected_version))
             .exec(&txn)
@@ -154,7 +171,9 @@ impl Store for SqlStore {
         let res = users::Entity::update_many()
             .col_expr(
                 users::Column::GitToken,
-                sea_orm::sea_query::Expr::value(token.map(|t| t.expose().to_owned())),
+                sea_orm::sea_query::Expr::value(
+                    token.map(|t| self.keys.seal(&users::token_context(user), t.expose())),
+                ),
             )
             .filter(users::Column::Id.eq(user.as_uuid()))
             .exec(&self.db)
@@ -167,18 +186,23 @@ impl Store for SqlStore {
     }
 
     async fn git_token(&self, user: UserId) -> Result<Option<Secret>> {
-        Ok(users::Entity::find_by_id(user.as_uuid())
+        let stored = users::Entity::find_by_id(user.as_uuid())
             .one(&self.db)
             .await
             .map_err(db_err)?
-            .and_then(|u| u.git_token)
-            .map(Secret::new))
+            .and_then(|u| u.git_token);
+        Ok(match stored {
+            Some(s) => Some(Secret::new(
+                self.keys.open(&users::token_context(user), &s)?.plaintext,
+            )),
+            None => None,
+        })
     }
 
     #[tracing::instrument(skip_all, fields(app_id = %app.id), err)]
     async fn create_app(&self, app: &Application, first: &Deployment) -> Result<()> {
         let txn = self.db.begin().await.map_err(db_err)?;
-        let inserted = applications::Entity::insert(applications::active(app, true))
+        let inserted = applications::Entity::insert(applications::sealed(app, true, &self.keys))
             .exec(&txn)
             .await;
         if let Err(e) = inserted {
@@ -214,7 +238,7 @@ impl Store for SqlStore {
             .one(&self.db)
             .await
             .map_err(db_err)?
-            .map(Application::try_from)
+            .map(|m| applications::opened(m, &self.keys))
             .transpose()
     }
 
@@ -224,7 +248,7 @@ impl Store for SqlStore {
             .one(&self.db)
             .await
             .map_err(db_err)?
-            .map(Application::try_from)
+            .map(|m| applications::opened(m, &self.keys))
             .transpose()
     }
 
@@ -241,7 +265,7 @@ impl Store for SqlStore {
         if let Some(after) = after {
             q = q.filter(applications::Column::Id.gt(after.as_uuid()));
         }
-        convert_all(q.all(&self.db).await.map_err(db_err)?)
+        self.apps(q.all(&self.db).await.map_err(db_err)?)
     }
 
     async fn apps_in_status(&self, statuses: &[AppStatus]) -> Result<Vec<Application>> {
@@ -252,7 +276,7 @@ impl Store for SqlStore {
             .all(&self.db)
             .await
             .map_err(db_err)?;
-        convert_all(rows)
+        self.apps(rows)
     }
 
     #[tracing::instrument(skip_all, fields(app_id = %app.id, expected_version), err)]

@@ -25,6 +25,7 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub error: Option<String>,
     pub deployment: Option<Uuid>,
+    /// The queued request as JSON, sealed ([`request_context`]).
     #[sea_orm(column_type = "Text", nullable)]
     pub request: Option<String>,
     pub created_at: DateTimeUtc,
@@ -92,14 +93,41 @@ impl TryFrom<&Task> for ActiveModel {
     }
 }
 
-fn all(rows: Vec<Model>) -> crate::Result<Vec<Task>> {
-    rows.into_iter().map(Task::try_from).collect()
+/// Where a task's request is sealed (it may carry env values): it opens only in this row.
+pub fn request_context(id: Uuid) -> String {
+    format!("task:{id}")
+}
+
+impl SqlStore {
+    /// The task of a row, its request opened.
+    fn task_from(&self, mut m: Model) -> crate::Result<Task> {
+        if let Some(request) = &m.request {
+            m.request = Some(self.keys().open(&request_context(m.id), request)?.plaintext);
+        }
+        Task::try_from(m)
+    }
+
+    /// The row of a task, its request sealed.
+    fn task_row(&self, task: &Task) -> crate::Result<ActiveModel> {
+        let mut row = ActiveModel::try_from(task)?;
+        if let Set(Some(request)) = &row.request {
+            row.request = Set(Some(
+                self.keys()
+                    .seal(&request_context(task.id.as_uuid()), request),
+            ));
+        }
+        Ok(row)
+    }
+
+    fn all(&self, rows: Vec<Model>) -> crate::Result<Vec<Task>> {
+        rows.into_iter().map(|m| self.task_from(m)).collect()
+    }
 }
 
 #[async_trait]
 impl TaskStore for SqlStore {
     async fn put_task(&self, task: &Task) -> crate::Result<()> {
-        Entity::insert(ActiveModel::try_from(task)?)
+        Entity::insert(self.task_row(task)?)
             .on_conflict(
                 OnConflict::column(Column::Id)
                     .update_columns([
@@ -124,28 +152,32 @@ impl TaskStore for SqlStore {
             .one(self.connection())
             .await
             .map_err(Error::storage)?
-            .map(Task::try_from)
+            .map(|m| self.task_from(m))
             .transpose()
     }
 
     async fn tasks_of(&self, app: AppId, limit: u64) -> crate::Result<Vec<Task>> {
-        all(Entity::find()
-            .filter(Column::AppId.eq(app.as_uuid()))
-            .order_by_desc(Column::Id)
-            .limit(limit)
-            .all(self.connection())
-            .await
-            .map_err(Error::storage)?)
+        self.all(
+            Entity::find()
+                .filter(Column::AppId.eq(app.as_uuid()))
+                .order_by_desc(Column::Id)
+                .limit(limit)
+                .all(self.connection())
+                .await
+                .map_err(Error::storage)?,
+        )
     }
 
     async fn tasks_in_state(&self, state: TaskState, limit: u64) -> crate::Result<Vec<Task>> {
-        all(Entity::find()
-            .filter(Column::State.eq(state.as_str()))
-            .order_by_asc(Column::Id)
-            .limit(limit)
-            .all(self.connection())
-            .await
-            .map_err(Error::storage)?)
+        self.all(
+            Entity::find()
+                .filter(Column::State.eq(state.as_str()))
+                .order_by_asc(Column::Id)
+                .limit(limit)
+                .all(self.connection())
+                .await
+                .map_err(Error::storage)?,
+        )
     }
 
     async fn task_of_deployment(&self, deployment: DeploymentId) -> crate::Result<Option<Task>> {
@@ -155,7 +187,7 @@ impl TaskStore for SqlStore {
             .one(self.connection())
             .await
             .map_err(Error::storage)?
-            .map(Task::try_from)
+            .map(|m| self.task_from(m))
             .transpose()
     }
 }

@@ -1,6 +1,11 @@
 use sea_orm::entity::prelude::*;
 
-use crate::model::User;
+use crate::model::{User, UserId};
+
+/// Where a user's git token is sealed: the value opens only in this row.
+pub fn token_context(user: UserId) -> String {
+    format!("git_token:{user}")
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
@@ -9,7 +14,8 @@ pub struct Model {
     pub id: Uuid,
     pub name: String,
     pub token_hash: String,
-    /// Credential for the user's private repositories; never returned by the API.
+    /// Credential for the user's private repositories, sealed ([`token_context`]); never
+    /// returned by the API.
     #[sea_orm(column_type = "Text", nullable)]
     pub git_token: Option<String>,
     pub created_at: DateTimeUtc,
