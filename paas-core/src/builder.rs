@@ -44,10 +44,7 @@ pub trait ImageBuilder: Send + Sync {
 /// Appends one line to a build log (the platform's own lines: cloning, detected language).
 pub fn log_line(log: &Path, text: &str) -> Result<()> {
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
+    let mut f = crate::secrets::files::append_private(log)
         .map_err(|e| crate::Error::io(format!("opening {}", log.display()), e))?;
     writeln!(f, "{text}").map_err(|e| crate::Error::io("writing the build log", e))
 }

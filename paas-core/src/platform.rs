@@ -27,6 +27,9 @@ use crate::store::sql::SqlStore;
 pub struct PlatformConfig {
     /// Where the platform keeps its files (SQLite database, checkouts, logs).
     pub data_dir: PathBuf,
+    /// Where checkouts and build logs go instead of `<data-dir>/builds`: outside the data dir
+    /// when apps run as their own users and must reach their checkout but not the data dir.
+    pub builds_dir: Option<PathBuf>,
     /// Which repository URLs users may give.
     pub source_policy: SourcePolicy,
     /// Retries of builds and git calls that fail by the platform's fault.
@@ -64,9 +67,11 @@ pub struct PlatformConfig {
 }
 
 impl PlatformConfig {
-    /// Where builds check out and build: `<data-dir>/builds`.
+    /// Where builds check out and build: `builds_dir`, or `<data-dir>/builds`.
     pub fn build_dir(&self) -> PathBuf {
-        self.data_dir.join("builds")
+        self.builds_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("builds"))
     }
 
     /// The build log of a deployment.
@@ -79,6 +84,7 @@ impl Default for PlatformConfig {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("paas-data"),
+            builds_dir: None,
             source_policy: SourcePolicy::default(),
             build_retry: RetryPolicy::attempts(3),
             start_retry: RetryPolicy {

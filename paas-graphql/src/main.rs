@@ -90,6 +90,10 @@ struct RuntimeArgs {
     /// Host address container ports are published on (a public one in production).
     #[arg(long, env = "PAAS_PUBLISH_ADDRESS", default_value = "127.0.0.1")]
     publish_address: String,
+    /// Where local apps' checkouts go when apps run as their own users (server run as root);
+    /// default `<data-dir>.apps`. Every parent must be reachable by other users (o+x).
+    #[arg(long, env = "PAAS_APPS_DIR")]
+    apps_dir: Option<PathBuf>,
     /// Base image of Python apps.
     #[arg(long, env = "PAAS_IMAGE_PYTHON")]
     image_python: Option<String>,
@@ -160,6 +164,7 @@ struct RuntimeArgs {
 impl RuntimeArgs {
     fn apply(self, settings: &mut Settings) {
         settings.runtime = self.kind;
+        settings.apps_dir = self.apps_dir;
         settings.podman_socket = self.podman_socket;
         settings.publish_address = self.publish_address;
         settings.lock_lease = Duration::from_secs(self.lock_lease_secs.max(1));

@@ -22,7 +22,7 @@ use paas_core::events::redis::RedisBus;
 use paas_core::queue::redis::RedisQueue;
 use paas_core::{Platform, PlatformConfig};
 use paas_runner::BuildWorker;
-use paas_runner::local::{LocalBuilder, LocalRuntime};
+use paas_runner::local::{Isolation, LocalBuilder, LocalRuntime};
 use paas_runner::nomad::NomadRuntime;
 use paas_runner::podman::{PodmanBuilder, PodmanRuntime};
 use tokio::net::TcpListener;
@@ -66,8 +66,22 @@ pub struct Server {
 
 /// Assembles the platform for these settings: local-process runtime and builder.
 pub async fn platform(settings: &Settings) -> Result<Platform, paas_core::Error> {
+    // Local apps run as their own users when this server runs as root; their checkouts then go
+    // to the apps dir, outside the data dir.
+    let isolation = match settings.runtime {
+        RuntimeKind::Process => Isolation::detect(),
+        _ => Isolation::off(),
+    };
+    let builds_dir = if isolation.is_on() {
+        let dir = settings.apps_dir();
+        isolation.prepare_apps_dir(&dir)?;
+        Some(dir)
+    } else {
+        None
+    };
     let config = PlatformConfig {
         data_dir: settings.data_dir.clone(),
+        builds_dir,
         source_policy: paas_core::model::SourcePolicy {
             allow_local: settings.allow_local_repos,
         },
@@ -106,8 +120,10 @@ pub async fn platform(settings: &Settings) -> Result<Platform, paas_core::Error>
     }
     let builder = match settings.runtime {
         RuntimeKind::Process => builder
-            .runtime(Arc::new(LocalRuntime::new(settings.data_dir.join("logs"))))
-            .images(Arc::new(LocalBuilder::default())),
+            .runtime(Arc::new(
+                LocalRuntime::new(settings.data_dir.join("logs")).with_isolation(isolation.clone()),
+            ))
+            .images(Arc::new(LocalBuilder::default().with_isolation(isolation))),
         RuntimeKind::Podman => {
             let podman = paas_runner::podman::connect(&settings.podman_socket);
             builder

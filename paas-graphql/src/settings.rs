@@ -63,6 +63,9 @@ pub struct Settings {
     pub secret_key: Option<paas_core::model::Secret>,
     /// Earlier keys, to open values sealed before a rotation (`PAAS_SECRET_KEY_PREVIOUS`).
     pub previous_secret_keys: Vec<paas_core::model::Secret>,
+    /// Where local apps' checkouts go when apps run as their own users (a server run as root):
+    /// outside the data dir. Default: `<data-dir>.apps` beside it.
+    pub apps_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -90,11 +93,21 @@ impl Default for Settings {
             log_retention: paas_core::logs::Retention::default(),
             secret_key: None,
             previous_secret_keys: Vec::new(),
+            apps_dir: None,
         }
     }
 }
 
 impl Settings {
+    /// The apps dir in force: `apps_dir`, or `<data-dir>.apps`.
+    pub fn apps_dir(&self) -> PathBuf {
+        self.apps_dir.clone().unwrap_or_else(|| {
+            let mut dir = self.data_dir.clone().into_os_string();
+            dir.push(".apps");
+            PathBuf::from(dir)
+        })
+    }
+
     /// The keys of this process ([`paas_core::secrets::Keyring::load`]); makes the data dir
     /// (0700) first, since the key file may be created there.
     pub fn keys(&self) -> Result<paas_core::secrets::Keyring, paas_core::secrets::SecretsError> {

@@ -51,6 +51,18 @@ pub fn append_private(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
+/// Writes a whole file (replacing it), created 0600.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(PRIVATE_FILE)
+        .open(path)?;
+    f.write_all(bytes)
+}
+
 /// The file of a `sqlite://` URL, if it is one (not in memory).
 pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     let rest = url

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use paas_core::builder::{BuildJob, BuiltImage, ImageBuilder, log_line};
-use paas_core::model::Language;
+use paas_core::model::{AppId, Language};
 use paas_core::{Error, Result};
-use tokio::process::Command;
 
+use super::Isolation;
 use super::output::tail;
 
 /// Builds checkouts in place.
@@ -18,19 +18,41 @@ use super::output::tail;
 pub struct LocalBuilder {
     /// A build running longer than this is stopped and failed.
     timeout: Duration,
+    /// Build steps run as the app's user (they run the app's code: scripts, build.rs).
+    isolation: Isolation,
 }
 
 impl Default for LocalBuilder {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(30 * 60),
+            isolation: Isolation::off(),
         }
     }
 }
 
+/// Server variables that build steps must not see (the rest of the environment stays, for the
+/// toolchains' own settings).
+const SERVER_SECRETS: &[&str] = &[
+    "PAAS_SECRET_KEY",
+    "PAAS_SECRET_KEY_PREVIOUS",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "NOMAD_TOKEN",
+];
+
 impl LocalBuilder {
     pub fn with_timeout(timeout: Duration) -> Self {
-        Self { timeout }
+        Self {
+            timeout,
+            ..Self::default()
+        }
+    }
+
+    /// Runs build steps as the app's own user ([`Isolation`]).
+    pub fn with_isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = isolation;
+        self
     }
 }
 
@@ -92,19 +114,27 @@ pub(crate) fn rust_binary(dir: &Path) -> Option<String> {
 
 impl LocalBuilder {
     /// Runs one build step; its output goes to `log`.
-    async fn run_step(&self, step: &str, dir: &Path, log: &Path) -> Result<()> {
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
+    async fn run_step(&self, app: AppId, step: &str, dir: &Path, log: &Path) -> Result<()> {
+        let out = paas_core::secrets::files::append_private(log)
             .map_err(|e| Error::io(format!("opening {}", log.display()), e))?;
         let err = out
             .try_clone()
             .map_err(|e| Error::io("duplicating the build log handle", e))?;
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(step)
-            .current_dir(dir)
+        let mut cmd = self.isolation.shell(app, dir, step);
+        if self.isolation.is_on() {
+            // The app's user has its own home: its checkout.
+            cmd.env_clear().env("HOME", dir);
+            for key in ["PATH", "LANG", "TMPDIR"] {
+                if let Some(v) = std::env::var_os(key) {
+                    cmd.env(key, v);
+                }
+            }
+        } else {
+            for key in SERVER_SECRETS {
+                cmd.env_remove(key);
+            }
+        }
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -144,10 +174,11 @@ impl ImageBuilder for LocalBuilder {
     async fn build(&self, job: BuildJob<'_>) -> Result<BuiltImage> {
         let dir = job.source_dir;
         let (steps, default_start) = recipe(job.language, dir)?;
+        self.isolation.hand_over(job.app.id, dir)?;
         for step in steps {
             tracing::info!(step, "build step");
             log_line(job.log, &format!("$ {step}"))?;
-            self.run_step(step, dir, job.log).await?;
+            self.run_step(job.app.id, step, dir, job.log).await?;
         }
         let start_command = job.start_command.or(default_start).ok_or_else(|| {
             Error::BuildFailed(format!(

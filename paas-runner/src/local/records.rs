@@ -55,7 +55,8 @@ pub(super) fn write(logs_dir: &Path, record: &Record) -> Result<()> {
         .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     let json = serde_json::to_vec(record).map_err(|e| Error::Runtime(e.to_string()))?;
     let file = path(logs_dir, &record.id);
-    std::fs::write(&file, json).map_err(|e| Error::io(format!("writing {}", file.display()), e))
+    paas_core::secrets::files::write_private(&file, &json)
+        .map_err(|e| Error::io(format!("writing {}", file.display()), e))
 }
 
 pub(super) fn read(logs_dir: &Path, id: &str) -> Option<Record> {

@@ -24,9 +24,9 @@ use paas_core::runtime::{
     Instance, InstanceSpec, InstanceState, KnownInstance, OutputBatch, Runtime,
 };
 use paas_core::{Error, Result};
-use tokio::process::Command;
 use tokio::sync::watch;
 
+use super::Isolation;
 use super::output::{FOLLOW_EVERY, Follower, err_log, out_log, tail};
 use super::records::{self, Record};
 
@@ -47,6 +47,8 @@ pub struct LocalRuntime {
     stop_timeout: Duration,
     /// How long a removed instance's output files stay, so its follower reads the last lines.
     output_grace: Duration,
+    /// Each app as its own user, sandboxed where possible, when the server runs as root.
+    isolation: Isolation,
     instances: Arc<Mutex<HashMap<String, Running>>>,
 }
 
@@ -57,8 +59,16 @@ impl LocalRuntime {
             logs_dir: logs_dir.into(),
             stop_timeout: Duration::from_secs(10),
             output_grace: Duration::from_secs(10),
+            isolation: Isolation::off(),
             instances: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// Runs each app as its own user ([`Isolation`]); its checkout must be handed over to it
+    /// (the [`super::LocalBuilder`] with the same isolation does that).
+    pub fn with_isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = isolation;
+        self
     }
 
     /// How long a removed instance's output files stay on disk (its lines are in the store).
@@ -160,20 +170,17 @@ impl Runtime for LocalRuntime {
         );
         let log = out_log(&self.logs_dir, &id);
         let open = |path: &std::path::Path| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
+            paas_core::secrets::files::append_private(path)
                 .map_err(|e| Error::io(format!("opening {}", path.display()), e))
         };
         let out = open(&log)?;
         let err = open(&err_log(&log))?;
 
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg(command)
-            .current_dir(&spec.image)
-            .env_clear()
+        let dir = std::path::Path::new(&spec.image);
+        // A checkout built before isolation was on (or by another builder) is handed over now.
+        self.isolation.hand_over(spec.app_id, dir)?;
+        let mut cmd = self.isolation.shell(spec.app_id, dir, command);
+        cmd.env_clear()
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -182,6 +189,10 @@ impl Runtime for LocalRuntime {
             if let Ok(v) = std::env::var(key) {
                 cmd.env(key, v);
             }
+        }
+        if self.isolation.is_on() {
+            // The server's home and name are not the app's.
+            cmd.env("HOME", dir).env_remove("USER");
         }
         for (k, v) in spec.env.iter() {
             cmd.env(k.as_str(), v);

@@ -143,10 +143,7 @@ impl ImageBuilder for PodmanBuilder {
 
         let images = self.podman.images();
         let mut stream = images.build(&opts).map_err(|e| platform("build", &e))?;
-        let mut log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(job.log)
+        let mut log = paas_core::secrets::files::append_private(job.log)
             .map_err(|e| Error::io("opening the build log", e))?;
         let mut recent: VecDeque<String> = VecDeque::new();
         let mut failure = None;

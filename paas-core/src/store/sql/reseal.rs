@@ -106,8 +106,7 @@ impl SqlStore {
         (id_column, id): (E::Column, Uuid),
         column: E::Column,
         stored: String,
-    ) -> Result<()>
-    {
+    ) -> Result<()> {
         let opened = self.keys().open(context, &stored)?;
         if !opened.stale {
             done.current += 1;
