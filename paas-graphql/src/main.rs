@@ -94,6 +94,9 @@ struct RuntimeArgs {
     /// default `<data-dir>.apps`. Every parent must be reachable by other users (o+x).
     #[arg(long, env = "PAAS_APPS_DIR")]
     apps_dir: Option<PathBuf>,
+    /// Run local apps without bubblewrap, even where it works (their own users still apply).
+    #[arg(long, env = "PAAS_NO_SANDBOX")]
+    no_sandbox: bool,
     /// Base image of Python apps.
     #[arg(long, env = "PAAS_IMAGE_PYTHON")]
     image_python: Option<String>,
@@ -165,6 +168,7 @@ impl RuntimeArgs {
     fn apply(self, settings: &mut Settings) {
         settings.runtime = self.kind;
         settings.apps_dir = self.apps_dir;
+        settings.sandbox = !self.no_sandbox;
         settings.podman_socket = self.podman_socket;
         settings.publish_address = self.publish_address;
         settings.lock_lease = Duration::from_secs(self.lock_lease_secs.max(1));

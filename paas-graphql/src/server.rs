@@ -69,7 +69,7 @@ pub async fn platform(settings: &Settings) -> Result<Platform, paas_core::Error>
     // Local apps run as their own users when this server runs as root; their checkouts then go
     // to the apps dir, outside the data dir.
     let isolation = match settings.runtime {
-        RuntimeKind::Process => Isolation::detect(),
+        RuntimeKind::Process => Isolation::detect(settings.sandbox),
         _ => Isolation::off(),
     };
     let builds_dir = if isolation.is_on() {

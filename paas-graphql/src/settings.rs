@@ -66,6 +66,8 @@ pub struct Settings {
     /// Where local apps' checkouts go when apps run as their own users (a server run as root):
     /// outside the data dir. Default: `<data-dir>.apps` beside it.
     pub apps_dir: Option<PathBuf>,
+    /// Whether local apps run in bubblewrap where it works (besides their own users).
+    pub sandbox: bool,
 }
 
 impl Default for Settings {
@@ -94,6 +96,7 @@ impl Default for Settings {
             secret_key: None,
             previous_secret_keys: Vec::new(),
             apps_dir: None,
+            sandbox: true,
         }
     }
 }

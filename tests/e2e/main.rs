@@ -6,6 +6,7 @@ mod auth;
 mod create;
 mod failures;
 mod http;
+mod isolation;
 mod lifecycle;
 mod locks;
 mod log_access;
@@ -15,6 +16,7 @@ mod podman;
 mod private;
 mod production;
 mod recovery;
+mod secrets;
 mod tasks;
 mod validation;
 

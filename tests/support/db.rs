@@ -20,6 +20,18 @@ impl TestDb {
     pub async fn url(self, dir: &std::path::Path) -> anyhow::Result<String> {
         match self {
             TestDb::Sqlite => Ok(format!("sqlite://{}/test.db?mode=rwc", dir.display())),
+            TestDb::Postgres => self.url_in(dir).await,
+        }
+    }
+
+    /// Like [`TestDb::url`], the SQLite file named as the server names it by default
+    /// (`<dir>/paas.db`), `dir` made if missing.
+    pub async fn url_in(self, dir: &std::path::Path) -> anyhow::Result<String> {
+        match self {
+            TestDb::Sqlite => {
+                std::fs::create_dir_all(dir)?;
+                Ok(format!("sqlite://{}/paas.db?mode=rwc", dir.display()))
+            }
             TestDb::Postgres => {
                 let name = format!("paas_test_{}", uuid::Uuid::now_v7().simple());
                 let admin = Database::connect(format!("{}/postgres", postgres_base())).await?;

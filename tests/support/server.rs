@@ -31,6 +31,16 @@ pub fn paas_bin() -> anyhow::Result<PathBuf> {
     Ok(bin)
 }
 
+/// A temp dir other users may pass through (not list): a server run as root keeps its data dir
+/// (0700) in it, and its apps, which run as their own users, reach their checkouts in the apps
+/// dir beside it (`<data>.apps`), which goes with the temp dir.
+pub fn open_temp_dir() -> anyhow::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir()?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711))?;
+    Ok(dir)
+}
+
 /// A running `paas serve`, stopped (gracefully, so its apps stop too) on drop.
 pub struct TestServer {
     child: Option<Child>,
@@ -44,11 +54,26 @@ pub struct TestServer {
 impl TestServer {
     /// Starts `paas serve` on `db` with extra arguments, in a data dir of its own.
     pub async fn spawn(db: TestDb, args: &[&str]) -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let database_url = db.url(dir.path()).await?;
-        let mut server = Self::spawn_in(dir.path(), &database_url, args, &[]).await?;
+        Self::spawn_with_env(db, args, &[]).await
+    }
+
+    /// [`TestServer::spawn`] with extra environment variables.
+    pub async fn spawn_with_env(
+        db: TestDb,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        let dir = open_temp_dir()?;
+        let data_dir = dir.path().join("data");
+        let database_url = db.url_in(&data_dir).await?;
+        let mut server = Self::spawn_in(&data_dir, &database_url, args, env).await?;
         server._owned = Some(dir);
         Ok(server)
+    }
+
+    /// The server's process id (while it runs).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
     }
 
     /// Starts `paas serve` in a data dir and database shared with other processes.

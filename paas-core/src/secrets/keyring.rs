@@ -65,9 +65,8 @@ impl Keyring {
     }
 
     /// The keys of a server: `env_key` (`PAAS_SECRET_KEY`) if given, else the key file of
-    /// `data_dir`, created 0600 on first start. `previous` keys (`PAAS_SECRET_KEY_PREVIOUS`), the
-    /// key file when a key is given in the environment, and the new key of an unfinished
-    /// rotation are held to open older values.
+    /// `data_dir`, created 0600 on first start. `previous` keys (`PAAS_SECRET_KEY_PREVIOUS`) and
+    /// the new key of an unfinished rotation are held to open older values.
     pub fn load(
         data_dir: &Path,
         env_key: Option<&str>,
@@ -78,15 +77,12 @@ impl Keyring {
             .filter(|p| !p.trim().is_empty())
             .map(|p| SecretKey::parse(p, "PAAS_SECRET_KEY_PREVIOUS"))
             .collect::<Result<Vec<_>, _>>()?;
-        let file = data_dir.join(KEY_FILE);
+        // A key in the environment is the key: the key file is not read, so a wrong key is
+        // reported, never silently made the new one (to move from the file to the
+        // environment, give the file's key in `PAAS_SECRET_KEY_PREVIOUS` once).
         let current = match env_key.filter(|k| !k.trim().is_empty()) {
-            Some(text) => {
-                if file.exists() {
-                    others.push(SecretKey::read_file(&file)?);
-                }
-                SecretKey::parse(text, "PAAS_SECRET_KEY")?
-            }
-            None => read_or_create(&file)?,
+            Some(text) => SecretKey::parse(text, "PAAS_SECRET_KEY")?,
+            None => read_or_create(&data_dir.join(KEY_FILE))?,
         };
         let next = data_dir.join(NEXT_KEY_FILE);
         if next.exists() {
@@ -255,7 +251,13 @@ mod tests {
         let c = Keyring::load(dir.path(), Some(&env.to_hex()), &[]).expect("env");
         assert_eq!(c.current_id(), env.id());
         let sealed = a.seal("x", "y");
-        assert!(c.open("x", &sealed).expect("file key still opens").stale);
+        assert!(matches!(
+            c.open("x", &sealed),
+            Err(SecretsError::UnknownKey { .. })
+        ));
+        let file_key = std::fs::read_to_string(dir.path().join(KEY_FILE)).expect("key");
+        let d = Keyring::load(dir.path(), Some(&env.to_hex()), &[file_key]).expect("previous");
+        assert!(d.open("x", &sealed).expect("previous key opens").stale);
         assert!(matches!(
             Keyring::load(dir.path(), Some("short"), &[]),
             Err(SecretsError::BadKey { .. })

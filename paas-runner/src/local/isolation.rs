@@ -57,14 +57,18 @@ impl Isolation {
         Self::default()
     }
 
-    /// Own users when the server runs as root, plus bubblewrap when it is on the `PATH` and
-    /// works on this machine (tried once, as an unprivileged user).
-    pub fn detect() -> Self {
+    /// Own users when the server runs as root, plus (with `sandbox`) bubblewrap when it is on
+    /// the `PATH` and works on this machine (tried once, as an unprivileged user).
+    pub fn detect(sandbox: bool) -> Self {
         if !nix::unistd::geteuid().is_root() {
             return Self::off();
         }
-        let bwrap = find_on_path("bwrap").filter(|b| bwrap_works(b));
-        if bwrap.is_none() {
+        let bwrap = if sandbox {
+            find_on_path("bwrap").filter(|b| bwrap_works(b))
+        } else {
+            None
+        };
+        if sandbox && bwrap.is_none() {
             tracing::warn!(
                 "bubblewrap (bwrap) is not installed or cannot create namespaces here: apps run \
                  as their own users, without a sandbox"

@@ -1,0 +1,119 @@
+//! Apps on the local runtime of a server run as root cannot read the server's data, another
+//! app's files or the server's environment: each runs as its own user, in bubblewrap where it
+//! works, or with the user switch alone.
+
+use std::path::Path;
+
+use paas_tests::{Client, TestDb, TestServer};
+use serde_json::{Value, json};
+
+use crate::apps::{app, body, deployed};
+
+/// Answers, as JSON, its uid and what became of reading each of `TARGETS`: `ok: <content>` or
+/// `refused: <error>`.
+const PROBER: &str = r#"import http.server, json, os
+TARGETS = json.loads(open("targets.json").read())
+def probe(p):
+    try:
+        return "ok: " + " ".join(os.listdir(p))
+    except NotADirectoryError:
+        pass
+    except Exception as e:
+        return "refused: " + type(e).__name__
+    try:
+        with open(p, "rb") as f:
+            return "ok: " + f.read(4096).decode("latin-1")
+    except Exception as e:
+        return "refused: " + type(e).__name__
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        seen = {t: probe(t) for t in TARGETS}
+        seen["uid"] = os.getuid()
+        body = json.dumps(seen).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+"#;
+
+/// A plain app whose checkout the prober tries to read.
+const VICTIM: &str = "import http.server, os\nhttp.server.ThreadingHTTPServer(('127.0.0.1', int(os.environ['PORT'])), http.server.SimpleHTTPRequestHandler).serve_forever()\n";
+
+async fn deployment_id(client: &Client, id: &str) -> anyhow::Result<String> {
+    Ok(app(client, id).await?["deployments"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+async fn apps_cannot_read_the_server_or_each_other(args: &[&str]) -> anyhow::Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: apps switch users only when the server runs as root");
+        return Ok(());
+    }
+    let marker = format!("server-only-{}", uuid::Uuid::now_v7().simple());
+    let server =
+        TestServer::spawn_with_env(TestDb::Sqlite, args, &[("PAAS_TEST_MARKER", &marker)]).await?;
+    let alice = server.user("alice").await?;
+    let (_victim_repo, victim) = deployed(&alice, "victim", &[("app.py", VICTIM)]).await?;
+    let mut victim_dir = server.data_dir.clone().into_os_string();
+    victim_dir.push(format!(".apps/{}", deployment_id(&alice, &victim).await?));
+    let victim_dir = Path::new(&victim_dir).to_path_buf();
+    assert!(
+        victim_dir.join("app.py").is_file(),
+        "the victim's checkout is not at {}",
+        victim_dir.display()
+    );
+    let server_pid = server.pid().unwrap_or_default();
+    let data = &server.data_dir;
+    let targets = [
+        data.join("paas.db"),
+        data.join("secret.key"),
+        data.to_path_buf(),
+        victim_dir.clone(),
+        victim_dir.join("app.py"),
+        Path::new(&format!("/proc/{server_pid}/environ")).to_path_buf(),
+    ]
+    .map(|p| p.display().to_string());
+    let mut all_targets = targets.to_vec();
+    all_targets.push("/proc/1/environ".into());
+    let (_prober_repo, prober) = deployed(
+        &alice,
+        "prober",
+        &[
+            ("app.py", PROBER),
+            ("targets.json", &serde_json::to_string(&all_targets)?),
+        ],
+    )
+    .await?;
+
+    let seen: Value = serde_json::from_str(&body(&alice, &prober).await?)?;
+    assert_ne!(seen["uid"], json!(0), "the app runs as root: {seen}");
+    for target in &targets {
+        let result = seen[target].as_str().unwrap_or_default();
+        assert!(
+            result.starts_with("refused"),
+            "the app read {target}: {result}"
+        );
+    }
+    // PID 1 is the sandbox's own (its environment is the app's) or init's (closed to apps).
+    let init = seen["/proc/1/environ"].as_str().unwrap_or_default();
+    assert!(
+        init.starts_with("refused") || !init.contains(&marker),
+        "the app read the server's environment through /proc/1: {init}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apps_are_isolated_in_the_sandbox() -> anyhow::Result<()> {
+    apps_cannot_read_the_server_or_each_other(&[]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apps_are_isolated_by_their_users_alone() -> anyhow::Result<()> {
+    apps_cannot_read_the_server_or_each_other(&["--no-sandbox"]).await
+}

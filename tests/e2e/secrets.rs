@@ -1,0 +1,407 @@
+//! Secrets at rest: env values and git tokens are sealed in the database and in the Redis cache,
+//! the data dir is the server's alone, values of older versions get sealed, the key rotates
+//! (`paas secrets rotate`), and a wrong key stops the start with an error naming the key.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use paas_tests::redis::{unique_prefix, url as redis_url};
+use paas_tests::repo::file_url;
+use paas_tests::server::{open_temp_dir, paas_bin};
+use paas_tests::{Client, TestDb, TestServer, git_repo};
+use sea_orm::{ConnectionTrait, Database, Statement};
+use serde_json::json;
+
+use crate::apps::{app, create, statuses_until_settled};
+use crate::on_both_databases;
+
+/// Answers `$SECRET_X`: how a test sees the value the app got at run time.
+const SECRET_APP: &str = r#"import http.server, os
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = os.environ.get("SECRET_X", "unset").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+"#;
+
+const SET_TOKEN: &str = "mutation($t: String) { setGitToken(token: $t) }";
+const REDEPLOY: &str = "mutation($id: ID!) { redeployApplication(id: $id) { id status } }";
+
+fn unique(what: &str) -> String {
+    format!("{what}-{}", uuid::Uuid::now_v7().simple())
+}
+
+/// Creates the secret app with `SECRET_X = secret` and waits until it serves it; returns its
+/// repository (kept for redeploys) and id.
+async fn secret_app(
+    client: &Client,
+    name: &str,
+    secret: &str,
+) -> anyhow::Result<(tempfile::TempDir, String)> {
+    let repo = git_repo(&[("app.py", SECRET_APP)])?;
+    let id = create(
+        client,
+        json!({
+            "name": name,
+            "repository": { "url": file_url(repo.path()) },
+            "env": [{ "key": "SECRET_X", "value": secret }],
+        }),
+    )
+    .await?;
+    let seen = statuses_until_settled(client, &id).await?;
+    anyhow::ensure!(
+        seen.last().map(String::as_str) == Some("RUNNING"),
+        "{seen:?}"
+    );
+    Ok((repo, id))
+}
+
+/// Redeploys the app, waiting while it is busy (a stopped server's lock lapses after its
+/// lease).
+async fn redeploy(client: &Client, id: &str) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let answer = client.gql(REDEPLOY, json!({ "id": id })).await?;
+        let code = &answer["errors"][0]["extensions"]["code"];
+        if code.is_null() {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            code == "APP_BUSY" && tokio::time::Instant::now() < deadline,
+            "redeploy answered {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Polls until the app is `RUNNING` and answers `expected` (after a redeploy or a restart).
+async fn serves(client: &Client, id: &str, expected: &str) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut last = String::new();
+    while tokio::time::Instant::now() < deadline {
+        let shown = app(client, id).await?;
+        if shown["status"] == "RUNNING"
+            && let Some(url) = shown["endpoint"]["url"].as_str()
+            && let Ok(resp) = reqwest::get(url).await
+        {
+            last = resp.text().await.unwrap_or_default();
+            if last == expected {
+                return Ok(());
+            }
+        } else {
+            last = shown.to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    anyhow::bail!("the app did not serve {expected:?}; last seen: {last}")
+}
+
+/// Every byte the database holds, as text: the SQLite files (with `-wal` and `-shm`) or, on
+/// PostgreSQL, every row of every table.
+async fn database_dump(database_url: &str, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    if database_url.starts_with("sqlite:") {
+        let mut bytes = Vec::new();
+        for suffix in ["", "-wal", "-shm"] {
+            if let Ok(b) = std::fs::read(data_dir.join(format!("paas.db{suffix}"))) {
+                bytes.extend(b);
+            }
+        }
+        anyhow::ensure!(
+            !bytes.is_empty(),
+            "no SQLite file in {}",
+            data_dir.display()
+        );
+        return Ok(bytes);
+    }
+    let db = Database::connect(database_url).await?;
+    let backend = db.get_database_backend();
+    let tables = db
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+        ))
+        .await?;
+    let mut bytes = Vec::new();
+    for table in tables {
+        let name: String = table.try_get_by_index(0)?;
+        for row in db
+            .query_all_raw(Statement::from_string(
+                backend,
+                format!("SELECT CAST(t AS TEXT) FROM \"{name}\" t"),
+            ))
+            .await?
+        {
+            let text: String = row.try_get_by_index(0)?;
+            bytes.extend(text.into_bytes());
+        }
+    }
+    db.close().await?;
+    Ok(bytes)
+}
+
+/// Every value under `prefix` in Redis, whatever its type, and the keys.
+async fn redis_dump(prefix: &str) -> anyhow::Result<(Vec<String>, Vec<u8>)> {
+    let client = redis::Client::open(redis_url())?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await?;
+    let mut bytes = Vec::new();
+    for key in &keys {
+        let kind: String = redis::cmd("TYPE").arg(key).query_async(&mut conn).await?;
+        let mut cmd = match kind.as_str() {
+            "string" => redis::cmd("GET"),
+            "stream" => redis::cmd("XRANGE"),
+            "hash" => redis::cmd("HGETALL"),
+            "list" => redis::cmd("LRANGE"),
+            "set" => redis::cmd("SMEMBERS"),
+            "zset" => redis::cmd("ZRANGE"),
+            _ => continue,
+        };
+        cmd.arg(key);
+        match kind.as_str() {
+            "stream" => {
+                cmd.arg("-").arg("+");
+            }
+            "list" | "zset" => {
+                cmd.arg(0).arg(-1);
+            }
+            _ => {}
+        }
+        let value: redis::Value = cmd.query_async(&mut conn).await?;
+        flatten(&value, &mut bytes);
+    }
+    Ok((keys, bytes))
+}
+
+fn flatten(value: &redis::Value, out: &mut Vec<u8>) {
+    match value {
+        redis::Value::BulkString(b) => out.extend(b),
+        redis::Value::SimpleString(s) => out.extend(s.as_bytes()),
+        redis::Value::Array(items) | redis::Value::Set(items) => {
+            items.iter().for_each(|v| flatten(v, out));
+        }
+        redis::Value::Map(pairs) => pairs.iter().for_each(|(k, v)| {
+            flatten(k, out);
+            flatten(v, out);
+        }),
+        other => out.extend(format!("{other:?}").into_bytes()),
+    }
+}
+
+fn holds(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+fn mode(path: &Path) -> anyhow::Result<u32> {
+    Ok(std::fs::metadata(path)
+        .with_context(|| format!("{} is missing", path.display()))?
+        .permissions()
+        .mode()
+        & 0o777)
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            files_under(&entry.path(), out)?;
+        } else if entry.file_type()?.is_file() {
+            out.push(entry.path());
+        }
+    }
+    Ok(())
+}
+
+async fn secrets_rest_sealed(db: TestDb) -> anyhow::Result<()> {
+    let dir = open_temp_dir()?;
+    let data = dir.path().join("data");
+    let database_url = db.url_in(&data).await?;
+    let (redis, prefix) = (redis_url(), unique_prefix());
+    let env = [
+        ("REDIS_URL", redis.as_str()),
+        ("PAAS_REDIS_PREFIX", prefix.as_str()),
+    ];
+    let server = TestServer::spawn_in(&data, &database_url, &[], &env).await?;
+    let alice = server.user("alice").await?;
+    let (secret, token) = (unique("s3cret"), unique("ghp_token"));
+    let set = alice.data(SET_TOKEN, json!({ "t": token })).await?;
+    assert_eq!(set["setGitToken"], true);
+    let (_repo, id) = secret_app(&alice, "sealed", &secret).await?;
+
+    // The app got the value at run time.
+    serves(&alice, &id, &secret).await?;
+    // Reads go through the cache, so Redis holds the app now.
+    app(&alice, &id).await?;
+    alice
+        .data(
+            "{ applications(first: 10) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await?;
+
+    let stored = database_dump(&database_url, &data).await?;
+    assert!(holds(&stored, "paas:v1:"), "no sealed value was stored");
+    for plain in [&secret, &token] {
+        assert!(!holds(&stored, plain), "{plain} is in the database");
+    }
+    let (keys, cached) = redis_dump(&prefix).await?;
+    assert!(
+        keys.iter().any(|k| k.ends_with(&format!(":app:{id}"))),
+        "the app was not cached: {keys:?}"
+    );
+    for plain in [&secret, &token] {
+        assert!(!holds(&cached, plain), "{plain} is in Redis");
+    }
+
+    // The data dir is the server's alone.
+    assert_eq!(mode(&data)?, 0o700, "data dir");
+    assert_eq!(mode(&data.join("secret.key"))?, 0o600, "key file");
+    if db == TestDb::Sqlite {
+        assert_eq!(mode(&data.join("paas.db"))?, 0o600, "paas.db");
+    }
+    let mut files = Vec::new();
+    files_under(&data, &mut files)?;
+    for file in files {
+        assert_eq!(mode(&file)?, 0o600, "{}", file.display());
+    }
+    Ok(())
+}
+on_both_databases!(secrets_rest_sealed);
+
+/// The one value of `sql` (a `SELECT` of one text column of one row).
+async fn one_text(database_url: &str, sql: &str) -> anyhow::Result<String> {
+    let db = Database::connect(database_url).await?;
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await?
+        .with_context(|| format!("no row for {sql}"))?;
+    let text: String = row.try_get_by_index(0)?;
+    db.close().await?;
+    Ok(text)
+}
+
+async fn execute(database_url: &str, sql: &str) -> anyhow::Result<()> {
+    let db = Database::connect(database_url).await?;
+    db.execute_unprepared(sql).await?;
+    db.close().await?;
+    Ok(())
+}
+
+/// The key id in sealed text `paas:v1:<id>:…`.
+fn key_id(sealed: &str) -> String {
+    sealed.split(':').nth(2).unwrap_or_default().to_owned()
+}
+
+async fn older_rows_sealed_rotation_and_a_wrong_key(db: TestDb) -> anyhow::Result<()> {
+    let dir = open_temp_dir()?;
+    let data = dir.path().join("data");
+    let database_url = db.url_in(&data).await?;
+    let mut server = TestServer::spawn_in(&data, &database_url, &[], &[]).await?;
+    let alice = server.user("alice").await?;
+    alice
+        .data(SET_TOKEN, json!({ "t": unique("ghp_first") }))
+        .await?;
+    let (_repo, id) = secret_app(&alice, "rotated", &unique("first")).await?;
+    server.stop().await?;
+
+    // Rows as a version before encryption wrote them: plain text.
+    let (legacy, legacy_token) = (unique("legacy"), unique("ghp_legacy"));
+    execute(
+        &database_url,
+        &format!("UPDATE applications SET env = '{{\"SECRET_X\":\"{legacy}\"}}'"),
+    )
+    .await?;
+    execute(
+        &database_url,
+        &format!("UPDATE users SET git_token = '{legacy_token}' WHERE git_token IS NOT NULL"),
+    )
+    .await?;
+    let mut server = TestServer::spawn_in(&data, &database_url, &[], &[]).await?;
+    let alice = Client::new(&server.url, alice.token().map(str::to_owned));
+    let env_1 = one_text(&database_url, "SELECT env FROM applications").await?;
+    let token_1 = one_text(
+        &database_url,
+        "SELECT git_token FROM users WHERE git_token IS NOT NULL",
+    )
+    .await?;
+    for (sealed, plain) in [(&env_1, &legacy), (&token_1, &legacy_token)] {
+        assert!(
+            sealed.starts_with("paas:v1:"),
+            "not sealed at start: {sealed}"
+        );
+        assert!(!sealed.contains(plain.as_str()));
+    }
+    redeploy(&alice, &id).await?;
+    serves(&alice, &id, &legacy).await?;
+    server.stop().await?;
+
+    // Rotation: everything sealed again with a new key, which replaces the old one.
+    let key_file = data.join("secret.key");
+    let old_key = std::fs::read_to_string(&key_file)?;
+    let out = tokio::process::Command::new(paas_bin()?)
+        .args(["secrets", "rotate", "--data-dir"])
+        .arg(&data)
+        .env("DATABASE_URL", &database_url)
+        .output()
+        .await?;
+    assert!(
+        out.status.success(),
+        "paas secrets rotate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let env_2 = one_text(&database_url, "SELECT env FROM applications").await?;
+    let token_2 = one_text(
+        &database_url,
+        "SELECT git_token FROM users WHERE git_token IS NOT NULL",
+    )
+    .await?;
+    assert_ne!(env_2, env_1, "the ciphertext did not change");
+    assert_ne!(token_2, token_1);
+    assert_ne!(key_id(&env_2), key_id(&env_1), "sealed with the old key");
+    assert_eq!(key_id(&env_2), key_id(&token_2));
+    let new_key = std::fs::read_to_string(&key_file)?;
+    assert_ne!(new_key, old_key, "the key file still holds the old key");
+    assert_eq!(mode(&key_file)?, 0o600);
+    assert!(!data.join("secret.key.next").exists());
+
+    // The new key alone (the old one is gone) runs the app with its value.
+    let mut server = TestServer::spawn_in(&data, &database_url, &[], &[]).await?;
+    let alice = Client::new(&server.url, alice.token().map(str::to_owned));
+    redeploy(&alice, &id).await?;
+    serves(&alice, &id, &legacy).await?;
+    server.stop().await?;
+
+    // Another key: the start stops with an error naming the key the data needs.
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(paas_bin()?)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .env("DATABASE_URL", &database_url)
+            .env("PAAS_SECRET_KEY", "ab".repeat(32))
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .context("paas serve started with a wrong key")??;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!("sealed with key {}", key_id(&env_2)))
+            && stderr.contains("not configured"),
+        "{stderr}"
+    );
+    Ok(())
+}
+on_both_databases!(older_rows_sealed_rotation_and_a_wrong_key);
