@@ -68,6 +68,10 @@ impl Isolation {
         } else {
             None
         };
+        tracing::info!(
+            sandbox = bwrap.is_some(),
+            "apps run as their own users (uid {BASE_UID} and up)"
+        );
         if sandbox && bwrap.is_none() {
             tracing::warn!(
                 "bubblewrap (bwrap) is not installed or cannot create namespaces here: apps run \
