@@ -62,9 +62,9 @@ async fn apps_cannot_read_the_server_or_each_other(
         TestServer::spawn_with_env(TestDb::Sqlite, args, &[("PAAS_TEST_MARKER", &marker)]).await?;
     let alice = server.user("alice").await?;
     let (_victim_repo, victim) = deployed(&alice, "victim", &[("app.py", VICTIM)]).await?;
-    let mut victim_dir = server.data_dir.clone().into_os_string();
-    victim_dir.push(format!(".apps/{}", deployment_id(&alice, &victim).await?));
-    let victim_dir = Path::new(&victim_dir).to_path_buf();
+    let victim_dir = server
+        .builds_dir()
+        .join(deployment_id(&alice, &victim).await?);
     assert!(
         victim_dir.join("app.py").is_file(),
         "the victim's checkout is not at {}",

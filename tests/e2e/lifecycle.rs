@@ -157,7 +157,7 @@ async fn delete_leaves_nothing_behind(db: TestDb) -> anyhow::Result<()> {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let build_dir = server.data_dir.join("builds").join(&dep);
+    let build_dir = server.builds_dir().join(&dep);
     assert!(build_dir.is_dir());
 
     let del = "mutation($id: ID!) { deleteApplication(id: $id) }";
@@ -234,7 +234,7 @@ async fn old_images_are_pruned_beyond_three(db: TestDb) -> anyhow::Result<()> {
         .map(|d| d["id"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert_eq!(deps.len(), 5);
-    let builds = server.data_dir.join("builds");
+    let builds = server.builds_dir();
     // Pruning follows the switch to the new deployment, a moment after RUNNING shows.
     let kept =
         |deps: &[String]| -> Vec<bool> { deps.iter().map(|d| builds.join(d).is_dir()).collect() };

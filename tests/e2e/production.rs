@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use paas_tests::redis::{unique_prefix, url};
 use paas_tests::repo::file_url;
+use paas_tests::server::builds_dir;
 use paas_tests::{Client, TestDb, TestServer, TestWorker, git_repo};
 use serde_json::json;
 
@@ -171,8 +172,7 @@ async fn two_apis_two_workers_one_killed_mid_build() -> anyhow::Result<()> {
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        let log =
-            std::fs::read_to_string(dir.path().join("builds").join(format!("{dep}.build.log")))?;
+        let log = std::fs::read_to_string(builds_dir(dir.path()).join(format!("{dep}.build.log")))?;
         let finished = log.matches("build finished").count();
         let expected_finished = usize::from(expected[&name] == "RUNNING");
         assert_eq!(finished, expected_finished, "{name}: {log}");

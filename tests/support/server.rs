@@ -41,6 +41,19 @@ pub fn open_temp_dir() -> anyhow::Result<tempfile::TempDir> {
     Ok(dir)
 }
 
+/// Where a server on `data_dir` checks out and builds local apps: the apps dir beside the data
+/// dir when it runs as root (apps then run as their own users and must reach their checkouts),
+/// else `<data-dir>/builds`.
+pub fn builds_dir(data_dir: &Path) -> PathBuf {
+    if nix::unistd::geteuid().is_root() {
+        let mut dir = data_dir.as_os_str().to_owned();
+        dir.push(".apps");
+        PathBuf::from(dir)
+    } else {
+        data_dir.join("builds")
+    }
+}
+
 /// A running `paas serve`, stopped (gracefully, so its apps stop too) on drop.
 pub struct TestServer {
     child: Option<Child>,
@@ -69,6 +82,11 @@ impl TestServer {
         let mut server = Self::spawn_in(&data_dir, &database_url, args, env).await?;
         server._owned = Some(dir);
         Ok(server)
+    }
+
+    /// Where this server checks out and builds ([`builds_dir`]).
+    pub fn builds_dir(&self) -> PathBuf {
+        builds_dir(&self.data_dir)
     }
 
     /// The server's process id (while it runs).
