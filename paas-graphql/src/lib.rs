@@ -8,11 +8,13 @@
 //! - [`error`]: core errors to GraphQL errors with a stable `extensions.code`.
 //! - [`schema`]: queries, mutations, subscriptions and the GraphQL object types.
 //! - `http_logs`: `GET /apps/{id}/logs`, an app's log as JSON for clients without GraphQL.
+//! - [`rotate`]: `paas secrets rotate`.
 //! - [`server`]: `Server::build(settings)` then `.run(shutdown)`, the same in `main` and tests.
 
 pub mod auth;
 pub mod error;
 mod http_logs;
+pub mod rotate;
 pub mod schema;
 pub mod server;
 pub mod settings;

@@ -324,32 +324,6 @@ async fn store(settings: &Settings) -> anyhow::Result<SqlStore> {
     Ok(store)
 }
 
-/// `paas secrets rotate`: see [`paas_core::secrets::Rotation`].
-async fn rotate(settings: &Settings) -> anyhow::Result<()> {
-    paas_core::secrets::files::private_dir(&settings.data_dir)?;
-    let previous: Vec<String> = settings
-        .previous_secret_keys
-        .iter()
-        .map(|k| k.expose().to_owned())
-        .collect();
-    let rotation = paas_core::secrets::Rotation::begin(
-        &settings.data_dir,
-        settings.secret_key.as_ref().map(|k| k.expose()),
-        &previous,
-    )?;
-    let store = SqlStore::connect(&settings.database_url(), rotation.keys().clone())
-        .await
-        .context("connecting to the database")?;
-    store.migrate().await.context("migrating the database")?;
-    let done = store.reseal().await?;
-    let key = rotation.finish()?;
-    println!(
-        "{} secrets sealed again with key {key} ({} were already)",
-        done.sealed, done.current
-    );
-    Ok(())
-}
-
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -437,7 +411,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Secrets {
             command: SecretsCommand::Rotate { data },
-        } => rotate(&settings(data)).await?,
+        } => paas_graphql::rotate::rotate(&settings(data)).await?,
     }
     Ok(())
 }

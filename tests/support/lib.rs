@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod db;
+pub mod dump;
 pub mod git_http;
 pub mod nomad;
 pub mod podman;
