@@ -11,8 +11,8 @@ use crate::cache::memory::MemoryCache;
 use crate::error::{Error, Result};
 use crate::events::EventBus;
 use crate::events::memory::MemoryBus;
-use crate::git::GitProvider;
-use crate::git::libgit::Git2Provider;
+use crate::git::cli::GitCli;
+use crate::git::{GitLimits, GitProvider};
 use crate::lock::Locks;
 use crate::model::SourcePolicy;
 use crate::queue::BuildQueue;
@@ -29,6 +29,8 @@ pub struct PlatformConfig {
     pub data_dir: PathBuf,
     /// Which repository URLs users may give.
     pub source_policy: SourcePolicy,
+    /// Bounds on each git operation (time, disk, ref listing).
+    pub git: GitLimits,
     /// Retries of builds and git calls that fail by the platform's fault.
     pub build_retry: RetryPolicy,
     /// Starts of an instance before the app is failed (the design's 3 starts).
@@ -80,6 +82,7 @@ impl Default for PlatformConfig {
         Self {
             data_dir: PathBuf::from("paas-data"),
             source_policy: SourcePolicy::default(),
+            git: GitLimits::default(),
             build_retry: RetryPolicy::attempts(3),
             start_retry: RetryPolicy {
                 base: Duration::from_millis(200),
@@ -257,6 +260,14 @@ impl PlatformBuilder {
                 Arc::new(store)
             }
         };
+        let git: Arc<dyn GitProvider> = match self.git {
+            Some(g) => g,
+            None => {
+                let git = GitCli::new(self.config.git.clone(), self.config.source_policy);
+                git.probe().await?;
+                Arc::new(git)
+            }
+        };
         let locks = Locks::new(store.clone(), self.config.lock_lease);
         Ok(Platform {
             inner: Arc::new(Inner {
@@ -269,7 +280,7 @@ impl PlatformBuilder {
                     .queue
                     .unwrap_or_else(|| Arc::new(MemoryQueue::default())),
                 bus: self.bus.unwrap_or_else(|| Arc::new(MemoryBus::default())),
-                git: self.git.unwrap_or_else(|| Arc::new(Git2Provider)),
+                git,
                 runtime,
                 images,
                 config: self.config,

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod db;
 pub mod git_http;
+pub mod hostile;
 pub mod nomad;
 pub mod podman;
 pub mod redis;
