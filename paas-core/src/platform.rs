@@ -247,6 +247,15 @@ impl PlatformBuilder {
         let images = self.images.ok_or_else(|| {
             Error::Runtime("no image builder was given to the platform builder".into())
         })?;
+        // Repositories are read with the git client: without it nothing could be deployed.
+        let git: Arc<dyn GitProvider> = match self.git {
+            Some(g) => g,
+            None => {
+                let git = GitCli::new(self.config.git.clone(), self.config.source_policy);
+                git.probe().await?;
+                Arc::new(git)
+            }
+        };
         std::fs::create_dir_all(&self.config.data_dir)
             .map_err(|e| Error::io(format!("creating {}", self.config.data_dir.display()), e))?;
         let store: Arc<dyn Store> = match self.store {
@@ -258,14 +267,6 @@ impl PlatformBuilder {
                 let store = SqlStore::connect(&url).await?;
                 store.migrate().await?;
                 Arc::new(store)
-            }
-        };
-        let git: Arc<dyn GitProvider> = match self.git {
-            Some(g) => g,
-            None => {
-                let git = GitCli::new(self.config.git.clone(), self.config.source_policy);
-                git.probe().await?;
-                Arc::new(git)
             }
         };
         let locks = Locks::new(store.clone(), self.config.lock_lease);

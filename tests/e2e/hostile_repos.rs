@@ -275,3 +275,31 @@ async fn hostile_repositories_get_typed_answers_and_the_server_stays_up(
     Ok(())
 }
 on_both_databases!(hostile_repositories_get_typed_answers_and_the_server_stays_up);
+
+/// The server reads repositories with the git client; without one it does not start, and says
+/// what is missing.
+#[tokio::test]
+async fn the_server_does_not_start_without_git() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let no_git = dir.path().join("bin");
+    std::fs::create_dir(&no_git)?;
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::process::Command::new(paas_tests::server::paas_bin()?)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .env("PATH", &no_git)
+            .env_remove("DATABASE_URL")
+            .env("RUST_BACKTRACE", "0")
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await??;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started without git: {stderr}");
+    assert!(
+        stderr.contains("`git` was not found on PATH"),
+        "unclear error: {stderr}"
+    );
+    Ok(())
+}

@@ -68,7 +68,12 @@ impl GitCli {
                 Instant::now() + self.limits.check_timeout,
             )
             .await
-            .map_err(|e| missing(format!("{e:?}")))?;
+            .map_err(|f| match f {
+                run::Failure::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    missing("`git` was not found on PATH".into())
+                }
+                other => missing(format!("`git --version` failed: {other:?}")),
+            })?;
         let text = String::from_utf8_lossy(&out.stdout);
         match run::parse_version(&text) {
             Some(v) if v >= MIN_VERSION => Ok(()),
