@@ -72,20 +72,21 @@ mod tests {
     const B: &str = "2222222222222222222222222222222222222222";
 
     #[test]
-    fn a_normal_head() {
+    fn a_normal_head() -> Result<(), crate::model::ValidationError> {
         let l = Listing::parse(&format!(
             "ref: refs/heads/main\tHEAD\n{A}\tHEAD\n{B}\trefs/heads/dev\n{A}\trefs/tags/x/HEAD\n"
         ));
         let c = l.check(None);
         assert_eq!(c.default_branch.as_ref().map(Branch::as_str), Some("main"));
         assert_eq!(c.head.as_ref().map(CommitId::as_str), Some(A));
-        let dev = Branch::parse("dev").unwrap();
+        let dev = Branch::parse("dev")?;
         assert_eq!(
             l.check(Some(&dev)).head.as_ref().map(CommitId::as_str),
             Some(B)
         );
-        let nope = Branch::parse("nope").unwrap();
+        let nope = Branch::parse("nope")?;
         assert!(!l.check(Some(&nope)).branch_exists);
+        Ok(())
     }
 
     #[test]
