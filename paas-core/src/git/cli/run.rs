@@ -84,7 +84,7 @@ impl Drop for Group {
 fn command(run: &Run) -> Command {
     let mut cmd = Command::new("git");
     cmd.env_clear();
-    for key in ["PATH", "HOME", "SSH_AUTH_SOCK", "GIT_SSH_COMMAND", "TMPDIR"] {
+    for key in ["PATH", "SSH_AUTH_SOCK", "GIT_SSH_COMMAND", "TMPDIR"] {
         if let Some(v) = std::env::var_os(key) {
             cmd.env(key, v);
         }
@@ -94,6 +94,9 @@ fn command(run: &Run) -> Command {
         cmd.env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes");
     }
     cmd.envs([
+        // No home: curl would send the server's `~/.netrc` passwords to any host a user names,
+        // and git would read files from it. (ssh finds its keys through the user database.)
+        ("HOME", "/nonexistent"),
         ("LC_ALL", "C"),
         ("GIT_CONFIG_NOSYSTEM", "1"),
         ("GIT_CONFIG_GLOBAL", "/dev/null"),
