@@ -224,3 +224,68 @@ async fn odd_heads_get_answers_not_crashes() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_ref_listing_past_its_bound_is_refused_with_a_typed_error() -> anyhow::Result<()> {
+    let root = tempfile::tempdir()?;
+    let repo = root.path().join("refs");
+    let head = hostile::repo(&repo, APP)?;
+    // Refs ending in `/HEAD` all match the `HEAD` a check asks for.
+    let mut names: Vec<String> = (0..5000).map(|i| format!("refs/tags/t-{i}/HEAD")).collect();
+    names.sort();
+    let packed: String = names.iter().map(|n| format!("{head} {n}\n")).collect();
+    std::fs::write(repo.join(".git/packed-refs"), packed)?;
+    let git = GitCli::new(
+        GitLimits {
+            max_ref_output: 10_000,
+            ..GitLimits::default()
+        },
+        SourcePolicy::default(),
+    );
+    let r = git.check(&url(&repo)?, None, None).await;
+    assert!(matches!(r, Err(Error::RepoTooLarge { .. })), "{r:?}");
+    // The same repository within the default bound answers normally.
+    let git = GitCli::new(GitLimits::default(), SourcePolicy::default());
+    let c = git.check(&url(&repo)?, None, None).await?;
+    assert_eq!(c.head.map(|h| h.as_str().to_owned()), Some(head));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_token_is_never_on_a_command_line() -> anyhow::Result<()> {
+    // A remote that holds git's request open, so git can be looked at while it runs.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let git = GitCli::new(
+        GitLimits {
+            check_timeout: Duration::from_secs(3),
+            ..GitLimits::default()
+        },
+        SourcePolicy::default(),
+    );
+    let u = GitUrl::parse(
+        &format!("http://127.0.0.1:{port}/private.git"),
+        SourcePolicy::default(),
+    )?;
+    let token = paas_core::model::Secret::new("tok-8b1f0c-never-shown");
+    let checking = tokio::spawn({
+        let (git, u, token) = (git.clone(), u.clone(), token.clone());
+        async move { git.check(&u, None, Some(&token)).await }
+    });
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while processes_mentioning(&format!("127.0.0.1:{port}")).is_empty() {
+        assert!(Instant::now() < deadline, "git never ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(processes_mentioning("tok-8b1f0c"), Vec::<String>::new());
+    let r = checking.await?;
+    assert!(matches!(r, Err(Error::Git { .. })), "{r:?}");
+    held.abort();
+    Ok(())
+}
