@@ -29,6 +29,16 @@ pub enum Error {
     RepoNotFound(String),
     #[error("branch {branch} was not found in {url}")]
     BranchNotFound { url: String, branch: String },
+    /// No branch was named and the repository's `HEAD` names none the platform can use
+    /// (detached, unborn, a broken or looping symbolic ref, an unusable branch name).
+    #[error(
+        "repository {0} has no usable default branch (its HEAD is detached, unborn or broken): \
+         name a branch"
+    )]
+    NoDefaultBranch(String),
+    /// A repository past the platform's bounds (disk a checkout may use, refs it may list).
+    #[error("repository {url} is too large: {what}")]
+    RepoTooLarge { url: String, what: String },
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("missing or invalid token")]
@@ -87,6 +97,8 @@ impl Error {
             | Error::NameTaken(_)
             | Error::RepoNotFound(_)
             | Error::BranchNotFound { .. }
+            | Error::NoDefaultBranch(_)
+            | Error::RepoTooLarge { .. }
             | Error::NotFound(_)
             | Error::Unauthenticated
             | Error::VersionConflict { .. }
@@ -112,6 +124,8 @@ impl Error {
             Error::NameTaken(_) => "NAME_TAKEN",
             Error::RepoNotFound(_) => "REPO_NOT_FOUND",
             Error::BranchNotFound { .. } => "BRANCH_NOT_FOUND",
+            Error::NoDefaultBranch(_) => "NO_DEFAULT_BRANCH",
+            Error::RepoTooLarge { .. } => "REPO_TOO_LARGE",
             Error::NotFound(_) => "NOT_FOUND",
             Error::Unauthenticated => "UNAUTHENTICATED",
             Error::VersionConflict { .. } => "VERSION_CONFLICT",

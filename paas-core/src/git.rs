@@ -1,9 +1,11 @@
-//! The `GitProvider` port: what the platform asks of repositories. Adapter: [`libgit::Git2Provider`]
-//! (git2, for any URL git itself can fetch).
+//! The `GitProvider` port: what the platform asks of repositories. Adapter: [`cli::GitCli`], the
+//! `git` command-line client run as a child process, so that nothing a repository holds can
+//! crash, hang or fill up the server process (see `cli.rs` for the guarantees).
 
-pub mod libgit;
+pub mod cli;
 
 use std::path::Path;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -15,11 +17,38 @@ use crate::model::{Branch, CommitId, GitUrl, Secret};
 pub struct RepoCheck {
     /// Always true when returned: a missing repository is [`crate::Error::RepoNotFound`].
     pub exists: bool,
+    /// The branch `HEAD` names; `None` when `HEAD` is detached, unborn, broken or names a branch
+    /// the platform cannot use.
     pub default_branch: Option<Branch>,
     /// Whether the asked branch (or the default one, if none was asked) exists.
     pub branch_exists: bool,
     /// Head commit of that branch, if it exists.
     pub head: Option<CommitId>,
+}
+
+/// Bounds on what one git operation may cost, so that a hostile or broken repository costs the
+/// platform a typed error and nothing more.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GitLimits {
+    /// A look at a repository (`check`), which users wait for.
+    pub check_timeout: Duration,
+    /// A whole clone (fetch and checkout).
+    pub clone_timeout: Duration,
+    /// Disk a clone may use (its `.git` included); past it the clone is stopped.
+    pub max_clone_bytes: u64,
+    /// Ref listing a check may read; a repository advertising more is refused.
+    pub max_ref_output: usize,
+}
+
+impl Default for GitLimits {
+    fn default() -> Self {
+        Self {
+            check_timeout: Duration::from_secs(30),
+            clone_timeout: Duration::from_secs(600),
+            max_clone_bytes: 2048 * 1024 * 1024,
+            max_ref_output: 1024 * 1024,
+        }
+    }
 }
 
 #[async_trait]

@@ -11,8 +11,8 @@ use crate::cache::memory::MemoryCache;
 use crate::error::{Error, Result};
 use crate::events::EventBus;
 use crate::events::memory::MemoryBus;
-use crate::git::GitProvider;
-use crate::git::libgit::Git2Provider;
+use crate::git::cli::GitCli;
+use crate::git::{GitLimits, GitProvider};
 use crate::lock::Locks;
 use crate::model::SourcePolicy;
 use crate::queue::BuildQueue;
@@ -32,6 +32,8 @@ pub struct PlatformConfig {
     pub builds_dir: Option<PathBuf>,
     /// Which repository URLs users may give.
     pub source_policy: SourcePolicy,
+    /// Bounds on each git operation (time, disk, ref listing).
+    pub git: GitLimits,
     /// Retries of builds and git calls that fail by the platform's fault.
     pub build_retry: RetryPolicy,
     /// Starts of an instance before the app is failed (the design's 3 starts).
@@ -86,6 +88,7 @@ impl Default for PlatformConfig {
             data_dir: PathBuf::from("paas-data"),
             builds_dir: None,
             source_policy: SourcePolicy::default(),
+            git: GitLimits::default(),
             build_retry: RetryPolicy::attempts(3),
             start_retry: RetryPolicy {
                 base: Duration::from_millis(200),
@@ -257,6 +260,15 @@ impl PlatformBuilder {
         let images = self.images.ok_or_else(|| {
             Error::Runtime("no image builder was given to the platform builder".into())
         })?;
+        // Repositories are read with the git client: without it nothing could be deployed.
+        let git: Arc<dyn GitProvider> = match self.git {
+            Some(g) => g,
+            None => {
+                let git = GitCli::new(self.config.git.clone(), self.config.source_policy);
+                git.probe().await?;
+                Arc::new(git)
+            }
+        };
         crate::secrets::files::private_dir(&self.config.data_dir)?;
         let store: Arc<dyn Store> = match self.store {
             Some(s) => s,
@@ -287,7 +299,7 @@ impl PlatformBuilder {
                     .queue
                     .unwrap_or_else(|| Arc::new(MemoryQueue::default())),
                 bus: self.bus.unwrap_or_else(|| Arc::new(MemoryBus::default())),
-                git: self.git.unwrap_or_else(|| Arc::new(Git2Provider)),
+                git,
                 runtime,
                 images,
                 config: self.config,

@@ -1,11 +1,15 @@
-//! The git2 provider against real repositories on disk.
+//! The git provider (the `git` client as a child process) against real repositories on disk.
 
 use paas_core::Error;
-use paas_core::git::GitProvider;
-use paas_core::git::libgit::Git2Provider;
+use paas_core::git::cli::GitCli;
+use paas_core::git::{GitLimits, GitProvider};
 use paas_core::model::{Branch, CommitId, GitUrl, SourcePolicy};
 use paas_tests::git_repo;
 use paas_tests::repo::{commit, file_url};
+
+fn git_cli() -> GitCli {
+    GitCli::new(GitLimits::default(), SourcePolicy::default())
+}
 
 fn url(dir: &std::path::Path) -> anyhow::Result<GitUrl> {
     Ok(GitUrl::parse(&file_url(dir), SourcePolicy::default())?)
@@ -17,7 +21,7 @@ async fn check_finds_default_branch_branches_and_heads() -> anyhow::Result<()> {
     let repo = git2::Repository::open(dir.path())?;
     let head = repo.head()?.peel_to_commit()?;
     repo.branch("feature/x", &head, false)?;
-    let git = Git2Provider;
+    let git = git_cli();
 
     let c = git.check(&url(dir.path())?, None, None).await?;
     assert!(c.exists && c.branch_exists);
@@ -39,7 +43,7 @@ async fn check_finds_default_branch_branches_and_heads() -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_missing_repository_is_repo_not_found() -> anyhow::Result<()> {
     let gone = GitUrl::parse("file:///nonexistent/paas/repo", SourcePolicy::default())?;
-    let r = Git2Provider.check(&gone, None, None).await;
+    let r = git_cli().check(&gone, None, None).await;
     assert!(matches!(r, Err(Error::RepoNotFound(_))), "{r:?}");
     Ok(())
 }
@@ -50,7 +54,7 @@ async fn clone_at_head_or_at_a_pinned_commit() -> anyhow::Result<()> {
     let repo = git2::Repository::open(dir.path())?;
     let first = repo.head()?.peel_to_commit()?.id().to_string();
     let second = commit(&repo, dir.path(), &[("version.txt", "two\n")], "second")?;
-    let git = Git2Provider;
+    let git = git_cli();
     let main = Branch::parse("main")?;
 
     let out = tempfile::tempdir()?;
@@ -91,7 +95,7 @@ async fn private_repositories_need_the_token() -> anyhow::Result<()> {
     git2::Repository::clone(&file_url(work.path()), root.path().join("app.git"))?;
     let server = PrivateGitServer::start(root.path(), "s3cret-token").await?;
     let url = GitUrl::parse(&server.url("app.git"), SourcePolicy::default())?;
-    let git = Git2Provider;
+    let git = git_cli();
 
     let r = git.check(&url, None, None).await;
     assert!(matches!(r, Err(Error::RepoNotFound(_))), "no token: {r:?}");

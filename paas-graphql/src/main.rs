@@ -162,6 +162,12 @@ struct RuntimeArgs {
     /// Megabytes of log text kept per app (the oldest lines go first).
     #[arg(long, env = "PAAS_LOG_MAX_MB", default_value_t = 64)]
     log_max_mb: u64,
+    /// Megabytes of disk one clone may use (past it the build fails with REPO_TOO_LARGE).
+    #[arg(long, env = "PAAS_GIT_CLONE_MAX_MB", default_value_t = 2048)]
+    git_clone_max_mb: u64,
+    /// Seconds one clone may take before it is stopped.
+    #[arg(long, env = "PAAS_GIT_CLONE_TIMEOUT_SECS", default_value_t = 600)]
+    git_clone_timeout_secs: u64,
 }
 
 impl RuntimeArgs {
@@ -196,6 +202,8 @@ impl RuntimeArgs {
             max_age: Duration::from_secs(self.log_retention_days.max(1) * 24 * 3600),
             max_bytes_per_app: self.log_max_mb.max(1) * 1024 * 1024,
         };
+        settings.git.max_clone_bytes = self.git_clone_max_mb.max(1) * 1024 * 1024;
+        settings.git.clone_timeout = Duration::from_secs(self.git_clone_timeout_secs.max(1));
         let images = &mut settings.base_images;
         for (value, slot) in [
             (self.image_python, &mut images.python),

@@ -92,6 +92,7 @@ pub async fn platform(settings: &Settings) -> Result<Platform, paas_core::Error>
             ..paas_core::retry::RetryPolicy::attempts(settings.crash_restarts)
         },
         log_retention: settings.log_retention,
+        git: settings.git.clone(),
         ..PlatformConfig::default()
     };
     let keys = settings.keys().map_err(paas_core::Error::from)?;

@@ -68,6 +68,8 @@ pub struct Settings {
     pub apps_dir: Option<PathBuf>,
     /// Whether local apps run in bubblewrap where it works (besides their own users).
     pub sandbox: bool,
+    /// Bounds on each git operation (time, disk a clone may use).
+    pub git: paas_core::git::GitLimits,
 }
 
 impl Default for Settings {
@@ -97,6 +99,7 @@ impl Default for Settings {
             previous_secret_keys: Vec::new(),
             apps_dir: None,
             sandbox: true,
+            git: paas_core::git::GitLimits::default(),
         }
     }
 }

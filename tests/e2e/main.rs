@@ -5,6 +5,7 @@ mod apps;
 mod auth;
 mod create;
 mod failures;
+mod hostile_repos;
 mod http;
 mod isolation;
 mod lifecycle;

@@ -1,5 +1,6 @@
-//! A private git server for tests: git's own `git http-backend` (smart HTTP) behind a small
-//! Python CGI bridge that demands HTTP basic auth with one token as the password.
+//! A git server for tests: git's own `git http-backend` (smart HTTP) behind a small Python CGI
+//! bridge that demands HTTP basic auth with one token as the password (or, started with
+//! [`PrivateGitServer::start_public`], serves anyone).
 
 use std::path::Path;
 use std::process::Stdio;
@@ -45,7 +46,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def cgi(self):
         body = self.body()
-        if not self.authorised():
+        if token and not self.authorised():
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="git"')
             self.send_header("Content-Length", "0")
@@ -106,6 +107,11 @@ impl PrivateGitServer {
             _child: child,
             port: line.trim().parse()?,
         })
+    }
+
+    /// Serves the repositories under `root` to anyone, without credentials.
+    pub async fn start_public(root: &Path) -> anyhow::Result<Self> {
+        Self::start(root, "").await
     }
 
     /// URL of a repository directory under the root.

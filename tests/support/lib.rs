@@ -6,6 +6,7 @@ pub mod client;
 pub mod db;
 pub mod dump;
 pub mod git_http;
+pub mod hostile;
 pub mod nomad;
 pub mod podman;
 pub mod redis;

@@ -157,6 +157,13 @@ impl TestServer {
         Client::new(&self.url, None)
     }
 
+    /// Whether the server process is still running (it has not exited or crashed).
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
     /// Kills the server with SIGKILL, as a crash would: nothing it runs is stopped.
     pub async fn kill9(&mut self) -> anyhow::Result<()> {
         let mut child = self.child.take().context("already stopped")?;

@@ -67,6 +67,7 @@ impl Platform {
             .await?;
         let branch = match new.branch.clone().or(check.default_branch) {
             Some(b) if check.branch_exists => b,
+            None => return Err(Error::NoDefaultBranch(new.url.to_string())),
             other => {
                 return Err(Error::BranchNotFound {
                     url: new.url.to_string(),

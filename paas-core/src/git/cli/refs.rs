@@ -1,0 +1,106 @@
+//! What `git ls-remote --symref` prints, read into a [`RepoCheck`].
+
+use crate::git::RepoCheck;
+use crate::model::{Branch, CommitId};
+
+/// The listing of one `ls-remote`: `ref: <target>\tHEAD` for a symbolic `HEAD`, then
+/// `<oid>\t<name>` per ref. Only exact names count (a pattern such as `HEAD` also matches
+/// `refs/tags/x/HEAD`, which is not `HEAD`).
+#[derive(Debug, Default)]
+pub(super) struct Listing {
+    /// The ref `HEAD` points to, when it is symbolic and resolves.
+    head_target: Option<String>,
+    refs: Vec<(String, String)>,
+}
+
+impl Listing {
+    pub(super) fn parse(out: &str) -> Self {
+        let mut listing = Self::default();
+        for line in out.lines() {
+            let Some((left, name)) = line.split_once('\t') else {
+                continue;
+            };
+            if let Some(target) = left.strip_prefix("ref: ") {
+                if name == "HEAD" {
+                    listing.head_target = Some(target.to_owned());
+                }
+            } else {
+                listing.refs.push((name.to_owned(), left.to_owned()));
+            }
+        }
+        listing
+    }
+
+    fn oid(&self, name: &str) -> Option<CommitId> {
+        self.refs
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, oid)| CommitId::parse(oid).ok())
+    }
+
+    /// The default branch: the branch `HEAD` names, if it is one the platform can use (a
+    /// detached, unborn or looping `HEAD`, or a name past the platform's rules, gives none).
+    pub(super) fn default_branch(&self) -> Option<Branch> {
+        self.head_target
+            .as_deref()
+            .and_then(|t| t.strip_prefix("refs/heads/"))
+            .and_then(|b| Branch::parse(b).ok())
+    }
+
+    /// The check for `branch`, or for the default branch when none is asked.
+    pub(super) fn check(&self, branch: Option<&Branch>) -> RepoCheck {
+        let default_branch = self.default_branch();
+        let head = match branch {
+            Some(b) => self.oid(&format!("refs/heads/{b}")),
+            // `HEAD` resolves to its branch's head; only trusted when it names a branch.
+            None => default_branch.as_ref().and_then(|_| self.oid("HEAD")),
+        };
+        RepoCheck {
+            exists: true,
+            default_branch,
+            branch_exists: head.is_some(),
+            head,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "1111111111111111111111111111111111111111";
+    const B: &str = "2222222222222222222222222222222222222222";
+
+    #[test]
+    fn a_normal_head() -> Result<(), crate::model::ValidationError> {
+        let l = Listing::parse(&format!(
+            "ref: refs/heads/main\tHEAD\n{A}\tHEAD\n{B}\trefs/heads/dev\n{A}\trefs/tags/x/HEAD\n"
+        ));
+        let c = l.check(None);
+        assert_eq!(c.default_branch.as_ref().map(Branch::as_str), Some("main"));
+        assert_eq!(c.head.as_ref().map(CommitId::as_str), Some(A));
+        let dev = Branch::parse("dev")?;
+        assert_eq!(
+            l.check(Some(&dev)).head.as_ref().map(CommitId::as_str),
+            Some(B)
+        );
+        let nope = Branch::parse("nope")?;
+        assert!(!l.check(Some(&nope)).branch_exists);
+        Ok(())
+    }
+
+    #[test]
+    fn detached_empty_and_odd_heads_have_no_default_branch() {
+        for out in [
+            format!("{A}\tHEAD\n"),
+            String::new(),
+            format!("ref: refs/tags/v1\tHEAD\n{A}\tHEAD\n"),
+            format!("ref: refs/heads/{}\tHEAD\n{A}\tHEAD\n", "x".repeat(300)),
+            "garbage without tabs\n".to_owned(),
+        ] {
+            let c = Listing::parse(&out).check(None);
+            assert_eq!(c.default_branch, None, "{out}");
+            assert!(!c.branch_exists && c.head.is_none() && c.exists, "{out}");
+        }
+    }
+}
