@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use paas_tests::{Client, TestDb, TestServer};
@@ -35,6 +36,7 @@ async fn answers(client: &Client, id: &str, expected: &str) -> anyhow::Result<()
             .map(|_| ()))
     })
     .await
+    .with_context(|| format!("app {id} never answered {expected:?}"))
 }
 
 async fn until_status(client: &Client, id: &str, status: &str) -> anyhow::Result<Value> {
@@ -43,6 +45,7 @@ async fn until_status(client: &Client, id: &str, status: &str) -> anyhow::Result
         Ok((app["status"] == status).then_some(app))
     })
     .await
+    .with_context(|| format!("app {id} never became {status}"))
 }
 
 /// Instances the local runtime records for an app named `name`.
