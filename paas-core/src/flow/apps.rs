@@ -193,7 +193,9 @@ impl Platform {
     ///
     /// The apps keep what their users asked for: the platform stopping is not a user stopping
     /// them, so none is recorded `STOPPED`. Recovery at the next start finds their instances
-    /// gone and starts them again, as after a crash of the platform.
+    /// gone and starts them again, as after a crash of the platform. The locks of work cut
+    /// short by the shutdown are given back, so that the next start does not wait out their
+    /// leases.
     pub async fn shutdown(&self) -> Result<()> {
         let stopped = self.runtime().shutdown().await;
         if !stopped.is_empty() {
@@ -201,6 +203,10 @@ impl Platform {
                 instances = stopped.len(),
                 "instances stopped with the platform; they start again with it"
             );
+        }
+        let released = self.locks().release_all().await;
+        if released > 0 {
+            tracing::info!(locks = released, "locks of unfinished work given back");
         }
         Ok(())
     }
