@@ -9,6 +9,7 @@
 //! - `m20261123_000003_app_resources.rs`: CPU and memory limits, extra port bindings.
 //! - `m20261123_000004_locks_tasks.rs`: locks, task records, a deployment's crash count.
 //! - `m20261123_000005_logs.rs`: log lines, the head of each app's log, source positions.
+//! - `m20261201_000006_desired_state.rs`: whether the user wants an app running or stopped.
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -18,6 +19,7 @@ mod m20261123_000002_user_git_token;
 mod m20261123_000003_app_resources;
 mod m20261123_000004_locks_tasks;
 mod m20261123_000005_logs;
+mod m20261201_000006_desired_state;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -31,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_app_resources::Migration),
             Box::new(m20261123_000004_locks_tasks::Migration),
             Box::new(m20261123_000005_logs::Migration),
+            Box::new(m20261201_000006_desired_state::Migration),
         ]
     }
 }

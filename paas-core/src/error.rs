@@ -50,6 +50,12 @@ pub enum Error {
     /// Another task is under way on the app; says which.
     #[error("the application is busy: {0}")]
     Busy(String),
+    /// A start of an app that is not stopped (says what it is).
+    #[error("the application is not stopped: it is {0}")]
+    NotStopped(String),
+    /// A stop of an app a user already stopped.
+    #[error("the application is already stopped")]
+    AlreadyStopped,
     /// The task needs a built deployment and there is none.
     #[error("nothing to run: {0}")]
     NotBuilt(String),
@@ -105,6 +111,8 @@ impl Error {
             | Error::IllegalTransition(_)
             | Error::Busy(_)
             | Error::NotBuilt(_)
+            | Error::NotStopped(_)
+            | Error::AlreadyStopped
             | Error::BuildFailed(_)
             | Error::StartFailed(_) => Fault::User,
             Error::Git { fault, .. } => *fault,
@@ -133,6 +141,8 @@ impl Error {
             Error::Busy(_) => "APP_BUSY",
             Error::LockLost(_) => "LOCK_LOST",
             Error::NotBuilt(_) => "NOT_BUILT",
+            Error::NotStopped(_) => "NOT_STOPPED",
+            Error::AlreadyStopped => "ALREADY_STOPPED",
             Error::BuildFailed(_) => "BUILD_FAILED",
             Error::StartFailed(_) => "START_FAILED",
             Error::Git { .. } => "GIT_ERROR",

@@ -10,6 +10,9 @@
 //!   version its writer read, so of two racing writers exactly one wins.
 //! - A holder that dies (crash, `kill -9`, lost network) stops renewing, and its lock can be
 //!   taken once its lease has run out. Nothing waits on a dead holder for longer than the lease.
+//! - A process that stops gracefully gives back every lock it still holds
+//!   ([`Locks::release_all`]), so the next server does not wait out a lease for work that was
+//!   cut short by the shutdown.
 //! - A holder whose lock was taken from it (a forced task, or a lease that ran out while it was
 //!   stalled) finds out at its next renewal: [`Locks::hold`] stops its work there with
 //!   [`Error::LockLost`].
@@ -87,6 +90,9 @@ pub struct Locks {
     lease: Duration,
     /// Names this process in holder ids (`<host>:<pid>:<uuid>`), for people reading a busy answer.
     process: Arc<str>,
+    /// The leases this process took and has not given back, by holder id: given back at
+    /// shutdown, when the work holding them is dropped unfinished.
+    held: Arc<std::sync::Mutex<std::collections::HashMap<String, Lease>>>,
 }
 
 /// How often a waiting acquire looks again.
@@ -101,7 +107,26 @@ impl Locks {
             store,
             lease,
             process: format!("{host}:{}", std::process::id()).into(),
+            held: Arc::default(),
         }
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Lease>> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Gives back every lock this process still holds; called once when it stops gracefully
+    /// (its loops and tasks are stopped). Returns how many were still held.
+    pub async fn release_all(&self) -> usize {
+        let leases: Vec<Lease> = self.held().values().cloned().collect();
+        let mut released = 0;
+        for lease in leases {
+            match self.release(&lease).await {
+                Ok(()) => released += 1,
+                Err(e) => tracing::warn!(key = %lease.key, error = %e, "could not release a lock"),
+            }
+        }
+        released
     }
 
     pub fn lease(&self) -> Duration {
@@ -228,6 +253,7 @@ impl Locks {
 
     /// Gives the lock back (a no-op if it was taken from us).
     pub async fn release(&self, lease: &Lease) -> Result<()> {
+        self.held().remove(&lease.holder);
         let version = lease.version.load(Ordering::SeqCst);
         let record = LockRecord {
             key: lease.key.clone(),
@@ -247,12 +273,14 @@ impl Locks {
     }
 
     fn lease_of(&self, record: LockRecord) -> Lease {
-        Lease {
+        let lease = Lease {
             key: record.key,
             holder: record.holder.unwrap_or_default(),
             purpose: record.purpose.unwrap_or_default(),
             version: Arc::new(AtomicI64::new(record.version)),
-        }
+        };
+        self.held().insert(lease.holder.clone(), lease.clone());
+        lease
     }
 }
 

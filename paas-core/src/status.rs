@@ -59,7 +59,9 @@ impl AppStatus {
                 | (Running, Failed)
                 // a redeploy of a live app builds while the old instance keeps serving
                 | (Running, Building)
-                | (Pending | Building | Starting | Running | Failed, Stopped)
+                // a user's stop (a deployment in flight makes the app busy for it); never the
+                // platform's own shutdown, which leaves the user's wish as it was
+                | (Starting | Running | Failed, Stopped)
                 | (Pending | Building | Starting | Running | Failed | Stopped, Deleting)
         )
     }
@@ -112,8 +114,8 @@ mod tests {
     #[test]
     fn transition_table() {
         let legal: &[(AppStatus, &[AppStatus])] = &[
-            (Pending, &[Building, Starting, Failed, Stopped, Deleting]),
-            (Building, &[Starting, Failed, Stopped, Deleting]),
+            (Pending, &[Building, Starting, Failed, Deleting]),
+            (Building, &[Starting, Failed, Deleting]),
             (Starting, &[Running, Failed, Stopped, Deleting]),
             (Running, &[Starting, Building, Failed, Stopped, Deleting]),
             (Failed, &[Pending, Starting, Stopped, Deleting]),

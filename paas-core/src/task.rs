@@ -1,5 +1,5 @@
 //! Tasks: what the platform does to an app on a user's request (deploy, restart, update,
-//! rollback, delete), each with a record the API shows: kind, state, progress, error, times.
+//! rollback, stop, start, delete), each with a record the API shows: kind, state, progress, error, times.
 //!
 //! Expected flow: a task takes its app's lock ([`crate::lock`]) and runs; a task on a busy app is
 //! refused with `APP_BUSY` (saying what it waits for), or, if the user asks for it, recorded as
@@ -22,6 +22,10 @@ pub enum TaskKind {
     Restart,
     Update,
     Rollback,
+    /// A user stopped the app; it stays stopped until a user starts it.
+    Stop,
+    /// A user started a stopped app again, from its current image.
+    Start,
     Delete,
 }
 
@@ -48,7 +52,7 @@ macro_rules! names {
         }
     };
 }
-names!(TaskKind { Deploy => "DEPLOY", Restart => "RESTART", Update => "UPDATE", Rollback => "ROLLBACK", Delete => "DELETE" });
+names!(TaskKind { Deploy => "DEPLOY", Restart => "RESTART", Update => "UPDATE", Rollback => "ROLLBACK", Stop => "STOP", Start => "START", Delete => "DELETE" });
 names!(TaskState { Queued => "QUEUED", Running => "RUNNING", Succeeded => "SUCCEEDED", Failed => "FAILED" });
 
 impl TaskState {
@@ -74,6 +78,8 @@ pub enum TaskRequest {
     Rollback {
         deployment: DeploymentId,
     },
+    Stop,
+    Start,
     Delete,
 }
 
@@ -84,6 +90,8 @@ impl TaskRequest {
             TaskRequest::Restart { .. } => TaskKind::Restart,
             TaskRequest::Update { .. } => TaskKind::Update,
             TaskRequest::Rollback { .. } => TaskKind::Rollback,
+            TaskRequest::Stop => TaskKind::Stop,
+            TaskRequest::Start => TaskKind::Start,
             TaskRequest::Delete => TaskKind::Delete,
         }
     }

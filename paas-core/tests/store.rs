@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use paas_core::events::StatusEvent;
 use paas_core::model::{
-    AppId, AppName, Application, Branch, Deployment, DeploymentStatus, EnvVars, GitUrl,
+    AppId, AppName, Application, Branch, Deployment, DeploymentStatus, Desired, EnvVars, GitUrl,
     NewApplication, SourcePolicy, User, UserId,
 };
 use paas_core::store::Store;
@@ -71,6 +71,8 @@ on_both_databases!(
     updates_are_compare_and_set,
     concurrent_updates_never_lose_one,
     apps_page_by_owner,
+    the_desired_state_is_kept_apart_from_the_status,
+    a_graceful_stop_gives_back_every_lock_it_holds,
 );
 
 async fn users_by_token_hash(db: TestDb) -> anyhow::Result<()> {
@@ -244,5 +246,54 @@ async fn apps_page_by_owner(db: TestDb) -> anyhow::Result<()> {
         .collect();
     assert_eq!(rest, ids[2..]);
     assert_eq!(s.apps_of(bob.id, None, 10).await?.len(), 1);
+    Ok(())
+}
+
+async fn the_desired_state_is_kept_apart_from_the_status(db: TestDb) -> anyhow::Result<()> {
+    let (s, _d) = store(db).await?;
+    let u = user("alice");
+    s.create_user(&u, "h").await?;
+    let (mut a, dep) = app(&u, "web")?;
+    s.create_app(&a, &dep).await?;
+    let back = s
+        .app(a.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("missing"))?;
+    assert_eq!(back.desired, Desired::Running, "a new app wants to run");
+
+    a.desired = Desired::Stopped;
+    s.update_app(&a, 1, None).await?;
+    let back = s
+        .app(a.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("missing"))?;
+    assert_eq!(
+        (back.desired, back.status),
+        (Desired::Stopped, AppStatus::Pending)
+    );
+    Ok(())
+}
+
+async fn a_graceful_stop_gives_back_every_lock_it_holds(db: TestDb) -> anyhow::Result<()> {
+    use paas_core::lock::{LockKey, Locks};
+    let (s, _d) = store(db).await?;
+    let s: Arc<SqlStore> = Arc::new(s);
+    let lease = std::time::Duration::from_secs(30);
+    let ours = Locks::new(s.clone(), lease);
+    let (one, two) = (LockKey::App(AppId::new()), LockKey::App(AppId::new()));
+    // Work cut short by a shutdown: its leases are dropped, never given back.
+    let renewed = ours.acquire(&one, "a start", lease).await?;
+    ours.renew(&renewed).await?;
+    drop(renewed);
+    drop(ours.acquire(&two, "a build", lease).await?);
+    let done = ours.acquire(&LockKey::Task("x"), "done", lease).await?;
+    ours.release(&done).await?;
+
+    assert_eq!(ours.release_all().await, 2);
+    let theirs = Locks::new(s, lease);
+    for key in [&one, &two] {
+        let taken = theirs.try_acquire(key, "the next server").await?;
+        assert!(taken.is_ok(), "{key} still held: {taken:?}");
+    }
     Ok(())
 }

@@ -259,7 +259,7 @@ impl Server {
         }
         while tasks.join_next().await.is_some() {}
         if let Err(e) = self.platform.shutdown().await {
-            tracing::error!(error = %e, "could not record the apps stopped at shutdown");
+            tracing::error!(error = %e, "could not stop the apps' instances at shutdown");
         }
         Ok(())
     }

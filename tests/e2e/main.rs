@@ -4,6 +4,7 @@
 mod apps;
 mod auth;
 mod create;
+mod desired;
 mod failures;
 mod hostile_repos;
 mod http;

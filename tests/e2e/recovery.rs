@@ -35,7 +35,8 @@ if os.environ.get("CRASH") != "once" or not os.path.exists("crashed-once"):
 http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
 "#;
 
-const FAST_CRASH_POLICY: &[&str] = &["--crash-restarts", "2", "--crash-backoff-ms", "200"];
+pub(crate) const FAST_CRASH_POLICY: &[&str] =
+    &["--crash-restarts", "2", "--crash-backoff-ms", "200"];
 
 async fn a_crash_loop_fails_the_app_with_the_reason(db: TestDb) -> anyhow::Result<()> {
     let server = TestServer::spawn(db, FAST_CRASH_POLICY).await?;
@@ -98,7 +99,7 @@ async fn a_single_crash_is_restarted(db: TestDb) -> anyhow::Result<()> {
 on_both_databases!(a_single_crash_is_restarted);
 
 /// Process records of the local runtime: `(instance id, process group)`.
-fn records(data_dir: &std::path::Path) -> anyhow::Result<Vec<(String, i32)>> {
+pub(crate) fn records(data_dir: &std::path::Path) -> anyhow::Result<Vec<(String, i32)>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(data_dir.join("logs").join("run"))? {
         let record: serde_json::Value = serde_json::from_slice(&std::fs::read(entry?.path())?)?;

@@ -173,9 +173,18 @@ impl TestServer {
 
     /// Stops the server like Ctrl-C does and waits for it.
     pub async fn stop(&mut self) -> anyhow::Result<std::process::ExitStatus> {
+        self.signal(Signal::SIGINT).await
+    }
+
+    /// Stops the server like a service manager does (SIGTERM) and waits for it.
+    pub async fn terminate(&mut self) -> anyhow::Result<std::process::ExitStatus> {
+        self.signal(Signal::SIGTERM).await
+    }
+
+    async fn signal(&mut self, signal: Signal) -> anyhow::Result<std::process::ExitStatus> {
         let mut child = self.child.take().context("already stopped")?;
         if let Some(pid) = child.id() {
-            kill(Pid::from_raw(i32::try_from(pid)?), Signal::SIGINT)?;
+            kill(Pid::from_raw(i32::try_from(pid)?), signal)?;
         }
         Ok(tokio::time::timeout(Duration::from_secs(30), child.wait()).await??)
     }

@@ -7,7 +7,7 @@ use chrono::Utc;
 use super::tasks::Then;
 use crate::error::{Error, Result};
 use crate::model::{
-    AppId, AppUpdate, Application, CommitId, Deployment, DeploymentId, DeploymentStatus,
+    AppId, AppUpdate, Application, CommitId, Deployment, DeploymentId, DeploymentStatus, Desired,
     UpdateEffect,
 };
 use crate::platform::Platform;
@@ -25,6 +25,8 @@ impl Platform {
         match request {
             TaskRequest::Redeploy { .. } | TaskRequest::Delete => Ok(()),
             TaskRequest::Restart { .. } => self.restartable(app).await.map(|_| ()),
+            TaskRequest::Stop => self.stoppable(app),
+            TaskRequest::Start => self.startable(app).await.map(|_| ()),
             TaskRequest::Update {
                 update,
                 expected_version,
@@ -65,7 +67,11 @@ impl Platform {
         match request {
             TaskRequest::Redeploy { commit } => {
                 let commit = self.resolve_commit(&app, commit.clone()).await?;
-                let dep = self.queue_build(&app, commit, |_| Ok(())).await?;
+                let run = |a: &mut Application| {
+                    a.desired = Desired::Running;
+                    Ok(())
+                };
+                let dep = self.queue_build(&app, commit, run).await?;
                 task.deployment = Some(dep);
                 Ok(Then::Pipeline)
             }
@@ -76,6 +82,7 @@ impl Platform {
                 }
                 let dep = self.restartable(&app).await?;
                 self.update_app(id, |a| {
+                    a.desired = Desired::Running;
                     a.deployment = Some(dep.id);
                     if a.status != AppStatus::Starting {
                         a.status = AppStatus::Starting;
@@ -96,10 +103,16 @@ impl Platform {
             }
             TaskRequest::Rollback { deployment } => {
                 let target = self.rollback_target(&app, *deployment).await?;
-                let dep = self.roll_out(&app, &target, |_| Ok(())).await?;
+                let run = |a: &mut Application| {
+                    a.desired = Desired::Running;
+                    Ok(())
+                };
+                let dep = self.roll_out(&app, &target, run).await?;
                 task.deployment = Some(dep);
                 Ok(Then::Launch(dep))
             }
+            TaskRequest::Stop => self.begin_stop(&app).await,
+            TaskRequest::Start => self.begin_start(&app, task).await,
             TaskRequest::Delete => {
                 self.delete_now(&app).await?;
                 Ok(Then::Done)
@@ -127,7 +140,11 @@ impl Platform {
             *a = update.apply(a);
             Ok(())
         };
-        let effect = AppUpdate::effect(app, &next);
+        // A stopped app stays stopped: the change is kept for its next start or redeploy.
+        let effect = match app.desired {
+            Desired::Stopped => UpdateEffect::DataOnly,
+            Desired::Running => AppUpdate::effect(app, &next),
+        };
         let image = self.restartable(app).await.ok();
         let then = match (effect, image) {
             (UpdateEffect::Rebuild, _) => {
@@ -231,7 +248,7 @@ impl Platform {
 
     /// The deployment a restart runs again: the app's own if it was built, else the newest
     /// built one.
-    async fn restartable(&self, app: &Application) -> Result<Deployment> {
+    pub(crate) async fn restartable(&self, app: &Application) -> Result<Deployment> {
         let deps = self.store().deployments_of(app.id).await?;
         let built = |d: &&Deployment| d.image.is_some() && d.status.is_built();
         deps.iter()

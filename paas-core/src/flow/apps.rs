@@ -189,29 +189,24 @@ impl Platform {
             .ok_or(Error::NotFound("application"))
     }
 
-    /// Stops what dies with this process (local processes) and records it on the apps, so the
-    /// status stays the truth. Called once on shutdown.
+    /// Stops what dies with this process (local processes). Called once on shutdown.
+    ///
+    /// The apps keep what their users asked for: the platform stopping is not a user stopping
+    /// them, so none is recorded `STOPPED`. Recovery at the next start finds their instances
+    /// gone and starts them again, as after a crash of the platform. The locks of work cut
+    /// short by the shutdown are given back, so that the next start does not wait out their
+    /// leases.
     pub async fn shutdown(&self) -> Result<()> {
-        let live = self
-            .store()
-            .apps_in_status(&[AppStatus::Starting, AppStatus::Running])
-            .await?;
         let stopped = self.runtime().shutdown().await;
-        for app in live {
-            let Some(dep_id) = app.deployment else {
-                continue;
-            };
-            let Some(dep) = self.store().deployment(dep_id).await? else {
-                continue;
-            };
-            if dep.instance.as_ref().is_some_and(|i| stopped.contains(i)) {
-                self.set_status(
-                    app.id,
-                    AppStatus::Stopped,
-                    Some("the platform was stopped".into()),
-                )
-                .await?;
-            }
+        if !stopped.is_empty() {
+            tracing::info!(
+                instances = stopped.len(),
+                "instances stopped with the platform; they start again with it"
+            );
+        }
+        let released = self.locks().release_all().await;
+        if released > 0 {
+            tracing::info!(locks = released, "locks of unfinished work given back");
         }
         Ok(())
     }

@@ -179,12 +179,12 @@ impl Platform {
                         self.start_once(app, &dep).await
                     }
                 },
-                |e| matches!(e, Error::StartFailed(_) | Error::Runtime(_)),
+                startable_again,
             )
             .await;
         match started {
             Ok(instance) => Ok(Ok(instance)),
-            Err(e @ (Error::StartFailed(_) | Error::Runtime(_))) => Ok(Err(format!(
+            Err(e) if startable_again(&e) => Ok(Err(format!(
                 "the app did not start after {} attempts: {e}",
                 dep.start_attempts
             ))),
@@ -300,6 +300,16 @@ impl Platform {
             tokio::time::sleep(PROBE_EVERY).await;
         }
     }
+}
+
+/// Whether a failed start is tried again: the app's own failure, or the runtime's (an I/O error
+/// such as no free port or no file descriptor left may pass). The store's errors end the step,
+/// which is then settled or delivered again.
+fn startable_again(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::StartFailed(_) | Error::Runtime(_) | Error::Io { .. }
+    )
 }
 
 /// Why an instance is not running, in words: exit code or out-of-memory kill, and its last

@@ -3,7 +3,11 @@
 //! Expected flow (under the `task:reconcile` lock, so two servers starting together do not both
 //! recover; each app under its own lock, which a dead holder loses when its lease runs out):
 //! - an app being deleted is deleted;
-//! - a `RUNNING` app whose instance is gone is started again;
+//! - an app the user wants running ([`Desired::Running`]) whose instance is gone is started
+//!   again: a `RUNNING` one (killed with the platform, or stopped by its Ctrl-C), and a `STOPPED`
+//!   one that an earlier version of the platform recorded so when it shut down;
+//! - an app a user stopped ([`Desired::Stopped`]) stays stopped, and a stop that was under way
+//!   is finished;
 //! - an app in `PENDING`/`BUILDING`/`STARTING` is resumed: with a queue that lost its messages
 //!   (in memory) its build is queued again, with a durable queue the request is still there and
 //!   another worker takes it over; a start that was under way is run again;
@@ -16,7 +20,7 @@ use futures::future::join_all;
 
 use crate::error::{Error, Result};
 use crate::lock::LockKey;
-use crate::model::{Application, DeploymentStatus};
+use crate::model::{Application, DeploymentStatus, Desired};
 use crate::platform::Platform;
 use crate::runtime::InstanceState;
 use crate::status::AppStatus;
@@ -59,6 +63,7 @@ impl Platform {
                 AppStatus::Building,
                 AppStatus::Starting,
                 AppStatus::Running,
+                AppStatus::Stopped,
                 AppStatus::Deleting,
             ])
             .await?;
@@ -94,10 +99,19 @@ impl Platform {
             Err(Error::Busy(_)) => return Ok((false, 0)),
             Err(e) => return Err(e),
         };
-        self.locks().hold(lease, self.recover_locked(app)).await
+        let (id, dep) = (app.id, app.deployment);
+        let work = async {
+            let out = self.recover_locked(app).await;
+            if let (Err(e), Some(dep)) = (&out, dep) {
+                self.settle_after(id, dep, e).await;
+            }
+            out
+        };
+        self.locks().hold(lease, work).await
     }
 
-    async fn recover_locked(&self, app: Application) -> Result<(bool, usize)> {
+    /// Recovers one app; the caller holds its lock.
+    pub(crate) async fn recover_locked(&self, app: Application) -> Result<(bool, usize)> {
         let Some(app) = self.store().app(app.id).await? else {
             return Ok((false, 0));
         };
@@ -113,6 +127,29 @@ impl Platform {
                 self.runtime().remove(&known.id).await?;
                 orphans += 1;
             }
+        }
+        match (app.desired, app.status) {
+            (Desired::Stopped, AppStatus::Stopped) => return Ok((false, orphans)),
+            (Desired::Stopped, _) => {
+                self.stop_now(app.id).await?;
+                return Ok((true, orphans));
+            }
+            (Desired::Running, AppStatus::Stopped) => {
+                let Ok(dep) = self.restartable(&app).await else {
+                    tracing::warn!(app_id = %app.id, "a stopped app has no image to start");
+                    return Ok((false, orphans));
+                };
+                self.update_app(app.id, |a| {
+                    a.deployment = Some(dep.id);
+                    Ok(())
+                })
+                .await?;
+                let why = "started again with the platform";
+                self.restart_instance(app.id, dep.id, Some(why.into()))
+                    .await?;
+                return Ok((true, orphans));
+            }
+            (Desired::Running, _) => {}
         }
         let durable = self.queue().durable();
         let Some(current) = app.deployment else {

@@ -7,7 +7,10 @@
 //! the deployment and shows the app `STARTING` with the exit reason and the delay → waits the
 //! backoff of the [`crate::PlatformConfig::crash_restart`] policy → starts a new instance (the
 //! usual 3 start attempts). Crash number `max_attempts + 1` in a row fails the app. An instance
-//! that ran for [`crate::PlatformConfig::steady_after`] has its count reset.
+//! that ran for [`crate::PlatformConfig::steady_after`] has its count reset. An app a user
+//! stopped ([`Desired::Stopped`]) is left alone. An error on the way out of a restart settles
+//! the app ([`Platform::settle_after`]); a `STARTING` app nobody works on is resumed each round
+//! ([`Platform::resume_stuck`]).
 
 use std::future::Future;
 
@@ -16,7 +19,7 @@ use chrono::Utc;
 use super::deploy::exit_reason;
 use crate::error::Result;
 use crate::lock::LockKey;
-use crate::model::{AppId, DeploymentId, DeploymentStatus};
+use crate::model::{AppId, DeploymentId, DeploymentStatus, Desired};
 use crate::platform::Platform;
 use crate::runtime::InstanceState;
 use crate::status::AppStatus;
@@ -98,6 +101,9 @@ impl Platform {
                     if let Err(e) = self.supervise_step().await {
                         tracing::warn!(error = %e, "supervisor step failed");
                     }
+                    if let Err(e) = self.resume_stuck().await {
+                        tracing::warn!(error = %e, "looking for stuck applications failed");
+                    }
                 }
             }
         }
@@ -108,6 +114,9 @@ impl Platform {
     pub async fn supervise_step(&self) -> Result<usize> {
         let mut taken = 0;
         for app in self.store().apps_in_status(&[AppStatus::Running]).await? {
+            if app.desired == Desired::Stopped {
+                continue; // being stopped by a user
+            }
             let Some(mut dep) = self.live_deployment(app.id, None).await? else {
                 continue;
             };
@@ -132,7 +141,13 @@ impl Platform {
             taken += 1;
             let platform = self.clone();
             tokio::spawn(async move {
-                let work = platform.handle_crash(app.id, dep.id);
+                let work = async {
+                    let out = platform.handle_crash(app.id, dep.id).await;
+                    if let Err(e) = &out {
+                        platform.settle_after(app.id, dep.id, e).await;
+                    }
+                    out
+                };
                 if let Err(e) = platform.locks().hold(lease, work).await {
                     tracing::warn!(app_id = %app.id, error = %e, "could not handle a crash");
                 }
@@ -155,7 +170,8 @@ impl Platform {
         let Some(mut dep) = self.store().deployment(dep_id).await? else {
             return Ok(());
         };
-        if app.status != AppStatus::Running || dep.status != DeploymentStatus::Running {
+        let running = app.status == AppStatus::Running && dep.status == DeploymentStatus::Running;
+        if !running || app.desired == Desired::Stopped {
             return Ok(());
         }
         let Some(instance) = dep.instance.clone() else {

@@ -29,6 +29,8 @@ pub(crate) enum Then {
     Launch(DeploymentId),
     /// Replace the instance of this deployment with a new one.
     Restart(DeploymentId),
+    /// Remove the app's instances: a user stopped it.
+    Stop,
 }
 
 /// How long a task other than a restart waits for a lock.
@@ -164,6 +166,22 @@ impl Platform {
                 self.locks().release(&lease).await?;
                 self.store().put_task(&task).await?;
             }
+            Then::Stop => {
+                self.store().put_task(&task).await?;
+                let platform = self.clone();
+                let mut record = task.clone();
+                let app_id = app.id;
+                tokio::spawn(async move {
+                    let out = platform
+                        .locks()
+                        .hold(lease, platform.stop_now(app_id))
+                        .await;
+                    let error = out.err().map(|e| e.to_string());
+                    if let Err(e) = platform.end_task(&mut record, error).await {
+                        tracing::warn!(task = %record.id, error = %e, "could not record the end of a task");
+                    }
+                });
+            }
             Then::Launch(dep) | Then::Restart(dep) => {
                 self.store().put_task(&task).await?;
                 let platform = self.clone();
@@ -172,11 +190,15 @@ impl Platform {
                 let app_id = app.id;
                 tokio::spawn(async move {
                     let work = async {
-                        if restart {
+                        let out = if restart {
                             platform.restart_instance(app_id, dep, None).await
                         } else {
                             platform.start_deployment(app_id, dep).await
+                        };
+                        if let Err(e) = &out {
+                            platform.settle_after(app_id, dep, e).await;
                         }
+                        out
                     };
                     let out = platform.locks().hold(lease, work).await;
                     platform.end_with_deployment(&mut record, dep, &out).await;
@@ -326,6 +348,8 @@ pub(crate) fn describe(request: &TaskRequest) -> String {
         TaskRequest::Restart { force: false } => "a restart".into(),
         TaskRequest::Update { .. } => "an update".into(),
         TaskRequest::Rollback { deployment } => format!("a rollback to {deployment}"),
+        TaskRequest::Stop => "a stop".into(),
+        TaskRequest::Start => "a start".into(),
         TaskRequest::Delete => "a deletion".into(),
     }
 }

@@ -47,6 +47,9 @@ pub struct Application {
     /// Extra ports besides the HTTP one.
     pub port_bindings: Vec<PortBinding>,
     pub visibility: Visibility,
+    /// What the user asked for: whether it should run (see [`super::Desired`]).
+    pub desired: super::Desired,
+    /// What is observed.
     pub status: AppStatus,
     /// Why the app is in its status (the error of a `Failed` app).
     pub status_reason: Option<String>,
@@ -83,6 +86,7 @@ impl Application {
             resources: new.resources,
             port_bindings: new.port_bindings,
             visibility: Visibility::Private,
+            desired: super::Desired::Running,
             status: AppStatus::Pending,
             status_reason: None,
             deployment: Some(first.id),

@@ -2,6 +2,7 @@
 
 mod app;
 mod deployment;
+mod desired;
 mod env;
 mod ids;
 mod language;
@@ -14,6 +15,7 @@ mod validation;
 
 pub use app::{AppUpdate, Application, Endpoint, NewApplication, UpdateEffect, Visibility};
 pub use deployment::{Deployment, DeploymentStatus};
+pub use desired::Desired;
 pub use env::{EnvKey, EnvVars};
 pub use ids::{AppId, DeploymentId, TaskId, UserId};
 pub use language::{Language, Procfile};

@@ -15,6 +15,8 @@ pub enum TaskKind {
     Restart,
     Update,
     Rollback,
+    Stop,
+    Start,
     Delete,
 }
 
@@ -28,7 +30,8 @@ pub enum TaskState {
     Failed,
 }
 
-/// Something the platform does to an app: a deploy, restart, update, rollback or deletion.
+/// Something the platform does to an app: a deploy, restart, update, rollback, stop, start or
+/// deletion.
 #[derive(SimpleObject)]
 pub struct Task {
     pub id: ID,

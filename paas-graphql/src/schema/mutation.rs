@@ -95,6 +95,29 @@ impl MutationRoot {
         submit(ctx, id, TaskRequest::Restart { force }, queue).await
     }
 
+    /// Stops the app: its instances are removed and it is `STOPPED` until `startApplication`,
+    /// across restarts of the server too; crashes are no longer watched. A stopped app answers
+    /// `ALREADY_STOPPED`; a busy one `APP_BUSY`, or with `queue: true` the task waits its turn.
+    async fn stop_application(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        queue: Option<bool>,
+    ) -> GqlResult<Application> {
+        submit(ctx, id, TaskRequest::Stop, queue).await
+    }
+
+    /// Starts a stopped app from its current deployment's image (no build). An app that is not
+    /// stopped answers `NOT_STOPPED`; one without a built image `NOT_BUILT`.
+    async fn start_application(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        queue: Option<bool>,
+    ) -> GqlResult<Application> {
+        submit(ctx, id, TaskRequest::Start, queue).await
+    }
+
     /// Changes an app. With `expectedVersion`, the change applies only if the app is still at
     /// that version (`VERSION_CONFLICT` otherwise), so two editors never lose a change.
     async fn update_application(

@@ -21,6 +21,17 @@ pub enum AppStatus {
     Deleting,
 }
 
+/// What the app's user asked for, apart from what is observed (`status`).
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "paas_core::model::Desired")]
+pub enum DesiredState {
+    /// Keep it running: the platform starts it again whenever its instance is gone (a crash,
+    /// a restart of the server).
+    Running,
+    /// Stopped by a user (`stopApplication`): nothing starts it until `startApplication`.
+    Stopped,
+}
+
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "paas_core::model::DeploymentStatus")]
 pub enum DeploymentStatus {
@@ -181,6 +192,8 @@ pub struct Application {
     pub status: AppStatus,
     /// Why the app is in its status: the error of a `FAILED` app.
     pub status_reason: Option<String>,
+    /// Whether its user wants it running (`STOPPED` only after `stopApplication`).
+    pub desired_state: DesiredState,
     pub language: Option<Language>,
     pub port: Option<i32>,
     pub env: Vec<EnvVar>,
@@ -261,6 +274,7 @@ impl From<model::Application> for Application {
             name: a.name.to_string(),
             status: a.status.into(),
             status_reason: a.status_reason.clone(),
+            desired_state: a.desired.into(),
             language: a.language.map(Into::into),
             port: a.port.map(|p| i32::from(p.get())),
             env: a

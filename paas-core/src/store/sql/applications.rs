@@ -3,8 +3,8 @@ use sea_orm::entity::prelude::*;
 
 use crate::error::Error;
 use crate::model::{
-    AppName, Application, Branch, CommitId, Endpoint, EnvVars, GitSource, GitUrl, Language, Port,
-    Resources, SourcePolicy, Visibility,
+    AppName, Application, Branch, CommitId, Desired, Endpoint, EnvVars, GitSource, GitUrl,
+    Language, Port, Resources, SourcePolicy, Visibility,
 };
 use crate::secrets::Keyring;
 use crate::status::AppStatus;
@@ -28,6 +28,8 @@ pub struct Model {
     pub env: String,
     pub visibility: String,
     pub status: String,
+    /// What the user asked for: `RUNNING` or `STOPPED`.
+    pub desired_state: String,
     #[sea_orm(column_type = "Text", nullable)]
     pub status_reason: Option<String>,
     pub deployment: Option<Uuid>,
@@ -92,6 +94,8 @@ impl TryFrom<Model> for Application {
                 "PUBLIC" => Visibility::Public,
                 _ => Visibility::Private,
             },
+            desired: Desired::parse(&m.desired_state)
+                .ok_or_else(|| corrupt("desired state", &m.desired_state))?,
             status: AppStatus::parse(&m.status).ok_or_else(|| corrupt("status", &m.status))?,
             status_reason: m.status_reason,
             deployment: m.deployment.map(Into::into),
@@ -156,6 +160,7 @@ fn active(app: &Application, with_id: bool) -> ActiveModel {
             Visibility::Public => "PUBLIC".into(),
         }),
         status: Set(app.status.as_str().to_owned()),
+        desired_state: Set(app.desired.as_str().to_owned()),
         status_reason: Set(app.status_reason.clone()),
         deployment: Set(app.deployment.map(|d| d.as_uuid())),
         endpoint_host: Set(app.endpoint.as_ref().map(|e| e.host.clone())),
