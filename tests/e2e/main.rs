@@ -15,6 +15,7 @@ mod podman;
 mod private;
 mod production;
 mod recovery;
+mod redis_outage;
 mod tasks;
 mod validation;
 
