@@ -2,25 +2,19 @@
 //! (claims, renewals, dead letters), event bus across "processes".
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::Utc;
 use futures::StreamExt;
 use paas_core::cache::redis::RedisCache;
 use paas_core::events::redis::RedisBus;
 use paas_core::events::{Event, EventBus, StatusEvent};
-use paas_core::lock::{LockRecord, LockStore};
-use paas_core::logs::{LogHead, LogLine, LogQuery, LogStore, LogTime, NewLine, SourcePosition};
-use paas_core::model::TaskId;
 use paas_core::model::*;
 use paas_core::queue::redis::RedisQueue;
 use paas_core::queue::{BuildQueue, Message, Topic};
 use paas_core::store::Store;
 use paas_core::store::sql::SqlStore;
-use paas_core::task::{Task, TaskState, TaskStore};
-use paas_core::{AppStatus, Platform, Result};
+use paas_core::{AppStatus, Platform};
 use paas_runner::BuildWorker;
 use paas_runner::local::{LocalBuilder, LocalRuntime};
 use paas_tests::TestDb;
