@@ -14,6 +14,8 @@
 //!   records of what the platform does to an app; [`logs`]: build, instance and system lines.
 //! - Ports, one trait per file: [`store`], [`cache`], [`queue`], [`events`], [`git`],
 //!   [`builder`], [`runtime`]. Their adapters live in the folder of the same name.
+//! - [`redis_conn`]: connecting to Redis so that a dead one costs little, and the circuit
+//!   breaker that skips it until it answers again.
 //! - [`platform`]: [`Platform`], the handle that holds the chosen adapters, built with
 //!   [`Platform::builder`].
 //! - [`flow`]: the flows of the design card: create an application, deploy a built image.

@@ -40,15 +40,9 @@ impl Platform {
             ..RetryPolicy::attempts(u32::MAX)
         };
         loop {
-            let reset = async {
-                if resets.changed().await.is_err() {
-                    // This queue never loses messages.
-                    std::future::pending::<()>().await;
-                }
-            };
             tokio::select! {
                 () = &mut shutdown => return,
-                () = reset => {}
+                () = next_reset(&mut resets) => {}
                 () = self.requeue_wanted().notified() => {}
             }
             let mut attempt = 1;
@@ -60,9 +54,11 @@ impl Platform {
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, attempt, "could not queue again what is waiting");
+                        // The queue coming back ends the wait early.
                         tokio::select! {
                             () = &mut shutdown => return,
                             () = tokio::time::sleep(backoff.delay(attempt)) => {}
+                            () = next_reset(&mut resets) => {}
                         }
                         attempt = attempt.saturating_add(1);
                     }
@@ -135,5 +131,12 @@ impl Platform {
             pushed += 1;
         }
         Ok(pushed)
+    }
+}
+
+/// The queue's next reset; never, for a queue that does not lose messages.
+async fn next_reset(resets: &mut tokio::sync::watch::Receiver<u64>) {
+    if resets.changed().await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
