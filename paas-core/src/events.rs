@@ -39,10 +39,14 @@ pub struct LogsWritten {
 pub enum Event {
     Status(StatusEvent),
     Logs(LogsWritten),
+    /// Events may have been lost for this subscriber (it fell behind, or the bus lost its
+    /// connection and has it back): whatever it follows, it reads again from the store.
+    Missed,
 }
 
-/// Fan-out of events. Delivery is best effort: a subscriber that falls behind may miss events,
-/// which is why status events are also stored and subscribers fill gaps from the store.
+/// Fan-out of events. Delivery is best effort: a subscriber that falls behind, or a process
+/// whose connection to the bus broke, may miss events; it is then sent [`Event::Missed`], and
+/// since status events and log lines are stored, it fills what it missed from the store.
 #[async_trait]
 pub trait EventBus: Send + Sync {
     async fn publish(&self, event: Event) -> Result<()>;

@@ -16,6 +16,8 @@
 //!   [`builder`], [`runtime`]. Their adapters live in the folder of the same name.
 //! - [`secrets`]: the keys and the sealing of env values and git tokens at rest; the data
 //!   dir's modes.
+//! - [`redis_conn`]: connecting to Redis so that a dead one costs little, and the circuit
+//!   breaker that skips it until it answers again.
 //! - [`platform`]: [`Platform`], the handle that holds the chosen adapters, built with
 //!   [`Platform::builder`].
 //! - [`flow`]: the flows of the design card: create an application, deploy a built image.

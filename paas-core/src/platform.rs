@@ -63,8 +63,10 @@ pub struct PlatformConfig {
     /// Lines a live log subscriber may have waiting before newer ones are dropped for it (and
     /// it is told so).
     pub log_buffer: usize,
-    /// How often a live log follower looks at the store when no event says there is more (the
-    /// bus is best effort).
+    /// How often the log of an app with live followers is looked at in the store when no event
+    /// says there is more: once per app, shared by all its followers in this process. Only a
+    /// safety net (the bus is best effort; when it knows it dropped events, it says so and
+    /// followers look at once), so it can be rare.
     pub log_poll: Duration,
 }
 
@@ -109,7 +111,7 @@ impl Default for PlatformConfig {
             supervise_every: Duration::from_secs(1),
             log_retention: crate::logs::Retention::default(),
             log_buffer: 4096,
-            log_poll: Duration::from_secs(1),
+            log_poll: Duration::from_secs(10),
         }
     }
 }
@@ -126,6 +128,10 @@ struct Inner {
     config: PlatformConfig,
     /// Instances whose output this process follows.
     followed: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Wakes the requeue loop: a push failed, what is waiting must be queued again.
+    requeue: tokio::sync::Notify,
+    /// One watch per followed app, shared by every log follower of it in this process.
+    log_watches: crate::flow::LogWatches,
 }
 
 /// The platform: adapters plus flows. See [`crate::flow`].
@@ -184,6 +190,12 @@ impl Platform {
     /// Locks in the store, shared with every process on the same database.
     pub fn locks(&self) -> &Locks {
         &self.inner.locks
+    }
+    pub(crate) fn requeue_wanted(&self) -> &tokio::sync::Notify {
+        &self.inner.requeue
+    }
+    pub(crate) fn log_watches(&self) -> &crate::flow::LogWatches {
+        &self.inner.log_watches
     }
 }
 
@@ -304,6 +316,8 @@ impl PlatformBuilder {
                 images,
                 config: self.config,
                 followed: Default::default(),
+                requeue: tokio::sync::Notify::new(),
+                log_watches: Default::default(),
             }),
         })
     }

@@ -73,6 +73,12 @@ pub trait BuildQueue: Send + Sync {
     }
     /// Moves a message that keeps failing out of the way (acked, kept aside with `reason`).
     async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<()>;
+    /// Bumped whenever messages may have been lost (the backend came back empty, or pushes
+    /// failed while it was unreachable): the platform then queues again, from the database,
+    /// what is waiting. A queue that never loses messages this way never bumps it.
+    fn resets(&self) -> tokio::sync::watch::Receiver<u64> {
+        tokio::sync::watch::channel(0).1
+    }
 }
 
 /// Deliveries of one message after which it is dead-lettered instead of handled again.

@@ -1,5 +1,10 @@
 //! Connecting to Redis so that a Redis that is down costs little: few reconnect tries, short
-//! timeouts. Callers treat a failed call as "Redis is not there right now".
+//! timeouts. Callers treat a failed call as "Redis is not there right now", and a [`Breaker`]
+//! makes the calls after it skip Redis at once until it answers again.
+
+pub mod breaker;
+
+pub use breaker::{Breaker, CallError};
 
 use std::time::Duration;
 

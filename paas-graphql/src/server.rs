@@ -233,6 +233,13 @@ impl Server {
             let stop = stopped();
             tasks.spawn(async move { platform.run_log_retention(stop).await });
         }
+        {
+            // Queues again what the database says is waiting when the queue lost it (Redis
+            // restarted empty) or could not take it (Redis unreachable).
+            let platform = self.platform.clone();
+            let stop = stopped();
+            tasks.spawn(async move { platform.run_requeue(stop).await });
+        }
         if let Some(worker) = self.worker {
             let stop = stopped();
             tasks.spawn(async move { worker.run(stop).await });

@@ -2,174 +2,24 @@
 //! (claims, renewals, dead letters), event bus across "processes".
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::Utc;
 use futures::StreamExt;
 use paas_core::cache::redis::RedisCache;
 use paas_core::events::redis::RedisBus;
 use paas_core::events::{Event, EventBus, StatusEvent};
-use paas_core::lock::{LockRecord, LockStore};
-use paas_core::logs::{LogHead, LogLine, LogQuery, LogStore, LogTime, NewLine, SourcePosition};
-use paas_core::model::TaskId;
 use paas_core::model::*;
 use paas_core::queue::redis::RedisQueue;
 use paas_core::queue::{BuildQueue, Message, Topic};
 use paas_core::store::Store;
 use paas_core::store::sql::SqlStore;
-use paas_core::task::{Task, TaskState, TaskStore};
-use paas_core::{AppStatus, Platform, Result};
+use paas_core::{AppStatus, Platform};
 use paas_runner::BuildWorker;
 use paas_runner::local::{LocalBuilder, LocalRuntime};
 use paas_tests::TestDb;
+use paas_tests::counting_store::CountingStore;
 use paas_tests::redis::{PrivateRedis, unique_prefix, url};
-
-/// The real store, counting the calls that reach it.
-struct CountingStore {
-    inner: SqlStore,
-    calls: AtomicUsize,
-}
-
-impl CountingStore {
-    fn take(&self) -> usize {
-        self.calls.swap(0, Ordering::SeqCst)
-    }
-    fn hit(&self) -> &SqlStore {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        &self.inner
-    }
-}
-
-// Locks, task records and logs are not what the cache saves; they pass through uncounted.
-#[async_trait]
-impl LockStore for CountingStore {
-    async fn lock_record(&self, key: &str) -> Result<Option<LockRecord>> {
-        self.inner.lock_record(key).await
-    }
-    async fn insert_lock(&self, r: &LockRecord) -> Result<bool> {
-        self.inner.insert_lock(r).await
-    }
-    async fn swap_lock(&self, v: i64, r: &LockRecord) -> Result<bool> {
-        self.inner.swap_lock(v, r).await
-    }
-}
-
-#[async_trait]
-impl TaskStore for CountingStore {
-    async fn put_task(&self, t: &Task) -> Result<()> {
-        self.inner.put_task(t).await
-    }
-    async fn task(&self, id: TaskId) -> Result<Option<Task>> {
-        self.inner.task(id).await
-    }
-    async fn tasks_of(&self, app: AppId, limit: u64) -> Result<Vec<Task>> {
-        self.inner.tasks_of(app, limit).await
-    }
-    async fn tasks_in_state(&self, s: TaskState, limit: u64) -> Result<Vec<Task>> {
-        self.inner.tasks_in_state(s, limit).await
-    }
-    async fn task_of_deployment(&self, d: DeploymentId) -> Result<Option<Task>> {
-        self.inner.task_of_deployment(d).await
-    }
-}
-
-#[async_trait]
-impl LogStore for CountingStore {
-    async fn append_logs(
-        &self,
-        app: AppId,
-        lines: &[NewLine],
-        position: Option<&SourcePosition>,
-    ) -> Result<Vec<LogLine>> {
-        self.inner.append_logs(app, lines, position).await
-    }
-    async fn log_position(&self, source: &str) -> Result<Option<String>> {
-        self.inner.log_position(source).await
-    }
-    async fn read_logs(&self, q: &LogQuery) -> Result<Vec<LogLine>> {
-        self.inner.read_logs(q).await
-    }
-    async fn log_head(&self, app: AppId) -> Result<LogHead> {
-        self.inner.log_head(app).await
-    }
-    async fn apps_with_logs(&self) -> Result<Vec<AppId>> {
-        self.inner.apps_with_logs().await
-    }
-    async fn prune_logs(&self, app: AppId, before: LogTime, max_bytes: u64) -> Result<u64> {
-        self.inner.prune_logs(app, before, max_bytes).await
-    }
-    async fn delete_logs(&self, app: AppId) -> Result<()> {
-        self.inner.delete_logs(app).await
-    }
-}
-
-#[async_trait]
-impl Store for CountingStore {
-    async fn create_user(&self, u: &User, h: &str) -> Result<()> {
-        self.hit().create_user(u, h).await
-    }
-    async fn user(&self, id: UserId) -> Result<Option<User>> {
-        self.hit().user(id).await
-    }
-    async fn user_by_token_hash(&self, h: &str) -> Result<Option<User>> {
-        self.hit().user_by_token_hash(h).await
-    }
-    async fn set_git_token(&self, u: UserId, t: Option<&Secret>) -> Result<()> {
-        self.hit().set_git_token(u, t).await
-    }
-    async fn git_token(&self, u: UserId) -> Result<Option<Secret>> {
-        self.hit().git_token(u).await
-    }
-    async fn create_app(&self, a: &Application, d: &Deployment) -> Result<()> {
-        self.hit().create_app(a, d).await
-    }
-    async fn app(&self, id: AppId) -> Result<Option<Application>> {
-        self.hit().app(id).await
-    }
-    async fn app_by_name(&self, n: &AppName) -> Result<Option<Application>> {
-        self.hit().app_by_name(n).await
-    }
-    async fn apps_of(&self, o: UserId, a: Option<AppId>, l: u64) -> Result<Vec<Application>> {
-        self.hit().apps_of(o, a, l).await
-    }
-    async fn apps_in_status(&self, s: &[AppStatus]) -> Result<Vec<Application>> {
-        self.hit().apps_in_status(s).await
-    }
-    async fn update_app(
-        &self,
-        a: &Application,
-        v: i64,
-        e: Option<&StatusEvent>,
-    ) -> Result<Application> {
-        self.hit().update_app(a, v, e).await
-    }
-    async fn delete_app(&self, id: AppId) -> Result<()> {
-        self.hit().delete_app(id).await
-    }
-    async fn add_deployment(
-        &self,
-        a: &Application,
-        v: i64,
-        d: &Deployment,
-        e: Option<&StatusEvent>,
-    ) -> Result<Application> {
-        self.hit().add_deployment(a, v, d, e).await
-    }
-    async fn deployment(&self, id: DeploymentId) -> Result<Option<Deployment>> {
-        self.hit().deployment(id).await
-    }
-    async fn deployments_of(&self, a: AppId) -> Result<Vec<Deployment>> {
-        self.hit().deployments_of(a).await
-    }
-    async fn update_deployment(&self, d: &Deployment) -> Result<()> {
-        self.hit().update_deployment(d).await
-    }
-    async fn status_events(&self, a: AppId, v: i64) -> Result<Vec<StatusEvent>> {
-        self.hit().status_events(a, v).await
-    }
-}
 
 struct Setup {
     platform: Platform,
@@ -187,10 +37,7 @@ async fn setup(redis_url: &str, queue: Option<Arc<dyn BuildQueue>>) -> anyhow::R
     .await?;
     sql.migrate().await?;
     let keys = sql.keys().clone();
-    let store = Arc::new(CountingStore {
-        inner: sql,
-        calls: AtomicUsize::new(0),
-    });
+    let store = Arc::new(CountingStore::new(sql));
     let mut builder = Platform::builder()
         .data_dir(dir.path())
         .store(store.clone())

@@ -18,6 +18,7 @@ mod podman;
 mod private;
 mod production;
 mod recovery;
+mod redis_outage;
 mod secrets;
 mod tasks;
 mod validation;

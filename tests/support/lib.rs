@@ -3,6 +3,7 @@
 //! binary (GraphQL over HTTP and websockets).
 
 pub mod client;
+pub mod counting_store;
 pub mod db;
 pub mod dump;
 pub mod git_http;

@@ -8,7 +8,14 @@
 //!
 //! Every call is bounded by [`CALL_TIMEOUT`]; a failure is a miss (reads) or a no-op (writes),
 //! logged at debug level. The connection heals by itself when Redis comes back.
+//!
+//! Redis down = the database's speed: a [`Breaker`] skips Redis from the first failure until
+//! a probe finds it answering again, so no request waits on a dead Redis. A write that could not
+//! reach Redis (an update, an eviction) leaves an entry that may be stale; before the breaker
+//! closes, every cached entry under the prefix is dropped, so nothing stale is served after.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,8 +27,11 @@ use serde::{Deserialize, Serialize};
 use super::Cache;
 use crate::error::Result;
 use crate::model::{AppId, AppName, Application, User, UserId};
-use crate::redis_conn::{CALL_TIMEOUT, connect};
+use crate::redis_conn::{Breaker, CALL_TIMEOUT, connect};
 use crate::secrets::Keyring;
+
+/// The kinds of keys the cache writes (under `<prefix>:`), dropped together after an outage.
+const KINDS: [&str; 6] = ["app", "appname", "apps", "appsgen", "token", "user"];
 
 /// Cheap to clone.
 #[derive(Clone)]
@@ -31,6 +41,9 @@ pub struct RedisCache {
     ttl: Duration,
     /// Seals the env of cached apps.
     keys: Keyring,
+    breaker: Breaker,
+    /// A write was lost while Redis was unreachable: what is cached may be stale.
+    missed_writes: Arc<AtomicBool>,
 }
 
 /// A cached app: everything but the env in the clear, the env sealed.
@@ -48,12 +61,49 @@ impl RedisCache {
     /// Connects; keys start with `prefix:`; env values are sealed with `keys`.
     pub async fn connect(url: &str, prefix: &str, ttl: Duration, keys: Keyring) -> Result<Self> {
         let (_, conn) = connect(url).await?;
+        let missed_writes = Arc::new(AtomicBool::new(false));
+        let hook = {
+            let (conn, prefix, missed) = (conn.clone(), prefix.to_owned(), missed_writes.clone());
+            Arc::new(move || {
+                let (conn, prefix, missed) = (conn.clone(), prefix.clone(), missed.clone());
+                Box::pin(async move { forget_all(conn, &prefix, &missed).await })
+                    as futures::future::BoxFuture<'static, bool>
+            })
+        };
+        let breaker = Breaker::with_hooks(
+            "cache",
+            conn.clone(),
+            Some(hook),
+            tokio::sync::watch::channel(0).0,
+        );
         Ok(Self {
             conn,
             prefix: prefix.to_owned(),
             ttl,
             keys,
+            breaker,
+            missed_writes,
         })
+    }
+
+    /// The breaker in front of Redis (tests look at it).
+    pub fn breaker(&self) -> &Breaker {
+        &self.breaker
+    }
+
+    /// Runs a write; one that does not reach Redis marks the cache as possibly stale.
+    async fn write<T>(
+        &self,
+        call: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> bool {
+        match self.breaker.call(CALL_TIMEOUT, call).await {
+            Ok(_) => true,
+            Err(e) => {
+                self.missed_writes.store(true, Ordering::Release);
+                tracing::debug!(error = %e, "cache write failed");
+                false
+            }
+        }
     }
 
     fn seal(&self, app: &Application) -> Option<CachedApp> {
@@ -95,14 +145,10 @@ impl RedisCache {
 
     async fn get<T: DeserializeOwned>(&self, key: String) -> Option<T> {
         let mut conn = self.conn.clone();
-        let got: Option<String> = match tokio::time::timeout(CALL_TIMEOUT, conn.get(&key)).await {
-            Ok(Ok(v)) => v,
-            Ok(Err(e)) => {
+        let got: Option<String> = match self.breaker.call(CALL_TIMEOUT, conn.get(&key)).await {
+            Ok(v) => v,
+            Err(e) => {
                 tracing::debug!(error = %e, "cache read failed");
-                None
-            }
-            Err(_) => {
-                tracing::debug!("cache read timed out");
                 None
             }
         };
@@ -115,27 +161,25 @@ impl RedisCache {
         };
         let mut conn = self.conn.clone();
         let secs = self.ttl.as_secs().max(1);
-        let r = tokio::time::timeout(CALL_TIMEOUT, conn.set_ex::<_, _, ()>(&key, json, secs)).await;
-        if !matches!(r, Ok(Ok(()))) {
-            tracing::debug!(%key, "cache write failed");
-        }
+        self.write(conn.set_ex::<_, _, ()>(&key, json, secs)).await;
     }
 
     async fn del(&self, keys: Vec<String>) {
         let mut conn = self.conn.clone();
-        let r = tokio::time::timeout(CALL_TIMEOUT, conn.del::<_, ()>(keys)).await;
-        if !matches!(r, Ok(Ok(()))) {
-            tracing::debug!("cache evict failed");
-        }
+        self.write(conn.del::<_, ()>(keys)).await;
     }
 
     /// The current generation of a user's lists (0 when unknown).
     async fn generation(&self, owner: UserId) -> Option<u64> {
         let mut conn = self.conn.clone();
         let key = self.key(&["appsgen", &owner.to_string()]);
-        match tokio::time::timeout(CALL_TIMEOUT, conn.get::<_, Option<u64>>(key)).await {
-            Ok(Ok(v)) => Some(v.unwrap_or(0)),
-            _ => None,
+        match self
+            .breaker
+            .call(CALL_TIMEOUT, conn.get::<_, Option<u64>>(key))
+            .await
+        {
+            Ok(v) => Some(v.unwrap_or(0)),
+            Err(_) => None,
         }
     }
 
@@ -207,10 +251,7 @@ impl Cache for RedisCache {
     async fn evict_app_lists(&self, owner: UserId) {
         let mut conn = self.conn.clone();
         let key = self.key(&["appsgen", &owner.to_string()]);
-        let r = tokio::time::timeout(CALL_TIMEOUT, conn.incr::<_, _, u64>(key, 1)).await;
-        if !matches!(r, Ok(Ok(_))) {
-            tracing::debug!("cache list evict failed");
-        }
+        self.write(conn.incr::<_, _, u64>(key, 1)).await;
     }
 
     async fn user_by_token_hash(&self, hash: &str) -> Option<User> {
@@ -226,4 +267,34 @@ impl Cache for RedisCache {
     async fn user(&self, id: UserId) -> Option<User> {
         self.get(self.key(&["user", &id.to_string()])).await
     }
+}
+
+/// Drops every cached entry under `prefix` if a write was lost; false if Redis failed meanwhile.
+async fn forget_all(mut conn: ConnectionManager, prefix: &str, missed: &AtomicBool) -> bool {
+    if !missed.swap(false, Ordering::AcqRel) {
+        return true;
+    }
+    for kind in KINDS {
+        let pattern = format!("{prefix}:{kind}:*");
+        let keys: redis::RedisResult<Vec<String>> = async {
+            let mut iter = conn.scan_match::<_, String>(&pattern).await?;
+            let mut keys = Vec::new();
+            while let Some(k) = futures::StreamExt::next(&mut iter).await {
+                keys.push(k?);
+            }
+            Ok(keys)
+        }
+        .await;
+        let done = match keys {
+            Ok(keys) if keys.is_empty() => true,
+            Ok(keys) => conn.del::<_, ()>(keys).await.is_ok(),
+            Err(_) => false,
+        };
+        if !done {
+            missed.store(true, Ordering::Release);
+            return false;
+        }
+    }
+    tracing::info!(%prefix, "cache entries dropped: writes were lost while redis was unreachable");
+    true
 }

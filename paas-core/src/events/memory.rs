@@ -35,9 +35,9 @@ impl EventBus for MemoryBus {
     }
 
     async fn subscribe(&self) -> Result<BoxStream<'static, Event>> {
-        // A lagged subscriber skips what it missed; status subscribers fill gaps from the store.
+        // A lagged subscriber is told so, and fills what it missed from the store.
         Ok(BroadcastStream::new(self.tx.subscribe())
-            .filter_map(|r| async move { r.ok() })
+            .map(|r| r.unwrap_or(Event::Missed))
             .boxed())
     }
 }

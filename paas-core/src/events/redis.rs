@@ -3,9 +3,10 @@
 //!
 //! Guarantees: events reach subscribers of every process that is subscribed when they are
 //! published, in publish order per publisher. Pub/sub keeps nothing: an event published while a
-//! process is disconnected is missed there, which status subscribers notice by the gap in
-//! versions and fill from the store. If Redis cannot take a publish, the event still reaches
-//! this process's own subscribers.
+//! process is disconnected is missed there; when its subscription is back (Redis restarted, the
+//! connection broke, or a ping went unanswered) its subscribers get [`Event::Missed`] and fill
+//! what they missed from the store. If Redis cannot take a publish, the event still reaches this
+//! process's own subscribers; a [`Breaker`] skips a dead Redis so publishing never waits on it.
 
 use std::time::Duration;
 
@@ -18,7 +19,13 @@ use redis::aio::ConnectionManager;
 use super::memory::MemoryBus;
 use super::{Event, EventBus};
 use crate::error::Result;
-use crate::redis_conn::{CALL_TIMEOUT, connect};
+use crate::redis_conn::{Breaker, CALL_TIMEOUT, connect};
+
+/// How often an idle subscription pings Redis, so that a connection that died silently is
+/// noticed and replaced.
+const KEEPALIVE: Duration = Duration::from_secs(5);
+/// Pause between attempts to subscribe again.
+const RESUBSCRIBE_EVERY: Duration = Duration::from_millis(500);
 
 /// Cheap to clone; clones share the subscription.
 #[derive(Clone)]
@@ -26,6 +33,7 @@ pub struct RedisBus {
     conn: ConnectionManager,
     channel: String,
     local: MemoryBus,
+    breaker: Breaker,
 }
 
 impl RedisBus {
@@ -33,6 +41,7 @@ impl RedisBus {
     pub async fn connect(url: &str, prefix: &str) -> Result<Self> {
         let (client, conn) = connect(url).await?;
         let bus = Self {
+            breaker: Breaker::new("events", conn.clone()),
             conn,
             channel: format!("{prefix}:events"),
             local: MemoryBus::default(),
@@ -44,6 +53,11 @@ impl RedisBus {
         let _ = tokio::time::timeout(Duration::from_secs(5), ready_rx).await;
         Ok(bus)
     }
+
+    /// The breaker in front of publishing (tests look at it).
+    pub fn breaker(&self) -> &Breaker {
+        &self.breaker
+    }
 }
 
 async fn subscribe_forever(
@@ -54,31 +68,66 @@ async fn subscribe_forever(
 ) {
     let mut ready = Some(ready);
     loop {
-        match client.get_async_pubsub().await {
-            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
-                Ok(()) => {
-                    if let Some(r) = ready.take() {
+        match tokio::time::timeout(CALL_TIMEOUT, subscribe(&client, &channel)).await {
+            Ok(Ok((mut sink, mut messages))) => {
+                match ready.take() {
+                    Some(r) => {
                         let _ = r.send(());
                     }
-                    let mut messages = pubsub.into_on_message();
-                    while let Some(msg) = messages.next().await {
-                        let Ok(payload) = msg.get_payload::<String>() else {
-                            continue;
-                        };
-                        match serde_json::from_str::<Event>(&payload) {
-                            Ok(event) => {
-                                let _ = local.publish(event).await;
-                            }
-                            Err(e) => tracing::warn!(error = %e, "unreadable event on the bus"),
-                        }
+                    // Back after a break: whatever was published meanwhile is lost here.
+                    None => {
+                        tracing::info!("event subscription back; subscribers re-read the store");
+                        let _ = local.publish(Event::Missed).await;
                     }
-                    tracing::warn!("event subscription lost; reconnecting");
                 }
-                Err(e) => tracing::warn!(error = %e, "could not subscribe to events"),
-            },
-            Err(e) => tracing::debug!(error = %e, "redis unreachable for events"),
+                relay(&mut sink, &mut messages, &local).await;
+                tracing::warn!("event subscription lost; subscribing again");
+            }
+            Ok(Err(e)) => tracing::debug!(error = %e, "could not subscribe to events"),
+            Err(_) => tracing::debug!("redis did not answer a subscription in time"),
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(RESUBSCRIBE_EVERY).await;
+    }
+}
+
+async fn subscribe(
+    client: &redis::Client,
+    channel: &str,
+) -> redis::RedisResult<(redis::aio::PubSubSink, redis::aio::PubSubStream)> {
+    let (mut sink, messages) = client.get_async_pubsub().await?.split();
+    sink.subscribe(channel).await?;
+    Ok((sink, messages))
+}
+
+/// Passes messages to the local bus until the subscription breaks or a ping goes unanswered.
+async fn relay(
+    sink: &mut redis::aio::PubSubSink,
+    messages: &mut redis::aio::PubSubStream,
+    local: &MemoryBus,
+) {
+    let mut keepalive = tokio::time::interval(KEEPALIVE);
+    keepalive.tick().await;
+    loop {
+        tokio::select! {
+            msg = messages.next() => {
+                let Some(msg) = msg else { return };
+                let Ok(payload) = msg.get_payload::<String>() else {
+                    continue;
+                };
+                match serde_json::from_str::<Event>(&payload) {
+                    Ok(event) => {
+                        let _ = local.publish(event).await;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "unreadable event on the bus"),
+                }
+            }
+            _ = keepalive.tick() => {
+                let ping = tokio::time::timeout(CALL_TIMEOUT, sink.ping::<redis::Value>()).await;
+                if !matches!(ping, Ok(Ok(_))) {
+                    return;
+                }
+            }
+        }
     }
 }
 
@@ -87,10 +136,12 @@ impl EventBus for RedisBus {
     async fn publish(&self, event: Event) -> Result<()> {
         let json = serde_json::to_string(&event).map_err(|e| crate::Error::Queue(e.to_string()))?;
         let mut conn = self.conn.clone();
-        let sent =
-            tokio::time::timeout(CALL_TIMEOUT, conn.publish::<_, _, ()>(&self.channel, json)).await;
-        if !matches!(sent, Ok(Ok(()))) {
-            tracing::warn!("could not publish an event to redis; only this process sees it");
+        let sent = self
+            .breaker
+            .call(CALL_TIMEOUT, conn.publish::<_, _, ()>(&self.channel, json))
+            .await;
+        if let Err(e) = sent {
+            tracing::debug!(error = %e, "could not publish an event to redis; only this process sees it");
             self.local.publish(event).await?;
         }
         Ok(())

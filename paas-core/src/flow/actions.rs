@@ -221,11 +221,16 @@ impl Platform {
         Ok(dep.id)
     }
 
-    /// Puts a deployment's build on the queue.
+    /// Puts a deployment's build on the queue. The deployment is in the database already: if
+    /// the queue cannot take the request now, it is queued again once the queue answers (see
+    /// `requeue`), so this never fails the caller for the queue's sake.
     pub(crate) async fn request_build(&self, app: AppId, deployment: DeploymentId) -> Result<()> {
-        self.queue()
-            .push(Topic::Builds, Message::BuildRequest { app, deployment })
-            .await
+        let request = Message::BuildRequest { app, deployment };
+        if let Err(e) = self.queue().push(Topic::Builds, request).await {
+            tracing::warn!(app_id = %app, %deployment, error = %e, "the build queue is unreachable; the build is queued once it is back");
+            self.want_requeue();
+        }
+        Ok(())
     }
 
     /// Adds a deployment that runs `from`'s image again (with `change` to the app in the same

@@ -8,8 +8,6 @@ use crate::events::{Event, StatusEvent};
 use crate::git::RepoCheck;
 use crate::model::{AppId, AppName, Application, Branch, Deployment, GitUrl, NewApplication, User};
 use crate::platform::Platform;
-use crate::queue::{Message, Topic};
-use crate::status::AppStatus;
 
 impl Platform {
     /// Whether no app has this name yet (a name the cache knows is taken; otherwise the store
@@ -46,7 +44,8 @@ impl Platform {
     }
 
     /// Creates an application and queues its first build. Answers at once with the app
-    /// `Pending`; the build and start follow on the queue. Any refusal writes nothing.
+    /// `Pending`; the build and start follow on the queue (if the queue is unreachable, once it
+    /// is back). Any refusal writes nothing.
     #[tracing::instrument(skip_all, fields(name = %new.name, owner = %owner.id), err)]
     pub async fn create_application(
         &self,
@@ -103,16 +102,9 @@ impl Platform {
         self.log_status(&created).await;
         self.bus().publish(Event::Status(created)).await?;
 
-        let request = Message::BuildRequest {
-            app: app.id,
-            deployment: first.id,
-        };
-        if let Err(e) = self.queue().push(Topic::Builds, request).await {
-            let reason = format!("the build could not be queued: {e}");
-            self.set_status(app.id, AppStatus::Failed, Some(reason))
-                .await?;
-            return Err(e);
-        }
+        // The app is committed: the database is the truth, and a build the queue cannot take
+        // now is queued again once it can (never a FAILED app for the platform's fault).
+        self.request_build(app.id, first.id).await?;
         tracing::info!(app_id = %app.id, deployment = %first.id, "application created, build queued");
         Ok(app)
     }

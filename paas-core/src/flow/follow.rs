@@ -7,19 +7,29 @@
 //! subscriber's pace, while live lines that find its buffer full are dropped for it and
 //! replaced by one [`LogItem::Lagged`] marker naming the range, which `logs_for` still serves.
 //! A slow subscriber never slows the app or the platform: the lines go to the store either way.
+//!
+//! An idle follower costs no reads: it sleeps on its app's shared watch (`log_watch`), which
+//! the bus's nudges and one shared poll per app move forward, and reads the store only when the
+//! head moved past what it saw before its last read. A build follower also looks every second
+//! whether its build ended (one small read while the build runs).
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use futures::stream::{BoxStream, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 
+use super::log_watch::{AppWatch, Head};
 use crate::error::{Error, Result};
-use crate::events::{Event, LogsWritten};
 use crate::logs::{Direction, LogLine, LogQuery, LogStream, LogTime};
-use crate::model::{AppId, DeploymentId, DeploymentStatus, User};
+use crate::model::{DeploymentId, DeploymentStatus, User};
 use crate::platform::Platform;
 
 /// Lines read from the store at a time while following.
 const FOLLOW_PAGE: u64 = 1000;
+/// How often a build follower with nothing new looks whether its build ended.
+const BUILD_END_CHECK: Duration = Duration::from_secs(1);
 
 /// What a log subscriber receives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,14 +82,15 @@ impl Platform {
         query: LogQuery,
         build: Option<DeploymentId>,
     ) -> Result<BoxStream<'static, LogItem>> {
-        // Subscribed before the first read, so no nudge falls between the two.
-        let events = self.bus().subscribe().await?;
+        // Watching before the first read, so no nudge falls between the two.
+        let watch = self.watch_log(query.app).await?;
         let head = self.store().log_head(query.app).await?.last;
+        watch.advance(head);
         let (tx, rx) = mpsc::channel(self.config().log_buffer.max(1));
         let platform = self.clone();
         tokio::spawn(async move {
             let app = query.app;
-            if let Err(e) = platform.feed(query, build, head, events, tx).await {
+            if let Err(e) = platform.feed(query, build, head, watch, tx).await {
                 tracing::warn!(app_id = %app, error = %e, "a log subscription ended early");
             }
         });
@@ -93,13 +104,16 @@ impl Platform {
         mut q: LogQuery,
         build: Option<DeploymentId>,
         history_until: Option<LogTime>,
-        mut events: BoxStream<'static, Event>,
+        watch: Arc<AppWatch>,
         tx: mpsc::Sender<LogItem>,
     ) -> Result<()> {
         q.direction = Direction::Forward;
         q.limit = FOLLOW_PAGE;
+        let mut heads = watch.subscribe();
         let mut lag: Option<(u64, LogTime, LogTime)> = None;
         let mut ending = false;
+        // What the shared watch said before the last read: that read saw every line up to it.
+        let mut seen = *heads.borrow_and_update();
         loop {
             let page = self.store().read_logs(&q).await?;
             let full = page.len() as u64 == q.limit;
@@ -158,19 +172,22 @@ impl Platform {
                 ending = true;
                 continue;
             }
-            tokio::select! {
-                more = next_nudge(&mut events, q.app) => {
-                    if !more {
-                        // The bus is gone: poll.
-                        tokio::time::sleep(self.config().log_poll).await;
+            loop {
+                match wait_for_more(&mut heads, seen, build.is_some(), &tx).await {
+                    Wake::More(head) => {
+                        seen = head;
+                        break;
                     }
-                }
-                () = tokio::time::sleep(self.config().log_poll) => {
-                    if self.store().app(q.app).await?.is_none() {
-                        return Ok(()); // deleted
+                    Wake::BuildCheck => {
+                        if let Some(dep) = build
+                            && self.build_ended(dep).await?
+                        {
+                            ending = true;
+                            break;
+                        }
                     }
+                    Wake::End => return Ok(()),
                 }
-                () = tx.closed() => return Ok(()),
             }
         }
     }
@@ -186,14 +203,50 @@ impl Platform {
     }
 }
 
-/// Waits for a nudge about `app`; false when the bus stream ended.
-async fn next_nudge(events: &mut BoxStream<'static, Event>, app: AppId) -> bool {
-    while let Some(event) = events.next().await {
-        if let Event::Logs(LogsWritten { app_id, .. }) = event
-            && app_id == app
-        {
-            return true;
+/// Why a follower with nothing new woke up.
+enum Wake {
+    /// The head moved past what it saw: read again.
+    More(Head),
+    /// Time for a build follower to look whether its build ended.
+    BuildCheck,
+    /// The app is gone, or the subscriber went away.
+    End,
+}
+
+/// Sleeps until the app's head moves past `seen` (or the app goes, or the subscriber does).
+async fn wait_for_more(
+    heads: &mut watch::Receiver<Head>,
+    seen: Head,
+    build: bool,
+    tx: &mpsc::Sender<LogItem>,
+) -> Wake {
+    let build_check = async {
+        if build {
+            tokio::time::sleep(BUILD_END_CHECK).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::pin!(build_check);
+    if seen.gone {
+        return Wake::End;
+    }
+    loop {
+        tokio::select! {
+            changed = heads.changed() => {
+                if changed.is_err() {
+                    return Wake::End;
+                }
+                let head = *heads.borrow_and_update();
+                if head.gone {
+                    return Wake::End;
+                }
+                if head.last > seen.last {
+                    return Wake::More(head);
+                }
+            }
+            () = &mut build_check => return Wake::BuildCheck,
+            () = tx.closed() => return Wake::End,
         }
     }
-    false
 }

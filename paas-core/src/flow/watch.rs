@@ -43,38 +43,47 @@ impl Platform {
             .or(after_version)
             .unwrap_or(0);
         let store = self.store().clone();
+        // The last version delivered; items are handled one at a time, in order.
+        let last = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(last));
         let live = live
             .filter_map(move |e| async move {
                 match e {
-                    Event::Status(s) if s.app_id == app => Some(s),
+                    Event::Status(s) if s.app_id == app => Some(Some(s)),
+                    // The bus may have dropped events: the store has them all.
+                    Event::Missed => Some(None),
                     _ => None,
                 }
             })
-            .scan(last, move |last, event| {
-                let store = store.clone();
-                let from = *last;
-                if event.version <= from {
-                    return futures::future::Either::Left(futures::future::ready(Some(Vec::new())));
-                }
-                *last = event.version;
-                futures::future::Either::Right(async move {
-                    if event.version == from + 1 {
-                        return Some(vec![event]);
-                    }
-                    // A gap: the bus dropped something; the store has it.
-                    match store.status_events(app, from).await {
-                        Ok(missed) => Some(
-                            missed
-                                .into_iter()
-                                .filter(|m| m.version <= event.version)
-                                .collect(),
-                        ),
+            .then(move |event| {
+                let (store, last) = (store.clone(), last.clone());
+                async move {
+                    use std::sync::atomic::Ordering;
+                    let from = last.load(Ordering::Acquire);
+                    let upto = match &event {
+                        Some(e) if e.version <= from => return Vec::new(),
+                        Some(e) if e.version == from + 1 => {
+                            last.store(e.version, Ordering::Release);
+                            return vec![e.clone()];
+                        }
+                        Some(e) => Some(e.version),
+                        None => None,
+                    };
+                    // A gap, or a warning that there may be one: fill it from the store.
+                    let filled = match store.status_events(app, from).await {
+                        Ok(missed) => missed
+                            .into_iter()
+                            .filter(|m| upto.is_none_or(|u| m.version <= u))
+                            .collect(),
                         Err(e) => {
                             tracing::warn!(error = %e, "could not fill a status gap");
-                            Some(vec![event])
+                            event.into_iter().collect::<Vec<_>>()
                         }
+                    };
+                    if let Some(v) = filled.last().map(|m: &StatusEvent| m.version) {
+                        last.store(v, Ordering::Release);
                     }
-                })
+                    filled
+                }
             })
             .flat_map(stream::iter);
         // A deleted app has nothing more to say: the stream ends after `DELETING`.

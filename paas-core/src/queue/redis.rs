@@ -8,6 +8,14 @@
 //! Guarantees: at-least-once; a message held by a dead consumer is delivered again after
 //! `claim_after`; the delivery count comes from Redis, so a message that keeps failing is
 //! dead-lettered (to `<prefix>:queue:dead`) after [`MAX_DELIVERIES`](super::MAX_DELIVERIES).
+//!
+//! Redis restarting empty (it keeps nothing on disk here) takes the streams, the groups and the
+//! messages with it. A read that answers `NOGROUP` makes the group again (from the start of the
+//! stream, so what was pushed since is delivered) and bumps [`BuildQueue::resets`]: the platform
+//! queues again what the database says is waiting. A [`Breaker`] skips a dead Redis (calls fail
+//! at once instead of each waiting for a timeout); when it closes, `resets` is bumped too, since
+//! pushes made meanwhile were lost. Acks and renewals of messages Redis no longer has succeed:
+//! there is nothing left to ack.
 
 use std::time::Duration;
 
@@ -20,7 +28,7 @@ use redis::streams::{
 
 use super::{BuildQueue, Delivery, Message, Topic};
 use crate::error::{Error, Result};
-use crate::redis_conn::connect;
+use crate::redis_conn::{Breaker, CALL_TIMEOUT, CallError, connect};
 
 /// Blocking reads may take this much longer than their block time before they count as failed.
 const BLOCK_SLACK: Duration = Duration::from_secs(5);
@@ -41,10 +49,23 @@ pub struct RedisQueue {
     prefix: String,
     consumer: String,
     claim_after: Duration,
+    breaker: Breaker,
+    /// Bumped when messages may have been lost (see [`BuildQueue::resets`]).
+    resets: tokio::sync::watch::Sender<u64>,
 }
 
-fn qerr(what: &str, e: redis::RedisError) -> Error {
+fn qerr(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Queue(format!("redis {what}: {e}"))
+}
+
+/// Whether Redis says the consumer group (or its stream) is gone.
+fn is_nogroup(e: &redis::RedisError) -> bool {
+    e.code() == Some("NOGROUP") || e.to_string().contains("NOGROUP")
+}
+
+/// Whether a guarded call failed because the group is gone.
+fn lost_group(e: &CallError) -> bool {
+    matches!(e, CallError::Redis(e) if is_nogroup(e))
 }
 
 fn topic_name(t: Topic) -> &'static str {
@@ -65,26 +86,57 @@ impl RedisQueue {
         claim_after: Duration,
     ) -> Result<Self> {
         let (client, conn) = connect(url).await?;
+        let resets = tokio::sync::watch::channel(0).0;
         let q = Self {
             client,
             blocking: Default::default(),
+            breaker: Breaker::with_hooks("queue", conn.clone(), None, resets.clone()),
+            resets,
             conn,
             prefix: prefix.to_owned(),
             consumer: consumer.to_owned(),
             claim_after,
         };
         for t in [Topic::Builds, Topic::Results] {
-            let mut conn = q.conn.clone();
-            let created: redis::RedisResult<()> = conn
-                .xgroup_create_mkstream(q.stream(t), q.group(t), "0")
-                .await;
-            match created {
-                Ok(()) => {}
-                Err(e) if e.to_string().contains("BUSYGROUP") => {}
-                Err(e) => return Err(qerr("creating the consumer group", e)),
-            }
+            q.ensure_group(t).await?;
         }
         Ok(q)
+    }
+
+    /// The breaker in front of Redis (tests look at it).
+    pub fn breaker(&self) -> &Breaker {
+        &self.breaker
+    }
+
+    /// Makes the stream and its group if they are missing; true if this call made the group.
+    async fn ensure_group(&self, t: Topic) -> Result<bool> {
+        let mut conn = self.conn.clone();
+        let created = self
+            .breaker
+            .call(
+                CALL_TIMEOUT,
+                conn.xgroup_create_mkstream::<_, _, _, ()>(self.stream(t), self.group(t), "0"),
+            )
+            .await;
+        match created {
+            Ok(()) => Ok(true),
+            Err(CallError::Redis(e)) if e.to_string().contains("BUSYGROUP") => Ok(false),
+            Err(e) => Err(qerr("creating the consumer group", e)),
+        }
+    }
+
+    /// The group of `t` was gone (Redis restarted empty): make it again, and say that messages
+    /// may have been lost.
+    async fn group_lost(&self, t: Topic) -> Result<()> {
+        if self.ensure_group(t).await? {
+            tracing::warn!(
+                topic = topic_name(t),
+                "the build queue was gone (redis restarted empty?); made it again, and what is \
+                 waiting is queued again"
+            );
+            self.resets.send_modify(|n| *n += 1);
+        }
+        Ok(())
     }
 
     fn stream(&self, t: Topic) -> String {
@@ -131,28 +183,43 @@ impl RedisQueue {
     async fn claim(&self, topic: Topic) -> Result<Option<Delivery>> {
         let mut conn = self.conn.clone();
         let min_idle = usize::try_from(self.claim_after.as_millis()).unwrap_or(usize::MAX);
-        let reply: StreamAutoClaimReply = conn
-            .xautoclaim_options(
-                self.stream(topic),
-                self.group(topic),
-                &self.consumer,
-                min_idle,
-                "0-0",
-                StreamAutoClaimOptions::default().count(1),
+        let claimed = self
+            .breaker
+            .call(
+                CALL_TIMEOUT,
+                conn.xautoclaim_options(
+                    self.stream(topic),
+                    self.group(topic),
+                    &self.consumer,
+                    min_idle,
+                    "0-0",
+                    StreamAutoClaimOptions::default().count(1),
+                ),
             )
-            .await
-            .map_err(|e| qerr("claim", e))?;
+            .await;
+        let reply: StreamAutoClaimReply = match claimed {
+            Ok(r) => r,
+            Err(e) if lost_group(&e) => {
+                self.group_lost(topic).await?;
+                return Ok(None);
+            }
+            Err(e) => return Err(qerr("claim", e)),
+        };
         let Some(entry) = reply.claimed.into_iter().next() else {
             return Ok(None);
         };
         // XAUTOCLAIM counted this delivery; XPENDING tells how many there were.
-        let pending: redis::streams::StreamPendingCountReply = conn
-            .xpending_count(
-                self.stream(topic),
-                self.group(topic),
-                &entry.id,
-                &entry.id,
-                1,
+        let pending: redis::streams::StreamPendingCountReply = self
+            .breaker
+            .call(
+                CALL_TIMEOUT,
+                conn.xpending_count(
+                    self.stream(topic),
+                    self.group(topic),
+                    &entry.id,
+                    &entry.id,
+                    1,
+                ),
             )
             .await
             .map_err(|e| qerr("pending", e))?;
@@ -175,7 +242,11 @@ impl BuildQueue for RedisQueue {
     async fn push(&self, topic: Topic, message: Message) -> Result<()> {
         let json = serde_json::to_string(&message).map_err(|e| Error::Queue(e.to_string()))?;
         let mut conn = self.conn.clone();
-        conn.xadd::<_, _, _, _, ()>(self.stream(topic), "*", &[("msg", json)])
+        self.breaker
+            .call(
+                CALL_TIMEOUT,
+                conn.xadd::<_, _, _, _, ()>(self.stream(topic), "*", &[("msg", json)]),
+            )
             .await
             .map_err(|e| qerr("push", e))
     }
@@ -196,11 +267,17 @@ impl BuildQueue for RedisQueue {
                 let config = redis::AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(crate::redis_conn::CALL_TIMEOUT))
                     .set_response_timeout(Some(MAX_BLOCK + BLOCK_SLACK));
-                let c = self
+                let c = match self
                     .client
                     .get_multiplexed_async_connection_with_config(&config)
                     .await
-                    .map_err(|e| qerr("connect", e))?;
+                {
+                    Ok(c) => c,
+                    Err(e) => {
+                        self.breaker.trip();
+                        return Err(qerr("connect", e));
+                    }
+                };
                 blocking.insert(topic, c.clone());
                 c
             }
@@ -211,9 +288,16 @@ impl BuildQueue for RedisQueue {
             .await
         {
             Ok(r) => r,
+            Err(e) if is_nogroup(&e) => {
+                self.group_lost(topic).await?;
+                return Ok(None);
+            }
             Err(e) => {
                 // A broken connection is replaced on the next pull.
                 self.blocking.lock().await.remove(&topic);
+                if crate::redis_conn::breaker::unreachable(&e) {
+                    self.breaker.trip();
+                }
                 return Err(qerr("read", e));
             }
         };
@@ -225,28 +309,43 @@ impl BuildQueue for RedisQueue {
 
     async fn ack(&self, delivery: &Delivery) -> Result<()> {
         let mut conn = self.conn.clone();
-        conn.xack::<_, _, _, ()>(
-            self.stream(delivery.topic),
-            self.group(delivery.topic),
-            &[&delivery.id],
-        )
-        .await
-        .map_err(|e| qerr("ack", e))
+        let acked = self
+            .breaker
+            .call(
+                CALL_TIMEOUT,
+                conn.xack::<_, _, _, ()>(
+                    self.stream(delivery.topic),
+                    self.group(delivery.topic),
+                    &[&delivery.id],
+                ),
+            )
+            .await;
+        match acked {
+            // Redis lost it (restarted empty): nothing is left to ack.
+            Err(e) if lost_group(&e) => Ok(()),
+            other => other.map_err(|e| qerr("ack", e)),
+        }
     }
 
     async fn renew(&self, delivery: &Delivery) -> Result<()> {
         // XCLAIM to ourselves with no minimum idle time resets the message's idle time.
         let mut conn = self.conn.clone();
-        redis::cmd("XCLAIM")
-            .arg(self.stream(delivery.topic))
+        let mut cmd = redis::cmd("XCLAIM");
+        cmd.arg(self.stream(delivery.topic))
             .arg(self.group(delivery.topic))
             .arg(&self.consumer)
             .arg(0)
             .arg(&delivery.id)
-            .arg("JUSTID")
-            .query_async::<()>(&mut conn)
+            .arg("JUSTID");
+        match self
+            .breaker
+            .call(CALL_TIMEOUT, cmd.query_async::<()>(&mut conn))
             .await
-            .map_err(|e| qerr("renew", e))
+        {
+            // Redis lost it: the work goes on; what is waiting is queued again from the database.
+            Err(e) if lost_group(&e) => Ok(()),
+            other => other.map_err(|e| qerr("renew", e)),
+        }
     }
 
     fn renew_every(&self) -> Duration {
@@ -257,22 +356,30 @@ impl BuildQueue for RedisQueue {
         true
     }
 
+    fn resets(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.resets.subscribe()
+    }
+
     async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<()> {
         let json =
             serde_json::to_string(&delivery.message).map_err(|e| Error::Queue(e.to_string()))?;
         let mut conn = self.conn.clone();
-        conn.xadd::<_, _, _, _, ()>(
-            format!("{}:queue:dead", self.prefix),
-            "*",
-            &[
-                ("msg", json),
-                ("topic", topic_name(delivery.topic).to_owned()),
-                ("reason", reason.to_owned()),
-                ("deliveries", delivery.attempt.to_string()),
-            ],
-        )
-        .await
-        .map_err(|e| qerr("dead-letter", e))?;
+        self.breaker
+            .call(
+                CALL_TIMEOUT,
+                conn.xadd::<_, _, _, _, ()>(
+                    format!("{}:queue:dead", self.prefix),
+                    "*",
+                    &[
+                        ("msg", json),
+                        ("topic", topic_name(delivery.topic).to_owned()),
+                        ("reason", reason.to_owned()),
+                        ("deliveries", delivery.attempt.to_string()),
+                    ],
+                ),
+            )
+            .await
+            .map_err(|e| qerr("dead-letter", e))?;
         tracing::warn!(id = %delivery.id, attempt = delivery.attempt, reason, "message dead-lettered");
         self.ack(delivery).await
     }
