@@ -9,13 +9,24 @@
 //! - [`schema`]: queries, mutations, subscriptions and the GraphQL object types.
 //! - `http_logs`: `GET /apps/{id}/logs`, an app's log as JSON for clients without GraphQL.
 //! - [`server`]: `Server::build(settings)` then `.run(shutdown)`, the same in `main` and tests.
+//! - `conn`: the accept loop with the connection cap, header and idle timeouts ([`limits`]).
+//! - `ws`: `/graphql/ws`, with the `connection_init` timeout; [`subscriptions`]: the bounds on
+//!   running subscriptions per connection and per user.
+//! - `playground`: GraphiQL, served from files embedded in the binary.
+//! - [`nofile`]: the open-file limit raised at start.
 
 pub mod auth;
+mod conn;
 pub mod error;
 mod http_logs;
+pub mod limits;
+pub mod nofile;
+mod playground;
 pub mod schema;
 pub mod server;
 pub mod settings;
+pub mod subscriptions;
+mod ws;
 
 pub use server::Server;
 pub use settings::Settings;

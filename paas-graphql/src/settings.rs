@@ -59,6 +59,8 @@ pub struct Settings {
     pub crash_backoff: std::time::Duration,
     /// How long and how much of each app's log is kept.
     pub log_retention: paas_core::logs::Retention,
+    /// What one client may hold: timeouts, connection and subscription caps, body size.
+    pub limits: crate::limits::Limits,
 }
 
 impl Default for Settings {
@@ -84,6 +86,7 @@ impl Default for Settings {
             crash_restarts: 5,
             crash_backoff: std::time::Duration::from_secs(1),
             log_retention: paas_core::logs::Retention::default(),
+            limits: crate::limits::Limits::default(),
         }
     }
 }
