@@ -1,7 +1,8 @@
 //! What one client may hold of the server: connections that stall or idle are closed, the
 //! connection cap refuses the extra ones and frees with them, websockets must initialise in
 //! time, subscriptions are capped, bodies are bounded, and errors never echo a huge input.
-//! Timeouts are configured short here; the defaults are in the README.
+//! Timeouts are configured short here (as `PAAS_*` variables, which a server without these
+//! settings ignores, so each test shows what it does); the defaults are in the README.
 
 use std::time::{Duration, Instant};
 
@@ -49,7 +50,9 @@ async fn healthz_on_a_fresh_connection(server: &TestServer) -> anyhow::Result<bo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_sent_request_head_is_cut_off_after_the_header_timeout() -> anyhow::Result<()> {
-    let server = TestServer::spawn(TestDb::Sqlite, &["--header-timeout-ms", "500"]).await?;
+    let server =
+        TestServer::spawn_with_env(TestDb::Sqlite, &[], &[("PAAS_HEADER_TIMEOUT_MS", "500")])
+            .await?;
     let mut s = TcpStream::connect(addr(&server)).await?;
     s.write_all(b"GET /healthz HTTP/1.1\r\nhost: t\r\nx-slow: ")
         .await?;
@@ -65,7 +68,8 @@ async fn a_half_sent_request_head_is_cut_off_after_the_header_timeout() -> anyho
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_keep_alive_connection_is_closed() -> anyhow::Result<()> {
-    let server = TestServer::spawn(TestDb::Sqlite, &["--idle-timeout-ms", "500"]).await?;
+    let server =
+        TestServer::spawn_with_env(TestDb::Sqlite, &[], &[("PAAS_IDLE_TIMEOUT_MS", "500")]).await?;
     let mut s = TcpStream::connect(addr(&server)).await?;
     s.write_all(b"GET /healthz HTTP/1.1\r\nhost: t\r\n\r\n")
         .await?;
@@ -83,7 +87,8 @@ async fn an_idle_keep_alive_connection_is_closed() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_cap_are_refused_and_the_slots_free() -> anyhow::Result<()> {
-    let server = TestServer::spawn(TestDb::Sqlite, &["--max-connections", "20"]).await?;
+    let server =
+        TestServer::spawn_with_env(TestDb::Sqlite, &[], &[("PAAS_MAX_CONNECTIONS", "20")]).await?;
     let mut held = Vec::new();
     for _ in 0..20 {
         held.push(TcpStream::connect(addr(&server)).await?);
@@ -112,7 +117,9 @@ async fn connections_over_the_cap_are_refused_and_the_slots_free() -> anyhow::Re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_without_connection_init_is_closed_with_4408() -> anyhow::Result<()> {
-    let server = TestServer::spawn(TestDb::Sqlite, &["--ws-init-timeout-ms", "500"]).await?;
+    let server =
+        TestServer::spawn_with_env(TestDb::Sqlite, &[], &[("PAAS_WS_INIT_TIMEOUT_MS", "500")])
+            .await?;
     let mut ws = RawWs::connect(&server.url).await?;
     match ws.next(DEADLINE).await? {
         WsEvent::Closed(Some(4408)) => {}
@@ -153,13 +160,13 @@ async fn first_word_on(ws: &mut RawWs, id: &str) -> anyhow::Result<Option<String
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriptions_are_capped_per_connection_and_per_user() -> anyhow::Result<()> {
-    let args = [
-        "--max-subscriptions-per-connection",
-        "2",
-        "--max-subscriptions-per-user",
-        "3",
+    // Given as variables (the flags are the same settings), so that a server without the caps
+    // still starts and the test shows what it does.
+    let env = [
+        ("PAAS_MAX_SUBSCRIPTIONS_PER_CONNECTION", "2"),
+        ("PAAS_MAX_SUBSCRIPTIONS_PER_USER", "3"),
     ];
-    let server = TestServer::spawn(TestDb::Sqlite, &args).await?;
+    let server = TestServer::spawn_with_env(TestDb::Sqlite, &[], &env).await?;
     let alice = server.user("alice").await?;
     let token = alice.token().context("token")?.to_owned();
     let repo = git_repo(&[("app.py", PYTHON_APP)])?;
@@ -218,7 +225,9 @@ async fn subscriptions_are_capped_per_connection_and_per_user() -> anyhow::Resul
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_over_the_limit_gets_413_and_the_server_goes_on() -> anyhow::Result<()> {
-    let server = TestServer::spawn(TestDb::Sqlite, &["--max-body-bytes", "100000"]).await?;
+    let server =
+        TestServer::spawn_with_env(TestDb::Sqlite, &[], &[("PAAS_MAX_BODY_BYTES", "100000")])
+            .await?;
     let http = reqwest::Client::new();
     let big = format!(
         r#"{{"query": "{{ __typename }}", "variables": {{"pad": "{}"}}}}"#,

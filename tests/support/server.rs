@@ -44,9 +44,19 @@ pub struct TestServer {
 impl TestServer {
     /// Starts `paas serve` on `db` with extra arguments, in a data dir of its own.
     pub async fn spawn(db: TestDb, args: &[&str]) -> anyhow::Result<Self> {
+        Self::spawn_with_env(db, args, &[]).await
+    }
+
+    /// Starts `paas serve` on `db` with extra arguments and environment variables (settings
+    /// given as `PAAS_*` variables), in a data dir of its own.
+    pub async fn spawn_with_env(
+        db: TestDb,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let database_url = db.url(dir.path()).await?;
-        let mut server = Self::spawn_in(dir.path(), &database_url, args, &[]).await?;
+        let mut server = Self::spawn_in(dir.path(), &database_url, args, env).await?;
         server._owned = Some(dir);
         Ok(server)
     }
