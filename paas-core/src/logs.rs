@@ -77,12 +77,13 @@ impl FromStr for LogTime {
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         let t = DateTime::parse_from_rfc3339(s.trim()).map_err(|e| {
             ValidationError::Timestamp(format!(
-                "{s:?} is not an RFC 3339 timestamp ({e}); e.g. 2026-11-23T17:14:47.123456789Z"
+                "{} is not an RFC 3339 timestamp ({e}); e.g. 2026-11-23T17:14:47.123456789Z",
+                crate::model::quote(s)
             ))
         })?;
-        t.timestamp_nanos_opt()
-            .map(Self)
-            .ok_or_else(|| ValidationError::Timestamp(format!("{s:?} is out of range")))
+        t.timestamp_nanos_opt().map(Self).ok_or_else(|| {
+            ValidationError::Timestamp(format!("{} is out of range", crate::model::quote(s)))
+        })
     }
 }
 

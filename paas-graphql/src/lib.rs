@@ -10,14 +10,25 @@
 //! - `http_logs`: `GET /apps/{id}/logs`, an app's log as JSON for clients without GraphQL.
 //! - [`rotate`]: `paas secrets rotate`.
 //! - [`server`]: `Server::build(settings)` then `.run(shutdown)`, the same in `main` and tests.
+//! - `conn`: the accept loop with the connection cap, header and idle timeouts ([`limits`]).
+//! - `ws`: `/graphql/ws`, with the `connection_init` timeout; [`subscriptions`]: the bounds on
+//!   running subscriptions per connection and per user.
+//! - `playground`: GraphiQL, served from files embedded in the binary.
+//! - [`nofile`]: the open-file limit raised at start.
 
 pub mod auth;
+mod conn;
 pub mod error;
 mod http_logs;
+pub mod limits;
+pub mod nofile;
+mod playground;
 pub mod rotate;
 pub mod schema;
 pub mod server;
 pub mod settings;
+pub mod subscriptions;
+mod ws;
 
 pub use server::Server;
 pub use settings::Settings;

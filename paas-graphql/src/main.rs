@@ -15,6 +15,9 @@ use paas_graphql::settings::RuntimeKind;
 use paas_graphql::{Server, Settings};
 use tracing_subscriber::EnvFilter;
 
+mod edge_args;
+use edge_args::EdgeArgs;
+
 #[derive(Parser)]
 #[command(
     name = "paas",
@@ -84,8 +87,9 @@ struct RuntimeArgs {
     /// `process` (local processes, the default), `podman` or `nomad`.
     #[arg(long = "runtime", env = "PAAS_RUNTIME", value_enum, default_value_t = RuntimeKind::Process)]
     kind: RuntimeKind,
-    /// Podman's API socket.
-    #[arg(long, env = "PODMAN_SOCKET", default_value = "/run/podman/podman.sock")]
+    /// Podman's API socket: a path or a `unix:///path` URL.
+    #[arg(long, env = "PODMAN_SOCKET", default_value = "/run/podman/podman.sock",
+          value_parser = paas_runner::podman::socket_path)]
     podman_socket: PathBuf,
     /// Host address container ports are published on (a public one in production).
     #[arg(long, env = "PAAS_PUBLISH_ADDRESS", default_value = "127.0.0.1")]
@@ -239,6 +243,8 @@ enum Command {
         runtime: Box<RuntimeArgs>,
         #[command(flatten)]
         redis: RedisArgs,
+        #[command(flatten)]
+        edge: EdgeArgs,
     },
     /// Build from the queue, nothing else (run many, beside `serve --no-worker`).
     Worker {
@@ -365,8 +371,10 @@ async fn main() -> anyhow::Result<()> {
             no_worker,
             runtime,
             redis,
+            edge,
         } => {
             let mut settings = runner_settings(data, *runtime, redis);
+            edge.apply(&mut settings);
             settings.allow_local_repos = !no_local_repos;
             settings.run_worker = !no_worker;
             settings.listen = match (listen, std::env::var("PORT").ok()) {

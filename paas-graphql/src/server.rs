@@ -8,13 +8,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::Data;
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql::http::MultipartOptions;
+use async_graphql_axum::GraphQLResponse;
+use async_graphql_axum::rejection::GraphQLRejection;
 use axum::Router;
-use axum::extract::{State, WebSocketUpgrade};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use paas_core::cache::none::NoCache;
 use paas_core::cache::redis::RedisCache;
@@ -27,9 +28,11 @@ use paas_runner::nomad::NomadRuntime;
 use paas_runner::podman::{PodmanBuilder, PodmanRuntime};
 use tokio::net::TcpListener;
 
-use crate::auth::{Viewer, authenticate, bearer, token_from_init_payload};
+use crate::auth::{Viewer, authenticate, bearer};
+use crate::limits::Limits;
 use crate::schema::{self, PaasSchema};
 use crate::settings::{RuntimeKind, Settings};
+use crate::subscriptions::SubscriptionLimits;
 
 /// How long cached apps and users live in Redis.
 const CACHE_TTL: Duration = Duration::from_secs(300);
@@ -52,8 +55,9 @@ pub enum StartError {
 
 #[derive(Clone)]
 pub(crate) struct AppState {
-    schema: PaasSchema,
+    pub(crate) schema: PaasSchema,
     pub(crate) platform: Platform,
+    pub(crate) limits: Limits,
 }
 
 /// A built server, bound to its port, not yet serving.
@@ -62,6 +66,7 @@ pub struct Server {
     platform: Platform,
     worker: Option<BuildWorker>,
     router: Router,
+    limits: Limits,
 }
 
 /// Assembles the platform for these settings: local-process runtime and builder.
@@ -127,6 +132,8 @@ pub async fn platform(settings: &Settings) -> Result<Platform, paas_core::Error>
             .images(Arc::new(LocalBuilder::default().with_isolation(isolation))),
         RuntimeKind::Podman => {
             let podman = paas_runner::podman::connect(&settings.podman_socket);
+            // A wrong socket fails the start, naming the socket, instead of every app later.
+            podman.ping().await?;
             builder
                 .runtime(Arc::new(PodmanRuntime::new(
                     podman.clone(),
@@ -164,22 +171,32 @@ impl Server {
                     addr: settings.listen,
                     source,
                 })?;
+        let mut limits = settings.limits.clone();
+        limits.max_connections =
+            crate::nofile::fit_connections(limits.max_connections, crate::nofile::raise());
+        let schema = schema::builder(platform.clone())
+            .extension(SubscriptionLimits::new(limits.max_subscriptions_per_user))
+            .finish();
         let state = AppState {
-            schema: schema::build(platform.clone()),
+            schema,
             platform: platform.clone(),
+            limits: limits.clone(),
         };
         let router = Router::new()
-            .route("/", get(playground))
-            .route("/graphql", get(playground).post(graphql))
-            .route("/graphql/ws", get(graphql_ws))
+            .route("/", get(crate::playground::page))
+            .route("/playground/{file}", get(crate::playground::asset))
+            .route("/graphql", get(crate::playground::page).post(graphql))
+            .route("/graphql/ws", get(crate::ws::graphql_ws))
             .route("/healthz", get(healthz))
             .route("/apps/{id}/logs", get(crate::http_logs::app_logs))
+            .layer(DefaultBodyLimit::max(limits.max_body_bytes))
             .with_state(state);
         Ok(Self {
             listener,
             platform,
             worker,
             router,
+            limits,
         })
     }
 
@@ -246,17 +263,18 @@ impl Server {
         }
 
         let serve_stop = stopped();
-        let mut serve = tokio::spawn(
-            axum::serve(self.listener, self.router)
-                .with_graceful_shutdown(serve_stop)
-                .into_future(),
-        );
+        let mut serve = tokio::spawn(crate::conn::serve(
+            self.listener,
+            self.router,
+            self.limits,
+            serve_stop,
+        ));
         tokio::select! {
             _ = shutdown => {}
             r = &mut serve => {
-                // The server ended by itself: an I/O error.
+                // The server ended by itself (it only does on a panic).
                 let _ = stop_tx.send(true);
-                return r.map_err(std::io::Error::other)?;
+                return r.map_err(std::io::Error::other);
             }
         }
         tracing::info!("shutting down");
@@ -284,7 +302,10 @@ pub async fn run_worker(
     Ok(())
 }
 
-async fn viewer_from_headers(platform: &Platform, headers: &HeaderMap) -> Option<Viewer> {
+pub(crate) async fn viewer_from_headers(
+    platform: &Platform,
+    headers: &HeaderMap,
+) -> Option<Viewer> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -292,54 +313,27 @@ async fn viewer_from_headers(platform: &Platform, headers: &HeaderMap) -> Option
     authenticate(platform, &token).await.ok().map(Viewer)
 }
 
-async fn graphql(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    req: GraphQLRequest,
-) -> GraphQLResponse {
-    let mut req = req.into_inner();
+/// `POST /graphql`. The body is read whole under the size limit (`DefaultBodyLimit`, set from
+/// `Limits::max_body_bytes`): a bigger one is answered 413 before it is parsed.
+async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let req = match async_graphql::http::receive_body(
+        content_type,
+        futures::io::Cursor::new(body),
+        MultipartOptions::default().max_file_size(state.limits.max_body_bytes),
+    )
+    .await
+    {
+        Ok(req) => req,
+        Err(e) => return GraphQLRejection(e).into_response(),
+    };
+    let mut req = req;
     if let Some(viewer) = viewer_from_headers(&state.platform, &headers).await {
         req = req.data(viewer);
     }
-    state.schema.execute(req).await.into()
-}
-
-async fn graphql_ws(
-    State(state): State<AppState>,
-    protocol: GraphQLProtocol,
-    headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    let from_headers = viewer_from_headers(&state.platform, &headers).await;
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            let platform = state.platform.clone();
-            GraphQLWebSocket::new(socket, state.schema.clone(), protocol)
-                .on_connection_init(move |payload| async move {
-                    let viewer = match token_from_init_payload(&payload) {
-                        Some(token) => authenticate(&platform, &token).await.ok().map(Viewer),
-                        None => from_headers,
-                    };
-                    // No valid token, no connection: every subscription needs one.
-                    let viewer = viewer
-                        .ok_or_else(|| crate::error::gql(paas_core::Error::Unauthenticated))?;
-                    let mut data = Data::default();
-                    data.insert(viewer);
-                    Ok(data)
-                })
-                .serve()
-        })
-}
-
-async fn playground() -> impl IntoResponse {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("paas")
-            .finish(),
-    )
+    GraphQLResponse::from(state.schema.execute(req).await).into_response()
 }
 
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {

@@ -70,6 +70,8 @@ pub struct Settings {
     pub sandbox: bool,
     /// Bounds on each git operation (time, disk a clone may use).
     pub git: paas_core::git::GitLimits,
+    /// What one client may hold: timeouts, connection and subscription caps, body size.
+    pub limits: crate::limits::Limits,
 }
 
 impl Default for Settings {
@@ -100,6 +102,7 @@ impl Default for Settings {
             apps_dir: None,
             sandbox: true,
             git: paas_core::git::GitLimits::default(),
+            limits: crate::limits::Limits::default(),
         }
     }
 }

@@ -13,8 +13,13 @@ async fn playground_and_health(db: TestDb) -> anyhow::Result<()> {
         html.contains("graphiql") || html.contains("GraphiQL"),
         "not the playground"
     );
+    // The page's own script (served by the server) knows the subscription endpoint.
+    let script = reqwest::get(format!("{}/playground/playground.js", server.url))
+        .await?
+        .text()
+        .await?;
     assert!(
-        html.contains("/graphql/ws"),
+        html.contains("/playground/playground.js") && script.contains("/graphql/ws"),
         "the playground must know the subscription endpoint"
     );
     let health = reqwest::get(format!("{}/healthz", server.url)).await?;

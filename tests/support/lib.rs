@@ -13,6 +13,7 @@ pub mod podman;
 pub mod redis;
 pub mod repo;
 pub mod server;
+pub mod ws;
 
 pub use client::{Client, Subscription};
 pub use db::TestDb;

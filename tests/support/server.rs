@@ -70,7 +70,8 @@ impl TestServer {
         Self::spawn_with_env(db, args, &[]).await
     }
 
-    /// [`TestServer::spawn`] with extra environment variables.
+    /// Starts `paas serve` on `db` with extra arguments and environment variables (settings
+    /// given as `PAAS_*` variables), in a data dir of its own.
     pub async fn spawn_with_env(
         db: TestDb,
         args: &[&str],

@@ -27,7 +27,8 @@ impl EnvKey {
             .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
         if !first_ok || !bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             return Err(ValidationError::Env(format!(
-                "key {s:?} must match [A-Za-z_][A-Za-z0-9_]*"
+                "key {} must match [A-Za-z_][A-Za-z0-9_]*",
+                super::validation::quote(s)
             )));
         }
         if s.len() > MAX_KEY_LEN {

@@ -51,7 +51,7 @@ macro_rules! typed_id {
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 Uuid::parse_str(s)
                     .map(Self)
-                    .map_err(|_| ValidationError::Id(format!("{s:?} is not a valid id")))
+                    .map_err(|_| ValidationError::Id(format!("{} is not a valid id", super::validation::quote(s))))
             }
         }
     };

@@ -82,7 +82,12 @@ impl FromStr for Language {
             _ => Language::ALL
                 .into_iter()
                 .find(|l| l.as_str() == upper)
-                .ok_or_else(|| ValidationError::Language(format!("{s:?} is not a known language"))),
+                .ok_or_else(|| {
+                    ValidationError::Language(format!(
+                        "{} is not a known language",
+                        super::validation::quote(s)
+                    ))
+                }),
         }
     }
 }

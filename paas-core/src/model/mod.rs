@@ -24,4 +24,4 @@ pub use port::Port;
 pub use resources::{PortBinding, Protocol, Resources, validate_port_bindings};
 pub use source::{Branch, CommitId, GitSource, GitUrl, SourcePolicy};
 pub use user::{Secret, User};
-pub use validation::ValidationError;
+pub use validation::{Quoted, ValidationError, quote};

@@ -13,7 +13,12 @@ pub struct AppName(String);
 impl AppName {
     /// Parses a name, refusing anything that is not a DNS label.
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
-        let bad = |why: &str| Err(ValidationError::Name(format!("{s:?} {why}")));
+        let bad = |why: &str| {
+            Err(ValidationError::Name(format!(
+                "{} {why}",
+                super::validation::quote(s)
+            )))
+        };
         if s.is_empty() || s.len() > 63 {
             return bad("must be 1 to 63 characters long");
         }

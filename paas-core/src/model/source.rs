@@ -25,7 +25,12 @@ pub struct GitUrl(String);
 
 impl GitUrl {
     pub fn parse(s: &str, policy: SourcePolicy) -> Result<Self, ValidationError> {
-        let bad = |why: &str| Err(ValidationError::GitUrl(format!("{s:?} {why}")));
+        let bad = |why: &str| {
+            Err(ValidationError::GitUrl(format!(
+                "{} {why}",
+                super::validation::quote(s)
+            )))
+        };
         if s.is_empty() || s.len() > 2048 {
             return bad("must be 1 to 2048 characters long");
         }
@@ -88,7 +93,12 @@ pub struct Branch(String);
 
 impl Branch {
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
-        let bad = |why: &str| Err(ValidationError::Branch(format!("{s:?} {why}")));
+        let bad = |why: &str| {
+            Err(ValidationError::Branch(format!(
+                "{} {why}",
+                super::validation::quote(s)
+            )))
+        };
         if s.is_empty() || s.len() > 255 {
             return bad("must be 1 to 255 characters long");
         }
@@ -132,7 +142,8 @@ impl CommitId {
             Ok(Self(s.to_ascii_lowercase()))
         } else {
             Err(ValidationError::Commit(format!(
-                "{s:?} is not a full 40-digit commit hash"
+                "{} is not a full 40-digit commit hash",
+                super::validation::quote(s)
             )))
         }
     }

@@ -1,3 +1,32 @@
+use std::fmt;
+
+/// How much of a refused input an error quotes: enough to recognise it, never the whole of a
+/// hostile one (a 10 MB name must not come back as a 10 MB error).
+pub const QUOTE_CHARS: usize = 64;
+
+/// An input quoted in an error message: `"…"` with escapes, cut after [`QUOTE_CHARS`]
+/// characters with its full length said.
+pub struct Quoted<'a>(pub &'a str);
+
+/// Quotes `s` for an error message (see [`Quoted`]).
+pub fn quote(s: &str) -> Quoted<'_> {
+    Quoted(s)
+}
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.char_indices().nth(QUOTE_CHARS) {
+            None => write!(f, "{:?}", self.0),
+            Some((cut, _)) => {
+                let head = &self.0[..cut];
+                let quoted = format!("{head:?}");
+                let open = quoted.strip_suffix('"').unwrap_or(&quoted);
+                write!(f, "{open}…\" ({} bytes)", self.0.len())
+            }
+        }
+    }
+}
+
 /// Why a value was refused. Each variant maps to one stable API code.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ValidationError {
@@ -47,5 +76,22 @@ impl ValidationError {
             ValidationError::Limit(_) => "INVALID_LIMIT",
             ValidationError::LocalReposDisabled => "LOCAL_REPOS_DISABLED",
         }
+    }
+}
+
+#[cfg(test)]
+mod quote_tests {
+    use super::*;
+
+    #[test]
+    fn short_inputs_are_quoted_whole_and_long_ones_cut() {
+        assert_eq!(quote("ab\"c").to_string(), r#""ab\"c""#);
+        let long = "é".repeat(100_000);
+        let q = quote(&long).to_string();
+        assert!(q.len() < 200, "{q}");
+        assert!(
+            q.starts_with("\"éé") && q.ends_with("…\" (200000 bytes)"),
+            "{q}"
+        );
     }
 }

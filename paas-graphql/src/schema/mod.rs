@@ -7,7 +7,7 @@ mod query;
 mod subscription;
 mod types;
 
-use async_graphql::Schema;
+use async_graphql::{Schema, SchemaBuilder};
 use paas_core::Platform;
 
 pub use mutation::MutationRoot;
@@ -19,9 +19,13 @@ pub type PaasSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Builds the schema around a platform.
 pub fn build(platform: Platform) -> PaasSchema {
+    builder(platform).finish()
+}
+
+/// The schema's builder, for the server to add its extensions.
+pub fn builder(platform: Platform) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .data(platform)
         .limit_depth(12)
         .limit_complexity(2_000)
-        .finish()
 }

@@ -12,12 +12,11 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use paas_core::builder::{BuildJob, BuiltImage, ImageBuilder, log_line};
 use paas_core::{Error, Result};
-use podman_api::Podman;
 use podman_api::opts::{ImageBuildOpts, ImagePushOpts, ImageTagOpts};
 
 use super::containerfile::{self, BaseImages};
 use super::runtime::DEFAULT_CONTAINER_PORT;
-use super::{message, platform, status};
+use super::{Podman, message, platform, status};
 
 /// The Containerfile the builder writes into a checkout (a name no repository uses).
 const GENERATED: &str = ".paas.Containerfile";
@@ -72,7 +71,7 @@ impl PodmanBuilder {
             .get(local)
             .tag(&ImageTagOpts::builder().repo(repo).tag(tag).build())
             .await
-            .map_err(|e| platform("image tag", &e))?;
+            .map_err(|e| platform(&self.podman, "image tag", &e))?;
         log_line(log, &format!("pushing {remote}"))?;
         let opts = ImagePushOpts::builder()
             .destination(&remote)
@@ -81,7 +80,7 @@ impl PodmanBuilder {
         let image = images.get(&remote);
         let mut progress = image.push(&opts);
         while let Some(chunk) = progress.next().await {
-            let chunk = chunk.map_err(|e| platform("push", &e))?;
+            let chunk = chunk.map_err(|e| platform(&self.podman, "push", &e))?;
             // libpod reports a failed push inside the stream: {"error": "..."}.
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&chunk)
                 && let Some(e) = v.get("error").and_then(|e| e.as_str())
@@ -142,7 +141,9 @@ impl ImageBuilder for PodmanBuilder {
             .build();
 
         let images = self.podman.images();
-        let mut stream = images.build(&opts).map_err(|e| platform("build", &e))?;
+        let mut stream = images
+            .build(&opts)
+            .map_err(|e| platform(&self.podman, "build", &e))?;
         let mut log = paas_core::secrets::files::append_private(job.log)
             .map_err(|e| Error::io("opening the build log", e))?;
         let mut recent: VecDeque<String> = VecDeque::new();
@@ -171,7 +172,7 @@ impl ImageBuilder for PodmanBuilder {
             .get(&tag)
             .exists()
             .await
-            .map_err(|e| platform("image check", &e))?;
+            .map_err(|e| platform(&self.podman, "image check", &e))?;
         if built {
             let image = match &self.registry {
                 Some(registry) => self.push(&tag, registry, job.log).await?,
@@ -187,7 +188,7 @@ impl ImageBuilder for PodmanBuilder {
         let tail: Vec<String> = recent.into_iter().collect();
         let reason = match &failure {
             Some(e) if status(e).is_none() && !matches!(e, podman_api::Error::ServerError(_)) => {
-                return Err(platform("build", e));
+                return Err(platform(&self.podman, "build", e));
             }
             Some(e) => format!("{}\n{}", message(e), tail.join("\n")),
             None => tail.join("\n"),
@@ -206,7 +207,7 @@ impl ImageBuilder for PodmanBuilder {
         match self.podman.images().get(image).remove().await {
             Ok(()) => Ok(()),
             Err(e) if status(&e) == Some(404) => Ok(()),
-            Err(e) => Err(platform("image remove", &e)),
+            Err(e) => Err(platform(&self.podman, "image remove", &e)),
         }
     }
 }

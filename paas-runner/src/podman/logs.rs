@@ -8,11 +8,10 @@ use futures::stream::BoxStream;
 use paas_core::Result;
 use paas_core::logs::{LogStream, LogTime};
 use paas_core::runtime::{OutputBatch, OutputLine};
-use podman_api::Podman;
 use podman_api::conn::TtyChunk;
 use podman_api::opts::ContainerLogsOpts;
 
-use super::{platform, status};
+use super::{Podman, platform, status};
 
 /// Followed output is stored in batches of at most this many lines, or what came within
 /// [`BATCH_WAIT`].
@@ -142,7 +141,7 @@ async fn follow_container(
             Ok(TtyChunk::StdIn(_)) => Vec::new(),
             Err(e) if status(&e) == Some(404) => break,
             Err(e) => {
-                let _ = tx.send(Err(platform("logs", &e))).await;
+                let _ = tx.send(Err(platform(&podman, "logs", &e))).await;
                 return;
             }
         };

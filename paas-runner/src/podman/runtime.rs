@@ -12,7 +12,6 @@ use paas_core::runtime::{
     Instance, InstanceSpec, InstanceState, InstanceStats, KnownInstance, OutputBatch, Runtime,
 };
 use paas_core::{Error, Result};
-use podman_api::Podman;
 use podman_api::conn::TtyChunk;
 use podman_api::opts::{
     ContainerCreateOpts, ContainerDeleteOpts, ContainerListFilter, ContainerListOpts,
@@ -20,7 +19,7 @@ use podman_api::opts::{
 };
 use serde_json::json;
 
-use super::{platform, status};
+use super::{Podman, platform, status};
 
 /// The port an app listens on inside its container when it names none.
 pub const DEFAULT_CONTAINER_PORT: u16 = 8080;
@@ -177,7 +176,7 @@ impl Runtime for PodmanRuntime {
         let created = containers
             .create(&opts.build())
             .await
-            .map_err(|e| platform("create", &e))?;
+            .map_err(|e| platform(&self.podman, "create", &e))?;
         let id = created.id;
         if let Err(e) = containers.get(&id).start(None).await {
             let _ = self.remove(&id).await;
@@ -204,7 +203,7 @@ impl Runtime for PodmanRuntime {
             Ok(()) => Ok(()),
             // 304: already stopped; 404: gone. Both are what stop wants.
             Err(e) if matches!(status(&e), Some(304 | 404)) => Ok(()),
-            Err(e) => Err(platform("stop", &e)),
+            Err(e) => Err(platform(&self.podman, "stop", &e)),
         }
     }
 
@@ -216,7 +215,7 @@ impl Runtime for PodmanRuntime {
         match self.podman.containers().get(instance).delete(&opts).await {
             Ok(()) => Ok(()),
             Err(e) if status(&e) == Some(404) => Ok(()),
-            Err(e) => Err(platform("remove", &e)),
+            Err(e) => Err(platform(&self.podman, "remove", &e)),
         }
     }
 
@@ -230,7 +229,7 @@ impl Runtime for PodmanRuntime {
             .containers()
             .list(&opts)
             .await
-            .map_err(|e| platform("list", &e))?;
+            .map_err(|e| platform(&self.podman, "list", &e))?;
         Ok(listed
             .into_iter()
             .filter_map(|c| {
@@ -248,7 +247,7 @@ impl Runtime for PodmanRuntime {
         let data = match self.podman.containers().get(instance).inspect().await {
             Ok(d) => d,
             Err(e) if status(&e) == Some(404) => return Ok(InstanceState::Missing),
-            Err(e) => return Err(platform("inspect", &e)),
+            Err(e) => return Err(platform(&self.podman, "inspect", &e)),
         };
         let Some(state) = data.state else {
             return Ok(InstanceState::Exited {
@@ -298,7 +297,7 @@ impl Runtime for PodmanRuntime {
         let raw = match self.podman.containers().get(instance).stats().await {
             Ok(v) => v,
             Err(e) if status(&e) == Some(404) => return Ok(None),
-            Err(e) => return Err(platform("stats", &e)),
+            Err(e) => return Err(platform(&self.podman, "stats", &e)),
         };
         // Untyped JSON; libpod answers {"Error": …, "Stats": [{"CPU": %, "MemUsage": bytes, …}]}.
         let stats = raw

@@ -1,0 +1,125 @@
+//! The accept loop: each connection takes a slot of the cap (or is answered 503 and closed),
+//! is served by hyper (HTTP/1 with upgrades, HTTP/2) and dropped when it overstays a timeout.
+//!
+//! Expected flow: accept → slot → serve until the client closes, a timeout fires, or shutdown
+//! asks every connection to finish its requests. Assumption: the caller bounds how long it
+//! waits for that finish (websockets handed over by an upgrade are not waited for).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tower::ServiceExt;
+
+use super::activity::{Activity, Watched};
+use crate::limits::Limits;
+
+/// What a connection over the cap gets before it is closed.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-type: \
+text/plain\r\ncontent-length: 29\r\nretry-after: 1\r\n\r\ntoo many connections, retry\r\n";
+
+/// Serves `router` on `listener` until `shutdown`, then lets open connections finish.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    // Connections watch `stop` for the shutdown; each holds a `done` receiver, so that
+    // `done_tx.closed()` completes when the last one ended.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (done_tx, done_rx) = watch::channel(());
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, mostly: wait for some to free instead of spinning.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            refuse(stream);
+            continue;
+        };
+        let activity = Activity::new();
+        let io = Watched::new(stream, activity.clone(), slot);
+        tokio::spawn(connection(
+            io,
+            activity,
+            router.clone(),
+            limits.clone(),
+            stop_rx.clone(),
+            done_rx.clone(),
+        ));
+    }
+    drop(done_rx);
+    let _ = stop_tx.send(true);
+    done_tx.closed().await;
+}
+
+/// Over the cap: a best-effort 503 (never waiting on the client), then the socket closes.
+fn refuse(stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let _ = stream.try_write(BUSY);
+    tracing::debug!("connection refused: too many open connections");
+}
+
+async fn connection(
+    io: Watched<TcpStream>,
+    activity: Arc<Activity>,
+    router: Router,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+    _done: watch::Receiver<()>,
+) {
+    let requests = activity.clone();
+    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+        let in_flight = requests.begin();
+        let router = router.clone();
+        async move {
+            let response = router.oneshot(req.map(Body::new)).await;
+            drop(in_flight);
+            response
+        }
+    });
+    let mut builder = Builder::new(TokioExecutor::new());
+    // The CONNECT protocol carries websockets over HTTP/2.
+    builder.http2().enable_connect_protocol();
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    let expired = activity.expired(limits.header_timeout, limits.idle_timeout);
+    tokio::pin!(expired);
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::trace!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = stop.wait_for(|s| *s), if !stopping => {
+                stopping = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            why = &mut expired => {
+                tracing::debug!(?why, "connection closed: timeout");
+                return;
+            }
+        }
+    }
+}

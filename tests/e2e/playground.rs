@@ -1,0 +1,106 @@
+//! The playground page loads nothing from outside the server: every script and stylesheet it
+//! names is served by the server itself, under a Content-Security-Policy of 'self', and the page
+//! renders GraphiQL in a browser that cannot reach any other host.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use paas_tests::{TestDb, TestServer};
+
+/// Every `src="…"` and `href="…"` value of an HTML page.
+fn references(html: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for attr in ["src=\"", "href=\""] {
+        let mut rest = html;
+        while let Some(at) = rest.find(attr) {
+            rest = &rest[at + attr.len()..];
+            if let Some(end) = rest.find('"') {
+                found.push(rest[..end].to_owned());
+                rest = &rest[end..];
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_and_everything_it_loads_come_from_the_server() -> anyhow::Result<()> {
+    let server = TestServer::spawn(TestDb::Sqlite, &[]).await?;
+    let http = reqwest::Client::new();
+    for path in ["/", "/graphql"] {
+        let resp = http.get(format!("{}{path}", server.url)).send().await?;
+        ensure!(resp.status() == 200, "{path}: {}", resp.status());
+        let csp = resp
+            .headers()
+            .get("content-security-policy")
+            .context("no Content-Security-Policy")?
+            .to_str()?
+            .to_owned();
+        ensure!(csp.contains("default-src 'self'"), "{csp}");
+        ensure!(
+            !csp.contains("http"),
+            "the policy names another origin: {csp}"
+        );
+        let html = resp.text().await?;
+        let refs = references(&html);
+        ensure!(refs.len() >= 4, "scripts and styles expected: {refs:?}");
+        for r in refs {
+            // Same origin: a path on this server, never a scheme or a `//host`.
+            ensure!(
+                r.starts_with('/') && !r.starts_with("//"),
+                "{r} is not on the server"
+            );
+            let asset = http.get(format!("{}{r}", server.url)).send().await?;
+            ensure!(asset.status() == 200, "{r}: {}", asset.status());
+            ensure!(!asset.bytes().await?.is_empty(), "{r} is empty");
+        }
+    }
+    Ok(())
+}
+
+/// Debian's Chromium, as CI installs it.
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_renders_in_a_browser_without_internet() -> anyhow::Result<()> {
+    ensure!(
+        std::path::Path::new(CHROMIUM).is_file(),
+        "{CHROMIUM} is missing (apt-get install chromium)"
+    );
+    let server = TestServer::spawn(TestDb::Sqlite, &[]).await?;
+    let profile = tempfile::tempdir()?;
+    let out = tokio::time::timeout(
+        Duration::from_secs(90),
+        tokio::process::Command::new(CHROMIUM)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                // No other host resolves: a page that needs the internet shows "Loading...".
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                "--virtual-time-budget=15000",
+                "--dump-dom",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(format!("{}/", server.url))
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .context("chromium did not finish in 90 s")??;
+    ensure!(out.status.success(), "chromium failed: {}", out.status);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        dom.contains("graphiql-container") && dom.contains("graphiql-editor"),
+        "GraphiQL did not render: {}",
+        &dom[..dom.len().min(2000)]
+    );
+    ensure!(!dom.contains("Loading..."), "the page is still loading");
+    Ok(())
+}
