@@ -247,13 +247,19 @@ async fn a_body_over_the_limit_gets_413_and_the_server_goes_on() -> anyhow::Resu
             .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
             .collect::<Vec<_>>(),
     );
-    let resp = http
+    // The server answers 413 as soon as the limit is crossed and closes the connection; a
+    // client still writing its body may see that close (a broken pipe) before it reads the
+    // answer. Either way the server stopped reading: had it taken the body, it would answer 200.
+    let sent = http
         .post(format!("{}/graphql", server.url))
         .header("content-type", "application/json")
         .body(reqwest::Body::wrap_stream(chunks))
         .send()
-        .await?;
-    ensure!(resp.status() == 413, "chunked: {}", resp.status());
+        .await;
+    match sent {
+        Ok(resp) => ensure!(resp.status() == 413, "chunked: {}", resp.status()),
+        Err(e) => ensure!(e.is_request() || e.is_body(), "chunked: {e:?}"),
+    }
     let ok = server.anonymous().gql("{ __typename }", json!({})).await?;
     ensure!(ok["data"]["__typename"] == "QueryRoot", "{ok}");
     Ok(())

@@ -20,28 +20,29 @@ impl Platform {
             Some(app) => app.env.scrub(&reason),
             None => reason,
         };
+        // What a reader waits for is written last: the app's reason before the deployment's end
+        // when an older deployment keeps serving (readers wait for the deployment to settle),
+        // the deployment's end before the app's FAILED when none does (readers wait for the app).
+        let live = self.live_deployment(dep.app_id, Some(dep.id)).await?;
+        if let Some(live) = &live {
+            let why = format!(
+                "deployment {} failed, {} keeps serving: {reason}",
+                dep.id, live.id
+            );
+            self.update_app(dep.app_id, |a| {
+                a.deployment = Some(live.id);
+                a.status_reason = Some(why.clone());
+                Ok(())
+            })
+            .await?;
+        }
         dep.status = DeploymentStatus::Failed;
         dep.error = Some(reason.clone());
         self.store().update_deployment(dep).await?;
         self.track(dep.id, "", Some(Some(reason.clone()))).await?;
-        let live = self.live_deployment(dep.app_id, Some(dep.id)).await?;
-        match live {
-            Some(live) => {
-                let why = format!(
-                    "deployment {} failed, {} keeps serving: {reason}",
-                    dep.id, live.id
-                );
-                self.update_app(dep.app_id, |a| {
-                    a.deployment = Some(live.id);
-                    a.status_reason = Some(why.clone());
-                    Ok(())
-                })
+        if live.is_none() {
+            self.set_status(dep.app_id, AppStatus::Failed, Some(reason))
                 .await?;
-            }
-            None => {
-                self.set_status(dep.app_id, AppStatus::Failed, Some(reason))
-                    .await?;
-            }
         }
         Ok(())
     }
