@@ -287,7 +287,13 @@ async fn busy_apps_refuse_or_queue_and_force_takes_over(db: TestDb) -> anyhow::R
     assert_eq!(forced["restartApplication"]["status"], "STARTING");
     let app = eventually(Duration::from_secs(60), || async {
         let app = show(&alice, &id).await?;
-        Ok((app["name"] == "renamed" && app["status"] == "RUNNING").then_some(app))
+        // A task records its end after its change: wait for every task to have ended too.
+        let settled = app["tasks"].as_array().is_some_and(|tasks| {
+            tasks
+                .iter()
+                .all(|t| t["state"] != "QUEUED" && t["state"] != "RUNNING")
+        });
+        Ok((app["name"] == "renamed" && app["status"] == "RUNNING" && settled).then_some(app))
     })
     .await?;
     assert_eq!(body(&alice, &id).await?, "v1");
