@@ -18,20 +18,6 @@ use serde_json::json;
 use crate::apps::{app, create, statuses_until_settled};
 use crate::on_both_databases;
 
-/// Answers `$SECRET_X`: how a test sees the value the app got at run time.
-const SECRET_APP: &str = r#"import http.server, os
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = os.environ.get("SECRET_X", "unset").encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-"#;
-
 const SET_TOKEN: &str = "mutation($t: String) { setGitToken(token: $t) }";
 const REDEPLOY: &str = "mutation($id: ID!) { redeployApplication(id: $id) { id status } }";
 
@@ -39,20 +25,20 @@ fn unique(what: &str) -> String {
     format!("{what}-{}", uuid::Uuid::now_v7().simple())
 }
 
-/// Creates the secret app with `SECRET_X = secret` and waits until it serves it; returns its
+/// Creates the Python test app with its answer `GREETING = secret` and waits until it serves it; returns its
 /// repository (kept for redeploys) and id.
 async fn secret_app(
     client: &Client,
     name: &str,
     secret: &str,
 ) -> anyhow::Result<(tempfile::TempDir, String)> {
-    let repo = git_repo(&[("app.py", SECRET_APP)])?;
+    let repo = git_repo(&[("app.py", crate::apps::PYTHON_APP)])?;
     let id = create(
         client,
         json!({
             "name": name,
             "repository": { "url": file_url(repo.path()) },
-            "env": [{ "key": "SECRET_X", "value": secret }],
+            "env": [{ "key": "GREETING", "value": secret }],
         }),
     )
     .await?;
@@ -220,7 +206,7 @@ async fn older_rows_sealed_rotation_and_a_wrong_key(db: TestDb) -> anyhow::Resul
     let (legacy, legacy_token) = (unique("legacy"), unique("ghp_legacy"));
     execute(
         &database_url,
-        &format!("UPDATE applications SET env = '{{\"SECRET_X\":\"{legacy}\"}}'"),
+        &format!("UPDATE applications SET env = '{{\"GREETING\":\"{legacy}\"}}'"),
     )
     .await?;
     execute(

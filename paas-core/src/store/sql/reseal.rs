@@ -28,67 +28,27 @@ impl SqlStore {
     #[tracing::instrument(skip_all, err)]
     pub async fn reseal(&self) -> Result<Resealed> {
         let mut done = Resealed::default();
-        let rows: Vec<(Uuid, String)> = applications::Entity::find()
-            .select_only()
-            .column(applications::Column::Id)
-            .column(applications::Column::Env)
-            .into_tuple()
-            .all(self.connection())
-            .await
-            .map_err(Error::storage)?;
-        for (id, stored) in rows {
-            let context = applications::env_context(id);
-            self.reseal_one::<applications::Entity>(
-                &mut done,
-                &context,
-                (applications::Column::Id, id),
-                applications::Column::Env,
-                stored,
-            )
-            .await?;
-        }
-        let rows: Vec<(Uuid, Option<String>)> = users::Entity::find()
-            .select_only()
-            .column(users::Column::Id)
-            .column(users::Column::GitToken)
-            .filter(users::Column::GitToken.is_not_null())
-            .into_tuple()
-            .all(self.connection())
-            .await
-            .map_err(Error::storage)?;
-        for (id, stored) in rows {
-            let Some(stored) = stored else { continue };
-            let context = users::token_context(id.into());
-            self.reseal_one::<users::Entity>(
-                &mut done,
-                &context,
-                (users::Column::Id, id),
-                users::Column::GitToken,
-                stored,
-            )
-            .await?;
-        }
-        let rows: Vec<(Uuid, Option<String>)> = tasks::Entity::find()
-            .select_only()
-            .column(tasks::Column::Id)
-            .column(tasks::Column::Request)
-            .filter(tasks::Column::Request.is_not_null())
-            .into_tuple()
-            .all(self.connection())
-            .await
-            .map_err(Error::storage)?;
-        for (id, stored) in rows {
-            let Some(stored) = stored else { continue };
-            let context = tasks::request_context(id);
-            self.reseal_one::<tasks::Entity>(
-                &mut done,
-                &context,
-                (tasks::Column::Id, id),
-                tasks::Column::Request,
-                stored,
-            )
-            .await?;
-        }
+        self.reseal_column::<applications::Entity>(
+            &mut done,
+            applications::Column::Id,
+            applications::Column::Env,
+            applications::env_context,
+        )
+        .await?;
+        self.reseal_column::<users::Entity>(
+            &mut done,
+            users::Column::Id,
+            users::Column::GitToken,
+            |id| users::token_context(id.into()),
+        )
+        .await?;
+        self.reseal_column::<tasks::Entity>(
+            &mut done,
+            tasks::Column::Id,
+            tasks::Column::Request,
+            tasks::request_context,
+        )
+        .await?;
         if done.sealed > 0 {
             tracing::info!(
                 sealed = done.sealed,
@@ -97,6 +57,32 @@ impl SqlStore {
             );
         }
         Ok(done)
+    }
+
+    /// Seals again every non-null value of `column` in `E`'s rows, each under the context
+    /// `context(id)` of its row.
+    async fn reseal_column<E: EntityTrait>(
+        &self,
+        done: &mut Resealed,
+        id_column: E::Column,
+        column: E::Column,
+        context: impl Fn(Uuid) -> String,
+    ) -> Result<()> {
+        let rows: Vec<(Uuid, Option<String>)> = E::find()
+            .select_only()
+            .column(id_column)
+            .column(column)
+            .filter(column.is_not_null())
+            .into_tuple()
+            .all(self.connection())
+            .await
+            .map_err(Error::storage)?;
+        for (id, stored) in rows {
+            let Some(stored) = stored else { continue };
+            self.reseal_one::<E>(done, &context(id), (id_column, id), column, stored)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn reseal_one<E: EntityTrait>(
