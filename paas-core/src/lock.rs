@@ -25,7 +25,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
@@ -70,17 +69,8 @@ impl LockRecord {
     }
 }
 
-/// The storage side of locks: reads and compare-and-set writes of rows. The rules live in
-/// [`Locks`]; a store only has to make each write atomic.
-#[async_trait]
-pub trait LockStore: Send + Sync {
-    async fn lock_record(&self, key: &str) -> Result<Option<LockRecord>>;
-    /// Inserts a new row; `false` if a row with the key exists already.
-    async fn insert_lock(&self, record: &LockRecord) -> Result<bool>;
-    /// Writes `record` (whose version is `expected_version + 1`) only if the stored row still
-    /// has `expected_version`; `false` if it changed meanwhile.
-    async fn swap_lock(&self, expected_version: i64, record: &LockRecord) -> Result<bool>;
-}
+/// The storage side of locks, with the other roles of the store.
+pub use crate::store::LockStore;
 
 /// Takes and gives back locks for this process. Cheap to clone.
 #[derive(Clone)]

@@ -11,11 +11,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
 use crate::model::{AppId, DeploymentId, ValidationError};
 
 mod lines;
@@ -244,32 +242,8 @@ pub struct LogHead {
     pub bytes: u64,
 }
 
-/// Storage of lines. Guarantees every adapter gives:
-/// - [`LogStore::append_logs`] stamps every line of an app with a timestamp strictly greater than
-///   that of every line committed before it in the app (at least the line's own `at`), and
-///   commits lines, timestamps and the source position together: a reader that sees a line sees
-///   every line of the app with a smaller timestamp.
-/// - Reads are exact on the cursor (see [`LogQuery`]).
-#[async_trait]
-pub trait LogStore: Send + Sync {
-    async fn append_logs(
-        &self,
-        app: AppId,
-        lines: &[NewLine],
-        position: Option<&SourcePosition>,
-    ) -> Result<Vec<LogLine>>;
-    /// Where a source was read up to.
-    async fn log_position(&self, source: &str) -> Result<Option<String>>;
-    async fn read_logs(&self, query: &LogQuery) -> Result<Vec<LogLine>>;
-    async fn log_head(&self, app: AppId) -> Result<LogHead>;
-    /// Apps that have lines.
-    async fn apps_with_logs(&self) -> Result<Vec<AppId>>;
-    /// Removes an app's lines older than `before` and, past that, its oldest lines until the
-    /// rest holds at most `max_bytes` of text. Returns how many lines went.
-    async fn prune_logs(&self, app: AppId, before: LogTime, max_bytes: u64) -> Result<u64>;
-    /// Removes every line and source position of an app.
-    async fn delete_logs(&self, app: AppId) -> Result<()>;
-}
+/// Storage of lines, with the other roles of the store.
+pub use crate::store::LogStore;
 
 /// How long and how much of an app's log is kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

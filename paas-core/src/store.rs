@@ -1,73 +1,47 @@
-//! The `Store` port: the database, which is the truth. Adapters: [`sql::SqlStore`] (SQLite and
-//! PostgreSQL through sea-orm).
+//! The store port: the database, which is the truth, as one small trait per role. [`Store`] is
+//! every role together, what the platform holds (`Arc<dyn Store>`); anything that implements
+//! the roles is a `Store`. Adapters: [`sql::SqlStore`] (SQLite and PostgreSQL through sea-orm).
+//!
+//! ## Roles
+//! - [`UserStore`]: users, token hashes, git credentials.
+//! - [`AppStore`]: applications, compare-and-set on their version.
+//! - [`DeploymentStore`]: an app's deployments.
+//! - [`StatusEventStore`]: the history of an app's status.
+//! - [`LockStore`]: the rows behind [`crate::lock::Locks`].
+//! - [`TaskStore`]: the records of [`crate::task::Task`]s.
+//! - [`LogStore`]: log lines, heads and source positions.
+//!
+//! A wrapper (counting, caching) or a store assembled from several backends implements
+//! [`Delegate`] instead: it names the store every role goes to and overrides only the roles it
+//! changes.
 
+mod app_store;
+mod delegate;
+mod deployment_store;
+mod event_store;
+mod lock_store;
+mod log_store;
 pub mod sql;
+mod task_store;
+mod user_store;
 
-use async_trait::async_trait;
+pub use app_store::AppStore;
+pub use delegate::Delegate;
+pub use deployment_store::DeploymentStore;
+pub use event_store::StatusEventStore;
+pub use lock_store::LockStore;
+pub use log_store::LogStore;
+pub use task_store::TaskStore;
+pub use user_store::UserStore;
 
-use crate::error::Result;
-use crate::events::StatusEvent;
-use crate::model::{AppId, AppName, Application, Deployment, DeploymentId, Secret, User, UserId};
-
-/// Persistent state of the platform: apps, users, deployments, status events, and (through its
-/// supertraits) locks, task records and logs.
-///
-/// Guarantees every adapter gives:
-/// - [`Store::create_app`] writes the app, its first deployment and its first status event in one
-///   transaction, and refuses a taken name with [`crate::Error::NameTaken`] even under races
-///   (a unique index, not only a read-before-write).
-/// - [`Store::update_app`] is compare-and-set on `version`: it writes only if the row still has
-///   `expected_version`, bumps the version by one, and fails with
-///   [`crate::Error::VersionConflict`] otherwise. The status event, if any, is written in the same
-///   transaction with the new version as its sequence number.
-#[async_trait]
+/// Persistent state of the platform: every role of the store in one trait object. Each role
+/// states the guarantees its adapters give.
 pub trait Store:
-    crate::lock::LockStore + crate::task::TaskStore + crate::logs::LogStore + Send + Sync
+    UserStore + AppStore + DeploymentStore + StatusEventStore + LockStore + TaskStore + LogStore
 {
-    async fn create_user(&self, user: &User, token_hash: &str) -> Result<()>;
-    async fn user(&self, id: UserId) -> Result<Option<User>>;
-    async fn user_by_token_hash(&self, token_hash: &str) -> Result<Option<User>>;
-    /// Sets (or with `None` clears) the credential of the user's private repositories.
-    async fn set_git_token(&self, user: UserId, token: Option<&Secret>) -> Result<()>;
-    async fn git_token(&self, user: UserId) -> Result<Option<Secret>>;
+}
 
-    async fn create_app(&self, app: &Application, first: &Deployment) -> Result<()>;
-    async fn app(&self, id: AppId) -> Result<Option<Application>>;
-    async fn app_by_name(&self, name: &AppName) -> Result<Option<Application>>;
-    /// A user's apps in id (= creation) order, after the cursor `after`.
-    async fn apps_of(
-        &self,
-        owner: UserId,
-        after: Option<AppId>,
-        limit: u64,
-    ) -> Result<Vec<Application>>;
-    /// Every app in a status, across users (for recovery and shutdown).
-    async fn apps_in_status(&self, statuses: &[crate::AppStatus]) -> Result<Vec<Application>>;
-    /// Compare-and-set update; returns the app as stored (version bumped).
-    async fn update_app(
-        &self,
-        app: &Application,
-        expected_version: i64,
-        event: Option<&StatusEvent>,
-    ) -> Result<Application>;
-
-    /// Removes an app with its deployments and events; the name is free again.
-    async fn delete_app(&self, id: AppId) -> Result<()>;
-    /// Adds a deployment and points the app at it, in one transaction (compare-and-set on the
-    /// app's version like [`Store::update_app`]).
-    async fn add_deployment(
-        &self,
-        app: &Application,
-        expected_version: i64,
-        deployment: &Deployment,
-        event: Option<&StatusEvent>,
-    ) -> Result<Application>;
-
-    async fn deployment(&self, id: DeploymentId) -> Result<Option<Deployment>>;
-    /// An app's deployments, newest first.
-    async fn deployments_of(&self, app: AppId) -> Result<Vec<Deployment>>;
-    async fn update_deployment(&self, deployment: &Deployment) -> Result<()>;
-
-    /// Status events of an app with `version > after_version`, in order.
-    async fn status_events(&self, app: AppId, after_version: i64) -> Result<Vec<StatusEvent>>;
+impl<T> Store for T where
+    T: UserStore + AppStore + DeploymentStore + StatusEventStore + LockStore + TaskStore + LogStore
+{
 }

@@ -7,11 +7,9 @@
 //! long as its deployment: the build worker and the deployer move it on, and it ends with the
 //! deployment (running or failed).
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
 use crate::model::{AppId, AppUpdate, CommitId, DeploymentId, TaskId, UserId};
 
 /// What a task does.
@@ -160,16 +158,5 @@ impl Task {
     }
 }
 
-/// The storage side of tasks.
-#[async_trait]
-pub trait TaskStore: Send + Sync {
-    /// Inserts or overwrites a task record.
-    async fn put_task(&self, task: &Task) -> Result<()>;
-    async fn task(&self, id: TaskId) -> Result<Option<Task>>;
-    /// An app's tasks, newest first.
-    async fn tasks_of(&self, app: AppId, limit: u64) -> Result<Vec<Task>>;
-    /// Tasks in a state across apps, oldest first.
-    async fn tasks_in_state(&self, state: TaskState, limit: u64) -> Result<Vec<Task>>;
-    /// The task rolling out a deployment.
-    async fn task_of_deployment(&self, deployment: DeploymentId) -> Result<Option<Task>>;
-}
+/// The storage side of tasks, with the other roles of the store.
+pub use crate::store::TaskStore;

@@ -8,8 +8,8 @@ use paas_core::model::{
     AppId, AppName, Application, Branch, Deployment, DeploymentStatus, Desired, EnvVars, GitUrl,
     NewApplication, SourcePolicy, User, UserId,
 };
-use paas_core::store::Store;
 use paas_core::store::sql::SqlStore;
+use paas_core::store::{AppStore, DeploymentStore, StatusEventStore, UserStore};
 use paas_core::{AppStatus, Error};
 use paas_tests::TestDb;
 

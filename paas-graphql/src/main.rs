@@ -9,7 +9,7 @@ use anyhow::Context;
 use chrono::Utc;
 use clap::{Args, Parser, Subcommand};
 use paas_core::model::{Secret, User, UserId};
-use paas_core::store::Store;
+use paas_core::store::UserStore;
 use paas_core::store::sql::SqlStore;
 use paas_graphql::settings::RuntimeKind;
 use paas_graphql::{Server, Settings};

@@ -11,8 +11,8 @@ use futures::stream::BoxStream;
 use paas_core::flow::LogItem;
 use paas_core::logs::{LogQuery, LogStream, NewLine};
 use paas_core::model::*;
-use paas_core::store::Store;
 use paas_core::store::sql::SqlStore;
+use paas_core::store::{AppStore, UserStore};
 use paas_core::{Platform, PlatformConfig};
 use paas_runner::local::{LocalBuilder, LocalRuntime};
 use paas_tests::TestDb;
@@ -85,9 +85,9 @@ async fn idle_followers_share_one_poll_per_app() -> anyhow::Result<()> {
     // Idle: nothing is written. Each app's log is looked at once per poll for all its
     // followers (its row and its head), not once per follower per poll.
     store.take();
-    store.take_log_reads();
+    store.take_log_calls();
     tokio::time::sleep(log_poll * IDLE_POLLS + log_poll / 2).await;
-    let reads = store.take() + store.take_log_reads();
+    let reads = store.take() + store.take_log_calls();
     let shared = APPS * 2 * (IDLE_POLLS as usize + 1);
     let per_follower = APPS * FOLLOWERS_PER_APP * IDLE_POLLS as usize;
     assert!(

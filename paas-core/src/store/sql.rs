@@ -1,5 +1,8 @@
 //! [`Store`](crate::store::Store) on sea-orm: SQLite (the embedded default) and PostgreSQL.
-//! One entity per file; entities never leave this module (they convert into domain types).
+//! One entity per file, with the role of the store it serves (`users.rs`: `UserStore`,
+//! `applications.rs`: `AppStore`, ...; `logs.rs`: `LogStore` on the three log tables); entities
+//! never leave this module (they convert into domain types). `store.rs` holds the connection and
+//! the compare-and-set write that apps and deployments share.
 
 mod applications;
 mod deployments;

@@ -1,13 +1,19 @@
+use async_trait::async_trait;
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::entity::prelude::*;
+use sea_orm::{QueryOrder, QuerySelect, SqlErr, TransactionTrait};
 
-use crate::error::Error;
+use super::store::db_err;
+use super::{SqlStore, deployments, status_events};
+use crate::error::{Error, Result};
+use crate::events::StatusEvent;
 use crate::model::{
-    AppName, Application, Branch, CommitId, Desired, Endpoint, EnvVars, GitSource, GitUrl,
-    Language, Port, Resources, SourcePolicy, Visibility,
+    AppId, AppName, Application, Branch, CommitId, Deployment, Desired, Endpoint, EnvVars,
+    GitSource, GitUrl, Language, Port, Resources, SourcePolicy, UserId, Visibility,
 };
 use crate::secrets::Keyring;
 use crate::status::AppStatus;
+use crate::store::AppStore;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "applications")]
@@ -173,5 +179,137 @@ fn active(app: &Application, with_id: bool) -> ActiveModel {
         ),
         created_at: Set(app.created_at),
         updated_at: Set(app.updated_at),
+    }
+}
+
+#[async_trait]
+impl AppStore for SqlStore {
+    #[tracing::instrument(skip_all, fields(app_id = %app.id), err)]
+    async fn create_app(&self, app: &Application, first: &Deployment) -> Result<()> {
+        let txn = self.connection().begin().await.map_err(db_err)?;
+        let inserted = Entity::insert(sealed(app, true, self.keys()))
+            .exec(&txn)
+            .await;
+        if let Err(e) = inserted {
+            return Err(match e.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(_)) => {
+                    Error::NameTaken(app.name.to_string())
+                }
+                _ => db_err(e),
+            });
+        }
+        deployments::Entity::insert(deployments::ActiveModel::from(first))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        let event = StatusEvent {
+            app_id: app.id,
+            owner: app.owner,
+            version: app.version,
+            status: app.status,
+            deployment: Some(first.id),
+            reason: app.status_reason.clone(),
+            at: app.created_at,
+        };
+        status_events::Entity::insert(status_events::ActiveModel::from(&event))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)
+    }
+
+    async fn app(&self, id: AppId) -> Result<Option<Application>> {
+        Entity::find_by_id(id.as_uuid())
+            .one(self.connection())
+            .await
+            .map_err(db_err)?
+            .map(|m| opened(m, self.keys()))
+            .transpose()
+    }
+
+    async fn app_by_name(&self, name: &AppName) -> Result<Option<Application>> {
+        Entity::find()
+            .filter(Column::Name.eq(name.as_str()))
+            .one(self.connection())
+            .await
+            .map_err(db_err)?
+            .map(|m| opened(m, self.keys()))
+            .transpose()
+    }
+
+    async fn apps_of(
+        &self,
+        owner: UserId,
+        after: Option<AppId>,
+        limit: u64,
+    ) -> Result<Vec<Application>> {
+        let mut q = Entity::find()
+            .filter(Column::Owner.eq(owner.as_uuid()))
+            .order_by_asc(Column::Id)
+            .limit(limit);
+        if let Some(after) = after {
+            q = q.filter(Column::Id.gt(after.as_uuid()));
+        }
+        self.apps(q.all(self.connection()).await.map_err(db_err)?)
+    }
+
+    async fn apps_in_status(&self, statuses: &[AppStatus]) -> Result<Vec<Application>> {
+        let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+        let rows = Entity::find()
+            .filter(Column::Status.is_in(names))
+            .order_by_asc(Column::Id)
+            .all(self.connection())
+            .await
+            .map_err(db_err)?;
+        self.apps(rows)
+    }
+
+    #[tracing::instrument(skip_all, fields(app_id = %app.id, expected_version), err)]
+    async fn update_app(
+        &self,
+        app: &Application,
+        expected_version: i64,
+        event: Option<&StatusEvent>,
+    ) -> Result<Application> {
+        self.write_app(app, expected_version, None, event).await
+    }
+
+    async fn delete_app(&self, id: AppId) -> Result<()> {
+        // Children first: not every SQLite connection enforces foreign keys.
+        let txn = self.connection().begin().await.map_err(db_err)?;
+        status_events::Entity::delete_many()
+            .filter(status_events::Column::AppId.eq(id.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        deployments::Entity::delete_many()
+            .filter(deployments::Column::AppId.eq(id.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        super::tasks::Entity::delete_many()
+            .filter(super::tasks::Column::AppId.eq(id.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        super::log_lines::Entity::delete_many()
+            .filter(super::log_lines::Column::AppId.eq(id.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        super::log_sources::Entity::delete_many()
+            .filter(super::log_sources::Column::AppId.eq(id.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        super::log_heads::Entity::delete_by_id(id.as_uuid())
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        Entity::delete_by_id(id.as_uuid())
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)
     }
 }

@@ -1,8 +1,14 @@
+use async_trait::async_trait;
 use sea_orm::ActiveValue::Set;
+use sea_orm::QueryOrder;
 use sea_orm::entity::prelude::*;
 
-use crate::error::Error;
-use crate::model::{CommitId, Deployment, DeploymentStatus};
+use super::SqlStore;
+use super::store::{convert_all, db_err};
+use crate::error::{Error, Result};
+use crate::events::StatusEvent;
+use crate::model::{AppId, Application, CommitId, Deployment, DeploymentId, DeploymentStatus};
+use crate::store::DeploymentStore;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "deployments")]
@@ -83,5 +89,54 @@ impl From<&Deployment> for ActiveModel {
             created_at: Set(d.created_at),
             updated_at: Set(d.updated_at),
         }
+    }
+}
+
+#[async_trait]
+impl DeploymentStore for SqlStore {
+    #[tracing::instrument(skip_all, fields(app_id = %app.id, deployment = %deployment.id), err)]
+    async fn add_deployment(
+        &self,
+        app: &Application,
+        expected_version: i64,
+        deployment: &Deployment,
+        event: Option<&StatusEvent>,
+    ) -> Result<Application> {
+        self.write_app(app, expected_version, Some(deployment), event)
+            .await
+    }
+
+    async fn deployment(&self, id: DeploymentId) -> Result<Option<Deployment>> {
+        Entity::find_by_id(id.as_uuid())
+            .one(self.connection())
+            .await
+            .map_err(db_err)?
+            .map(Deployment::try_from)
+            .transpose()
+    }
+
+    async fn deployments_of(&self, app: AppId) -> Result<Vec<Deployment>> {
+        let rows = Entity::find()
+            .filter(Column::AppId.eq(app.as_uuid()))
+            .order_by_desc(Column::Id)
+            .all(self.connection())
+            .await
+            .map_err(db_err)?;
+        convert_all(rows)
+    }
+
+    async fn update_deployment(&self, d: &Deployment) -> Result<()> {
+        let mut row = ActiveModel::from(d);
+        row.updated_at = sea_orm::ActiveValue::Set(chrono::Utc::now());
+        let res = Entity::update_many()
+            .set(row)
+            .filter(Column::Id.eq(d.id.as_uuid()))
+            .exec(self.connection())
+            .await
+            .map_err(db_err)?;
+        if res.rows_affected == 0 {
+            return Err(Error::NotFound("deployment"));
+        }
+        Ok(())
     }
 }

@@ -8,7 +8,8 @@ use sea_orm::sea_query::OnConflict;
 
 use super::SqlStore;
 use crate::error::Error;
-use crate::lock::{LockRecord, LockStore};
+use crate::lock::LockRecord;
+use crate::store::LockStore;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "locks")]

@@ -16,9 +16,10 @@ use sea_orm::{
 use super::{SqlStore, log_heads, log_lines, log_sources};
 use crate::error::{Error, Result};
 use crate::logs::{
-    Direction, LogHead, LogLine, LogQuery, LogStore, LogStream, LogTime, NewLine, SourcePosition,
+    Direction, LogHead, LogLine, LogQuery, LogStream, LogTime, NewLine, SourcePosition,
 };
 use crate::model::AppId;
+use crate::store::LogStore;
 
 /// Rows per insert statement (well under SQLite's limit of bound values).
 const INSERT_CHUNK: usize = 1000;

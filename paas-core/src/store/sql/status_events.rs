@@ -1,9 +1,15 @@
+use async_trait::async_trait;
 use sea_orm::ActiveValue::Set;
+use sea_orm::QueryOrder;
 use sea_orm::entity::prelude::*;
 
-use crate::error::Error;
+use super::SqlStore;
+use super::store::{convert_all, db_err};
+use crate::error::{Error, Result};
 use crate::events::StatusEvent;
+use crate::model::AppId;
 use crate::status::AppStatus;
+use crate::store::StatusEventStore;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "status_events")]
@@ -53,5 +59,19 @@ impl From<&StatusEvent> for ActiveModel {
             reason: Set(e.reason.clone()),
             at: Set(e.at),
         }
+    }
+}
+
+#[async_trait]
+impl StatusEventStore for SqlStore {
+    async fn status_events(&self, app: AppId, after_version: i64) -> Result<Vec<StatusEvent>> {
+        let rows = Entity::find()
+            .filter(Column::AppId.eq(app.as_uuid()))
+            .filter(Column::Version.gt(after_version))
+            .order_by_asc(Column::Version)
+            .all(self.connection())
+            .await
+            .map_err(db_err)?;
+        convert_all(rows)
     }
 }

@@ -9,7 +9,8 @@ use sea_orm::{QueryOrder, QuerySelect};
 use super::SqlStore;
 use crate::error::Error;
 use crate::model::{AppId, DeploymentId, TaskId};
-use crate::task::{Task, TaskKind, TaskRequest, TaskState, TaskStore};
+use crate::store::TaskStore;
+use crate::task::{Task, TaskKind, TaskRequest, TaskState};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "tasks")]

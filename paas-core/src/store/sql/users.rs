@@ -1,6 +1,11 @@
+use async_trait::async_trait;
 use sea_orm::entity::prelude::*;
 
-use crate::model::{User, UserId};
+use super::SqlStore;
+use super::store::db_err;
+use crate::error::{Error, Result};
+use crate::model::{Secret, User, UserId};
+use crate::store::UserStore;
 
 /// Where a user's git token is sealed: the value opens only in this row.
 pub fn token_context(user: UserId) -> String {
@@ -33,5 +38,72 @@ impl From<Model> for User {
             name: m.name,
             created_at: m.created_at,
         }
+    }
+}
+
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn create_user(&self, user: &User, token_hash: &str) -> Result<()> {
+        use sea_orm::ActiveValue::Set;
+        Entity::insert(ActiveModel {
+            id: Set(user.id.as_uuid()),
+            name: Set(user.name.clone()),
+            token_hash: Set(token_hash.to_owned()),
+            git_token: Set(None),
+            created_at: Set(user.created_at),
+        })
+        .exec(self.connection())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<User>> {
+        Ok(Entity::find_by_id(id.as_uuid())
+            .one(self.connection())
+            .await
+            .map_err(db_err)?
+            .map(User::from))
+    }
+
+    async fn user_by_token_hash(&self, token_hash: &str) -> Result<Option<User>> {
+        Ok(Entity::find()
+            .filter(Column::TokenHash.eq(token_hash))
+            .one(self.connection())
+            .await
+            .map_err(db_err)?
+            .map(User::from))
+    }
+
+    async fn set_git_token(&self, user: UserId, token: Option<&Secret>) -> Result<()> {
+        let res = Entity::update_many()
+            .col_expr(
+                Column::GitToken,
+                sea_orm::sea_query::Expr::value(
+                    token.map(|t| self.keys().seal(&token_context(user), t.expose())),
+                ),
+            )
+            .filter(Column::Id.eq(user.as_uuid()))
+            .exec(self.connection())
+            .await
+            .map_err(db_err)?;
+        if res.rows_affected == 0 {
+            return Err(Error::NotFound("user"));
+        }
+        Ok(())
+    }
+
+    async fn git_token(&self, user: UserId) -> Result<Option<Secret>> {
+        let stored = Entity::find_by_id(user.as_uuid())
+            .one(self.connection())
+            .await
+            .map_err(db_err)?
+            .and_then(|u| u.git_token);
+        Ok(match stored {
+            Some(s) => Some(Secret::new(
+                self.keys().open(&token_context(user), &s)?.plaintext,
+            )),
+            None => None,
+        })
     }
 }
