@@ -24,6 +24,10 @@ API_VERSION=v4.3.1
 SOCK_DIR=$(dirname "$SOCK")
 LOG="$SOCK_DIR/podman-service.log"
 PIDFILE="$SOCK_DIR/podman-service.pid"
+# The service's working directory, which conmon inherits. conmon before 2.1.13 (Debian 12 has
+# 2.1.6) creates an empty file `oom` in its working directory on every out-of-memory kill; started
+# from a checkout (scripts/test and .ci/run cd to the repository), that file lands in it.
+SERVICE_DIR="$SOCK_DIR/podman-service.d"
 
 log() { printf '[setup-podman] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -194,11 +198,22 @@ if [ "$CONF_CHANGED" = 1 ] && [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2
   for _ in $(seq 50); do kill -0 "$(cat "$PIDFILE")" 2>/dev/null || break; sleep 0.1; done
 fi
 
+# A service started elsewhere (by an earlier version of this script) would keep writing `oom`
+# files there: it is started again from its own directory.
+if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null \
+  && [ "$(readlink "/proc/$(cat "$PIDFILE")/cwd" 2>/dev/null)" != "$(readlink -f "$SERVICE_DIR")" ]; then
+  log "the API service (pid $(cat "$PIDFILE")) runs outside $SERVICE_DIR: restarting it"
+  kill "$(cat "$PIDFILE")" || true
+  for _ in $(seq 50); do kill -0 "$(cat "$PIDFILE")" 2>/dev/null || break; sleep 0.1; done
+fi
+
 if ! ping_api; then
   log "starting podman API service on $SOCK (log $LOG)"
   rm -f "$SOCK"
+  mkdir -p "$SERVICE_DIR"
   # setsid + nohup: the service outlives this script and its terminal.
-  setsid nohup podman system service --time=0 "unix://$SOCK" >"$LOG" 2>&1 </dev/null &
+  (cd "$SERVICE_DIR" && exec setsid nohup podman system service --time=0 "unix://$SOCK" \
+    >"$LOG" 2>&1 </dev/null) &
   echo $! > "$PIDFILE"
   for _ in $(seq 100); do ping_api && break; sleep 0.1; done
   ping_api || { tail -n 20 "$LOG" >&2 || true; die "podman API did not answer on $SOCK"; }

@@ -1,5 +1,11 @@
 //! Errors of the core: one enum, each variant knowing its [`Fault`] class and its stable API code.
 
+mod code;
+
+use std::fmt;
+
+pub use code::ErrorCode;
+
 use crate::model::ValidationError;
 use crate::status::IllegalTransition;
 
@@ -77,10 +83,22 @@ pub enum Error {
     },
     #[error("storage: {0}")]
     Storage(#[source] BoxError),
-    #[error("queue: {0}")]
-    Queue(String),
-    #[error("runtime: {0}")]
-    Runtime(String),
+    /// The queue or event bus (Redis) failed. `message` is whole for people (it quotes the
+    /// source's text); `source` keeps the driver's error for logs and callers that inspect it.
+    #[error("queue: {message}")]
+    Queue {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The runtime or image builder failed (Podman, Nomad, a local process). Same shape as
+    /// [`Error::Queue`]: the message says it all, the source is kept where there is one.
+    #[error("runtime: {message}")]
+    Runtime {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
     /// A sealed secret that cannot be opened (wrong key, altered value) or a bad key.
     #[error("secrets: {0}")]
     Secrets(#[from] crate::secrets::SecretsError),
@@ -117,40 +135,40 @@ impl Error {
             | Error::StartFailed(_) => Fault::User,
             Error::Git { fault, .. } => *fault,
             Error::Storage(_)
-            | Error::Queue(_)
-            | Error::Runtime(_)
+            | Error::Queue { .. }
+            | Error::Runtime { .. }
             | Error::LockLost(_)
             | Error::Secrets(_)
             | Error::Io { .. } => Fault::Platform,
         }
     }
 
-    /// Stable machine-readable code, sent to API clients as `extensions.code`.
-    pub fn code(&self) -> &'static str {
+    /// Stable machine-readable code, sent to API clients (see [`ErrorCode`]).
+    pub fn code(&self) -> ErrorCode {
         match self {
             Error::Invalid(v) => v.code(),
-            Error::NameTaken(_) => "NAME_TAKEN",
-            Error::RepoNotFound(_) => "REPO_NOT_FOUND",
-            Error::BranchNotFound { .. } => "BRANCH_NOT_FOUND",
-            Error::NoDefaultBranch(_) => "NO_DEFAULT_BRANCH",
-            Error::RepoTooLarge { .. } => "REPO_TOO_LARGE",
-            Error::NotFound(_) => "NOT_FOUND",
-            Error::Unauthenticated => "UNAUTHENTICATED",
-            Error::VersionConflict { .. } => "VERSION_CONFLICT",
-            Error::IllegalTransition(_) => "ILLEGAL_TRANSITION",
-            Error::Busy(_) => "APP_BUSY",
-            Error::LockLost(_) => "LOCK_LOST",
-            Error::NotBuilt(_) => "NOT_BUILT",
-            Error::NotStopped(_) => "NOT_STOPPED",
-            Error::AlreadyStopped => "ALREADY_STOPPED",
-            Error::BuildFailed(_) => "BUILD_FAILED",
-            Error::StartFailed(_) => "START_FAILED",
-            Error::Git { .. } => "GIT_ERROR",
+            Error::NameTaken(_) => ErrorCode::NameTaken,
+            Error::RepoNotFound(_) => ErrorCode::RepoNotFound,
+            Error::BranchNotFound { .. } => ErrorCode::BranchNotFound,
+            Error::NoDefaultBranch(_) => ErrorCode::NoDefaultBranch,
+            Error::RepoTooLarge { .. } => ErrorCode::RepoTooLarge,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::Unauthenticated => ErrorCode::Unauthenticated,
+            Error::VersionConflict { .. } => ErrorCode::VersionConflict,
+            Error::IllegalTransition(_) => ErrorCode::IllegalTransition,
+            Error::Busy(_) => ErrorCode::AppBusy,
+            Error::LockLost(_) => ErrorCode::LockLost,
+            Error::NotBuilt(_) => ErrorCode::NotBuilt,
+            Error::NotStopped(_) => ErrorCode::NotStopped,
+            Error::AlreadyStopped => ErrorCode::AlreadyStopped,
+            Error::BuildFailed(_) => ErrorCode::BuildFailed,
+            Error::StartFailed(_) => ErrorCode::StartFailed,
+            Error::Git { .. } => ErrorCode::GitError,
             Error::Storage(_)
-            | Error::Queue(_)
-            | Error::Runtime(_)
+            | Error::Queue { .. }
+            | Error::Runtime { .. }
             | Error::Secrets(_)
-            | Error::Io { .. } => "INTERNAL",
+            | Error::Io { .. } => ErrorCode::Internal,
         }
     }
 
@@ -159,11 +177,88 @@ impl Error {
         Error::Storage(Box::new(e))
     }
 
+    /// A queue failure with nothing underneath (a message that cannot be queued, say).
+    pub fn queue(message: impl Into<String>) -> Self {
+        Error::Queue {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A queue failure caused by `source`: the message is `"{context}: {source}"`.
+    pub fn queue_from(
+        context: impl fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Queue {
+            message: format!("{context}: {source}"),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// A runtime failure with nothing underneath (a missing port, an answer without a field).
+    pub fn runtime(message: impl Into<String>) -> Self {
+        Error::Runtime {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A runtime failure caused by `source`: the message is `"{context}: {source}"`.
+    pub fn runtime_from(
+        context: impl fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Runtime {
+            message: format!("{context}: {source}"),
+            source: Some(Box::new(source)),
+        }
+    }
+
     /// Wraps an I/O error with what was being done.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn codes_keep_their_strings() {
+        let cases = [
+            (Error::NameTaken("web".into()), "NAME_TAKEN"),
+            (Error::Busy("a deploy".into()), "APP_BUSY"),
+            (Error::RepoNotFound("u".into()), "REPO_NOT_FOUND"),
+            (Error::NoDefaultBranch("u".into()), "NO_DEFAULT_BRANCH"),
+            (Error::LockLost("app".into()), "LOCK_LOST"),
+            (
+                Error::Invalid(ValidationError::GitUrl("x".into())),
+                "INVALID_REPOSITORY",
+            ),
+            (Error::queue("full"), "INTERNAL"),
+            (Error::runtime("down"), "INTERNAL"),
+        ];
+        for (error, code) in cases {
+            assert_eq!(error.code().as_str(), code, "{error}");
+        }
+    }
+
+    #[test]
+    fn runtime_and_queue_errors_keep_their_source() {
+        let e = Error::runtime_from("podman create", std::io::Error::other("socket gone"));
+        assert_eq!(e.to_string(), "runtime: podman create: socket gone");
+        assert_eq!(e.fault(), Fault::Platform);
+        let source = e.source().map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("socket gone"));
+        let e = Error::queue_from("redis push", std::io::Error::other("refused"));
+        assert_eq!(e.to_string(), "queue: redis push: refused");
+        assert!(e.source().is_some());
+        assert!(Error::runtime("no port").source().is_none());
     }
 }

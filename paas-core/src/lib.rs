@@ -8,7 +8,8 @@
 //! ## Layout
 //! - [`model`]: validated newtypes and the domain structs (`Application`, `Deployment`, `User`).
 //! - [`status`]: the `AppStatus` state machine, every transition in one place.
-//! - [`error`]: one error enum; each error knows its [`Fault`] and its API code.
+//! - [`error`]: one error enum; each error knows its [`Fault`] and its API code, an [`ErrorCode`]
+//!   (`error/code.rs`), whose strings clients see.
 //! - [`retry`]: the one `RetryPolicy`.
 //! - [`lock`]: locks in the database (a row per key, compare-and-set, leases); [`task`]: the
 //!   records of what the platform does to an app; [`logs`]: build, instance and system lines.
@@ -48,6 +49,6 @@ pub mod status;
 pub mod store;
 pub mod task;
 
-pub use error::{Error, Fault, Result};
+pub use error::{Error, ErrorCode, Fault, Result};
 pub use platform::{Platform, PlatformBuilder, PlatformConfig};
 pub use status::AppStatus;

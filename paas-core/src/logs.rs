@@ -273,7 +273,7 @@ mod tests {
         let offset: LogTime = "2026-11-23T18:14:47.5+01:00".parse().expect("valid");
         assert_eq!(offset.to_string(), "2026-11-23T17:14:47.500000000Z");
         let err = "yesterday".parse::<LogTime>().expect_err("refused");
-        assert_eq!(err.code(), "INVALID_TIMESTAMP");
+        assert_eq!(err.code(), crate::ErrorCode::InvalidTimestamp);
     }
 
     #[test]
@@ -290,7 +290,7 @@ mod tests {
         for bad in [0, -1, MAX_PAGE as i64 + 1] {
             assert_eq!(
                 q.clone().with_limit(Some(bad)).expect_err("refused").code(),
-                "INVALID_LIMIT"
+                crate::ErrorCode::InvalidLimit
             );
         }
     }

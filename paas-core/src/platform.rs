@@ -268,10 +268,10 @@ impl PlatformBuilder {
     pub async fn build(self) -> Result<Platform> {
         let runtime = self
             .runtime
-            .ok_or_else(|| Error::Runtime("no runtime was given to the platform builder".into()))?;
-        let images = self.images.ok_or_else(|| {
-            Error::Runtime("no image builder was given to the platform builder".into())
-        })?;
+            .ok_or_else(|| Error::runtime("no runtime was given to the platform builder"))?;
+        let images = self
+            .images
+            .ok_or_else(|| Error::runtime("no image builder was given to the platform builder"))?;
         // Repositories are read with the git client: without it nothing could be deployed.
         let git: Arc<dyn GitProvider> = match self.git {
             Some(g) => g,

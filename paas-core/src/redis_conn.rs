@@ -17,13 +17,13 @@ pub const CALL_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// A self-reconnecting connection to `url`.
 pub async fn connect(url: &str) -> Result<(redis::Client, ConnectionManager)> {
-    let client = redis::Client::open(url).map_err(|e| Error::Queue(format!("redis url: {e}")))?;
+    let client = redis::Client::open(url).map_err(|e| Error::queue_from("redis url", e))?;
     let config = ConnectionManagerConfig::new()
         .set_number_of_retries(1)
         .set_connection_timeout(Some(CALL_TIMEOUT))
         .set_response_timeout(Some(CALL_TIMEOUT));
     let conn = ConnectionManager::new_with_config(client.clone(), config)
         .await
-        .map_err(|e| Error::Queue(format!("connecting to redis: {e}")))?;
+        .map_err(|e| Error::queue_from("connecting to redis", e))?;
     Ok((client, conn))
 }

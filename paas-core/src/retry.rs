@@ -118,7 +118,7 @@ mod tests {
         let r: Result<(), _> = p
             .run(|_| async {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Err(Error::Runtime("socket down".into()))
+                Err(Error::runtime("socket down"))
             })
             .await;
         assert!(r.is_err());
@@ -141,7 +141,7 @@ mod tests {
         let r = p
             .run(|n| async move {
                 if n < 2 {
-                    Err(Error::Runtime("flaky".into()))
+                    Err(Error::runtime("flaky"))
                 } else {
                     Ok(n)
                 }

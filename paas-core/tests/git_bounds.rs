@@ -138,7 +138,10 @@ async fn a_clone_past_its_disk_bound_is_stopped_with_a_typed_error() -> anyhow::
         .clone_at(&url(&repo)?, &Branch::parse("main")?, None, &dest, None)
         .await;
     assert!(matches!(&r, Err(Error::RepoTooLarge { .. })), "{r:?}");
-    assert_eq!(r.err().map(|e| e.code()), Some("REPO_TOO_LARGE"));
+    assert_eq!(
+        r.err().map(|e| e.code()),
+        Some(paas_core::ErrorCode::RepoTooLarge)
+    );
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "{:?}",

@@ -7,12 +7,13 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use paas_core::Error;
 use paas_core::logs::{LogQuery, LogTime};
 use paas_core::model::{AppId, ValidationError};
+use paas_core::{Error, ErrorCode};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{authenticate, bearer};
+use crate::error::INTERNAL_MESSAGE;
 use crate::server::AppState;
 
 /// The cursor header, in and out.
@@ -37,24 +38,29 @@ struct Problem {
     message: String,
 }
 
-fn problem(e: &Error) -> Response {
-    let status = match e.code() {
-        "UNAUTHENTICATED" => StatusCode::UNAUTHORIZED,
-        "NOT_FOUND" => StatusCode::NOT_FOUND,
-        "INTERNAL" => StatusCode::INTERNAL_SERVER_ERROR,
+/// The HTTP status of a code: the one place this endpoint maps codes to statuses.
+fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
-    };
-    let message = if e.code() == "INTERNAL" {
-        tracing::error!(error = %e, "internal error");
-        "internal error; the server log has the details".to_owned()
+    }
+}
+
+fn problem(e: &Error) -> Response {
+    let code = e.code();
+    let message = if code.is_internal() {
+        tracing::error!(error = %e, source = ?std::error::Error::source(e), "internal error");
+        INTERNAL_MESSAGE.to_owned()
     } else {
         e.to_string()
     };
     let body = Problem {
-        code: e.code(),
+        code: code.as_str(),
         message,
     };
-    (status, Json(body)).into_response()
+    (status_of(code), Json(body)).into_response()
 }
 
 pub(crate) async fn app_logs(
@@ -109,4 +115,47 @@ async fn page(
         response.headers_mut().insert(LAST_LOG_NANO, v);
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paas_core::model::ValidationError;
+
+    #[tokio::test]
+    async fn errors_map_to_their_status_and_code() -> anyhow::Result<()> {
+        let cases = [
+            (
+                Error::Unauthenticated,
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+            ),
+            (
+                Error::NotFound("application"),
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+            ),
+            (
+                Error::Invalid(ValidationError::Limit("0".into())),
+                StatusCode::BAD_REQUEST,
+                "INVALID_LIMIT",
+            ),
+            (
+                Error::runtime("socket down"),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let response = problem(&error);
+            assert_eq!(response.status(), status, "{error}");
+            let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await?;
+            let body: serde_json::Value = serde_json::from_slice(&body)?;
+            assert_eq!(body["code"], code, "{error}");
+            if status == StatusCode::INTERNAL_SERVER_ERROR {
+                assert_eq!(body["message"], INTERNAL_MESSAGE);
+            }
+        }
+        Ok(())
+    }
 }

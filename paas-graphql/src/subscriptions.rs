@@ -90,7 +90,7 @@ impl ExtensionFactory for SubscriptionLimits {
 fn refused<'s>(message: String) -> BoxStream<'s, Response> {
     let mut error = ServerError::new(message, None);
     let mut ext = ErrorExtensionValues::default();
-    ext.set("code", "TOO_MANY_SUBSCRIPTIONS");
+    crate::error::set_code(&mut ext, paas_core::ErrorCode::TooManySubscriptions);
     error.extensions = Some(ext);
     futures::stream::once(async move { Response::from_errors(vec![error]) }).boxed()
 }

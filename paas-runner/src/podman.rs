@@ -42,7 +42,7 @@ impl Podman {
             .ping()
             .await
             .map(drop)
-            .map_err(|e| platform(self, "ping", &e))
+            .map_err(|e| platform(self, "ping", e))
     }
 }
 
@@ -94,15 +94,19 @@ fn message(e: &podman_api::Error) -> String {
 
 /// A Podman call that failed: the platform's fault (socket down, disk full), retried by policy.
 /// When the service did not answer at all, the error names the socket.
-fn platform(podman: &Podman, what: &str, e: &podman_api::Error) -> Error {
-    if status(e).is_some() {
-        Error::Runtime(format!("podman {what}: {}", message(e)))
+fn platform(podman: &Podman, what: &str, e: podman_api::Error) -> Error {
+    let message = if status(&e).is_some() {
+        format!("podman {what}: {}", message(&e))
     } else {
-        Error::Runtime(format!(
+        format!(
             "podman {what}: {} (socket {})",
-            message(e),
+            message(&e),
             podman.socket.display()
-        ))
+        )
+    };
+    Error::Runtime {
+        message,
+        source: Some(Box::new(e)),
     }
 }
 

@@ -134,7 +134,8 @@ async fn relay(
 #[async_trait]
 impl EventBus for RedisBus {
     async fn publish(&self, event: Event) -> Result<()> {
-        let json = serde_json::to_string(&event).map_err(|e| crate::Error::Queue(e.to_string()))?;
+        let json = serde_json::to_string(&event)
+            .map_err(|e| crate::Error::queue_from("encoding an event", e))?;
         let mut conn = self.conn.clone();
         let sent = self
             .breaker

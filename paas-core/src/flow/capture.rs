@@ -86,7 +86,7 @@ impl FileCapture {
         }
         match (&mut self.task).await {
             Ok(r) => r,
-            Err(e) => Err(Error::Runtime(format!("the log capture stopped: {e}"))),
+            Err(e) => Err(Error::runtime_from("the log capture stopped", e)),
         }
     }
 }

@@ -239,7 +239,7 @@ impl Platform {
         let image = dep
             .image
             .clone()
-            .ok_or_else(|| Error::Runtime("the deployment has no built image".into()))?;
+            .ok_or_else(|| Error::runtime("the deployment has no built image"))?;
         let spec = InstanceSpec {
             app_id: app.id,
             app_name: app.name.clone(),
@@ -308,7 +308,7 @@ impl Platform {
 fn startable_again(e: &Error) -> bool {
     matches!(
         e,
-        Error::StartFailed(_) | Error::Runtime(_) | Error::Io { .. }
+        Error::StartFailed(_) | Error::Runtime { .. } | Error::Io { .. }
     )
 }
 

@@ -130,7 +130,7 @@ mod tests {
         assert!(Resources::parse(None, Some(8)).is_err());
         assert_eq!(
             Resources::parse(None, Some(1)).map_err(|e| e.code()),
-            Err("INVALID_RESOURCES")
+            Err(crate::ErrorCode::InvalidResources)
         );
         assert_eq!(
             Resources::parse(None, Some(64)).map(|r| r.memory_bytes()),

@@ -1,5 +1,7 @@
 use std::fmt;
 
+use crate::error::ErrorCode;
+
 /// How much of a refused input an error quotes: enough to recognise it, never the whole of a
 /// hostile one (a 10 MB name must not come back as a 10 MB error).
 pub const QUOTE_CHARS: usize = 64;
@@ -60,21 +62,21 @@ pub enum ValidationError {
 
 impl ValidationError {
     /// Stable API code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ValidationError::Name(_) => "INVALID_NAME",
-            ValidationError::Port(_) => "INVALID_PORT",
-            ValidationError::Env(_) => "INVALID_ENV",
-            ValidationError::GitUrl(_) => "INVALID_REPOSITORY",
-            ValidationError::Branch(_) => "INVALID_BRANCH",
-            ValidationError::Commit(_) => "INVALID_COMMIT",
-            ValidationError::Language(_) => "INVALID_LANGUAGE",
-            ValidationError::Resources(_) => "INVALID_RESOURCES",
-            ValidationError::Ports(_) => "INVALID_PORT",
-            ValidationError::Id(_) => "INVALID_ID",
-            ValidationError::Timestamp(_) => "INVALID_TIMESTAMP",
-            ValidationError::Limit(_) => "INVALID_LIMIT",
-            ValidationError::LocalReposDisabled => "LOCAL_REPOS_DISABLED",
+            ValidationError::Name(_) => ErrorCode::InvalidName,
+            ValidationError::Port(_) => ErrorCode::InvalidPort,
+            ValidationError::Env(_) => ErrorCode::InvalidEnv,
+            ValidationError::GitUrl(_) => ErrorCode::InvalidRepository,
+            ValidationError::Branch(_) => ErrorCode::InvalidBranch,
+            ValidationError::Commit(_) => ErrorCode::InvalidCommit,
+            ValidationError::Language(_) => ErrorCode::InvalidLanguage,
+            ValidationError::Resources(_) => ErrorCode::InvalidResources,
+            ValidationError::Ports(_) => ErrorCode::InvalidPort,
+            ValidationError::Id(_) => ErrorCode::InvalidId,
+            ValidationError::Timestamp(_) => ErrorCode::InvalidTimestamp,
+            ValidationError::Limit(_) => ErrorCode::InvalidLimit,
+            ValidationError::LocalReposDisabled => ErrorCode::LocalReposDisabled,
         }
     }
 }

@@ -54,8 +54,8 @@ pub struct RedisQueue {
     resets: tokio::sync::watch::Sender<u64>,
 }
 
-fn qerr(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Queue(format!("redis {what}: {e}"))
+fn qerr(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::queue_from(format_args!("redis {what}"), e)
 }
 
 /// Whether Redis says the consumer group (or its stream) is gone.
@@ -240,7 +240,8 @@ impl RedisQueue {
 #[async_trait]
 impl BuildQueue for RedisQueue {
     async fn push(&self, topic: Topic, message: Message) -> Result<()> {
-        let json = serde_json::to_string(&message).map_err(|e| Error::Queue(e.to_string()))?;
+        let json = serde_json::to_string(&message)
+            .map_err(|e| Error::queue_from("encoding a message", e))?;
         let mut conn = self.conn.clone();
         self.breaker
             .call(
@@ -361,8 +362,8 @@ impl BuildQueue for RedisQueue {
     }
 
     async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<()> {
-        let json =
-            serde_json::to_string(&delivery.message).map_err(|e| Error::Queue(e.to_string()))?;
+        let json = serde_json::to_string(&delivery.message)
+            .map_err(|e| Error::queue_from("encoding a message", e))?;
         let mut conn = self.conn.clone();
         self.breaker
             .call(

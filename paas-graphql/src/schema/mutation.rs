@@ -176,7 +176,7 @@ impl MutationRoot {
             .map(Secret::new);
         if token.as_ref().is_some_and(|t| t.expose().len() > 4096) {
             return Err(crate::error::coded(
-                "INVALID_ARGUMENT",
+                paas_core::ErrorCode::InvalidArgument,
                 "the token is longer than 4096 characters",
             ));
         }

@@ -1,7 +1,7 @@
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, ID, Object};
-use paas_core::Platform;
 use paas_core::model::{AppId, AppName, Branch, GitUrl};
+use paas_core::{ErrorCode, Platform};
 
 use super::logs::{self, LogDirection, LogPage, LogStream};
 use super::types::{Application, RepositoryCheck, Viewer};
@@ -73,14 +73,18 @@ impl QueryRoot {
         let first = first.unwrap_or(DEFAULT_PAGE);
         if !(0..=MAX_PAGE).contains(&first) {
             return Err(coded(
-                "INVALID_ARGUMENT",
+                ErrorCode::InvalidArgument,
                 format!("first must be between 0 and {MAX_PAGE}"),
             ));
         }
         let after: Option<AppId> = after
             .map(|c| {
-                c.parse()
-                    .map_err(|_| coded("INVALID_CURSOR", "after is not a cursor of this list"))
+                c.parse().map_err(|_| {
+                    coded(
+                        ErrorCode::InvalidCursor,
+                        "after is not a cursor of this list",
+                    )
+                })
             })
             .transpose()?;
         let limit = u64::try_from(first).unwrap_or(0);

@@ -115,7 +115,7 @@ impl Isolation {
                 .map(|m| m.permissions().mode())
                 .unwrap_or(0);
             if mode & 0o001 == 0 {
-                return Err(Error::Runtime(format!(
+                return Err(Error::runtime(format!(
                     "apps run as their own users, so their dir {} must be reachable by them, \
                      but {} is closed to other users (mode {:o}): choose another apps dir \
                      (PAAS_APPS_DIR) or open it with chmod o+x",

@@ -53,7 +53,8 @@ pub(super) fn write(logs_dir: &Path, record: &Record) -> Result<()> {
     let dir = dir(logs_dir);
     std::fs::create_dir_all(&dir)
         .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-    let json = serde_json::to_vec(record).map_err(|e| Error::Runtime(e.to_string()))?;
+    let json = serde_json::to_vec(record)
+        .map_err(|e| Error::runtime_from("encoding the instance record", e))?;
     let file = path(logs_dir, &record.id);
     paas_core::secrets::files::write_private(&file, &json)
         .map_err(|e| Error::io(format!("writing {}", file.display()), e))

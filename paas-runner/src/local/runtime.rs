@@ -203,11 +203,11 @@ impl Runtime for LocalRuntime {
         cmd.env("PORT", port.to_string());
         let mut child = cmd
             .spawn()
-            .map_err(|e| Error::Runtime(format!("could not start the app: {e}")))?;
+            .map_err(|e| Error::runtime_from("could not start the app", e))?;
         let pid = child
             .id()
             .and_then(|p| i32::try_from(p).ok())
-            .ok_or_else(|| Error::Runtime("the app exited before it could be watched".into()))?;
+            .ok_or_else(|| Error::runtime("the app exited before it could be watched"))?;
         records::write(
             &self.logs_dir,
             &Record {

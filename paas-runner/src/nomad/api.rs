@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use paas_core::error::BoxError;
 use paas_core::{Error, Result};
 use serde::Deserialize;
 
@@ -169,8 +170,12 @@ pub struct AllocationMetric {
 }
 
 /// Nomad unreachable: the platform's fault, retried by the one retry policy.
-pub fn unreachable(address: &str, e: impl std::fmt::Display) -> Error {
-    Error::Runtime(format!("Nomad is unreachable at {address}: {e}"))
+pub fn unreachable(address: &str, e: impl Into<BoxError>) -> Error {
+    let source = e.into();
+    Error::Runtime {
+        message: format!("Nomad is unreachable at {address}: {source}"),
+        source: Some(source),
+    }
 }
 
 /// A refusal of Nomad, by status. Nomad answers errors in plain text: a job that fails
@@ -185,7 +190,7 @@ pub fn refused(what: &str, status: u16, body: &str) -> Error {
     } else if status == 404 {
         Error::NotFound("nomad object")
     } else {
-        Error::Runtime(format!("Nomad answered {status} to {what}: {body}"))
+        Error::runtime(format!("Nomad answered {status} to {what}: {body}"))
     }
 }
 
@@ -194,7 +199,7 @@ impl NomadApi {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .build()
-            .map_err(|e| Error::Runtime(format!("building the Nomad client: {e}")))?;
+            .map_err(|e| Error::runtime_from("building the Nomad client", e))?;
         Ok(Self { http, settings })
     }
 
@@ -261,7 +266,7 @@ impl NomadApi {
         let body = resp
             .json()
             .await
-            .map_err(|e| Error::Runtime(format!("unreadable answer of Nomad to {what}: {e}")))?;
+            .map_err(|e| Error::runtime_from(format!("unreadable answer of Nomad to {what}"), e))?;
         // An index that went backwards (a new leader) starts over.
         Ok((body, if next < index { 0 } else { next }))
     }
@@ -319,7 +324,7 @@ impl NomadApi {
             .await?;
         resp.json()
             .await
-            .map_err(|e| Error::Runtime(format!("unreadable deployment: {e}")))
+            .map_err(|e| Error::runtime_from("unreadable deployment", e))
     }
 
     pub async fn evaluation(&self, id: &str) -> Result<Evaluation> {
@@ -328,7 +333,7 @@ impl NomadApi {
             .await?;
         resp.json()
             .await
-            .map_err(|e| Error::Runtime(format!("unreadable evaluation: {e}")))
+            .map_err(|e| Error::runtime_from("unreadable evaluation", e))
     }
 
     /// `GET /v1/client/fs/logs/:alloc`, framed: the task's `kind` (`stdout`/`stderr`) log from

@@ -55,7 +55,7 @@ impl FrameParser {
                 }
                 Some(Err(e)) if e.is_eof() => break,
                 Some(Err(e)) => {
-                    return Err(Error::Runtime(format!("unreadable Nomad log frame: {e}")));
+                    return Err(Error::runtime_from("unreadable Nomad log frame", e));
                 }
                 None => break,
             }
@@ -71,7 +71,7 @@ pub fn data(frame: &Frame) -> Result<Vec<u8>> {
         None => Ok(Vec::new()),
         Some(d) => base64::engine::general_purpose::STANDARD
             .decode(d)
-            .map_err(|e| Error::Runtime(format!("Nomad log data is not base64: {e}"))),
+            .map_err(|e| Error::runtime_from("Nomad log data is not base64", e)),
     }
 }
 

@@ -56,7 +56,7 @@ impl NomadRuntime {
             },
             ..Config::default()
         })
-        .map_err(|e| Error::Runtime(format!("configuring the Nomad client: {e}")))?;
+        .map_err(|e| Error::runtime_from("configuring the Nomad client", e))?;
         Ok(Self {
             client,
             api: NomadApi::new(settings)?,
@@ -83,7 +83,7 @@ impl NomadRuntime {
         match e {
             ClientError::NomadUnreachable(m) => api::unreachable(&self.settings().address, m),
             ClientError::NomadRejected { status, message } => api::refused(what, status, &message),
-            other => Error::Runtime(format!("Nomad {what}: {other}")),
+            other => Error::runtime_from(format!("Nomad {what}"), other),
         }
     }
 
@@ -149,11 +149,11 @@ impl NomadRuntime {
             })
         };
         let (host, port) = port.or_else(from_networks).ok_or_else(|| {
-            Error::Runtime(format!("allocation {alloc} has no `{PORT_LABEL}` port"))
+            Error::runtime(format!("allocation {alloc} has no `{PORT_LABEL}` port"))
         })?;
         let port = port
             .and_then(|p| u16::try_from(p).ok())
-            .ok_or_else(|| Error::Runtime(format!("allocation {alloc} has no port number")))?;
+            .ok_or_else(|| Error::runtime(format!("allocation {alloc} has no port number")))?;
         let host = match host.filter(|h| !h.is_empty()) {
             Some(h) => h,
             None => {
@@ -165,7 +165,7 @@ impl NomadRuntime {
                     .map_err(|e| self.error("the node read", e))?;
                 node.http_addr
                     .and_then(|h| h.rsplit_once(':').map(|(host, _)| host.to_owned()))
-                    .ok_or_else(|| Error::Runtime(format!("node of {alloc} has no address")))?
+                    .ok_or_else(|| Error::runtime(format!("node of {alloc} has no address")))?
             }
         };
         Ok(Endpoint { host, port })

@@ -65,13 +65,13 @@ impl PodmanBuilder {
         let remote = format!("{}/{local}", registry.host);
         let (repo, tag) = remote
             .rsplit_once(':')
-            .ok_or_else(|| Error::Runtime(format!("image name {remote} has no tag")))?;
+            .ok_or_else(|| Error::runtime(format!("image name {remote} has no tag")))?;
         let images = self.podman.images();
         images
             .get(local)
             .tag(&ImageTagOpts::builder().repo(repo).tag(tag).build())
             .await
-            .map_err(|e| platform(&self.podman, "image tag", &e))?;
+            .map_err(|e| platform(&self.podman, "image tag", e))?;
         log_line(log, &format!("pushing {remote}"))?;
         let opts = ImagePushOpts::builder()
             .destination(&remote)
@@ -80,12 +80,12 @@ impl PodmanBuilder {
         let image = images.get(&remote);
         let mut progress = image.push(&opts);
         while let Some(chunk) = progress.next().await {
-            let chunk = chunk.map_err(|e| platform(&self.podman, "push", &e))?;
+            let chunk = chunk.map_err(|e| platform(&self.podman, "push", e))?;
             // libpod reports a failed push inside the stream: {"error": "..."}.
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&chunk)
                 && let Some(e) = v.get("error").and_then(|e| e.as_str())
             {
-                return Err(Error::Runtime(format!("pushing {remote}: {e}")));
+                return Err(Error::runtime(format!("pushing {remote}: {e}")));
             }
         }
         log_line(log, &format!("pushed {remote}"))?;
@@ -143,7 +143,7 @@ impl ImageBuilder for PodmanBuilder {
         let images = self.podman.images();
         let mut stream = images
             .build(&opts)
-            .map_err(|e| platform(&self.podman, "build", &e))?;
+            .map_err(|e| platform(&self.podman, "build", e))?;
         let mut log = paas_core::secrets::files::append_private(job.log)
             .map_err(|e| Error::io("opening the build log", e))?;
         let mut recent: VecDeque<String> = VecDeque::new();
@@ -172,7 +172,7 @@ impl ImageBuilder for PodmanBuilder {
             .get(&tag)
             .exists()
             .await
-            .map_err(|e| platform(&self.podman, "image check", &e))?;
+            .map_err(|e| platform(&self.podman, "image check", e))?;
         if built {
             let image = match &self.registry {
                 Some(registry) => self.push(&tag, registry, job.log).await?,
@@ -186,16 +186,16 @@ impl ImageBuilder for PodmanBuilder {
         // The service answered and streamed, but no image came out: a step of the build failed,
         // which is the app's fault. Its error names the failing step.
         let tail: Vec<String> = recent.into_iter().collect();
-        let reason = match &failure {
-            Some(e) if status(e).is_none() && !matches!(e, podman_api::Error::ServerError(_)) => {
+        let reason = match failure {
+            Some(e) if status(&e).is_none() && !matches!(e, podman_api::Error::ServerError(_)) => {
                 return Err(platform(&self.podman, "build", e));
             }
-            Some(e) => format!("{}\n{}", message(e), tail.join("\n")),
+            Some(e) => format!("{}\n{}", message(&e), tail.join("\n")),
             None => tail.join("\n"),
         };
         if reason.contains("no space left on device") {
             // The build host's disk, not the app: retried like any platform fault.
-            return Err(Error::Runtime(format!(
+            return Err(Error::runtime(format!(
                 "podman build: the disk is full: {}",
                 reason.trim()
             )));
@@ -207,7 +207,7 @@ impl ImageBuilder for PodmanBuilder {
         match self.podman.images().get(image).remove().await {
             Ok(()) => Ok(()),
             Err(e) if status(&e) == Some(404) => Ok(()),
-            Err(e) => Err(platform(&self.podman, "image remove", &e)),
+            Err(e) => Err(platform(&self.podman, "image remove", e)),
         }
     }
 }

@@ -141,7 +141,7 @@ async fn follow_container(
             Ok(TtyChunk::StdIn(_)) => Vec::new(),
             Err(e) if status(&e) == Some(404) => break,
             Err(e) => {
-                let _ = tx.send(Err(platform(&podman, "logs", &e))).await;
+                let _ = tx.send(Err(platform(&podman, "logs", e))).await;
                 return;
             }
         };

@@ -129,7 +129,7 @@ impl Runtime for PodmanRuntime {
             .into_iter()
             .map(serde_json::from_value)
             .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::Runtime(format!("port mapping: {e}")))?;
+            .map_err(|e| Error::runtime_from("port mapping", e))?;
         // Named after app and deployment, so a container is easy to find with `podman ps`.
         let name = format!("paas-{}-{}", spec.app_name, spec.deployment_id);
         let mut opts = ContainerCreateOpts::builder()
@@ -167,7 +167,7 @@ impl Runtime for PodmanRuntime {
         }
         if !limits.is_empty() {
             let limits = serde_json::from_value(serde_json::Value::Object(limits))
-                .map_err(|e| Error::Runtime(format!("resource limits: {e}")))?;
+                .map_err(|e| Error::runtime_from("resource limits", e))?;
             opts = opts.resource_limits(limits);
         }
         let containers = self.podman.containers();
@@ -176,14 +176,17 @@ impl Runtime for PodmanRuntime {
         let created = containers
             .create(&opts.build())
             .await
-            .map_err(|e| platform(&self.podman, "create", &e))?;
+            .map_err(|e| platform(&self.podman, "create", e))?;
         let id = created.id;
         if let Err(e) = containers.get(&id).start(None).await {
             let _ = self.remove(&id).await;
-            return Err(Error::Runtime(format!(
-                "podman could not start the container: {}",
-                super::message(&e)
-            )));
+            return Err(Error::Runtime {
+                message: format!(
+                    "podman could not start the container: {}",
+                    super::message(&e)
+                ),
+                source: Some(Box::new(e)),
+            });
         }
         tracing::info!(container = %id, host_port, "container started");
         Ok(Instance {
@@ -203,7 +206,7 @@ impl Runtime for PodmanRuntime {
             Ok(()) => Ok(()),
             // 304: already stopped; 404: gone. Both are what stop wants.
             Err(e) if matches!(status(&e), Some(304 | 404)) => Ok(()),
-            Err(e) => Err(platform(&self.podman, "stop", &e)),
+            Err(e) => Err(platform(&self.podman, "stop", e)),
         }
     }
 
@@ -215,7 +218,7 @@ impl Runtime for PodmanRuntime {
         match self.podman.containers().get(instance).delete(&opts).await {
             Ok(()) => Ok(()),
             Err(e) if status(&e) == Some(404) => Ok(()),
-            Err(e) => Err(platform(&self.podman, "remove", &e)),
+            Err(e) => Err(platform(&self.podman, "remove", e)),
         }
     }
 
@@ -229,7 +232,7 @@ impl Runtime for PodmanRuntime {
             .containers()
             .list(&opts)
             .await
-            .map_err(|e| platform(&self.podman, "list", &e))?;
+            .map_err(|e| platform(&self.podman, "list", e))?;
         Ok(listed
             .into_iter()
             .filter_map(|c| {
@@ -247,7 +250,7 @@ impl Runtime for PodmanRuntime {
         let data = match self.podman.containers().get(instance).inspect().await {
             Ok(d) => d,
             Err(e) if status(&e) == Some(404) => return Ok(InstanceState::Missing),
-            Err(e) => return Err(platform(&self.podman, "inspect", &e)),
+            Err(e) => return Err(platform(&self.podman, "inspect", e)),
         };
         let Some(state) = data.state else {
             return Ok(InstanceState::Exited {
@@ -297,7 +300,7 @@ impl Runtime for PodmanRuntime {
         let raw = match self.podman.containers().get(instance).stats().await {
             Ok(v) => v,
             Err(e) if status(&e) == Some(404) => return Ok(None),
-            Err(e) => return Err(platform(&self.podman, "stats", &e)),
+            Err(e) => return Err(platform(&self.podman, "stats", e)),
         };
         // Untyped JSON; libpod answers {"Error": …, "Stats": [{"CPU": %, "MemUsage": bytes, …}]}.
         let stats = raw
