@@ -224,7 +224,11 @@ async fn old_images_are_pruned_beyond_three(db: TestDb) -> anyhow::Result<()> {
         let shown = newest_deployment_settled(&alice, &id).await?;
         assert_eq!(shown["deployments"][0]["status"], "RUNNING");
     }
-    assert_eq!(body(&alice, &id).await?, "v5");
+    // The deployment is recorded RUNNING a moment before the app's endpoint switches to it.
+    eventually(Duration::from_secs(10), || async {
+        Ok((body(&alice, &id).await? == "v5").then_some(()))
+    })
+    .await?;
     let shown = app(&alice, &id).await?;
     let deps: Vec<String> = shown["deployments"]
         .as_array()
