@@ -19,6 +19,20 @@ fn url(dir: &std::path::Path) -> anyhow::Result<GitUrl> {
 }
 
 /// Processes whose command line mentions `needle` (git children left behind would).
+/// A remote on a local port that accepts connections, keeps them open and never says a word;
+/// abort the task to close them.
+async fn silent_remote() -> anyhow::Result<(u16, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    Ok((port, held))
+}
+
 fn processes_mentioning(needle: &str) -> Vec<String> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -32,15 +46,7 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_remote_that_never_answers_times_out_and_leaves_no_git_behind() -> anyhow::Result<()> {
-    // Accepts connections and never says a word.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    let held = tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            open.push(socket);
-        }
-    });
+    let (port, held) = silent_remote().await?;
     let git = GitCli::new(
         GitLimits {
             check_timeout: Duration::from_secs(1),
@@ -256,15 +262,8 @@ async fn a_ref_listing_past_its_bound_is_refused_with_a_typed_error() -> anyhow:
 
 #[tokio::test]
 async fn the_token_is_never_on_a_command_line() -> anyhow::Result<()> {
-    // A remote that holds git's request open, so git can be looked at while it runs.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    let held = tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            open.push(socket);
-        }
-    });
+    // The remote holds git's request open, so git can be looked at while it runs.
+    let (port, held) = silent_remote().await?;
     let git = GitCli::new(
         GitLimits {
             check_timeout: Duration::from_secs(3),
