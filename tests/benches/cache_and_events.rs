@@ -1,8 +1,10 @@
 //! Production mode, measured in one run on one PostgreSQL and one Redis:
 //! 1. GraphQL `application(id)` lookups per second against a `serve` with the Redis cache and
-//!    one with `--no-cache`, alternated, printed as a ratio;
+//!    one with `--no-cache`, in `ROUNDS` alternated rounds over `APPS` different apps, printed
+//!    as the spread of each side and the ratio of the medians;
 //! 2. the latency from a status change made by a `paas worker` process to the event arriving at
-//!    a websocket subscriber of a `serve` process (p50, p99).
+//!    a websocket subscriber of a `serve` process, over `EVENT_ROUNDS` redeploys of every app
+//!    (two events each); subscriptions that end or time out early are counted and printed.
 //!
 //! ```text
 //! cargo build --release -p paas-graphql && cargo bench -p paas-tests --bench cache_and_events
@@ -12,24 +14,32 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use paas_tests::bench::Samples;
 use paas_tests::redis::{unique_prefix, url};
 use paas_tests::repo::file_url;
 use paas_tests::{Client, TestDb, TestServer, TestWorker, git_repo};
 use serde_json::json;
 
 const LOOKUPS: usize = 4000;
+/// Alternated rounds of lookups per side.
+const ROUNDS: usize = 10;
+/// Redeploys of every app for the event latencies (`APPS` × 2 events each).
+const EVENT_ROUNDS: usize = 13;
+/// How long an app may take to settle before the bench gives up.
+const SETTLE_WITHIN: Duration = Duration::from_secs(60);
 const CONCURRENCY: usize = 16;
 const APPS: usize = 40;
 const LOOKUP: &str = "query($id: ID!) { application(id: $id) { id name status } }";
 
-/// Lookups per second, `CONCURRENCY` clients at once.
-async fn lookups_per_second(client: &Client, id: &str) -> anyhow::Result<f64> {
+/// Lookups per second, `CONCURRENCY` clients at once, each going through the apps in turn.
+async fn lookups_per_second(client: &Client, ids: &[String]) -> anyhow::Result<f64> {
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..CONCURRENCY {
-        let (client, id) = (client.clone(), id.to_owned());
+    for c in 0..CONCURRENCY {
+        let (client, ids) = (client.clone(), ids.to_vec());
         tasks.push(tokio::spawn(async move {
-            for _ in 0..LOOKUPS / CONCURRENCY {
+            for i in 0..LOOKUPS / CONCURRENCY {
+                let id = &ids[(c + i) % ids.len()];
                 client.data(LOOKUP, json!({ "id": id })).await?;
             }
             anyhow::Ok(())
@@ -41,13 +51,14 @@ async fn lookups_per_second(client: &Client, id: &str) -> anyhow::Result<f64> {
     Ok(LOOKUPS as f64 / started.elapsed().as_secs_f64())
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
-
+/// Waits until the app's build failed (every app here fails at once); returns its version.
 async fn settle(client: &Client, id: &str) -> anyhow::Result<i64> {
+    let deadline = Instant::now() + SETTLE_WITHIN;
     loop {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "app {id} did not settle within {SETTLE_WITHIN:?}"
+        );
         let d = client
             .data(
                 "query($id: ID!) { application(id: $id) { status version } }",
@@ -105,21 +116,50 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // 1. Lookups, cache hot against cache off, alternated.
-    lookups_per_second(&alice, &ids[0]).await?;
-    lookups_per_second(&alice_uncached, &ids[0]).await?;
-    let (mut hot, mut off) = (0.0, 0.0);
-    for _ in 0..2 {
-        hot += lookups_per_second(&alice, &ids[0]).await? / 2.0;
-        off += lookups_per_second(&alice_uncached, &ids[0]).await? / 2.0;
+    lookups_per_second(&alice, &ids).await?;
+    lookups_per_second(&alice_uncached, &ids).await?;
+    let (mut hot, mut off) = (Samples::default(), Samples::default());
+    for round in 0..ROUNDS {
+        if round % 2 == 0 {
+            hot.push(lookups_per_second(&alice, &ids).await?);
+            off.push(lookups_per_second(&alice_uncached, &ids).await?);
+        } else {
+            off.push(lookups_per_second(&alice_uncached, &ids).await?);
+            hot.push(lookups_per_second(&alice, &ids).await?);
+        }
     }
-    println!("application(id) lookups/s, Redis cache hot: {hot:>8.0}");
-    println!("application(id) lookups/s, cache off:       {off:>8.0}");
-    println!("cache speed-up: {:.2}x", hot / off);
+    println!("application(id) lookups/s, Redis cache hot ({ROUNDS} rounds): {hot}");
+    println!("application(id) lookups/s, cache off ({ROUNDS} rounds):       {off}");
+    println!("cache speed-up (medians): {:.2}x", hot.median() / off.median());
 
     // 2. Worker status change → websocket subscriber on the API process.
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<f64>();
+    let mut latencies = Samples::default();
+    let mut failed = 0usize;
+    for _ in 0..EVENT_ROUNDS {
+        let (got, missing) = event_round(&alice, &ids, &mut versions).await?;
+        for ms in got {
+            latencies.push(ms);
+        }
+        failed += missing;
+    }
+    println!(
+        "worker status change → websocket on another process (ms): {latencies}; \
+         subscriptions ended early: {failed}"
+    );
+    anyhow::ensure!(failed == 0, "{failed} subscriptions ended before their events");
+    Ok(())
+}
+
+/// Redeploys every app once and collects the latency of its two worker-made status changes
+/// (BUILDING, FAILED); returns them and how many subscriptions ended before both arrived.
+async fn event_round(
+    alice: &Client,
+    ids: &[String],
+    versions: &mut [i64],
+) -> anyhow::Result<(Vec<f64>, usize)> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Option<f64>>();
     let mut subs = Vec::new();
-    for (id, version) in ids.iter().zip(&versions) {
+    for (id, version) in ids.iter().zip(versions.iter()) {
         let mut sub = alice
             .subscribe(
                 "subscription($id: ID!, $v: Int) { applicationStatus(id: $id, afterVersion: $v) { status at } }",
@@ -128,8 +168,10 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         let tx = tx.clone();
         subs.push(tokio::spawn(async move {
-            for _ in 0..3 {
+            let mut seen = 0;
+            while seen < 2 {
                 let Ok(msg) = sub.next(Duration::from_secs(60)).await else {
+                    let _ = tx.send(None);
                     return;
                 };
                 let received = Utc::now();
@@ -140,14 +182,15 @@ async fn main() -> anyhow::Result<()> {
                         .as_str()
                         .and_then(|s| s.parse::<DateTime<Utc>>().ok())
                 {
-                    let _ =
-                        tx.send((received - at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+                    seen += 1;
+                    let ms = (received - at).num_microseconds().unwrap_or(0) as f64 / 1000.0;
+                    let _ = tx.send(Some(ms));
                 }
             }
         }));
     }
     drop(tx);
-    for id in &ids {
+    for id in ids {
         alice
             .data(
                 "mutation($id: ID!) { redeployApplication(id: $id) { id } }",
@@ -158,16 +201,15 @@ async fn main() -> anyhow::Result<()> {
     for s in subs {
         s.await?;
     }
-    let mut latencies = Vec::new();
-    while let Some(ms) = rx.recv().await {
-        latencies.push(ms);
+    for (v, id) in versions.iter_mut().zip(ids) {
+        *v = settle(alice, id).await?;
     }
-    latencies.sort_by(f64::total_cmp);
-    println!(
-        "worker status change → websocket on another process: p50 {:.2} ms, p99 {:.2} ms ({} events)",
-        percentile(&latencies, 0.50),
-        percentile(&latencies, 0.99),
-        latencies.len()
-    );
-    Ok(())
+    let (mut got, mut missing) = (Vec::new(), 0);
+    while let Some(m) = rx.recv().await {
+        match m {
+            Some(ms) => got.push(ms),
+            None => missing += 1,
+        }
+    }
+    Ok((got, missing))
 }
