@@ -14,6 +14,7 @@ pub mod podman;
 pub mod redis;
 pub mod repo;
 pub mod server;
+pub mod sweep;
 pub mod ws;
 
 pub use client::{Client, Subscription};

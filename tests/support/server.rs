@@ -126,6 +126,7 @@ impl TestServer {
             .context("no address in the start-up line")?
             .trim_end_matches('/')
             .to_owned();
+        crate::sweep::started(data_dir);
         Ok(Self {
             child: Some(child),
             url,
@@ -199,14 +200,20 @@ impl Drop for TestServer {
         {
             // Graceful, so the apps it started are stopped too; then wait briefly.
             let _ = kill(Pid::from_raw(pid), Signal::SIGINT);
+            let mut exited = false;
             for _ in 0..100 {
                 if matches!(child.try_wait(), Ok(Some(_))) {
-                    return;
+                    exited = true;
+                    break;
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
-            let _ = child.start_kill();
+            if !exited {
+                let _ = child.start_kill();
+            }
         }
+        // Apps of a server killed earlier in the test (or that did not stop) go too.
+        crate::sweep::stopped(&self.data_dir);
     }
 }
 
