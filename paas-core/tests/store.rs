@@ -11,19 +11,17 @@ use paas_core::model::{
 use paas_core::store::sql::SqlStore;
 use paas_core::store::{AppStore, DeploymentStore, StatusEventStore, UserStore};
 use paas_core::{AppStatus, Error};
-use paas_tests::TestDb;
+use paas_tests::{TestDatabase, TestDb};
 
-async fn store(db: TestDb) -> anyhow::Result<(SqlStore, tempfile::TempDir)> {
+/// The store, with what must outlive it (its temp dir, its database).
+async fn store(db: TestDb) -> anyhow::Result<(SqlStore, (tempfile::TempDir, TestDatabase))> {
     let dir = tempfile::tempdir()?;
-    let store = SqlStore::connect(
-        &db.url(dir.path()).await?,
-        paas_core::secrets::Keyring::ephemeral(),
-    )
-    .await?;
+    let url = db.url(dir.path()).await?;
+    let store = SqlStore::connect(&url, paas_core::secrets::Keyring::ephemeral()).await?;
     store.migrate().await?;
     // Migrating twice is harmless (every start-up does it).
     store.migrate().await?;
-    Ok((store, dir))
+    Ok((store, (dir, url)))
 }
 
 fn user(name: &str) -> User {

@@ -12,7 +12,7 @@ use paas_core::model::{
 };
 use paas_core::store::sql::SqlStore;
 use paas_core::store::{AppStore, Delegate, LockStore, Store, UserStore};
-use paas_tests::{TestDb, on_both_databases};
+use paas_tests::{TestDatabase, TestDb, on_both_databases};
 
 /// Everything in one database but the locks, which live in another.
 struct LocksApart {
@@ -29,21 +29,19 @@ impl Delegate for LocksApart {
     }
 }
 
-async fn store(db: TestDb, dir: &tempfile::TempDir) -> anyhow::Result<SqlStore> {
-    let store = SqlStore::connect(
-        &db.url(dir.path()).await?,
-        paas_core::secrets::Keyring::ephemeral(),
-    )
-    .await?;
+/// The store, with its database (dropped with it).
+async fn store(db: TestDb, dir: &tempfile::TempDir) -> anyhow::Result<(SqlStore, TestDatabase)> {
+    let url = db.url(dir.path()).await?;
+    let store = SqlStore::connect(&url, paas_core::secrets::Keyring::ephemeral()).await?;
     store.migrate().await?;
-    Ok(store)
+    Ok((store, url))
 }
 
 on_both_databases!(each_role_goes_to_the_backend_that_serves_it);
 
 async fn each_role_goes_to_the_backend_that_serves_it(db: TestDb) -> anyhow::Result<()> {
     let (main_dir, locks_dir) = (tempfile::tempdir()?, tempfile::tempdir()?);
-    let (main, locks) = (
+    let ((main, _main_db), (locks, _locks_db)) = (
         store(TestDb::Sqlite, &main_dir).await?,
         store(db, &locks_dir).await?,
     );

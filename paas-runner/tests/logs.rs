@@ -16,18 +16,16 @@ use paas_core::store::sql::SqlStore;
 use paas_core::{Error, Platform, PlatformConfig};
 use paas_runner::local::{LocalBuilder, LocalRuntime};
 use paas_tests::repo::file_url;
-use paas_tests::{TestDb, git_repo};
+use paas_tests::{TestDatabase, TestDb, git_repo};
 
 use paas_tests::on_both_databases;
 
-async fn store(db: TestDb, dir: &tempfile::TempDir) -> anyhow::Result<SqlStore> {
-    let store = SqlStore::connect(
-        &db.url(dir.path()).await?,
-        paas_core::secrets::Keyring::ephemeral(),
-    )
-    .await?;
+/// The store, with its database (dropped with it).
+async fn store(db: TestDb, dir: &tempfile::TempDir) -> anyhow::Result<(SqlStore, TestDatabase)> {
+    let url = db.url(dir.path()).await?;
+    let store = SqlStore::connect(&url, paas_core::secrets::Keyring::ephemeral()).await?;
     store.migrate().await?;
-    Ok(store)
+    Ok((store, url))
 }
 
 fn lines(n: usize, prefix: &str, at: Option<LogTime>) -> Vec<NewLine> {
@@ -62,7 +60,7 @@ async fn page_all(
 
 async fn identical_timestamps_become_unique_and_page_exactly(db: TestDb) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let store = store(db, &dir).await?;
+    let (store, _db) = store(db, &dir).await?;
     let app = AppId::new();
     let t: LogTime = "2026-11-23T12:00:00.000000001Z".parse()?;
     let mut stamped = Vec::new();
@@ -106,7 +104,8 @@ on_both_databases!(identical_timestamps_become_unique_and_page_exactly);
 
 async fn concurrent_writers_never_slip_a_line_behind_a_reader(db: TestDb) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let store = Arc::new(store(db, &dir).await?);
+    let (store, _db) = store(db, &dir).await?;
+    let store = Arc::new(store);
     let app = AppId::new();
     let writers: Vec<_> = (0..4)
         .map(|w| {
@@ -155,7 +154,7 @@ on_both_databases!(concurrent_writers_never_slip_a_line_behind_a_reader);
 
 async fn source_positions_are_compare_and_set(db: TestDb) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let store = store(db, &dir).await?;
+    let (store, _db) = store(db, &dir).await?;
     let app = AppId::new();
     let pos = |expected: Option<&str>, next: &str| SourcePosition {
         source: "instance:x".into(),
@@ -193,7 +192,7 @@ on_both_databases!(source_positions_are_compare_and_set);
 
 async fn retention_drops_old_lines_then_the_oldest_past_the_size(db: TestDb) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let store = store(db, &dir).await?;
+    let (store, _db) = store(db, &dir).await?;
     let app = AppId::new();
     let old = LogTime::from(Utc::now() - chrono::Duration::days(10));
     store
@@ -225,7 +224,12 @@ async fn retention_drops_old_lines_then_the_oldest_past_the_size(db: TestDb) -> 
 }
 on_both_databases!(retention_drops_old_lines_then_the_oldest_past_the_size);
 
-async fn platform(db: TestDb, dir: &tempfile::TempDir, buffer: usize) -> anyhow::Result<Platform> {
+/// The platform, with its database (dropped with it).
+async fn platform(
+    db: TestDb,
+    dir: &tempfile::TempDir,
+    buffer: usize,
+) -> anyhow::Result<(Platform, TestDatabase)> {
     let config = PlatformConfig {
         data_dir: dir.path().to_path_buf(),
         log_buffer: buffer,
@@ -235,13 +239,15 @@ async fn platform(db: TestDb, dir: &tempfile::TempDir, buffer: usize) -> anyhow:
         },
         ..PlatformConfig::default()
     };
-    Ok(Platform::builder()
+    let url = db.url(dir.path()).await?;
+    let platform = Platform::builder()
         .config(config)
-        .database_url(db.url(dir.path()).await?)
+        .database_url(url.to_string())
         .runtime(Arc::new(LocalRuntime::new(dir.path().join("logs"))))
         .images(Arc::new(LocalBuilder::default()))
         .build()
-        .await?)
+        .await?;
+    Ok((platform, url))
 }
 
 async fn user(p: &Platform, name: &str) -> anyhow::Result<User> {
@@ -258,7 +264,7 @@ async fn user(p: &Platform, name: &str) -> anyhow::Result<User> {
 
 async fn a_slow_subscriber_is_told_what_it_missed(db: TestDb) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let p = platform(db, &dir, 16).await?;
+    let (p, _db) = platform(db, &dir, 16).await?;
     let alice = user(&p, "alice").await?;
     let repo = git_repo(&[("app.py", "print('hi')\n")])?;
     let app = p

@@ -130,7 +130,10 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("application(id) lookups/s, Redis cache hot ({ROUNDS} rounds): {hot}");
     println!("application(id) lookups/s, cache off ({ROUNDS} rounds):       {off}");
-    println!("cache speed-up (medians): {:.2}x", hot.median() / off.median());
+    println!(
+        "cache speed-up (medians): {:.2}x",
+        hot.median() / off.median()
+    );
 
     // 2. Worker status change → websocket subscriber on the API process.
     let mut latencies = Samples::default();
@@ -146,7 +149,10 @@ async fn main() -> anyhow::Result<()> {
         "worker status change → websocket on another process (ms): {latencies}; \
          subscriptions ended early: {failed}"
     );
-    anyhow::ensure!(failed == 0, "{failed} subscriptions ended before their events");
+    anyhow::ensure!(
+        failed == 0,
+        "{failed} subscriptions ended before their events"
+    );
     Ok(())
 }
 

@@ -133,13 +133,8 @@ async fn lines_per_second() -> anyhow::Result<()> {
 /// every `POSITION_EVERY`th line (where pages are fetched from).
 async fn filled(db: TestDb, lines: usize) -> anyhow::Result<(Filled, Duration)> {
     let dir = tempfile::tempdir()?;
-    let store = Arc::new(
-        SqlStore::connect(
-            &db.url(dir.path()).await?,
-            paas_core::secrets::Keyring::ephemeral(),
-        )
-        .await?,
-    );
+    let url = db.url(dir.path()).await?;
+    let store = Arc::new(SqlStore::connect(&url, paas_core::secrets::Keyring::ephemeral()).await?);
     store.migrate().await?;
     let app = AppId::new();
     let started = Instant::now();
@@ -155,10 +150,16 @@ async fn filled(db: TestDb, lines: usize) -> anyhow::Result<(Filled, Duration)> 
             })
             .collect();
         let stored = store.append_logs(app, &batch, None).await?;
-        positions.extend(stored.iter().step_by(POSITION_EVERY).map(|l| (l.at, l.text.clone())));
+        positions.extend(
+            stored
+                .iter()
+                .step_by(POSITION_EVERY)
+                .map(|l| (l.at, l.text.clone())),
+        );
     }
     Ok((
         Filled {
+            _db: url,
             _dir: dir,
             store,
             app,
@@ -169,6 +170,7 @@ async fn filled(db: TestDb, lines: usize) -> anyhow::Result<(Filled, Duration)> 
 }
 
 struct Filled {
+    _db: paas_tests::TestDatabase,
     _dir: tempfile::TempDir,
     store: Arc<SqlStore>,
     app: AppId,

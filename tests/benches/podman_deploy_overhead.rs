@@ -27,9 +27,7 @@ use paas_tests::bench::Samples;
 use paas_tests::podman::{Cleanup, serve_args};
 use paas_tests::repo::{commit, file_url};
 use paas_tests::{TestDb, TestServer, git_repo};
-use podman_api::opts::{
-    ContainerCreateOpts, ContainerRestartPolicy, ImageBuildOpts,
-};
+use podman_api::opts::{ContainerCreateOpts, ContainerRestartPolicy, ImageBuildOpts};
 use serde_json::json;
 
 /// Rounds per side after one warm-up of each.

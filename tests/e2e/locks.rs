@@ -20,7 +20,10 @@ use crate::on_both_databases;
 
 const HOLDER: &str = env!("CARGO_BIN_EXE_lock-holder");
 
-async fn database(db: TestDb, dir: &std::path::Path) -> anyhow::Result<(String, SqlStore)> {
+async fn database(
+    db: TestDb,
+    dir: &std::path::Path,
+) -> anyhow::Result<(paas_tests::TestDatabase, SqlStore)> {
     let url = db.url(dir).await?;
     let store = SqlStore::connect(&url, paas_core::secrets::Keyring::ephemeral()).await?;
     store.migrate().await?;

@@ -18,7 +18,7 @@ pub mod sweep;
 pub mod ws;
 
 pub use client::{Client, Subscription};
-pub use db::TestDb;
+pub use db::{TestDatabase, TestDb};
 pub use repo::git_repo;
 pub use server::{TestServer, TestWorker};
 

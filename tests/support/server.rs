@@ -60,6 +60,8 @@ pub struct TestServer {
     pub url: String,
     pub data_dir: PathBuf,
     pub database_url: String,
+    /// The database, when this server owns it (dropped after the server stopped).
+    _owned_db: Option<crate::TestDatabase>,
     /// The data dir, when this server owns it.
     _owned: Option<tempfile::TempDir>,
 }
@@ -81,6 +83,7 @@ impl TestServer {
         let data_dir = dir.path().join("data");
         let database_url = db.url_in(&data_dir).await?;
         let mut server = Self::spawn_in(&data_dir, &database_url, args, env).await?;
+        server._owned_db = Some(database_url);
         server._owned = Some(dir);
         Ok(server)
     }
@@ -132,6 +135,7 @@ impl TestServer {
             url,
             data_dir: data_dir.to_path_buf(),
             database_url: database_url.to_owned(),
+            _owned_db: None,
             _owned: None,
         })
     }

@@ -64,7 +64,10 @@ pub fn kill_recorded_apps(data_dir: &Path) -> usize {
             continue;
         };
         // The same group as recorded, not a later process that got the pid.
-        if record["started"].as_u64().is_some_and(|s| start_time(pgid) != Some(s)) {
+        if record["started"]
+            .as_u64()
+            .is_some_and(|s| start_time(pgid) != Some(s))
+        {
             continue;
         }
         if killpg(Pid::from_raw(pgid), Signal::SIGKILL).is_ok() {
