@@ -12,10 +12,11 @@ use paas_tests::{Client, TestDb, TestServer};
 use serde_json::{Value, json};
 
 use crate::apps::body;
-use crate::lifecycle::{eventually, versioned_app};
+use crate::lifecycle::versioned_app;
 use crate::on_both_databases;
 use crate::recovery::{FAST_CRASH_POLICY, records};
 use crate::tasks::{settled, show};
+use paas_tests::eventually;
 
 const STOP: &str = "mutation($id: ID!) { stopApplication(id: $id) { status desiredState } }";
 const START: &str = "mutation($id: ID!) { startApplication(id: $id) { status desiredState } }";

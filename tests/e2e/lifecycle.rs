@@ -6,31 +6,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use anyhow::Context;
 use paas_tests::repo::{commit, file_url};
-use paas_tests::{Client, TestDb, TestServer, git_repo};
+use paas_tests::{Client, TestDb, TestServer, eventually, git_repo};
 use serde_json::{Value, json};
 
 use crate::apps::{VERSIONED_APP, app, body, create, deployed};
 use crate::on_both_databases;
 
 const REDEPLOY: &str = "mutation($id: ID!) { redeployApplication(id: $id) { id status } }";
-
-/// Polls `check` every 100 ms until it answers `Some`, for at most `limit`.
-pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
-{
-    tokio::time::timeout(limit, async {
-        loop {
-            if let Some(v) = check().await? {
-                return Ok(v);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await?
-}
 
 /// Waits until the newest deployment is settled; returns the app.
 async fn newest_deployment_settled(client: &Client, id: &str) -> anyhow::Result<Value> {
@@ -67,6 +51,10 @@ async fn redeploy_switches_without_a_failed_request(db: TestDb) -> anyhow::Resul
     let alice = server.user("alice").await?;
     let (repo, id) = versioned_app(&alice, "rolling").await?;
     let v2 = commit_version(repo.path(), &[("version.txt", "v2\n")])?;
+    let old_url = app(&alice, &id).await?["endpoint"]["url"]
+        .as_str()
+        .context("no endpoint")?
+        .to_owned();
 
     // A client that keeps asking the platform where the app is and calling it.
     let stop = Arc::new(AtomicBool::new(false));
@@ -92,8 +80,12 @@ async fn redeploy_switches_without_a_failed_request(db: TestDb) -> anyhow::Resul
     let shown = newest_deployment_settled(&alice, &id).await?;
     assert_eq!(shown["deployments"][0]["status"], "RUNNING");
     assert_eq!(shown["deployments"][0]["commit"], v2.as_str());
-    // Keep calling through the drain of the old instance.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Keep calling through the drain of the old instance, until it is gone.
+    eventually(Duration::from_secs(60), || async {
+        Ok(reqwest::get(&old_url).await.is_err().then_some(()))
+    })
+    .await
+    .context("the old instance never stopped")?;
     stop.store(true, Ordering::SeqCst);
     let (bodies, failures) = poller.await?;
     assert!(
@@ -192,7 +184,8 @@ on_both_databases!(delete_leaves_nothing_behind);
 async fn busy_apps_refuse_a_second_deploy(db: TestDb) -> anyhow::Result<()> {
     let repo = git_repo(&[(
         "package.json",
-        r#"{ "name": "slow", "version": "1.0.0", "scripts": { "build": "sleep 3", "start": "exit 1" } }"#,
+        // A build that lasts until the test lets it end, however slow the machine.
+        r#"{ "name": "slow", "version": "1.0.0", "scripts": { "build": "while [ ! -f release ]; do sleep 0.1; done", "start": "exit 1" } }"#,
     )])?;
     let server = TestServer::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
@@ -210,6 +203,22 @@ async fn busy_apps_refuse_a_second_deploy(db: TestDb) -> anyhow::Result<()> {
         1,
         "the refused redeploy wrote nothing"
     );
+    // The build ends when its checkout holds `release`; the app then fails to start and settles.
+    let dep = app(&alice, &id).await?["deployments"][0]["id"]
+        .as_str()
+        .context("no deployment")?
+        .to_owned();
+    let checkout = server.builds_dir().join(dep);
+    eventually(Duration::from_secs(60), || async {
+        Ok(std::fs::write(checkout.join("release"), "").ok())
+    })
+    .await
+    .context("the checkout never appeared")?;
+    eventually(Duration::from_secs(120), || async {
+        Ok((app(&alice, &id).await?["status"] == "FAILED").then_some(()))
+    })
+    .await
+    .context("the app never settled")?;
     Ok(())
 }
 on_both_databases!(busy_apps_refuse_a_second_deploy);

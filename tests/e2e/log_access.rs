@@ -8,9 +8,9 @@ use paas_tests::{TestDb, TestServer, git_repo};
 use serde_json::{Value, json};
 
 use crate::apps::{app, create, statuses_until_settled};
-use crate::lifecycle::eventually;
 use crate::logs::{BUILD_LOGS, FOLLOW, LOGS, page};
 use crate::on_both_databases;
+use paas_tests::eventually;
 
 /// Prints its key, then exits: every start fails, quoting its output.
 const LEAKY_APP: &str = r#"import os, sys

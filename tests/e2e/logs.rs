@@ -9,8 +9,8 @@ use paas_tests::{Client, TestDb, TestServer, git_repo};
 use serde_json::{Value, json};
 
 use crate::apps::{BROKEN_BUILD, app, create, deployed};
-use crate::lifecycle::eventually;
 use crate::on_both_databases;
+use paas_tests::eventually;
 
 /// Prints `line 0` … `line 2999` on stdout, 500 lines per write (so many lines are read in one
 /// go and share their read time), one line on stderr, then serves.

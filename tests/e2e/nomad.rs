@@ -14,8 +14,8 @@ use paas_tests::{TestDb, TestServer, git_repo};
 use serde_json::json;
 
 use crate::apps::{PYTHON_APP, app, body, create, statuses_until_settled};
-use crate::lifecycle::eventually;
 use crate::tasks::show;
+use paas_tests::eventually;
 
 const TOKEN: &str = "e2e-nomad-token";
 

@@ -350,7 +350,7 @@ async fn container_output_is_read_from_podman_into_the_log() -> anyhow::Result<(
     assert_eq!(seen.last().map(String::as_str), Some("RUNNING"));
     // A request while the container runs: its line arrives live, after the start-up lines.
     assert_eq!(body(alice, &id).await?, "ok");
-    let lines = crate::lifecycle::eventually(Duration::from_secs(30), || async {
+    let lines = paas_tests::eventually(Duration::from_secs(30), || async {
         let mut all: Vec<Value> = Vec::new();
         let mut cursor = Value::Null;
         loop {

@@ -4,12 +4,14 @@
 //! to fail), none stuck, none built twice to completion, and both API processes must agree.
 
 use std::collections::BTreeMap;
+
+use anyhow::Context;
 use std::time::Duration;
 
 use paas_tests::redis::{unique_prefix, url};
 use paas_tests::repo::file_url;
 use paas_tests::server::builds_dir;
-use paas_tests::{Client, TestDb, TestServer, TestWorker, git_repo};
+use paas_tests::{Client, TestDb, TestServer, TestWorker, eventually, git_repo};
 use serde_json::json;
 
 use crate::apps::create;
@@ -109,17 +111,15 @@ async fn two_apis_two_workers_one_killed_mid_build() -> anyhow::Result<()> {
         expected.insert(name, end.to_owned());
     }
 
-    // Kill a worker while builds are under way.
-    tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            if states(&alice_a).await?.values().any(|s| s == "BUILDING") {
-                return anyhow::Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    // Kill worker 1 while it is building: it holds an app's lock exactly then.
+    eventually(Duration::from_secs(60), || async {
+        Ok(worker_1
+            .holds_an_app_lock(&database_url)
+            .await?
+            .then_some(()))
     })
-    .await??;
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    .await
+    .context("worker 1 never built anything")?;
     worker_1.kill9().await?;
 
     // Every app settles, through the surviving worker.

@@ -10,9 +10,10 @@ use paas_tests::{TestDb, TestServer, git_repo};
 use serde_json::json;
 
 use crate::apps::{VERSIONED_APP, body, create};
-use crate::lifecycle::{eventually, versioned_app};
+use crate::lifecycle::versioned_app;
 use crate::on_both_databases;
 use crate::tasks::show;
+use paas_tests::eventually;
 
 /// Serves on `$PORT`, then dies with code 3 after a second: always, or (with `CRASH=once`) only
 /// the first time.

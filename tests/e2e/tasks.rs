@@ -9,8 +9,9 @@ use paas_tests::{Client, TestDb, TestServer, git_repo};
 use serde_json::{Value, json};
 
 use crate::apps::{PYTHON_APP, VERSIONED_APP, body, create, statuses_until_settled};
-use crate::lifecycle::{commit_version, eventually, versioned_app};
+use crate::lifecycle::{commit_version, versioned_app};
 use crate::on_both_databases;
+use paas_tests::eventually;
 
 pub const SHOW: &str = "query($id: ID!) {
   application(id: $id) {

@@ -15,12 +15,14 @@ pub mod redis;
 pub mod repo;
 pub mod server;
 pub mod sweep;
+pub mod wait;
 pub mod ws;
 
 pub use client::{Client, Subscription};
 pub use db::{TestDatabase, TestDb};
 pub use repo::git_repo;
 pub use server::{TestServer, TestWorker};
+pub use wait::eventually;
 
 /// Declares scenarios `async fn(TestDb) -> anyhow::Result<()>` as one test per database each
 /// (the calling crate needs `tokio` and `anyhow`).

@@ -264,6 +264,33 @@ impl TestWorker {
         Ok(Self { child })
     }
 
+    /// The worker's process id (while it runs).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Whether this worker holds an app's lock (it does while it builds the app): lock holders
+    /// are named `<host>:<pid>:<uuid>`.
+    pub async fn holds_an_app_lock(&self, database_url: &str) -> anyhow::Result<bool> {
+        use sea_orm::{ConnectionTrait, Database, Statement};
+        let Some(pid) = self.pid() else {
+            return Ok(false);
+        };
+        let db = Database::connect(database_url).await?;
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT holder FROM locks WHERE key LIKE 'app:%' AND holder IS NOT NULL",
+            ))
+            .await?;
+        db.close().await?;
+        let mine = format!(":{pid}:");
+        Ok(rows.iter().any(|r| {
+            r.try_get_by_index::<String>(0)
+                .is_ok_and(|holder| holder.contains(&mine))
+        }))
+    }
+
     /// Kills the worker with SIGKILL, as a crash would.
     pub async fn kill9(&mut self) -> anyhow::Result<()> {
         self.child.kill().await?;
