@@ -9,6 +9,7 @@ use futures::StreamExt;
 use paas_core::cache::redis::RedisCache;
 use paas_core::events::redis::RedisBus;
 use paas_core::events::{Event, EventBus, StatusEvent};
+use paas_core::flow::Step;
 use paas_core::model::*;
 use paas_core::queue::redis::RedisQueue;
 use paas_core::queue::{BuildQueue, Message, Topic};
@@ -162,6 +163,22 @@ async fn queue(prefix: &str, consumer: &str, claim_after: Duration) -> anyhow::R
     Ok(RedisQueue::connect(&url(), prefix, consumer, claim_after).await?)
 }
 
+/// Pulls until a message comes, for at most `limit` (a claimed message comes only once its
+/// claim time has passed).
+async fn pull_within(
+    q: &RedisQueue,
+    limit: Duration,
+) -> anyhow::Result<paas_core::queue::Delivery> {
+    tokio::time::timeout(limit, async {
+        loop {
+            if let Some(d) = q.pull(Topic::Builds, Duration::from_millis(100)).await? {
+                return anyhow::Ok(d);
+            }
+        }
+    })
+    .await?
+}
+
 fn request() -> Message {
     Message::BuildRequest {
         app: AppId::new(),
@@ -172,7 +189,8 @@ fn request() -> Message {
 #[tokio::test]
 async fn a_dead_consumers_message_is_claimed_by_another() -> anyhow::Result<()> {
     let prefix = unique_prefix();
-    let claim = Duration::from_millis(300);
+    // Long enough that a loaded machine renews well within it.
+    let claim = Duration::from_secs(2);
     let (a, b) = (
         queue(&prefix, "a", claim).await?,
         queue(&prefix, "b", claim).await?,
@@ -194,14 +212,19 @@ async fn a_dead_consumers_message_is_claimed_by_another() -> anyhow::Result<()> 
                 .is_none()
         );
     }
-    // a "dies" (stops renewing): after the claim time b gets the message, counted again.
-    tokio::time::sleep(claim + Duration::from_millis(100)).await;
-    let claimed = b
-        .pull(Topic::Builds, Duration::from_millis(100))
-        .await?
-        .expect("claimed by b");
+    // a "dies" (stops renewing): b gets the message once the claim time has passed (not
+    // before), counted again.
+    a.renew(&held).await?;
+    let last_renewal = std::time::Instant::now();
+    let claimed = pull_within(&b, claim + Duration::from_secs(10)).await?;
+    assert!(
+        last_renewal.elapsed() >= claim,
+        "claimed {:?} after the last renewal, before the claim time",
+        last_renewal.elapsed()
+    );
     assert_eq!((claimed.attempt, &claimed.message), (2, &m));
     b.ack(&claimed).await?;
+    // An acked message is never delivered again, even after the claim time.
     tokio::time::sleep(claim + Duration::from_millis(100)).await;
     assert!(
         a.pull(Topic::Builds, Duration::from_millis(100))
@@ -230,19 +253,16 @@ async fn a_message_that_keeps_dying_is_dead_lettered_and_fails_the_app() -> anyh
     // Five consumers take the build and die before acking it.
     for n in 0..5 {
         let dying = queue(&prefix, &format!("dies-{n}"), claim).await?;
-        if n > 0 {
-            tokio::time::sleep(claim + Duration::from_millis(50)).await;
-        }
-        assert!(
-            dying
-                .pull(Topic::Builds, Duration::from_millis(200))
-                .await?
-                .is_some()
-        );
+        let taken = pull_within(&dying, Duration::from_secs(10)).await?;
+        assert_eq!(taken.attempt, n + 1);
     }
-    tokio::time::sleep(claim + Duration::from_millis(50)).await;
+    // The worker's step gets it once the last one's claim time has passed, and gives up on it.
     let worker = BuildWorker::new(s.platform.clone(), s._dir.path().join("builds"));
-    worker.step(Duration::from_millis(200)).await?;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while worker.step(Duration::from_millis(100)).await? != Step::Handled {}
+        anyhow::Ok(())
+    })
+    .await??;
 
     let failed = s.platform.store().app(app.id).await?.expect("app");
     assert_eq!(failed.status, AppStatus::Failed);
