@@ -95,7 +95,8 @@ async fn a_killed_holder_loses_its_lock_after_its_lease(db: TestDb) -> anyhow::R
     let (url, store) = database(db, dir.path()).await?;
     let app = AppId::new();
     let mut holder = Command::new(HOLDER)
-        .args(["hold", &url, &app.to_string(), "2000"])
+        // A lease a loaded machine renews well within (renewals come every third of it).
+        .args(["hold", &url, &app.to_string(), "5000"])
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;
@@ -103,11 +104,11 @@ async fn a_killed_holder_loses_its_lock_after_its_lease(db: TestDb) -> anyhow::R
     let mut lines = tokio::io::BufReader::new(stdout).lines();
     assert_eq!(lines.next_line().await?.as_deref(), Some("held"));
 
-    let locks = Locks::new(Arc::new(store), Duration::from_secs(2));
+    let locks = Locks::new(Arc::new(store), Duration::from_secs(5));
     let key = LockKey::App(app);
     // While the holder lives (and renews), the lock stays its own, past its first lease.
     let busy = locks
-        .acquire(&key, "the test", Duration::from_secs(3))
+        .acquire(&key, "the test", Duration::from_secs(6))
         .await;
     match busy {
         Err(paas_core::Error::Busy(why)) => {
@@ -121,7 +122,7 @@ async fn a_killed_holder_loses_its_lock_after_its_lease(db: TestDb) -> anyhow::R
     let held = locks.record(&key).await?.context("the lock row")?;
     assert!(held.held_at(Utc::now()), "the lease has not run out yet");
     let lease = locks
-        .acquire(&key, "the test", Duration::from_secs(10))
+        .acquire(&key, "the test", Duration::from_secs(30))
         .await?;
     let expired_at = held.expires_at.context("expiry")?;
     assert!(
@@ -136,7 +137,7 @@ on_both_databases!(a_killed_holder_loses_its_lock_after_its_lease);
 async fn a_taken_over_lock_stops_its_holder(db: TestDb) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let (_url, store) = database(db, dir.path()).await?;
-    let locks = Locks::new(Arc::new(store), Duration::from_millis(600));
+    let locks = Locks::new(Arc::new(store), Duration::from_secs(3));
     let key = LockKey::App(AppId::new());
     let first = locks.acquire(&key, "a stuck task", Duration::ZERO).await?;
     let stuck = {
@@ -148,7 +149,8 @@ async fn a_taken_over_lock_stops_its_holder(db: TestDb) -> anyhow::Result<()> {
         })
     };
     let second = locks.take_over(&key, "a forced restart").await?;
-    let out = tokio::time::timeout(Duration::from_secs(5), stuck).await??;
+    // It notices at its next renewal (every third of the lease).
+    let out = tokio::time::timeout(Duration::from_secs(15), stuck).await??;
     assert!(
         matches!(out, Err(paas_core::Error::LockLost(_))),
         "the old holder did not stop: {out:?}"
