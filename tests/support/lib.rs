@@ -10,6 +10,7 @@ pub mod dump;
 pub mod git_http;
 pub mod hostile;
 pub mod nomad;
+pub mod operations;
 pub mod podman;
 pub mod redis;
 pub mod repo;
