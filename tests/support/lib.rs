@@ -2,6 +2,7 @@
 //! fresh PostgreSQL database), git repositories on disk, and a client for the real `paas`
 //! binary (GraphQL over HTTP and websockets).
 
+pub mod apps;
 pub mod bench;
 pub mod client;
 pub mod counting_store;
