@@ -13,6 +13,7 @@ use paas_core::runtime::{InstanceSpec, InstanceState, Runtime};
 use paas_runner::nomad::job::job_id;
 use paas_runner::nomad::{NomadRuntime, NomadSettings};
 use paas_tests::nomad::{FakeNomad, NextAlloc};
+use serde_json::json;
 
 const TOKEN: &str = "s3cr3t-acl-token";
 const NAMESPACE: &str = "apps";
@@ -42,6 +43,19 @@ fn spec(app: AppId) -> anyhow::Result<InstanceSpec> {
         },
         port_bindings: Vec::new(),
     })
+}
+
+/// A GET on the stand-in as the runtime sends it (token, namespace): its JSON answer.
+async fn nomad_get(fake: &FakeNomad, path: &str) -> anyhow::Result<serde_json::Value> {
+    Ok(reqwest::Client::new()
+        .get(format!("{}{path}", fake.address))
+        .query(&[("namespace", NAMESPACE)])
+        .header("X-Nomad-Token", TOKEN)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
 }
 
 async fn get(url: &str) -> anyhow::Result<String> {
@@ -75,6 +89,11 @@ async fn register_run_restart_redeploy_and_deregister() -> anyhow::Result<()> {
     assert_eq!(group["Networks"][0]["DynamicPorts"][0]["To"], 8000);
     assert_eq!(group["Update"]["AutoRevert"], true);
     assert_eq!(group["Update"]["Canary"], 1);
+    assert_eq!(group["Update"]["AutoPromote"], true);
+    assert_eq!(
+        group["Services"][0]["Checks"][0]["Timeout"],
+        2_000_000_000_i64
+    );
     assert_eq!(group["Services"][0]["Checks"][0]["Type"], "tcp");
     assert_eq!(job.job["Namespace"], NAMESPACE);
     assert_eq!(
@@ -98,6 +117,15 @@ async fn register_run_restart_redeploy_and_deregister() -> anyhow::Result<()> {
     );
 
     assert_eq!(runtime.inspect(&instance.id).await?, InstanceState::Running);
+    // The allocation as Nomad answers it: in the job's namespace, its port mapped to the app's.
+    let alloc = nomad_get(&fake, &format!("/v1/allocation/{}", instance.id)).await?;
+    assert_eq!(alloc["Namespace"], NAMESPACE);
+    let port = &alloc["AllocatedResources"]["Shared"]["Ports"][0];
+    assert_eq!(
+        (&port["Label"], &port["To"]),
+        (&json!("http"), &json!(8000))
+    );
+    assert_eq!(port["Value"], instance.endpoint.port);
 
     // Restart in place: the same allocation, restarted by Nomad.
     let again = runtime
@@ -125,6 +153,15 @@ async fn register_run_restart_redeploy_and_deregister() -> anyhow::Result<()> {
     second.image = "localhost/paas-web:v2".into();
     let next = runtime.start(&second).await?;
     assert_ne!(next.id, instance.id);
+    // The new version ran as a canary, promoted by Nomad once healthy: the old one stopped.
+    let deployment = nomad_get(&fake, &format!("/v1/job/{}/deployment", job_id(app))).await?;
+    assert_eq!(deployment["Status"], "successful");
+    assert_eq!(deployment["TaskGroups"]["app"]["DesiredCanaries"], 1);
+    assert_eq!(deployment["TaskGroups"]["app"]["Promoted"], true);
+    assert_eq!(
+        fake.alloc(&instance.id).map(|a| a.desired_status),
+        Some("stop".to_owned())
+    );
     assert_eq!(
         fake.job(&job_id(app)).map(|j| j.version),
         Some(1),
@@ -227,6 +264,22 @@ async fn logs_are_followed_until_the_task_dies() -> anyhow::Result<()> {
         ["starting version 0", "listening", "request /"]
     );
     assert_eq!(of(LogStream::Stderr), ["fatal: gone"]);
+    // Each frame names the file it comes from, as Nomad's do.
+    for kind in ["stdout", "stderr"] {
+        let frame = reqwest::Client::new()
+            .get(format!(
+                "{}/v1/client/fs/logs/{}",
+                fake.address, instance.id
+            ))
+            .query(&[("task", "app"), ("type", kind), ("namespace", NAMESPACE)])
+            .header("X-Nomad-Token", TOKEN)
+            .send()
+            .await?
+            .error_for_status()?
+            .json::<serde_json::Value>()
+            .await?;
+        assert_eq!(frame["File"], format!("alloc/logs/app.{kind}.0"));
+    }
     let follows = fake
         .requests()
         .into_iter()
@@ -264,14 +317,38 @@ async fn nomad_down_rejected_jobs_and_no_capacity_are_told_apart() -> anyhow::Re
     );
 
     fake.set_next(NextAlloc::NoCapacity);
-    let unplaced = runtime
-        .start(&spec(AppId::new())?)
-        .await
-        .expect_err("unplaced");
+    let fresh = AppId::new();
+    let unplaced = runtime.start(&spec(fresh)?).await.expect_err("unplaced");
     assert_eq!(unplaced.fault(), Fault::User);
     let text = unplaced.to_string();
     assert!(text.contains("no capacity"), "{text}");
     assert!(text.contains("memory exhausted on 1 node(s)"), "{text}");
+    // Nomad would place it once room frees (its blocked evaluation): a first version is purged.
+    assert!(
+        fake.job(&job_id(fresh)).is_none(),
+        "the unplaced job is gone"
+    );
+
+    // No capacity for a redeploy: the job goes back to the version that serves, which goes on.
+    fake.set_next(NextAlloc::Run);
+    let live_app = AppId::new();
+    let live = runtime.start(&spec(live_app)?).await?;
+    fake.set_next(NextAlloc::NoCapacity);
+    let mut bigger = spec(live_app)?;
+    bigger.image = "localhost/paas-web:v2".into();
+    let unplaced = runtime.start(&bigger).await.expect_err("unplaced");
+    assert!(unplaced.to_string().contains("no capacity"), "{unplaced}");
+    assert_eq!(fake.reverts(), [(job_id(live_app), 0)]);
+    let job = fake
+        .job(&job_id(live_app))
+        .ok_or_else(|| anyhow::anyhow!("the job is gone"))?;
+    assert_eq!(job.version, 2, "v0, the unplaced v1, v0 again as v2");
+    assert_eq!(
+        job.job["TaskGroups"][0]["Tasks"][0]["Config"]["image"],
+        "localhost/paas-web:v1"
+    );
+    assert_eq!(runtime.inspect(&live.id).await?, InstanceState::Running);
+    assert_eq!(get(&live.endpoint.url()).await?, "hello from nomad");
 
     fake.set_next(NextAlloc::Fail {
         exit_code: 127,
@@ -289,6 +366,8 @@ async fn nomad_down_rejected_jobs_and_no_capacity_are_told_apart() -> anyhow::Re
             .contains("Failed due to unhealthy allocations"),
         "the job's deployment says why: {failed}"
     );
+
+    assert!(fake.problems().is_empty(), "{:?}", fake.problems());
 
     fake.stop();
     let down = runtime.start(&spec(AppId::new())?).await.expect_err("down");

@@ -34,6 +34,9 @@ pub(super) async fn logs(
                 .push("logs asked plain; the runtime reads frames".into())
         });
     }
+    // The file a frame comes from, relative to the allocation dir: `<task>.<type>.<index>` under
+    // `alloc/logs` (Nomad's client/fs_endpoint.go `logsImpl`).
+    let file = format!("alloc/logs/app.{kind}.0");
     let follow = query.get("follow").is_some_and(|f| f == "true");
     let origin = query
         .get("origin")
@@ -60,11 +63,11 @@ pub(super) async fn logs(
     } else {
         offset.min(now.len())
     };
-    let frame = |data: &[u8], at: usize| {
+    let frame = move |data: &[u8], at: usize| {
         json!({
             "Offset": at,
             "Data": base64::engine::general_purpose::STANDARD.encode(data),
-            "File": "alloc/logs/app.stdout.0",
+            "File": file,
         })
         .to_string()
     };
