@@ -99,9 +99,14 @@ setup_postgres() {
       cat "$hba"; } > "$hba.paas" && mv "$hba.paas" "$hba"
     chown postgres:postgres "$hba" && chmod 0640 "$hba"
   fi
-  log "starting PostgreSQL $version/$cluster"
-  # --skip-systemctl-redirect: start the postmaster itself, never ask systemd.
-  pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start
+  # --skip-systemctl-redirect: the postmaster itself, never systemd. Where no policy-rc.d
+  # stops it, the package's postinst may have started the cluster already: it reloads then.
+  if listening 5432; then
+    pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" reload
+  else
+    log "starting PostgreSQL $version/$cluster"
+    pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start
+  fi
   wait_for PostgreSQL pg_isready -h 127.0.0.1 -p 5432 -q
 }
 
@@ -113,10 +118,17 @@ setup_redis() {
   # The package's user, dirs and log dir (it creates them); run as redis like its init script.
   local as=() pidfile=/var/lib/redis/redis-server.pid
   id redis >/dev/null 2>&1 && as=(runuser -u redis --)
-  log "starting Redis on 127.0.0.1:6379 without persistence"
-  "${as[@]}" redis-server --bind 127.0.0.1 --port 6379 --daemonize yes \
-    --save '' --appendonly no --dir /var/lib/redis \
-    --pidfile "$pidfile" --logfile /var/log/redis/redis-server.log
+  if listening 6379; then
+    # Started by the package's postinst with /etc/redis/redis.conf, which snapshots to disk.
+    log "Redis runs: turning its persistence off"
+    redis-cli -h 127.0.0.1 -p 6379 config set save '' >/dev/null
+    redis-cli -h 127.0.0.1 -p 6379 config set appendonly no >/dev/null
+  else
+    log "starting Redis on 127.0.0.1:6379 without persistence"
+    "${as[@]}" redis-server --bind 127.0.0.1 --port 6379 --daemonize yes \
+      --save '' --appendonly no --dir /var/lib/redis \
+      --pidfile "$pidfile" --logfile /var/log/redis/redis-server.log
+  fi
   wait_for Redis redis-cli -h 127.0.0.1 -p 6379 ping
 }
 
@@ -132,11 +144,14 @@ setup_mariadb() {
     log "initialising /var/lib/mysql"
     TMPDIR='' mariadb-install-db --user=mysql --datadir=/var/lib/mysql --skip-test-db >/dev/null
   fi
-  install -d -o mysql -g mysql -m 0755 /run/mysqld
-  log "starting MariaDB"
-  # mysqld_safe stays in the foreground (it restarts mariadbd if it dies): detach it, as the
-  # package's init script does.
-  (setsid nohup mysqld_safe --user=mysql >/dev/null 2>&1 </dev/null &)
+  # The package's postinst may have started it already (where no policy-rc.d stops it).
+  if ! listening 3306; then
+    install -d -o mysql -g mysql -m 0755 /run/mysqld
+    log "starting MariaDB"
+    # mysqld_safe stays in the foreground (it restarts mariadbd if it dies): detach it, as the
+    # package's init script does.
+    (setsid nohup mysqld_safe --user=mysql >/dev/null 2>&1 </dev/null &)
+  fi
   wait_for MariaDB mariadb-admin --protocol=socket -uroot ping
   # As root over the socket (unix_socket auth): root without password from localhost and over
   # TCP from 127.0.0.1, as the tests connect.
