@@ -150,6 +150,27 @@ async fn the_stand_in_refuses_what_nomad_refuses() -> anyhow::Result<()> {
     );
     assert_eq!(problems.len(), 2, "{problems:#?}");
 
+    // Log requests (command/agent/fs_endpoint.go `Logs`): the query is checked first.
+    let logs = |query: &'static str| {
+        let url = format!("{}/v1/client/fs/logs/no-such-alloc?{query}", fake.address);
+        async move {
+            let resp = reqwest::get(url).await?;
+            anyhow::Ok((resp.status().as_u16(), resp.text().await?))
+        }
+    };
+    assert_eq!(
+        logs("task=app&type=both").await?,
+        (400, "must provide log type (stdout/stderr)".to_owned())
+    );
+    assert_eq!(
+        logs("type=stdout").await?,
+        (400, "must provide task name".to_owned())
+    );
+    assert_eq!(
+        logs("task=app&type=stdout").await?,
+        (404, "Unknown allocation \"no-such-alloc\"".to_owned())
+    );
+
     // The runtime's job as it renders it: accepted, nothing to say.
     let fake = FakeNomad::start(None, Some(NAMESPACE)).await?;
     assert_eq!(register(&fake, &rendered()?).await?.0, 200);
