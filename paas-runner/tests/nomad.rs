@@ -367,6 +367,27 @@ async fn nomad_down_rejected_jobs_and_no_capacity_are_told_apart() -> anyhow::Re
         "the job's deployment says why: {failed}"
     );
 
+    // A redeploy whose task fails: Nomad rolls the job back itself (AutoRevert), the runtime's
+    // own revert finds it so, and the live allocation serves on.
+    fake.set_next(NextAlloc::Fail {
+        exit_code: 1,
+        message: "ImportError: no module named app".into(),
+    });
+    let mut broken = spec(live_app)?;
+    broken.image = "localhost/paas-web:v3".into();
+    let failed = runtime.start(&broken).await.expect_err("failed");
+    assert!(
+        failed.to_string().contains("rolling back to job version"),
+        "{failed}"
+    );
+    let job = fake
+        .job(&job_id(live_app))
+        .ok_or_else(|| anyhow::anyhow!("the job is gone"))?;
+    assert_eq!(
+        job.job["TaskGroups"][0]["Tasks"][0]["Config"]["image"],
+        "localhost/paas-web:v1"
+    );
+    assert_eq!(get(&live.endpoint.url()).await?, "hello from nomad");
     assert!(fake.problems().is_empty(), "{:?}", fake.problems());
 
     fake.stop();

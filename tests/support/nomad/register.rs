@@ -28,6 +28,7 @@ use super::{Alloc, JobEntry, NextAlloc, Shared, event, fail, indexed, new_id, te
 struct Rollout {
     canary: u64,
     auto_promote: bool,
+    auto_revert: bool,
 }
 
 impl Rollout {
@@ -35,6 +36,7 @@ impl Rollout {
         Self {
             canary: group["Update"]["Canary"].as_u64().unwrap_or(0),
             auto_promote: group["Update"]["AutoPromote"].as_bool().unwrap_or(false),
+            auto_revert: group["Update"]["AutoRevert"].as_bool().unwrap_or(false),
         }
     }
 }
@@ -197,6 +199,9 @@ async fn place(
     shared.with(|s| {
         let index = s.index + 1;
         let mut promoted = false;
+        // With `AutoRevert`, Nomad takes a failed deployment back to the previous version itself
+        // (as a new version of the job).
+        let rolls_back = rollout.auto_revert && version > 0 && matches!(next, NextAlloc::Fail { .. });
         if let Some(a) = s.allocs.get_mut(&alloc) {
             a.events.push(event("Started", "Task started by client", 0));
             match &next {
@@ -206,7 +211,7 @@ async fn place(
                     fail(a, *exit_code, message, index);
                     if let Some(d) = s.deployments.get_mut(&id) {
                         d["Status"] = json!("failed");
-                        d["StatusDescription"] = json!(if version > 0 {
+                        d["StatusDescription"] = json!(if rolls_back {
                             format!("Failed due to unhealthy allocations - rolling back to job version {}", version - 1)
                         } else {
                             "Failed due to unhealthy allocations".to_owned()
@@ -241,6 +246,17 @@ async fn place(
                     }
                 }
             }
+        }
+        if rolls_back
+            && let Some(j) = s.jobs.get_mut(&id)
+            && let Some(spec) = usize::try_from(version - 1)
+                .ok()
+                .and_then(|v| j.history.get(v))
+                .cloned()
+        {
+            j.history.push(std::mem::replace(&mut j.job, spec));
+            j.version += 1;
+            j.modify_index = index;
         }
         // A promoted canary replaces the older allocations of the job.
         if promoted {
