@@ -9,7 +9,7 @@ use paas_runner::nomad::NomadSettings;
 use paas_tests::nomad::FakeNomad;
 use serde_json::{Value, json};
 
-const NAMESPACE: &str = "apps";
+use super::NAMESPACE;
 
 /// The runtime's job for a small app, as JSON.
 fn rendered() -> anyhow::Result<Value> {
