@@ -1,8 +1,10 @@
-//! The platform on Nomad, through the real binary: `--runtime nomad` with `NOMAD_ADDR` and
-//! `NOMAD_TOKEN` pointing at the Nomad API served by the test (`paas_tests::nomad`), images built
-//! with the real Podman and pushed to a real registry (`PAAS_REGISTRY`). Status goes PENDING → BUILDING → STARTING → RUNNING; the app answers on
+//! The platform on Nomad, through the real binary: `--runtime nomad` with `NOMAD_ADDR`,
+//! `NOMAD_TOKEN` and `NOMAD_NAMESPACE` pointing at the Nomad API served by the test
+//! (`paas_tests::nomad`), images built with the real Podman and pushed to a real registry
+//! (`PAAS_REGISTRY`). Status goes PENDING → BUILDING → STARTING → RUNNING; the app answers on
 //! the allocation's address; its output reaches the log; restart restarts the allocation in
-//! place; a crash the job cannot recover from fails the app with Nomad's reason; delete
+//! place; a crash the job cannot recover from fails the app with Nomad's reason; a deployment
+//! Nomad has no room for is taken back (the job reverted) while the live one serves; delete
 //! deregisters the job.
 
 use std::time::Duration;
@@ -18,6 +20,7 @@ use crate::tasks::show;
 use paas_tests::eventually;
 
 const TOKEN: &str = "e2e-nomad-token";
+const NAMESPACE: &str = "paas-apps";
 
 const LOGS: &str = "query($app: ID!) {
   logs(appId: $app, streams: [STDOUT, STDERR, SYSTEM], limit: 1000) { lines { stream text } }
@@ -25,7 +28,7 @@ const LOGS: &str = "query($app: ID!) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apps_run_as_nomad_jobs() -> anyhow::Result<()> {
-    let fake = FakeNomad::start(Some(TOKEN), None).await?;
+    let fake = FakeNomad::start(Some(TOKEN), Some(NAMESPACE)).await?;
     // The real registry scripts/setup-registry.sh serves: images are pushed there.
     let registry = std::env::var("PAAS_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".into());
     let mut args = serve_args();
@@ -41,6 +44,7 @@ async fn apps_run_as_nomad_jobs() -> anyhow::Result<()> {
         &[
             ("NOMAD_ADDR", fake.address.as_str()),
             ("NOMAD_TOKEN", TOKEN),
+            ("NOMAD_NAMESPACE", NAMESPACE),
             ("PAAS_REGISTRY", registry.as_str()),
             ("PAAS_REGISTRY_TLS_VERIFY", "false"),
         ],
@@ -83,6 +87,7 @@ async fn apps_run_as_nomad_jobs() -> anyhow::Result<()> {
             .is_some_and(|t| t.iter().any(|x| x == tag)),
         "the registry has it: {tags}"
     );
+    assert_eq!(job.job["Namespace"], NAMESPACE);
     assert_eq!(task["Resources"]["CPU"], 250);
     assert_eq!(task["Resources"]["MemoryMB"], 64);
 
@@ -143,7 +148,9 @@ async fn apps_run_as_nomad_jobs() -> anyhow::Result<()> {
         "the crash, in the log: {system:?}"
     );
 
-    // No capacity for the next deployment: the live allocation keeps serving.
+    // No capacity for the next deployment: the job goes back to the version that serves, whose
+    // allocation keeps serving.
+    let serving = fake.job(&job_id).ok_or_else(|| anyhow::anyhow!("no job"))?;
     fake.set_next(NextAlloc::NoCapacity);
     alice
         .data(
@@ -161,6 +168,22 @@ async fn apps_run_as_nomad_jobs() -> anyhow::Result<()> {
         .unwrap_or_default();
     assert!(error.contains("no capacity"), "{error}");
     assert_eq!(shown["status"], "RUNNING");
+    // Each attempt registered a version Nomad could not place and took it back at once.
+    let reverts = fake.reverts();
+    assert!(!reverts.is_empty(), "the unplaced version was reverted");
+    assert!(reverts.iter().all(|(job, _)| *job == job_id), "{reverts:?}");
+    assert_eq!(reverts[0].1, serving.version, "back to the serving version");
+    let reverted = fake.job(&job_id).ok_or_else(|| anyhow::anyhow!("no job"))?;
+    assert_eq!(
+        reverted.version,
+        serving.version + 2 * reverts.len() as u64,
+        "one unplaced and one reverted version per attempt"
+    );
+    assert_eq!(
+        reverted.job["TaskGroups"], serving.job["TaskGroups"],
+        "the serving version's spec"
+    );
+    assert_eq!(body(&alice, &id).await?, "hello from nomad");
 
     // Delete deregisters the job.
     alice

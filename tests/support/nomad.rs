@@ -5,8 +5,13 @@
 //! `?namespace=`/`?region=`, framed allocation logs (JSON frames back to back, base64 `Data`,
 //! `{}` heartbeats every second, a followed log that does not end when the task dies).
 //!
-//! It checks every request it receives (method, path, token, namespace, the job's fields) and
-//! records what it refused in [`FakeNomad::problems`], which tests assert to be empty.
+//! It checks every request it receives (method, path, token, namespace, the job's fields):
+//! it refuses what Nomad refuses, with Nomad's status and words (`validate.rs`, after Nomad's
+//! source), and records both those refusals and what the platform needs beyond Nomad's rules
+//! (`spec.rs`) in [`FakeNomad::problems`], which tests assert to be empty. It answers as Nomad
+//! does: allocations, evaluations and deployments in the job's namespace, allocated ports
+//! mapped `To` the job's port, log frames naming the file they come from, rollouts as the job's
+//! `Update` block says (`register.rs`).
 //!
 //! A "running" allocation is a small HTTP server on 127.0.0.1 answering `hello from nomad`, so
 //! the platform's start check and users' requests reach something real.
@@ -25,7 +30,9 @@ use tokio::sync::Notify;
 mod allocs;
 mod handlers;
 mod logs;
+mod register;
 mod spec;
+mod validate;
 
 use allocs::{event, fail};
 use handlers::handle;
@@ -48,18 +55,38 @@ pub enum NextAlloc {
 pub struct Alloc {
     pub id: String,
     pub job_id: String,
+    /// The job's namespace.
+    pub namespace: String,
     pub version: u64,
     pub client_status: String,
     pub desired_status: String,
     pub create_index: u64,
     pub modify_index: u64,
+    /// The allocated host port, and the port it maps `To` (the job's dynamic port's).
     pub port: u16,
+    pub to: u16,
+    /// A canary not promoted yet.
+    pub canary: bool,
     pub restarts: u64,
     pub events: Vec<Value>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     pub meta: Value,
     server: Option<Arc<tokio::task::JoinHandle<()>>>,
+}
+
+impl Alloc {
+    /// The scheduler stops it: replaced, or its job deregistered.
+    fn retire(&mut self, index: u64) {
+        self.desired_status = "stop".into();
+        if self.client_status == "running" || self.client_status == "pending" {
+            self.client_status = "complete".into();
+        }
+        self.modify_index = index;
+        if let Some(srv) = self.server.take() {
+            srv.abort();
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -91,6 +118,8 @@ struct StateInner {
     deployments: HashMap<String, Value>,
     requests: Vec<Request>,
     problems: Vec<String>,
+    /// Each revert done: the job and the version it went back to.
+    reverts: Vec<(String, u64)>,
     next: NextAlloc,
 }
 
@@ -192,6 +221,11 @@ impl FakeNomad {
     /// What the fake refused or found wrong in requests.
     pub fn problems(&self) -> Vec<String> {
         self.shared.with(|s| s.problems.clone())
+    }
+
+    /// The reverts done, in order: (job, version it went back to).
+    pub fn reverts(&self) -> Vec<(String, u64)> {
+        self.shared.with(|s| s.reverts.clone())
     }
 
     pub fn job(&self, id: &str) -> Option<JobEntry> {

@@ -45,7 +45,7 @@ pub(super) fn stub(a: &Alloc) -> Value {
         "ID": a.id,
         "EvalID": new_id(),
         "Name": format!("{}.app[0]", a.job_id),
-        "Namespace": "default",
+        "Namespace": a.namespace,
         "NodeID": "node-1",
         "NodeName": "fake-node",
         "JobID": a.job_id,
@@ -67,7 +67,7 @@ pub(super) fn stub(a: &Alloc) -> Value {
             "Restarts": a.restarts,
             "Events": a.events,
         }},
-        "DeploymentStatus": { "Healthy": a.client_status == "running", "Canary": false },
+        "DeploymentStatus": { "Healthy": a.client_status == "running", "Canary": a.canary },
         "CreateIndex": a.create_index,
         "ModifyIndex": a.modify_index,
         "CreateTime": 0,
@@ -84,13 +84,16 @@ pub(super) fn full(a: &Alloc) -> Value {
                 "Shared": {
                     "DiskMB": 300,
                     "Networks": [{ "Mode": "host", "IP": "127.0.0.1",
-                                   "DynamicPorts": [{ "Label": "http", "Value": a.port, "To": 0 }] }],
-                    "Ports": [{ "Label": "http", "Value": a.port, "To": 0, "HostIP": "127.0.0.1" }],
+                                   "DynamicPorts": [{ "Label": "http", "Value": a.port, "To": a.to }] }],
+                    "Ports": [{ "Label": "http", "Value": a.port, "To": a.to, "HostIP": "127.0.0.1" }],
                 },
                 "Tasks": { "app": { "Cpu": { "CpuShares": 100 }, "Memory": { "MemoryMB": 256 } } },
             }),
         );
-        o.insert("Job".into(), json!({ "ID": a.job_id, "Meta": a.meta }));
+        o.insert(
+            "Job".into(),
+            json!({ "ID": a.job_id, "Namespace": a.namespace, "Meta": a.meta }),
+        );
     }
     v
 }
@@ -112,12 +115,7 @@ pub(super) fn stop_alloc(shared: &Arc<Shared>, id: &str) -> Response {
         let Some(a) = s.allocs.get_mut(id) else {
             return text(StatusCode::NOT_FOUND, "alloc not found");
         };
-        a.desired_status = "stop".into();
-        a.client_status = "complete".into();
-        a.modify_index = index;
-        if let Some(srv) = a.server.take() {
-            srv.abort();
-        }
+        a.retire(index);
         shared.bump(s);
         indexed(index, json!({ "EvalID": new_id(), "Index": index }))
     })

@@ -18,15 +18,51 @@ pub(super) async fn logs(
     id: &str,
     query: &HashMap<String, String>,
 ) -> Response {
-    if query.get("task").map(String::as_str) != Some("app") {
-        return text(StatusCode::BAD_REQUEST, "unknown task name");
+    // Refusals as Nomad's: command/agent/fs_endpoint.go `Logs` (400s) and client/fs_endpoint.go
+    // `logs` (unknown task, task not started).
+    let task = query.get("task").cloned().unwrap_or_default();
+    if task.is_empty() {
+        return text(StatusCode::BAD_REQUEST, "must provide task name");
     }
     let kind = query.get("type").cloned().unwrap_or_default();
     if kind != "stdout" && kind != "stderr" {
         return text(
-            StatusCode::INTERNAL_SERVER_ERROR,
+            StatusCode::BAD_REQUEST,
             "must provide log type (stdout/stderr)",
         );
+    }
+    let Ok(offset) = query.get("offset").map_or(Ok(0), |o| o.parse::<usize>()) else {
+        return text(StatusCode::BAD_REQUEST, "error parsing offset");
+    };
+    let origin = query
+        .get("origin")
+        .cloned()
+        .unwrap_or_else(|| "start".into());
+    if origin != "start" && origin != "end" {
+        return text(StatusCode::BAD_REQUEST, "origin must be start or end");
+    }
+    if task != "app" {
+        return text(
+            StatusCode::BAD_REQUEST,
+            format!("unknown task name {task:?}"),
+        );
+    }
+    let started = shared.with(|s| {
+        s.allocs
+            .get(id)
+            .map(|a| a.events.iter().any(|e| e["Type"] == "Started"))
+    });
+    match started {
+        None => {
+            return text(StatusCode::NOT_FOUND, format!("Unknown allocation {id:?}"));
+        }
+        Some(false) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("task {task:?} not started yet. No logs available"),
+            );
+        }
+        Some(true) => {}
     }
     if query.get("plain").is_some_and(|p| p == "true") {
         shared.with(|s| {
@@ -34,15 +70,10 @@ pub(super) async fn logs(
                 .push("logs asked plain; the runtime reads frames".into())
         });
     }
+    // The file a frame comes from, relative to the allocation dir: `<task>.<type>.<index>` under
+    // `alloc/logs` (Nomad's client/fs_endpoint.go `logsImpl`).
+    let file = format!("alloc/logs/app.{kind}.0");
     let follow = query.get("follow").is_some_and(|f| f == "true");
-    let origin = query
-        .get("origin")
-        .cloned()
-        .unwrap_or_else(|| "start".into());
-    let offset: usize = query
-        .get("offset")
-        .and_then(|o| o.parse().ok())
-        .unwrap_or(0);
     let id = id.to_owned();
     let content = move |s: &StateInner| -> Option<Vec<u8>> {
         let a = s.allocs.get(&id)?;
@@ -60,11 +91,11 @@ pub(super) async fn logs(
     } else {
         offset.min(now.len())
     };
-    let frame = |data: &[u8], at: usize| {
+    let frame = move |data: &[u8], at: usize| {
         json!({
             "Offset": at,
             "Data": base64::engine::general_purpose::STANDARD.encode(data),
-            "File": "alloc/logs/app.stdout.0",
+            "File": file,
         })
         .to_string()
     };

@@ -1,4 +1,6 @@
-//! What a registered job must look like: the fields the runtime has to send.
+//! What a registered job must look like for the platform: the fields the runtime has to send
+//! beyond what Nomad itself requires (`validate.rs`). Nomad accepts a job that breaks these; the
+//! stand-in accepts it too, as Nomad would, and records why it is wrong for the platform.
 
 use serde_json::Value;
 
@@ -33,11 +35,31 @@ pub(super) fn check_job(job: &Value, namespace: Option<&str>) -> Vec<String> {
     need(g["Count"] == 1, "Count 1");
     let dynamic = &g["Networks"][0]["DynamicPorts"][0];
     need(dynamic["Label"] == "http", "a dynamic port labelled http");
+    let tasks = g["Tasks"].as_array().cloned().unwrap_or_default();
+    let env_port = tasks
+        .first()
+        .and_then(|t| t["Env"]["PORT"].as_str())
+        .and_then(|p| p.parse::<u64>().ok());
     need(
-        dynamic["To"].as_u64().is_some_and(|t| t > 0),
-        "the dynamic port maps To the app port",
+        env_port.is_some() && dynamic["To"].as_u64() == env_port,
+        "the dynamic port maps To the app's PORT",
+    );
+    need(
+        g["Networks"][0]["ReservedPorts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|r| r["Value"].as_u64().is_some() && r["To"] == r["Value"]),
+        "a reserved port maps To its own number",
     );
     let u = &g["Update"];
+    // The live allocation serves until the new version's is healthy: a canary, promoted by
+    // Nomad itself (the platform never calls the promote endpoint).
+    need(
+        u["Canary"].as_u64().is_some_and(|c| c >= 1),
+        "Update.Canary at least 1",
+    );
+    need(u["AutoPromote"] == true, "Update.AutoPromote");
     need(u["AutoRevert"] == true, "Update.AutoRevert");
     need(u["MaxParallel"] == 1, "Update.MaxParallel");
     need(u["HealthCheck"] == "checks", "Update.HealthCheck checks");
@@ -76,7 +98,6 @@ pub(super) fn check_job(job: &Value, namespace: Option<&str>) -> Vec<String> {
             .is_some_and(|n| n >= 1_000_000_000),
         "check Interval in ns",
     );
-    let tasks = g["Tasks"].as_array().cloned().unwrap_or_default();
     need(tasks.len() == 1, "one task");
     let Some(t) = tasks.first() else { return p };
     need(

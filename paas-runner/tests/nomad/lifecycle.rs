@@ -1,52 +1,15 @@
-//! The Nomad runtime against a Nomad API served inside the test (`paas_tests::nomad`), which
-//! checks every request it gets: register, the pending → running → failed life of an
-//! allocation, restart in place, a redeploy replacing the job's allocation, deregister, logs
-//! followed until the task dies, Nomad down, a rejected job, and no capacity.
+//! A job's life: register, run, restart in place, redeploy, deregister; a crash; logs.
 
 use std::time::Duration;
 
 use futures::StreamExt;
-use paas_core::Fault;
 use paas_core::logs::LogStream;
-use paas_core::model::{AppId, AppName, DeploymentId, EnvVars, Port, Resources, Secret};
-use paas_core::runtime::{InstanceSpec, InstanceState, Runtime};
+use paas_core::model::AppId;
+use paas_core::runtime::{InstanceState, Runtime};
 use paas_runner::nomad::job::job_id;
-use paas_runner::nomad::{NomadRuntime, NomadSettings};
-use paas_tests::nomad::{FakeNomad, NextAlloc};
+use serde_json::json;
 
-const TOKEN: &str = "s3cr3t-acl-token";
-const NAMESPACE: &str = "apps";
-
-async fn cluster() -> anyhow::Result<(FakeNomad, NomadRuntime)> {
-    let fake = FakeNomad::start(Some(TOKEN), Some(NAMESPACE)).await?;
-    let mut settings = NomadSettings::new(&fake.address);
-    settings.token = Some(Secret::new(TOKEN));
-    settings.namespace = Some(NAMESPACE.into());
-    settings.region = Some("eu".into());
-    let runtime = NomadRuntime::new(settings)?.with_start_timeout(Duration::from_secs(20));
-    Ok((fake, runtime))
-}
-
-fn spec(app: AppId) -> anyhow::Result<InstanceSpec> {
-    Ok(InstanceSpec {
-        app_id: app,
-        app_name: AppName::parse("web")?,
-        deployment_id: DeploymentId::new(),
-        image: "localhost/paas-web:v1".into(),
-        start_command: Some("python3 app.py".into()),
-        port: Some(Port::parse(8000)?),
-        env: EnvVars::parse([("GREETING", "hi")])?,
-        resources: Resources {
-            cpu_millis: Some(500),
-            memory_mb: Some(128),
-        },
-        port_bindings: Vec::new(),
-    })
-}
-
-async fn get(url: &str) -> anyhow::Result<String> {
-    Ok(reqwest::get(url).await?.error_for_status()?.text().await?)
-}
+use super::{NAMESPACE, TOKEN, cluster, get, nomad_get, spec};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_run_restart_redeploy_and_deregister() -> anyhow::Result<()> {
@@ -75,6 +38,11 @@ async fn register_run_restart_redeploy_and_deregister() -> anyhow::Result<()> {
     assert_eq!(group["Networks"][0]["DynamicPorts"][0]["To"], 8000);
     assert_eq!(group["Update"]["AutoRevert"], true);
     assert_eq!(group["Update"]["Canary"], 1);
+    assert_eq!(group["Update"]["AutoPromote"], true);
+    assert_eq!(
+        group["Services"][0]["Checks"][0]["Timeout"],
+        2_000_000_000_i64
+    );
     assert_eq!(group["Services"][0]["Checks"][0]["Type"], "tcp");
     assert_eq!(job.job["Namespace"], NAMESPACE);
     assert_eq!(
@@ -98,6 +66,15 @@ async fn register_run_restart_redeploy_and_deregister() -> anyhow::Result<()> {
     );
 
     assert_eq!(runtime.inspect(&instance.id).await?, InstanceState::Running);
+    // The allocation as Nomad answers it: in the job's namespace, its port mapped to the app's.
+    let alloc = nomad_get(&fake, &format!("/v1/allocation/{}", instance.id)).await?;
+    assert_eq!(alloc["Namespace"], NAMESPACE);
+    let port = &alloc["AllocatedResources"]["Shared"]["Ports"][0];
+    assert_eq!(
+        (&port["Label"], &port["To"]),
+        (&json!("http"), &json!(8000))
+    );
+    assert_eq!(port["Value"], instance.endpoint.port);
 
     // Restart in place: the same allocation, restarted by Nomad.
     let again = runtime
@@ -125,6 +102,15 @@ async fn register_run_restart_redeploy_and_deregister() -> anyhow::Result<()> {
     second.image = "localhost/paas-web:v2".into();
     let next = runtime.start(&second).await?;
     assert_ne!(next.id, instance.id);
+    // The new version ran as a canary, promoted by Nomad once healthy: the old one stopped.
+    let deployment = nomad_get(&fake, &format!("/v1/job/{}/deployment", job_id(app))).await?;
+    assert_eq!(deployment["Status"], "successful");
+    assert_eq!(deployment["TaskGroups"]["app"]["DesiredCanaries"], 1);
+    assert_eq!(deployment["TaskGroups"]["app"]["Promoted"], true);
+    assert_eq!(
+        fake.alloc(&instance.id).map(|a| a.desired_status),
+        Some("stop".to_owned())
+    );
     assert_eq!(
         fake.job(&job_id(app)).map(|j| j.version),
         Some(1),
@@ -227,6 +213,22 @@ async fn logs_are_followed_until_the_task_dies() -> anyhow::Result<()> {
         ["starting version 0", "listening", "request /"]
     );
     assert_eq!(of(LogStream::Stderr), ["fatal: gone"]);
+    // Each frame names the file it comes from, as Nomad's do.
+    for kind in ["stdout", "stderr"] {
+        let frame = reqwest::Client::new()
+            .get(format!(
+                "{}/v1/client/fs/logs/{}",
+                fake.address, instance.id
+            ))
+            .query(&[("task", "app"), ("type", kind), ("namespace", NAMESPACE)])
+            .header("X-Nomad-Token", TOKEN)
+            .send()
+            .await?
+            .error_for_status()?
+            .json::<serde_json::Value>()
+            .await?;
+        assert_eq!(frame["File"], format!("alloc/logs/app.{kind}.0"));
+    }
     let follows = fake
         .requests()
         .into_iter()
@@ -243,100 +245,5 @@ async fn logs_are_followed_until_the_task_dies() -> anyhow::Result<()> {
     }
     assert!(more.is_empty(), "{more:?}");
     assert!(fake.problems().is_empty(), "{:?}", fake.problems());
-    Ok(())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nomad_down_rejected_jobs_and_no_capacity_are_told_apart() -> anyhow::Result<()> {
-    let (mut fake, runtime) = cluster().await?;
-
-    fake.set_next(NextAlloc::Reject("Task app: missing driver config".into()));
-    let rejected = runtime
-        .start(&spec(AppId::new())?)
-        .await
-        .expect_err("rejected");
-    assert_eq!(rejected.fault(), Fault::User, "{rejected}");
-    assert!(
-        rejected
-            .to_string()
-            .contains("Task app: missing driver config"),
-        "Nomad's message: {rejected}"
-    );
-
-    fake.set_next(NextAlloc::NoCapacity);
-    let unplaced = runtime
-        .start(&spec(AppId::new())?)
-        .await
-        .expect_err("unplaced");
-    assert_eq!(unplaced.fault(), Fault::User);
-    let text = unplaced.to_string();
-    assert!(text.contains("no capacity"), "{text}");
-    assert!(text.contains("memory exhausted on 1 node(s)"), "{text}");
-
-    fake.set_next(NextAlloc::Fail {
-        exit_code: 127,
-        message: "exec: python3: not found".into(),
-    });
-    let failed = runtime
-        .start(&spec(AppId::new())?)
-        .await
-        .expect_err("failed");
-    assert_eq!(failed.fault(), Fault::User);
-    assert!(failed.to_string().contains("exit code 127"), "{failed}");
-    assert!(
-        failed
-            .to_string()
-            .contains("Failed due to unhealthy allocations"),
-        "the job's deployment says why: {failed}"
-    );
-
-    fake.stop();
-    let down = runtime.start(&spec(AppId::new())?).await.expect_err("down");
-    assert_eq!(
-        down.fault(),
-        Fault::Platform,
-        "retried by the retry policy: {down}"
-    );
-    assert!(down.to_string().contains("unreachable"), "{down}");
-    assert!(runtime.inspect("some-alloc").await.is_err());
-    Ok(())
-}
-
-/// The job of the example app (`examples/apps/hello-python`), as `examples/nomad/hello-python.json`
-/// shows it. Run with `UPDATE_EXAMPLES=1` after changing the job mapping on purpose.
-#[test]
-fn the_example_job_is_the_rendered_one() -> anyhow::Result<()> {
-    let app: AppId = "01a20000-0000-7000-8000-000000000001".parse()?;
-    let deployment: DeploymentId = "01a20000-0000-7000-8000-000000000002".parse()?;
-    let spec = InstanceSpec {
-        app_id: app,
-        app_name: AppName::parse("hello-python")?,
-        deployment_id: deployment,
-        image: format!("registry.example.com/paas/hello-python:{deployment}"),
-        start_command: None,
-        port: None,
-        env: EnvVars::parse([("GREETING", "hello from Nomad")])?,
-        resources: Resources {
-            cpu_millis: Some(250),
-            memory_mb: Some(128),
-        },
-        port_bindings: Vec::new(),
-    };
-    let mut settings = NomadSettings::new("http://127.0.0.1:4646");
-    settings.datacenters = vec!["dc1".into()];
-    let job = paas_runner::nomad::job::render(&spec, &settings)?;
-    let rendered = serde_json::to_string_pretty(&serde_json::json!({ "Job": job }))? + "\n";
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/nomad/hello-python.json");
-    if std::env::var_os("UPDATE_EXAMPLES").is_some() {
-        std::fs::write(&path, &rendered)?;
-    }
-    let stored = std::fs::read_to_string(&path)?;
-    let stored: serde_json::Value = serde_json::from_str(&stored)?;
-    let rendered: serde_json::Value = serde_json::from_str(&rendered)?;
-    assert_eq!(
-        stored, rendered,
-        "examples/nomad/hello-python.json is out of date"
-    );
     Ok(())
 }
