@@ -1,0 +1,316 @@
+//! The layers, in order: defaults ([`Config::default`]) → the TOML file (`--config` or
+//! `PAAS_CONFIG`) → `PAAS_<KEY>` and the conventional variables ([`ALIASES`], `PORT`) → flags.
+//! Each value remembers where it came from ([`Source`]). Unknown keys in the file and unknown
+//! `PAAS_*` variables are warnings (a typo must not stop a server, but must be seen); a value
+//! of the wrong type, or a file that is not TOML, stops the start with one line naming the key
+//! and its layer.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::keys::{ALIASES, Config, defaults, env_name, flag_name};
+
+/// The variable naming the config file when `--config` is not given.
+pub const CONFIG_ENV: &str = "PAAS_CONFIG";
+
+/// Where a value came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Source {
+    #[default]
+    Default,
+    File(PathBuf),
+    Env(String),
+    Flag(String),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::File(path) => write!(f, "file {}", path.display()),
+            Source::Env(name) => write!(f, "env {name}"),
+            Source::Flag(name) => write!(f, "flag {name}"),
+        }
+    }
+}
+
+/// A configuration that cannot be used: one line naming the key and its layer.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+/// The effective configuration, where each value came from, and what was not understood.
+pub struct Loaded {
+    pub config: Config,
+    /// The source of every key.
+    pub sources: BTreeMap<String, Source>,
+    /// The file read, if any.
+    pub file: Option<PathBuf>,
+    /// One line per unknown key or variable.
+    pub warnings: Vec<String>,
+}
+
+/// What the command line gave: the file flag and the values of the flags that were set.
+#[derive(Default)]
+pub struct FlagValues {
+    pub config: Option<PathBuf>,
+    pub values: Vec<(&'static str, toml::Value)>,
+}
+
+impl FlagValues {
+    /// Records a flag's value when it was given.
+    pub fn put<T: serde::Serialize>(&mut self, key: &'static str, value: Option<T>) {
+        if let Some(v) = value.and_then(|v| toml::Value::try_from(v).ok()) {
+            self.values.push((key, v));
+        }
+    }
+    /// Records a switch (`--no-cache`): present turns it on, absent leaves it to other layers.
+    pub fn switch(&mut self, key: &'static str, on: bool) {
+        if on {
+            self.values.push((key, toml::Value::Boolean(true)));
+        }
+    }
+}
+
+/// Loads the layers with the process's environment.
+pub fn load(flags: FlagValues) -> Result<Loaded, ConfigError> {
+    let env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    load_from(flags, &env)
+}
+
+/// Loads the layers with the given environment.
+pub fn load_from(flags: FlagValues, env: &[(String, String)]) -> Result<Loaded, ConfigError> {
+    let defaults = defaults();
+    let mut merged = defaults.clone();
+    let mut sources: BTreeMap<String, Source> = defaults
+        .keys()
+        .map(|k| (k.clone(), Source::Default))
+        .collect();
+    let mut warnings = Vec::new();
+    let lookup = |name: &str| {
+        env.iter()
+            .find(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.clone())
+    };
+
+    let file = flags.config.clone().or_else(|| lookup(CONFIG_ENV).map(PathBuf::from));
+    if let Some(path) = &file {
+        for (key, value) in read_file(path)? {
+            let source = Source::File(path.clone());
+            match defaults.get(&key) {
+                Some(default) => {
+                    check_type(&key, default, &value, &source)?;
+                    merged.insert(key.clone(), value);
+                    sources.insert(key, source);
+                }
+                None => warnings.push(format!(
+                    "unknown key `{key}` in {}{}",
+                    path.display(),
+                    did_you_mean(&key, defaults.keys().map(String::as_str))
+                )),
+            }
+        }
+    }
+
+    for (key, default) in &defaults {
+        let own = env_name(key);
+        let aliases = ALIASES.iter().filter(|(k, _)| k == key).map(|(_, a)| *a);
+        let found = std::iter::once(own.as_str())
+            .chain(aliases)
+            .find_map(|name| lookup(name).map(|v| (name.to_owned(), v)));
+        if let Some((name, raw)) = found {
+            let source = Source::Env(name);
+            merged.insert(key.clone(), from_text(key, default, &raw, &source)?);
+            sources.insert(key.clone(), source);
+        } else if key == "listen"
+            && let Some(port) = lookup("PORT")
+        {
+            let port: u16 = port
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError(format!("PORT: `{port}` is not a port number")))?;
+            merged.insert(key.clone(), format!("127.0.0.1:{port}").into());
+            sources.insert(key.clone(), Source::Env("PORT".into()));
+        }
+    }
+    let known: Vec<String> = defaults.keys().map(|k| env_name(k)).collect();
+    for (name, _) in env {
+        if name.starts_with("PAAS_") && name != CONFIG_ENV && !known.contains(name) {
+            warnings.push(format!(
+                "unknown variable {name}{}",
+                did_you_mean(name, known.iter().map(String::as_str))
+            ));
+        }
+    }
+
+    for (key, value) in flags.values {
+        let source = Source::Flag(flag_name(key));
+        let default = defaults
+            .get(key)
+            .ok_or_else(|| ConfigError(format!("{source} names no setting")))?;
+        check_type(key, default, &value, &source)?;
+        merged.insert(key.to_owned(), value);
+        sources.insert(key.to_owned(), source);
+    }
+
+    let config = typed(&defaults, &merged, &sources)?;
+    Ok(Loaded {
+        config,
+        sources,
+        file,
+        warnings,
+    })
+}
+
+fn read_file(path: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError(format!(
+            "cannot read the config file {}: {e}",
+            path.display()
+        ))
+    })?;
+    text.parse::<toml::Table>().map_err(|e| {
+        let first = e.message().lines().next().unwrap_or("").to_owned();
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        ConfigError(match line {
+            Some(line) => format!(
+                "the config file {} is not valid TOML (line {line}): {first}",
+                path.display()
+            ),
+            None => format!(
+                "the config file {} is not valid TOML: {first}",
+                path.display()
+            ),
+        })
+    })
+}
+
+/// A value of the right TOML type for `key` (whose default gives the type).
+fn check_type(
+    key: &str,
+    default: &toml::Value,
+    value: &toml::Value,
+    source: &Source,
+) -> Result<(), ConfigError> {
+    let fits = match (default, value) {
+        (toml::Value::Array(_), toml::Value::Array(items)) => items.iter().all(|i| i.is_str()),
+        (d, v) => d.same_type(v),
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(ConfigError(format!(
+            "{key} ({source}): expected {}, found {value}",
+            kind(default)
+        )))
+    }
+}
+
+fn kind(default: &toml::Value) -> &'static str {
+    match default {
+        toml::Value::Integer(_) => "a whole number",
+        toml::Value::Boolean(_) => "true or false",
+        toml::Value::Array(_) => "a list of strings",
+        _ => "a string",
+    }
+}
+
+/// A variable's text as a value of `key`'s type: numbers, `true`/`false` (and clap's `1`, `yes`,
+/// `on`…), comma-separated lists.
+fn from_text(
+    key: &str,
+    default: &toml::Value,
+    raw: &str,
+    source: &Source,
+) -> Result<toml::Value, ConfigError> {
+    let bad = || {
+        ConfigError(format!(
+            "{key} ({source}): expected {}, found `{raw}`",
+            kind(default)
+        ))
+    };
+    Ok(match default {
+        toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse().map_err(|_| bad())?),
+        toml::Value::Boolean(_) => toml::Value::Boolean(
+            match raw.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "y" | "on" => true,
+                "0" | "false" | "no" | "n" | "off" => false,
+                _ => return Err(bad()),
+            },
+        ),
+        toml::Value::Array(_) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_owned()))
+                .collect(),
+        ),
+        _ => toml::Value::String(raw.to_owned()),
+    })
+}
+
+/// The typed configuration. A value of the right TOML type may still be refused (a negative
+/// number, an address that does not parse, an unknown runtime): the key at fault is found by
+/// reading each set value alone over the defaults, so the line names it and its layer.
+fn typed(
+    defaults: &toml::Table,
+    merged: &toml::Table,
+    sources: &BTreeMap<String, Source>,
+) -> Result<Config, ConfigError> {
+    let whole = merged.clone().try_into::<Config>();
+    let Err(whole_err) = whole else {
+        return whole.map_err(|e| ConfigError(e.to_string()));
+    };
+    for (key, source) in sources {
+        if *source == Source::Default {
+            continue;
+        }
+        let mut one = defaults.clone();
+        if let Some(v) = merged.get(key) {
+            one.insert(key.clone(), v.clone());
+            if let Err(e) = one.try_into::<Config>() {
+                let shown = if super::keys::SECRETS.contains(&key.as_str()) {
+                    String::new()
+                } else {
+                    format!(" = {}", super::print::shown(key, v))
+                };
+                return Err(ConfigError(format!(
+                    "{key} ({source}){shown}: {}",
+                    e.message().trim()
+                )));
+            }
+        }
+    }
+    Err(ConfigError(whole_err.message().trim().to_owned()))
+}
+
+/// ` (did you mean `x`?)` when a known name is close, else nothing.
+fn did_you_mean<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> String {
+    known
+        .map(|k| (distance(name, k), k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 6))
+        .min()
+        .map(|(_, k)| format!(" (did you mean `{k}`?)"))
+        .unwrap_or_default()
+}
+
+/// Levenshtein distance (names are short: the quadratic table is nothing).
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
