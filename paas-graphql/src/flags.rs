@@ -218,7 +218,10 @@ impl ServeFlags {
             "max_subscriptions_per_connection",
             self.max_subscriptions_per_connection,
         );
-        v.put("max_subscriptions_per_user", self.max_subscriptions_per_user);
+        v.put(
+            "max_subscriptions_per_user",
+            self.max_subscriptions_per_user,
+        );
         v.put("max_body_bytes", self.max_body_bytes);
     }
 }

@@ -236,3 +236,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every key of the configuration is a flag of `serve`, `worker` and `config`, named by the
+    /// one rule (`redis_prefix` ↔ `--redis-prefix`), and every such flag is a key.
+    #[test]
+    fn every_key_is_a_flag_and_every_flag_a_key() {
+        let cli = super::Cli::command();
+        let keys = paas_graphql::config::keys::ordered_keys();
+        for sub in ["serve", "worker", "config"] {
+            let cmd = cli.find_subcommand(sub).expect("subcommand");
+            // `--log-json` is global: declared on the top command.
+            let mut flags: Vec<String> = cmd
+                .get_arguments()
+                .chain(cli.get_arguments())
+                .filter_map(|a| a.get_long())
+                .filter(|l| *l != "config" && *l != "help")
+                .map(|l| l.replace('-', "_"))
+                .collect();
+            flags.sort();
+            let mut want = keys.clone();
+            want.sort();
+            assert_eq!(flags, want, "flags of `paas {sub}`");
+        }
+    }
+}

@@ -67,7 +67,10 @@ pub async fn redis<T>(
 }
 
 /// Nomad must answer (and have a leader).
-pub async fn nomad(runtime: &paas_runner::nomad::NomadRuntime, addr: &str) -> Result<(), StartError> {
+pub async fn nomad(
+    runtime: &paas_runner::nomad::NomadRuntime,
+    addr: &str,
+) -> Result<(), StartError> {
     match tokio::time::timeout(CHECK_TIMEOUT, runtime.ping()).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(unreachable("Nomad", &redact_url(addr), root_cause(&e))),

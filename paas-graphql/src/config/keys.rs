@@ -224,3 +224,64 @@ pub fn ordered_keys() -> Vec<String> {
         .filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim().to_owned()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `examples/paas.toml` lists exactly the known keys, each with its real default, and says
+    /// a word about each: it cannot drift from the code.
+    #[test]
+    fn the_example_file_lists_every_key_with_its_default() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/paas.toml");
+        let text = std::fs::read_to_string(&path).expect("examples/paas.toml");
+        let example: toml::Table = text.parse().expect("the example is TOML");
+        let defaults = defaults();
+        let mut listed: Vec<&String> = example.keys().collect();
+        let mut known: Vec<&String> = defaults.keys().collect();
+        listed.sort();
+        known.sort();
+        assert_eq!(listed, known, "the example's keys are not the known keys");
+        for (key, value) in &defaults {
+            assert_eq!(example.get(key), Some(value), "the default of `{key}`");
+        }
+        // Each key has a comment line just above it.
+        let lines: Vec<&str> = text.lines().collect();
+        let setting = |l: &&&str| !l.starts_with('#');
+        for (i, line) in lines.iter().enumerate().filter(|(_, l)| setting(&l)) {
+            if let Some((key, _)) = line.split_once(" = ") {
+                let above = i.checked_sub(1).map(|j| lines[j]).unwrap_or("");
+                assert!(above.starts_with("# "), "`{key}` has no comment above it");
+            }
+        }
+        // And in the order of the struct (the order `paas config` prints).
+        let in_file: Vec<String> = lines
+            .iter()
+            .filter(setting)
+            .filter_map(|l| l.split_once(" = ").map(|(k, _)| k.to_owned()))
+            .collect();
+        assert_eq!(in_file, ordered_keys());
+    }
+
+    #[test]
+    fn defaults_come_from_the_types_that_own_them() {
+        let config = Config::default();
+        let platform = PlatformConfig::default();
+        assert_eq!(config.lock_lease_secs, platform.lock_lease.as_secs());
+        assert_eq!(config.crash_restarts, platform.crash_restart.max_attempts);
+        assert_eq!(config.data_dir, platform.data_dir);
+        assert_eq!(
+            u128::from(config.header_timeout_ms),
+            Limits::default().header_timeout.as_millis()
+        );
+        // And they survive the way back into the platform's tunables.
+        let settings = crate::Settings::default();
+        let back = settings.platform_config(None);
+        assert_eq!(back.crash_restart, platform.crash_restart);
+        assert_eq!(back.lock_lease, platform.lock_lease);
+        assert_eq!(back.lock_wait, platform.lock_wait);
+        assert_eq!(back.log_retention, platform.log_retention);
+        assert_eq!(back.git, platform.git);
+        assert_eq!(settings.limits, Limits::default());
+    }
+}

@@ -96,7 +96,10 @@ pub fn load_from(flags: FlagValues, env: &[(String, String)]) -> Result<Loaded, 
             .map(|(_, v)| v.clone())
     };
 
-    let file = flags.config.clone().or_else(|| lookup(CONFIG_ENV).map(PathBuf::from));
+    let file = flags
+        .config
+        .clone()
+        .or_else(|| lookup(CONFIG_ENV).map(PathBuf::from));
     if let Some(path) = &file {
         for (key, value) in read_file(path)? {
             let source = Source::File(path.clone());
@@ -236,13 +239,13 @@ fn from_text(
     };
     Ok(match default {
         toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse().map_err(|_| bad())?),
-        toml::Value::Boolean(_) => toml::Value::Boolean(
-            match raw.trim().to_ascii_lowercase().as_str() {
+        toml::Value::Boolean(_) => {
+            toml::Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
                 "1" | "true" | "yes" | "y" | "on" => true,
                 "0" | "false" | "no" | "n" | "off" => false,
                 _ => return Err(bad()),
-            },
-        ),
+            })
+        }
         toml::Value::Array(_) => toml::Value::Array(
             raw.split(',')
                 .map(str::trim)
@@ -313,4 +316,150 @@ fn distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn later_layers_win_and_each_value_knows_its_source() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("paas.toml");
+        std::fs::write(
+            &file,
+            "redis_prefix = \"file\"\nlock_wait_secs = 3\nclaim_after_secs = 7\n",
+        )
+        .expect("write");
+        let mut flags = FlagValues {
+            config: Some(file.clone()),
+            ..FlagValues::default()
+        };
+        flags.put("claim_after_secs", Some(9u64));
+        let loaded = load_from(
+            flags,
+            &env(&[
+                ("PAAS_LOCK_WAIT_SECS", "4"),
+                ("PAAS_CLAIM_AFTER_SECS", "8"),
+                ("DATABASE_URL", "postgres://a:b@h/d"),
+                ("PAAS_DATABASE_URL", "postgres://c:d@h/d"),
+                ("PORT", "9000"),
+            ]),
+        )
+        .expect("loads");
+        let c = &loaded.config;
+        assert_eq!(c.redis_prefix, "file");
+        assert_eq!(c.lock_wait_secs, 4);
+        assert_eq!(c.claim_after_secs, 9);
+        // The PAAS_ name wins over the conventional one.
+        assert_eq!(c.database_url, "postgres://c:d@h/d");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9000");
+        let source = |k: &str| loaded.sources.get(k).cloned();
+        assert_eq!(source("redis_prefix"), Some(Source::File(file)));
+        assert_eq!(
+            source("lock_wait_secs"),
+            Some(Source::Env("PAAS_LOCK_WAIT_SECS".into()))
+        );
+        assert_eq!(
+            source("claim_after_secs"),
+            Some(Source::Flag("--claim-after-secs".into()))
+        );
+        assert_eq!(source("listen"), Some(Source::Env("PORT".into())));
+        assert_eq!(source("runtime"), Some(Source::Default));
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    }
+
+    #[test]
+    fn paas_listen_wins_over_port_and_lists_split_on_commas() {
+        let loaded = load_from(
+            FlagValues::default(),
+            &env(&[
+                ("PORT", "9000"),
+                ("PAAS_LISTEN", "0.0.0.0:7000"),
+                ("PAAS_NOMAD_DATACENTERS", "dc1, dc2"),
+                ("PAAS_NO_CACHE", "1"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(loaded.config.listen.to_string(), "0.0.0.0:7000");
+        assert_eq!(loaded.config.nomad_datacenters, ["dc1", "dc2"]);
+        assert!(loaded.config.no_cache);
+    }
+
+    #[test]
+    fn unknown_names_are_warned_about_with_a_suggestion() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("paas.toml");
+        std::fs::write(&file, "redis_prefx = \"x\"\n[redis]\nurl = \"y\"\n").expect("write");
+        let loaded = load_from(
+            FlagValues {
+                config: Some(file),
+                ..FlagValues::default()
+            },
+            &env(&[("PAAS_LOCK_LEASE_SEC", "5"), ("PAAS_ZZZZ", "1")]),
+        )
+        .expect("warnings do not stop the start");
+        let w = loaded.warnings.join("\n");
+        assert!(
+            w.contains("unknown key `redis_prefx`") && w.contains("did you mean `redis_prefix`?"),
+            "{w}"
+        );
+        assert!(w.contains("unknown key `redis`"), "{w}");
+        assert!(
+            w.contains(
+                "unknown variable PAAS_LOCK_LEASE_SEC (did you mean `PAAS_LOCK_LEASE_SECS`?)"
+            ),
+            "{w}"
+        );
+        assert!(
+            w.contains("unknown variable PAAS_ZZZZ") && !w.contains("PAAS_ZZZZ (did"),
+            "{w}"
+        );
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key_and_layer_and_hides_secrets() {
+        let err = |pairs: &[(&str, &str)]| {
+            load_from(FlagValues::default(), &env(pairs))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            err(&[("PAAS_LOCK_LEASE_SECS", "soon")]),
+            "lock_lease_secs (env PAAS_LOCK_LEASE_SECS): expected a whole number, found `soon`"
+        );
+        assert_eq!(
+            err(&[("PAAS_RUNTIME", "docker")]),
+            "runtime (env PAAS_RUNTIME) = \"docker\": unknown variant `docker`, expected one of `process`, `podman`, `nomad`"
+        );
+        assert!(err(&[("PORT", "http")]).starts_with("PORT: `http` is not a port number"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("paas.toml");
+        std::fs::write(&file, "max_connections = \"many\"\n").expect("write");
+        let from_file = load_from(
+            FlagValues {
+                config: Some(file.clone()),
+                ..FlagValues::default()
+            },
+            &[],
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert_eq!(
+            from_file,
+            format!(
+                "max_connections (file {}): expected a whole number, found \"many\"",
+                file.display()
+            )
+        );
+    }
 }

@@ -125,9 +125,15 @@ mod tests {
             redact_url("redis://:s3cret@127.0.0.1:6379/0"),
             "redis://:***@127.0.0.1:6379/0"
         );
-        assert_eq!(redact_url("user:pw@registry:5000"), "user:***@registry:5000");
+        assert_eq!(
+            redact_url("user:pw@registry:5000"),
+            "user:***@registry:5000"
+        );
         assert_eq!(redact_url("redis://127.0.0.1/"), "redis://127.0.0.1/");
-        assert_eq!(redact_url("sqlite://d/paas.db?mode=rwc"), "sqlite://d/paas.db?mode=rwc");
+        assert_eq!(
+            redact_url("sqlite://d/paas.db?mode=rwc"),
+            "sqlite://d/paas.db?mode=rwc"
+        );
         assert_eq!(redact_url("postgres://a:b@c/d@e"), "postgres://a:***@c/d@e");
     }
 
