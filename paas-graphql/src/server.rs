@@ -95,7 +95,7 @@ pub async fn platform(settings: &Settings) -> Result<Platform, StartError> {
     let mut builder = Platform::builder()
         .config(config)
         .keys(keys.clone())
-        .database_url(database_url);
+        .database_url(database_url.clone());
     if settings.no_cache {
         builder = builder.cache(Arc::new(NoCache));
     }
@@ -153,7 +153,10 @@ pub async fn platform(settings: &Settings) -> Result<Platform, StartError> {
             ))
         }
     };
-    Ok(builder.build().await?)
+    builder
+        .build()
+        .await
+        .map_err(|e| crate::start_checks::platform_error(&database_url, e))
 }
 
 impl Server {

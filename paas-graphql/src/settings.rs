@@ -99,6 +99,13 @@ impl Default for Settings {
     }
 }
 
+/// A directory made absolute against the working directory once, at start: checkouts are
+/// recorded by path and used by other processes (and by the sandbox, which runs elsewhere), so
+/// a relative `paas-data` must mean the same directory to all of them.
+fn absolute(dir: &std::path::Path) -> PathBuf {
+    std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
+}
+
 fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
@@ -115,7 +122,7 @@ impl From<&Config> for Settings {
         const MB: u64 = 1024 * 1024;
         Self {
             listen: c.listen,
-            data_dir: c.data_dir.clone(),
+            data_dir: absolute(&c.data_dir),
             database_url: CredentialUrl::new(&c.database_url),
             allow_local_repos: !c.no_local_repos,
             run_worker: !c.no_worker,
@@ -152,7 +159,7 @@ impl From<&Config> for Settings {
                 .filter(|k| !k.is_empty())
                 .map(|k| Secret::new(k.clone()))
                 .collect(),
-            apps_dir: non_empty(&c.apps_dir).map(PathBuf::from),
+            apps_dir: non_empty(&c.apps_dir).map(|d| absolute(d.as_ref())),
             sandbox: !c.no_sandbox,
             git: paas_core::git::GitLimits {
                 max_clone_bytes: c.git_clone_max_mb.max(1) * MB,

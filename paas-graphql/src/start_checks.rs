@@ -49,6 +49,19 @@ pub async fn database(url: &str) -> Result<(), StartError> {
     }
 }
 
+/// An error of the platform's build: a storage one (the database refused the connection, the
+/// migration failed) is named with the database's address and the driver's own words.
+pub fn platform_error(database_url: &str, e: paas_core::Error) -> StartError {
+    match e {
+        paas_core::Error::Storage(source) => StartError::Unreachable(format!(
+            "cannot use the database at {}: {}",
+            redact_url(database_url),
+            root_cause(source.as_ref())
+        )),
+        e => StartError::Platform(e),
+    }
+}
+
 /// Connecting to Redis (`connect` does it), bounded in time, its failure named.
 pub async fn redis<T>(
     url: &str,
