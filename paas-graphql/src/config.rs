@@ -5,6 +5,8 @@
 pub mod keys;
 pub mod load;
 pub mod print;
+mod suggest;
+mod value;
 
 pub use keys::Config;
 pub use load::{ConfigError, FlagValues, Loaded, Source, load};

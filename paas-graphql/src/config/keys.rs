@@ -248,7 +248,7 @@ mod tests {
         // Each key has a comment line just above it.
         let lines: Vec<&str> = text.lines().collect();
         let setting = |l: &&&str| !l.starts_with('#');
-        for (i, line) in lines.iter().enumerate().filter(|(_, l)| setting(&l)) {
+        for (i, line) in lines.iter().enumerate().filter(|(_, l)| setting(l)) {
             if let Some((key, _)) = line.split_once(" = ") {
                 let above = i.checked_sub(1).map(|j| lines[j]).unwrap_or("");
                 assert!(above.starts_with("# "), "`{key}` has no comment above it");

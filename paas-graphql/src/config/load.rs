@@ -10,6 +10,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::keys::{ALIASES, Config, defaults, env_name, flag_name};
+use super::suggest::did_you_mean;
+use super::value::{check_type, from_text};
 
 /// The variable naming the config file when `--config` is not given.
 pub const CONFIG_ENV: &str = "PAAS_CONFIG";
@@ -38,7 +40,7 @@ impl fmt::Display for Source {
 /// A configuration that cannot be used: one line naming the key and its layer.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct ConfigError(String);
+pub struct ConfigError(pub(super) String);
 
 /// The effective configuration, where each value came from, and what was not understood.
 pub struct Loaded {
@@ -193,70 +195,6 @@ fn read_file(path: &Path) -> Result<toml::Table, ConfigError> {
     })
 }
 
-/// A value of the right TOML type for `key` (whose default gives the type).
-fn check_type(
-    key: &str,
-    default: &toml::Value,
-    value: &toml::Value,
-    source: &Source,
-) -> Result<(), ConfigError> {
-    let fits = match (default, value) {
-        (toml::Value::Array(_), toml::Value::Array(items)) => items.iter().all(|i| i.is_str()),
-        (d, v) => d.same_type(v),
-    };
-    if fits {
-        Ok(())
-    } else {
-        Err(ConfigError(format!(
-            "{key} ({source}): expected {}, found {value}",
-            kind(default)
-        )))
-    }
-}
-
-fn kind(default: &toml::Value) -> &'static str {
-    match default {
-        toml::Value::Integer(_) => "a whole number",
-        toml::Value::Boolean(_) => "true or false",
-        toml::Value::Array(_) => "a list of strings",
-        _ => "a string",
-    }
-}
-
-/// A variable's text as a value of `key`'s type: numbers, `true`/`false` (and clap's `1`, `yes`,
-/// `on`…), comma-separated lists.
-fn from_text(
-    key: &str,
-    default: &toml::Value,
-    raw: &str,
-    source: &Source,
-) -> Result<toml::Value, ConfigError> {
-    let bad = || {
-        ConfigError(format!(
-            "{key} ({source}): expected {}, found `{raw}`",
-            kind(default)
-        ))
-    };
-    Ok(match default {
-        toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse().map_err(|_| bad())?),
-        toml::Value::Boolean(_) => {
-            toml::Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "y" | "on" => true,
-                "0" | "false" | "no" | "n" | "off" => false,
-                _ => return Err(bad()),
-            })
-        }
-        toml::Value::Array(_) => toml::Value::Array(
-            raw.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|s| toml::Value::String(s.to_owned()))
-                .collect(),
-        ),
-        _ => toml::Value::String(raw.to_owned()),
-    })
-}
-
 /// The typed configuration. A value of the right TOML type may still be refused (a negative
 /// number, an address that does not parse, an unknown runtime): the key at fault is found by
 /// reading each set value alone over the defaults, so the line names it and its layer.
@@ -290,32 +228,6 @@ fn typed(
         }
     }
     Err(ConfigError(whole_err.message().trim().to_owned()))
-}
-
-/// ` (did you mean `x`?)` when a known name is close, else nothing.
-fn did_you_mean<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> String {
-    known
-        .map(|k| (distance(name, k), k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 6))
-        .min()
-        .map(|(_, k)| format!(" (did you mean `{k}`?)"))
-        .unwrap_or_default()
-}
-
-/// Levenshtein distance (names are short: the quadratic table is nothing).
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
