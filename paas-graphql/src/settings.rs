@@ -235,3 +235,48 @@ impl Settings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Settings are logged and printed with `Debug`: no password, no key, no token in it.
+    #[test]
+    fn debug_shows_no_secret() {
+        let config = Config {
+            database_url: "postgres://paas:pw-db@db/paas".into(),
+            redis_url: "redis://:pw-redis@redis:6379".into(),
+            registry: "bot:pw-registry@registry:5000".into(),
+            secret_key: "ef".repeat(32),
+            secret_key_previous: vec!["01".repeat(32)],
+            nomad_token: "pw-nomad".into(),
+            ..Config::default()
+        };
+        let settings = Settings::from(&config);
+        let debug = format!("{settings:?}");
+        for secret in [
+            "pw-db",
+            "pw-redis",
+            "pw-registry",
+            "efef",
+            "0101",
+            "pw-nomad",
+        ] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert!(debug.contains("postgres://paas:***@db/paas"), "{debug}");
+        // The one place that connects still gets the whole URL.
+        assert_eq!(settings.database_url(), "postgres://paas:pw-db@db/paas");
+    }
+
+    #[test]
+    fn relative_dirs_are_made_absolute_once() {
+        let config = Config {
+            apps_dir: "apps".into(),
+            ..Config::default()
+        };
+        let settings = Settings::from(&config);
+        assert!(settings.data_dir.is_absolute() && settings.data_dir.ends_with("paas-data"));
+        assert!(settings.apps_dir().is_absolute() && settings.apps_dir().ends_with("apps"));
+    }
+}

@@ -28,6 +28,14 @@ pub struct PodmanSocket {
 }
 
 impl PodmanSocket {
+    /// A socket given as a plain path.
+    fn at(path: &str) -> Self {
+        Self {
+            given: path.to_owned(),
+            path: PathBuf::from(path),
+        }
+    }
+
     /// The socket's path (a `unix://` URL's path).
     pub fn path(&self) -> &std::path::Path {
         &self.path
@@ -145,10 +153,8 @@ impl Default for Config {
             runtime: RuntimeKind::Process,
             apps_dir: String::new(),
             no_sandbox: false,
-            podman_socket: PodmanSocket {
-                given: "/run/podman/podman.sock".into(),
-                path: PathBuf::from("/run/podman/podman.sock"),
-            },
+            // The root socket of a system Podman.
+            podman_socket: PodmanSocket::at("/run/podman/podman.sock"),
             publish_address: "127.0.0.1".into(),
             image_python: images.python,
             image_node: images.node,
