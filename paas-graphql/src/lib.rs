@@ -3,7 +3,10 @@
 //! The edge of paas: a GraphQL API (async-graphql) served by axum, and the `paas` binary.
 //!
 //! ## Layout
-//! - [`settings`]: the one `Settings` struct (defaults, then environment, then flags).
+//! - [`config`]: every setting as one flat set of keys, read in layers (defaults, TOML file,
+//!   environment, flags) with the source of each value, printed without secrets.
+//! - [`settings`]: the configuration in the types the server uses.
+//! - `start_checks`: the database, Redis and Nomad answer before the server says it is ready.
 //! - [`auth`]: bearer tokens to users, for HTTP requests and websocket connections.
 //! - [`error`]: core errors to GraphQL errors with a stable `extensions.code`.
 //! - [`schema`]: queries, mutations, subscriptions and the GraphQL object types.
@@ -17,6 +20,7 @@
 //! - [`nofile`]: the open-file limit raised at start.
 
 pub mod auth;
+pub mod config;
 mod conn;
 pub mod error;
 mod http_logs;
@@ -27,6 +31,7 @@ pub mod rotate;
 pub mod schema;
 pub mod server;
 pub mod settings;
+mod start_checks;
 pub mod subscriptions;
 mod ws;
 

@@ -17,11 +17,11 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use paas_core::Platform;
 use paas_core::cache::none::NoCache;
 use paas_core::cache::redis::RedisCache;
 use paas_core::events::redis::RedisBus;
 use paas_core::queue::redis::RedisQueue;
-use paas_core::{Platform, PlatformConfig};
 use paas_runner::BuildWorker;
 use paas_runner::local::{Isolation, LocalBuilder, LocalRuntime};
 use paas_runner::nomad::NomadRuntime;
@@ -49,6 +49,9 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// A dependency that does not answer: one line naming it (without its password) and why.
+    #[error("{0}")]
+    Unreachable(String),
     #[error(transparent)]
     Platform(#[from] paas_core::Error),
 }
@@ -69,8 +72,9 @@ pub struct Server {
     limits: Limits,
 }
 
-/// Assembles the platform for these settings: local-process runtime and builder.
-pub async fn platform(settings: &Settings) -> Result<Platform, paas_core::Error> {
+/// Assembles the platform for these settings, checking each dependency it is given (database,
+/// Redis, Podman, Nomad) so that an absent one stops the start with one line naming it.
+pub async fn platform(settings: &Settings) -> Result<Platform, StartError> {
     // Local apps run as their own users when this server runs as root; their checkouts then go
     // to the apps dir, outside the data dir.
     let isolation = match settings.runtime {
@@ -84,46 +88,41 @@ pub async fn platform(settings: &Settings) -> Result<Platform, paas_core::Error>
     } else {
         None
     };
-    let config = PlatformConfig {
-        data_dir: settings.data_dir.clone(),
-        builds_dir,
-        source_policy: paas_core::model::SourcePolicy {
-            allow_local: settings.allow_local_repos,
-        },
-        lock_lease: settings.lock_lease,
-        lock_wait: settings.lock_wait,
-        crash_restart: paas_core::retry::RetryPolicy {
-            base: settings.crash_backoff,
-            ..paas_core::retry::RetryPolicy::attempts(settings.crash_restarts)
-        },
-        log_retention: settings.log_retention,
-        git: settings.git.clone(),
-        ..PlatformConfig::default()
-    };
+    let config = settings.platform_config(builds_dir);
     let keys = settings.keys().map_err(paas_core::Error::from)?;
+    let database_url = settings.database_url();
+    crate::start_checks::database(&database_url).await?;
     let mut builder = Platform::builder()
         .config(config)
         .keys(keys.clone())
-        .database_url(settings.database_url());
+        .database_url(database_url.clone());
     if settings.no_cache {
         builder = builder.cache(Arc::new(NoCache));
     }
     if let Some(url) = &settings.redis_url {
-        let prefix = &settings.redis_prefix;
+        let (url, prefix) = (url.expose(), &settings.redis_prefix);
         // One consumer name per process: a restarted process is a new consumer, and what the
         // old one held is claimed after `claim_after`.
         let consumer = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
-        builder = builder
-            .queue(Arc::new(
-                RedisQueue::connect(url, prefix, &consumer, settings.claim_after).await?,
-            ))
-            .bus(Arc::new(RedisBus::connect(url, prefix).await?));
+        let queue = crate::start_checks::redis(
+            url,
+            RedisQueue::connect(url, prefix, &consumer, settings.claim_after),
+        )
+        .await?;
+        let bus = crate::start_checks::redis(url, RedisBus::connect(url, prefix)).await?;
+        builder = builder.queue(Arc::new(queue)).bus(Arc::new(bus));
         if !settings.no_cache {
-            builder = builder.cache(Arc::new(
-                RedisCache::connect(url, prefix, CACHE_TTL, keys).await?,
-            ));
+            let cache = RedisCache::connect(url, prefix, CACHE_TTL, keys);
+            builder = builder.cache(Arc::new(crate::start_checks::redis(url, cache).await?));
         }
     }
+    let registry = settings
+        .registry
+        .as_ref()
+        .map(|host| paas_runner::podman::Registry {
+            host: host.expose().to_owned(),
+            tls_verify: settings.registry_tls_verify,
+        });
     let builder = match settings.runtime {
         RuntimeKind::Process => builder
             .runtime(Arc::new(
@@ -141,29 +140,28 @@ pub async fn platform(settings: &Settings) -> Result<Platform, paas_core::Error>
                 )))
                 .images(Arc::new(
                     PodmanBuilder::new(podman, settings.base_images.clone())
-                        .with_registry(settings.registry.clone()),
+                        .with_registry(registry),
                 ))
         }
         RuntimeKind::Nomad => {
             // Images are built with Podman on this host; Nomad runs them.
             let podman = paas_runner::podman::connect(&settings.podman_socket);
-            builder
-                .runtime(Arc::new(NomadRuntime::new(settings.nomad.clone())?))
-                .images(Arc::new(
-                    PodmanBuilder::new(podman, settings.base_images.clone())
-                        .with_registry(settings.registry.clone()),
-                ))
+            let nomad = NomadRuntime::new(settings.nomad.clone())?;
+            crate::start_checks::nomad(&nomad, &settings.nomad.address).await?;
+            builder.runtime(Arc::new(nomad)).images(Arc::new(
+                PodmanBuilder::new(podman, settings.base_images.clone()).with_registry(registry),
+            ))
         }
     };
-    builder.build().await
+    builder
+        .build()
+        .await
+        .map_err(|e| crate::start_checks::platform_error(&database_url, e))
 }
 
 impl Server {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
-        let platform = platform(&settings).await?;
-        let worker = settings
-            .run_worker
-            .then(|| BuildWorker::new(platform.clone(), platform.config().build_dir()));
+        // The address first: taken, it fails the start at once, before the slower checks.
         let listener =
             TcpListener::bind(settings.listen)
                 .await
@@ -171,6 +169,10 @@ impl Server {
                     addr: settings.listen,
                     source,
                 })?;
+        let platform = platform(&settings).await?;
+        let worker = settings
+            .run_worker
+            .then(|| BuildWorker::new(platform.clone(), platform.config().build_dir()));
         let mut limits = settings.limits.clone();
         limits.max_connections =
             crate::nofile::fit_connections(limits.max_connections, crate::nofile::raise());

@@ -1,12 +1,28 @@
-//! The one `Settings` struct. Layers: defaults here, then the environment (`PORT`,
-//! `DATABASE_URL`, `PAAS_*`), then command-line flags (see `main.rs`, which uses clap's `env`
-//! support so a flag overrides its variable).
+//! [`Settings`]: the configuration ([`crate::config::Config`], read in layers) in the types the
+//! server uses. No default is written here: `Settings::default()` is the default configuration.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
+
+use paas_core::PlatformConfig;
+use paas_core::model::Secret;
+
+use crate::config::{Config, CredentialUrl};
 
 /// Which backend runs apps.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum RuntimeKind {
     /// Child processes of the server: nothing to install.
     #[default]
@@ -17,54 +33,57 @@ pub enum RuntimeKind {
     Nomad,
 }
 
-/// Everything `paas serve` needs to start.
+/// Everything `paas serve` and `paas worker` need to start. `Debug` shows no secret and no
+/// password (URLs are [`CredentialUrl`]s, keys [`Secret`]s).
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// Address the API listens on. Default `127.0.0.1:8080`, or `127.0.0.1:$PORT`.
+    /// Address the API listens on.
     pub listen: SocketAddr,
-    /// Database, checkouts and logs. Default `./paas-data`.
+    /// Database, checkouts and logs.
     pub data_dir: PathBuf,
-    /// `sqlite://…` or `postgres://…`. Default: SQLite in the data dir.
-    pub database_url: Option<String>,
+    /// `sqlite://…` or `postgres://…`; `None`: SQLite in the data dir.
+    pub database_url: Option<CredentialUrl>,
     /// Whether users may deploy `file://` repositories (off in production).
     pub allow_local_repos: bool,
     /// Whether this process also builds (`paas serve` on one machine does).
     pub run_worker: bool,
     pub runtime: RuntimeKind,
-    /// Podman's API socket (the root socket by default).
+    /// Podman's API socket.
     pub podman_socket: PathBuf,
     /// Host address container ports are published on.
     pub publish_address: String,
     /// Base images of the generated Containerfiles.
     pub base_images: paas_runner::podman::BaseImages,
-    /// Where built images are pushed (other machines pull them from there).
-    pub registry: Option<paas_runner::podman::Registry>,
+    /// Where built images are pushed (`host[:port]`; other machines pull them from there).
+    pub registry: Option<CredentialUrl>,
+    /// Whether the registry's TLS certificate is verified.
+    pub registry_tls_verify: bool,
     /// The Nomad cluster, with `runtime: Nomad`.
     pub nomad: paas_runner::nomad::NomadSettings,
     /// Redis for cache, queue and events across processes; `None` keeps them in memory.
-    pub redis_url: Option<String>,
+    pub redis_url: Option<CredentialUrl>,
     /// Turns the cache off (every lookup reads the database).
     pub no_cache: bool,
     /// Prefix of every Redis key, so several platforms (or test runs) share one Redis.
     pub redis_prefix: String,
     /// How long a queue message may stay unacked (its consumer silent) before another takes it.
-    pub claim_after: std::time::Duration,
+    pub claim_after: Duration,
     /// How long a lock stays held without renewal.
-    pub lock_lease: std::time::Duration,
+    pub lock_lease: Duration,
     /// How long a task waits for a busy app.
-    pub lock_wait: std::time::Duration,
+    pub lock_wait: Duration,
     /// Crashes in a row restarted before an app is failed.
     pub crash_restarts: u32,
     /// Backoff before the first restart after a crash (doubling).
-    pub crash_backoff: std::time::Duration,
+    pub crash_backoff: Duration,
     /// How long and how much of each app's log is kept.
     pub log_retention: paas_core::logs::Retention,
-    /// The key secrets are sealed with (`PAAS_SECRET_KEY`); `None` uses the data dir's key file.
-    pub secret_key: Option<paas_core::model::Secret>,
-    /// Earlier keys, to open values sealed before a rotation (`PAAS_SECRET_KEY_PREVIOUS`).
-    pub previous_secret_keys: Vec<paas_core::model::Secret>,
+    /// The key secrets are sealed with; `None` uses the data dir's key file.
+    pub secret_key: Option<Secret>,
+    /// Earlier keys, to open values sealed before a rotation.
+    pub previous_secret_keys: Vec<Secret>,
     /// Where local apps' checkouts go when apps run as their own users (a server run as root):
-    /// outside the data dir. Default: `<data-dir>.apps` beside it.
+    /// outside the data dir. `None`: `<data-dir>.apps` beside it.
     pub apps_dir: Option<PathBuf>,
     /// Whether local apps run in bubblewrap where it works (besides their own users).
     pub sandbox: bool,
@@ -76,33 +95,86 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
+        Self::from(&Config::default())
+    }
+}
+
+/// A directory made absolute against the working directory once, at start: checkouts are
+/// recorded by path and used by other processes (and by the sandbox, which runs elsewhere), so
+/// a relative `paas-data` must mean the same directory to all of them.
+fn absolute(dir: &std::path::Path) -> PathBuf {
+    std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+impl From<&Config> for Settings {
+    fn from(c: &Config) -> Self {
+        let platform = PlatformConfig::default();
+        let mut nomad = paas_runner::nomad::NomadSettings::new(c.nomad_addr.clone());
+        nomad.token = non_empty(&c.nomad_token).map(Secret::new);
+        nomad.namespace = non_empty(&c.nomad_namespace);
+        nomad.region = non_empty(&c.nomad_region);
+        nomad.driver = c.nomad_driver.clone();
+        nomad.datacenters = c.nomad_datacenters.clone();
+        const MB: u64 = 1024 * 1024;
         Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            data_dir: PathBuf::from("paas-data"),
-            database_url: None,
-            allow_local_repos: true,
-            run_worker: true,
-            runtime: RuntimeKind::Process,
-            podman_socket: PathBuf::from("/run/podman/podman.sock"),
-            publish_address: "127.0.0.1".into(),
-            base_images: paas_runner::podman::BaseImages::default(),
-            registry: None,
-            nomad: paas_runner::nomad::NomadSettings::new("http://127.0.0.1:4646"),
-            redis_url: None,
-            no_cache: false,
-            redis_prefix: "paas".into(),
-            claim_after: std::time::Duration::from_secs(60),
-            lock_lease: std::time::Duration::from_secs(30),
-            lock_wait: std::time::Duration::from_secs(10),
-            crash_restarts: 5,
-            crash_backoff: std::time::Duration::from_secs(1),
-            log_retention: paas_core::logs::Retention::default(),
-            secret_key: None,
-            previous_secret_keys: Vec::new(),
-            apps_dir: None,
-            sandbox: true,
-            git: paas_core::git::GitLimits::default(),
-            limits: crate::limits::Limits::default(),
+            listen: c.listen,
+            data_dir: absolute(&c.data_dir),
+            database_url: CredentialUrl::new(&c.database_url),
+            allow_local_repos: !c.no_local_repos,
+            run_worker: !c.no_worker,
+            runtime: c.runtime,
+            podman_socket: c.podman_socket.path().to_path_buf(),
+            publish_address: c.publish_address.clone(),
+            base_images: paas_runner::podman::BaseImages {
+                python: c.image_python.clone(),
+                node: c.image_node.clone(),
+                static_site: c.image_static.clone(),
+                rust_build: c.image_rust_build.clone(),
+                go_build: c.image_go_build.clone(),
+                native_run: c.image_native_run.clone(),
+            },
+            registry: CredentialUrl::new(c.registry.trim_end_matches('/')),
+            registry_tls_verify: c.registry_tls_verify,
+            nomad,
+            redis_url: CredentialUrl::new(&c.redis_url),
+            no_cache: c.no_cache,
+            redis_prefix: c.redis_prefix.clone(),
+            claim_after: Duration::from_secs(c.claim_after_secs.max(1)),
+            lock_lease: Duration::from_secs(c.lock_lease_secs.max(1)),
+            lock_wait: Duration::from_secs(c.lock_wait_secs),
+            crash_restarts: c.crash_restarts,
+            crash_backoff: Duration::from_millis(c.crash_backoff_ms),
+            log_retention: paas_core::logs::Retention {
+                max_age: Duration::from_secs(c.log_retention_days.max(1) * 24 * 3600),
+                max_bytes_per_app: c.log_max_mb.max(1) * MB,
+            },
+            secret_key: non_empty(&c.secret_key).map(Secret::new),
+            previous_secret_keys: c
+                .secret_key_previous
+                .iter()
+                .filter(|k| !k.is_empty())
+                .map(|k| Secret::new(k.clone()))
+                .collect(),
+            apps_dir: non_empty(&c.apps_dir).map(|d| absolute(d.as_ref())),
+            sandbox: !c.no_sandbox,
+            git: paas_core::git::GitLimits {
+                max_clone_bytes: c.git_clone_max_mb.max(1) * MB,
+                clone_timeout: Duration::from_secs(c.git_clone_timeout_secs.max(1)),
+                ..platform.git
+            },
+            limits: crate::limits::Limits {
+                header_timeout: Duration::from_millis(c.header_timeout_ms.max(1)),
+                idle_timeout: Duration::from_millis(c.idle_timeout_ms.max(1)),
+                max_connections: c.max_connections.max(1),
+                ws_init_timeout: Duration::from_millis(c.ws_init_timeout_ms.max(1)),
+                max_subscriptions_per_connection: c.max_subscriptions_per_connection,
+                max_subscriptions_per_user: c.max_subscriptions_per_user,
+                max_body_bytes: c.max_body_bytes.max(1024),
+            },
         }
     }
 }
@@ -133,10 +205,78 @@ impl Settings {
         )
     }
 
-    /// The database URL in force.
+    /// The database URL in force (with its password: only for connecting).
     pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| paas_core::platform::default_database_url(&self.data_dir))
+        match &self.database_url {
+            Some(url) => url.expose().to_owned(),
+            None => paas_core::platform::default_database_url(&self.data_dir),
+        }
+    }
+
+    /// The platform's tunables from these settings; the rest from `PlatformConfig::default()`.
+    pub fn platform_config(&self, builds_dir: Option<PathBuf>) -> PlatformConfig {
+        let defaults = PlatformConfig::default();
+        PlatformConfig {
+            data_dir: self.data_dir.clone(),
+            builds_dir,
+            source_policy: paas_core::model::SourcePolicy {
+                allow_local: self.allow_local_repos,
+            },
+            lock_lease: self.lock_lease,
+            lock_wait: self.lock_wait,
+            crash_restart: paas_core::retry::RetryPolicy {
+                base: self.crash_backoff,
+                max_attempts: self.crash_restarts,
+                ..defaults.crash_restart
+            },
+            log_retention: self.log_retention,
+            git: self.git.clone(),
+            ..defaults
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Settings are logged and printed with `Debug`: no password, no key, no token in it.
+    #[test]
+    fn debug_shows_no_secret() {
+        let config = Config {
+            database_url: "postgres://paas:pw-db@db/paas".into(),
+            redis_url: "redis://:pw-redis@redis:6379".into(),
+            registry: "bot:pw-registry@registry:5000".into(),
+            secret_key: "ef".repeat(32),
+            secret_key_previous: vec!["01".repeat(32)],
+            nomad_token: "pw-nomad".into(),
+            ..Config::default()
+        };
+        let settings = Settings::from(&config);
+        let debug = format!("{settings:?}");
+        for secret in [
+            "pw-db",
+            "pw-redis",
+            "pw-registry",
+            "efef",
+            "0101",
+            "pw-nomad",
+        ] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert!(debug.contains("postgres://paas:***@db/paas"), "{debug}");
+        // The one place that connects still gets the whole URL.
+        assert_eq!(settings.database_url(), "postgres://paas:pw-db@db/paas");
+    }
+
+    #[test]
+    fn relative_dirs_are_made_absolute_once() {
+        let config = Config {
+            apps_dir: "apps".into(),
+            ..Config::default()
+        };
+        let settings = Settings::from(&config);
+        assert!(settings.data_dir.is_absolute() && settings.data_dir.ends_with("paas-data"));
+        assert!(settings.apps_dir().is_absolute() && settings.apps_dir().ends_with("apps"));
     }
 }

@@ -3,6 +3,7 @@
 
 mod apps;
 mod auth;
+mod config;
 mod create;
 mod desired;
 mod failures;
@@ -23,8 +24,10 @@ mod production;
 mod recovery;
 mod redis_outage;
 mod secrets;
+mod start;
 mod tasks;
 mod validation;
+mod worker_dirs;
 
 /// Every scenario runs on both databases (the macro is shared with the other suites).
 pub(crate) use paas_tests::on_both_databases;

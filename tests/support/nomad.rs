@@ -3,7 +3,8 @@
 //! (developer.hashicorp.com/nomad/api-docs): PascalCase JSON, plain-text errors, durations in
 //! nanoseconds, `X-Nomad-Index` and blocking queries (`index`, `wait`), `X-Nomad-Token`,
 //! `?namespace=`/`?region=`, framed allocation logs (JSON frames back to back, base64 `Data`,
-//! `{}` heartbeats every second, a followed log that does not end when the task dies).
+//! `{}` heartbeats every second, a followed log that does not end when the task dies), and
+//! `GET /v1/status/leader` (the start-up check: the leader's RPC address as a JSON string).
 //!
 //! It checks every request it receives (method, path, token, namespace, the job's fields):
 //! it refuses what Nomad refuses, with Nomad's status and words (`validate.rs`, after Nomad's

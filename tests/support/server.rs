@@ -105,7 +105,23 @@ impl TestServer {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
-        let mut child = Command::new(paas_bin()?)
+        Self::spawn_from(None, data_dir, database_url, args, env).await
+    }
+
+    /// Like [`TestServer::spawn_in`], run from the directory `cwd` (a relative `data_dir` is
+    /// then relative to it, as an operator's default `paas-data` is).
+    pub async fn spawn_from(
+        cwd: Option<&Path>,
+        data_dir: &Path,
+        database_url: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        let mut command = Command::new(paas_bin()?);
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
+        let mut child = command
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -133,7 +149,7 @@ impl TestServer {
         Ok(Self {
             child: Some(child),
             url,
-            data_dir: data_dir.to_path_buf(),
+            data_dir: cwd.map_or_else(|| data_dir.to_path_buf(), |c| c.join(data_dir)),
             database_url: database_url.to_owned(),
             _owned_db: None,
             _owned: None,
@@ -251,7 +267,46 @@ impl TestWorker {
         database_url: &str,
         env: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
-        let child = Command::new(paas_bin()?)
+        Self::spawn_from(None, data_dir, database_url, env)
+    }
+
+    /// Like [`TestWorker::spawn`], run from the directory `cwd`.
+    pub fn spawn_from(
+        cwd: Option<&Path>,
+        data_dir: &Path,
+        database_url: &str,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        let mut command = Command::new(paas_bin()?);
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
+        let child = command
+            .args(["worker", "--data-dir"])
+            .arg(data_dir)
+            .env("DATABASE_URL", database_url)
+            .env("RUST_LOG", "info,sqlx=warn")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()?;
+        Ok(Self { child })
+    }
+
+    /// A worker as on another host: run in a mount namespace where `hidden` (which holds its
+    /// data dir) is a fresh tmpfs, so what it builds there no other process sees. Needs bwrap.
+    pub fn spawn_elsewhere(
+        hidden: &Path,
+        data_dir: &Path,
+        database_url: &str,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        let child = Command::new("bwrap")
+            .args(["--die-with-parent", "--dev-bind", "/", "/", "--tmpfs"])
+            .arg(hidden)
+            .arg("--")
+            .arg(paas_bin()?)
             .args(["worker", "--data-dir"])
             .arg(data_dir)
             .env("DATABASE_URL", database_url)

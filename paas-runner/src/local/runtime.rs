@@ -177,6 +177,16 @@ impl Runtime for LocalRuntime {
         let err = open(&err_log(&log))?;
 
         let dir = std::path::Path::new(&spec.image);
+        // The build ran where its worker keeps checkouts; a `paas worker` on another data dir
+        // (or host) built somewhere this process cannot see: say so, not "No such file".
+        if !dir.is_dir() {
+            return Err(Error::StartFailed(format!(
+                "the build of this deployment is in {}, which this process cannot see: with \
+                 local processes, `paas serve` and `paas worker` must share a --data-dir (or \
+                 --apps-dir)",
+                dir.display()
+            )));
+        }
         // A checkout built before isolation was on (or by another builder) is handed over now.
         self.isolation.hand_over(spec.app_id, dir)?;
         let mut cmd = self.isolation.shell(spec.app_id, dir, command);

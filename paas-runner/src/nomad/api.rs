@@ -207,6 +207,16 @@ impl NomadApi {
         &self.settings
     }
 
+    /// The address of the region's leader (`GET /v1/status/leader`, which needs no ACL): that
+    /// Nomad answers and has a leader, checked at start-up.
+    pub async fn leader(&self) -> Result<String> {
+        let req = self.get("/status/leader").timeout(Duration::from_secs(5));
+        let resp = self.send("the leader query", req).await?;
+        resp.json()
+            .await
+            .map_err(|e| Error::runtime_from("unreadable answer of Nomad to the leader query", e))
+    }
+
     fn get(&self, path: &str) -> reqwest::RequestBuilder {
         self.scoped(self.http.get(format!("{}/v1{path}", self.settings.address)))
     }

@@ -70,6 +70,11 @@ impl NomadRuntime {
         self
     }
 
+    /// Checks that Nomad answers and has a leader (start-up calls it before saying it is ready).
+    pub async fn ping(&self) -> Result<()> {
+        self.api.leader().await.map(drop)
+    }
+
     pub(super) fn settings(&self) -> &NomadSettings {
         self.api.settings()
     }

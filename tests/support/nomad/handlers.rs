@@ -61,6 +61,10 @@ pub(super) async fn handle(
     }
     let parts: Vec<&str> = path.trim_start_matches("/v1/").split('/').collect();
     match (method.clone(), parts.as_slice()) {
+        // Nomad answers the leader's RPC address as a JSON string (no ACL needed).
+        (Method::GET, ["status", "leader"]) => {
+            axum::response::IntoResponse::into_response(axum::Json(json!("127.0.0.1:4647")))
+        }
         (Method::POST | Method::PUT, ["jobs"]) => register(&shared, body, &query).await,
         (Method::GET, ["jobs"]) => list_jobs(&shared, &query),
         (Method::GET, ["job", id]) => read_job(&shared, id),

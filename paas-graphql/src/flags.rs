@@ -1,0 +1,227 @@
+//! The command-line flags. Each is a key of the configuration (`--redis-prefix` is the key
+//! `redis_prefix` and the variable `PAAS_REDIS_PREFIX`), optional and without a default here:
+//! defaults live in `paas_graphql::config::Config::default()`, and a flag given overrides the
+//! file and the environment. Switches (`--no-cache`) can only turn their setting on.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use paas_graphql::config::FlagValues;
+use paas_graphql::settings::RuntimeKind;
+
+/// The file and the data: every command takes these.
+#[derive(Args, Clone)]
+pub(crate) struct DataFlags {
+    /// A TOML file of settings (see examples/paas.toml) [env: PAAS_CONFIG].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory for the SQLite database, checkouts and logs.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// `sqlite://…` or `postgres://…`; default: SQLite in the data dir [env: DATABASE_URL].
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Key sealing env values and git tokens at rest (64 hex digits); default: the key file
+    /// `<data-dir>/secret.key`, created 0600 on first start.
+    #[arg(long)]
+    secret_key: Option<String>,
+    /// Earlier keys (comma-separated), still opened but never sealed with: for a rotation.
+    #[arg(long, alias = "previous-secret-keys", value_delimiter = ',')]
+    secret_key_previous: Option<Vec<String>>,
+}
+
+impl DataFlags {
+    pub(crate) fn values(self) -> FlagValues {
+        let mut v = FlagValues {
+            config: self.config,
+            ..FlagValues::default()
+        };
+        v.put("data_dir", self.data_dir);
+        v.put("database_url", self.database_url);
+        v.put("secret_key", self.secret_key);
+        v.put("secret_key_previous", self.secret_key_previous);
+        v
+    }
+}
+
+/// Everything else `serve`, `worker` and `config` take.
+#[derive(Args, Clone)]
+pub(crate) struct ServeFlags {
+    /// Address to listen on; default 127.0.0.1:$PORT, or 127.0.0.1:8080.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Refuse file:// repositories (production: users must not read the server's disk).
+    #[arg(long)]
+    no_local_repos: bool,
+    /// Do not build in this process (builds are left to `paas worker` processes).
+    #[arg(long)]
+    no_worker: bool,
+    /// `redis://…`; unset keeps cache, queue and events in this process [env: REDIS_URL].
+    #[arg(long)]
+    redis_url: Option<String>,
+    /// Prefix of every Redis key, so several platforms share one Redis.
+    #[arg(long)]
+    redis_prefix: Option<String>,
+    /// Turn the cache off: every lookup reads the database.
+    #[arg(long)]
+    no_cache: bool,
+    /// Seconds a queue message may stay unacked by a silent consumer before another takes it.
+    #[arg(long)]
+    claim_after_secs: Option<u64>,
+    /// Which backend runs apps: local processes (the default), Podman or Nomad.
+    #[arg(long, value_enum)]
+    runtime: Option<RuntimeKind>,
+    /// Where local apps' checkouts go when apps run as their own users (server run as root);
+    /// default `<data-dir>.apps`. Every parent must be reachable by other users (o+x).
+    #[arg(long)]
+    apps_dir: Option<PathBuf>,
+    /// Run local apps without bubblewrap, even where it works (their own users still apply).
+    #[arg(long)]
+    no_sandbox: bool,
+    /// Podman's API socket: a path or a `unix:///path` URL [env: PODMAN_SOCKET].
+    #[arg(long)]
+    podman_socket: Option<String>,
+    /// Host address container ports are published on (a public one in production).
+    #[arg(long)]
+    publish_address: Option<String>,
+    /// Base image of Python apps.
+    #[arg(long)]
+    image_python: Option<String>,
+    /// Base image of Node apps.
+    #[arg(long)]
+    image_node: Option<String>,
+    /// Base image serving static sites (busybox httpd).
+    #[arg(long)]
+    image_static: Option<String>,
+    /// Build image of Rust apps.
+    #[arg(long)]
+    image_rust_build: Option<String>,
+    /// Build image of Go apps.
+    #[arg(long)]
+    image_go_build: Option<String>,
+    /// Run image of compiled (Rust, Go) apps.
+    #[arg(long)]
+    image_native_run: Option<String>,
+    /// Registry built images are pushed to, `host[:port]` (Nomad nodes pull from it).
+    #[arg(long)]
+    registry: Option<String>,
+    /// Verify the registry's TLS certificate (false for a plain-HTTP registry).
+    #[arg(long, action = clap::ArgAction::Set)]
+    registry_tls_verify: Option<bool>,
+    /// Nomad's HTTP API, with `--runtime nomad` [env: NOMAD_ADDR].
+    #[arg(long)]
+    nomad_addr: Option<String>,
+    /// Nomad ACL token [env: NOMAD_TOKEN].
+    #[arg(long)]
+    nomad_token: Option<String>,
+    /// Nomad namespace of the apps' jobs [env: NOMAD_NAMESPACE].
+    #[arg(long)]
+    nomad_namespace: Option<String>,
+    /// Nomad region of the apps' jobs [env: NOMAD_REGION].
+    #[arg(long)]
+    nomad_region: Option<String>,
+    /// Nomad task driver: `podman` (nomad-driver-podman) or `docker`.
+    #[arg(long)]
+    nomad_driver: Option<String>,
+    /// Nomad datacenters the jobs may run in, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    nomad_datacenters: Option<Vec<String>>,
+    /// Seconds a lock stays held without renewal (how soon a dead process's locks free).
+    #[arg(long)]
+    lock_lease_secs: Option<u64>,
+    /// Seconds a task waits for a busy app before the answer is APP_BUSY.
+    #[arg(long)]
+    lock_wait_secs: Option<u64>,
+    /// Crashes in a row restarted before an app is FAILED.
+    #[arg(long)]
+    crash_restarts: Option<u32>,
+    /// Backoff before the first restart after a crash (doubling), in milliseconds.
+    #[arg(long)]
+    crash_backoff_ms: Option<u64>,
+    /// Days an app's log lines are kept.
+    #[arg(long)]
+    log_retention_days: Option<u64>,
+    /// Megabytes of log text kept per app (the oldest lines go first).
+    #[arg(long)]
+    log_max_mb: Option<u64>,
+    /// Megabytes of disk one clone may use (past it the build fails with REPO_TOO_LARGE).
+    #[arg(long)]
+    git_clone_max_mb: Option<u64>,
+    /// Seconds one clone may take before it is stopped.
+    #[arg(long)]
+    git_clone_timeout_secs: Option<u64>,
+    /// Milliseconds a client may take to send a request's head once it started it.
+    #[arg(long)]
+    header_timeout_ms: Option<u64>,
+    /// Milliseconds a connection may stay open with no request in flight and no byte moving.
+    #[arg(long)]
+    idle_timeout_ms: Option<u64>,
+    /// Connections open at once (websockets included); more are answered 503 and closed.
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Milliseconds a websocket may stay open before its connection_init (closed with 4408).
+    #[arg(long)]
+    ws_init_timeout_ms: Option<u64>,
+    /// Subscriptions running at once on one websocket.
+    #[arg(long)]
+    max_subscriptions_per_connection: Option<usize>,
+    /// Subscriptions running at once for one user.
+    #[arg(long)]
+    max_subscriptions_per_user: Option<usize>,
+    /// Bytes of a request body or websocket message; more is answered 413.
+    #[arg(long)]
+    max_body_bytes: Option<usize>,
+}
+
+impl ServeFlags {
+    pub(crate) fn add_to(self, v: &mut FlagValues) {
+        v.put("listen", self.listen);
+        v.switch("no_local_repos", self.no_local_repos);
+        v.switch("no_worker", self.no_worker);
+        v.put("redis_url", self.redis_url);
+        v.put("redis_prefix", self.redis_prefix);
+        v.switch("no_cache", self.no_cache);
+        v.put("claim_after_secs", self.claim_after_secs);
+        v.put("runtime", self.runtime);
+        v.put("apps_dir", self.apps_dir);
+        v.switch("no_sandbox", self.no_sandbox);
+        v.put("podman_socket", self.podman_socket);
+        v.put("publish_address", self.publish_address);
+        v.put("image_python", self.image_python);
+        v.put("image_node", self.image_node);
+        v.put("image_static", self.image_static);
+        v.put("image_rust_build", self.image_rust_build);
+        v.put("image_go_build", self.image_go_build);
+        v.put("image_native_run", self.image_native_run);
+        v.put("registry", self.registry);
+        v.put("registry_tls_verify", self.registry_tls_verify);
+        v.put("nomad_addr", self.nomad_addr);
+        v.put("nomad_token", self.nomad_token);
+        v.put("nomad_namespace", self.nomad_namespace);
+        v.put("nomad_region", self.nomad_region);
+        v.put("nomad_driver", self.nomad_driver);
+        v.put("nomad_datacenters", self.nomad_datacenters);
+        v.put("lock_lease_secs", self.lock_lease_secs);
+        v.put("lock_wait_secs", self.lock_wait_secs);
+        v.put("crash_restarts", self.crash_restarts);
+        v.put("crash_backoff_ms", self.crash_backoff_ms);
+        v.put("log_retention_days", self.log_retention_days);
+        v.put("log_max_mb", self.log_max_mb);
+        v.put("git_clone_max_mb", self.git_clone_max_mb);
+        v.put("git_clone_timeout_secs", self.git_clone_timeout_secs);
+        v.put("header_timeout_ms", self.header_timeout_ms);
+        v.put("idle_timeout_ms", self.idle_timeout_ms);
+        v.put("max_connections", self.max_connections);
+        v.put("ws_init_timeout_ms", self.ws_init_timeout_ms);
+        v.put(
+            "max_subscriptions_per_connection",
+            self.max_subscriptions_per_connection,
+        );
+        v.put(
+            "max_subscriptions_per_user",
+            self.max_subscriptions_per_user,
+        );
+        v.put("max_body_bytes", self.max_body_bytes);
+    }
+}
