@@ -15,7 +15,6 @@ use paas_core::queue::{BuildQueue, Message, Topic};
 use paas_core::store::sql::SqlStore;
 use paas_core::store::{AppStore, UserStore};
 use paas_core::{AppStatus, Platform};
-use paas_runner::BuildWorker;
 use paas_runner::local::{LocalBuilder, LocalRuntime};
 use paas_tests::TestDb;
 use paas_tests::counting_store::CountingStore;
@@ -241,8 +240,7 @@ async fn a_message_that_keeps_dying_is_dead_lettered_and_fails_the_app() -> anyh
         );
     }
     tokio::time::sleep(claim + Duration::from_millis(50)).await;
-    let worker = BuildWorker::new(s.platform.clone(), s._dir.path().join("builds"));
-    worker.step(Duration::from_millis(200)).await?;
+    s.platform.build_step(Duration::from_millis(200)).await?;
 
     let failed = s.platform.store().app(app.id).await?.expect("app");
     assert_eq!(failed.status, AppStatus::Failed);
