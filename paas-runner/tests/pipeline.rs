@@ -90,6 +90,14 @@ async fn redelivered_messages_change_nothing() -> anyhow::Result<()> {
         .deployment
         .ok_or_else(|| anyhow::anyhow!("no deployment"))?;
 
+    // The build's output is in the log store, and only there.
+    let build_output = s.platform.build_output(app.id, dep_id, 200).await?;
+    for line in ["cloning file://", " as PYTHON", "build finished: "] {
+        assert!(build_output.contains(line), "{line:?} in {build_output:?}");
+    }
+    let builds = s.platform.config().build_dir();
+    assert!(!builds.join(format!("{dep_id}.build.log")).exists());
+
     // The same request and result again, as a queue redelivers after a crash.
     let q = s.platform.queue();
     q.push(
@@ -127,6 +135,11 @@ async fn redelivered_messages_change_nothing() -> anyhow::Result<()> {
         .await?
         .ok_or_else(|| anyhow::anyhow!("gone"))?;
     assert_eq!((dep.build_attempts, dep.start_attempts), (1, 1));
+    assert_eq!(
+        s.platform.build_output(app.id, dep_id, 200).await?,
+        build_output,
+        "nothing built or stored again"
+    );
     s.platform.runtime().shutdown().await;
     Ok(())
 }
