@@ -86,10 +86,7 @@ pub async fn deploy_local(
             progress(&change);
             match change.status {
                 AppStatus::Running => break,
-                AppStatus::Failed => bail!(
-                    "the app failed: {}",
-                    change.reason.unwrap_or_default()
-                ),
+                AppStatus::Failed => bail!("the app failed: {}", change.reason.unwrap_or_default()),
                 _ => {}
             }
         }

@@ -41,7 +41,11 @@ async fn get(url: &str) -> anyhow::Result<String> {
 async fn current(platform: &paas_core::Platform, app: AppId) -> anyhow::Result<Deployment> {
     let app = platform.app(app).await?.context("app gone")?;
     let dep = app.deployment.context("no deployment")?;
-    platform.store().deployment(dep).await?.context("no deployment")
+    platform
+        .store()
+        .deployment(dep)
+        .await?
+        .context("no deployment")
 }
 
 /// The process group of a local instance, from the record the local runtime keeps.
@@ -75,7 +79,11 @@ async fn the_example_runs_every_loop_of_the_platform() -> anyhow::Result<()> {
     let first = current(platform, app.id).await?;
     let lock = platform
         .locks()
-        .acquire(&LockKey::App(app.id), "a test's task", Duration::from_secs(5))
+        .acquire(
+            &LockKey::App(app.id),
+            "a test's task",
+            Duration::from_secs(5),
+        )
         .await?;
     let task = platform
         .submit(user, app.id, TaskRequest::Redeploy { commit: None }, true)
@@ -84,7 +92,10 @@ async fn the_example_runs_every_loop_of_the_platform() -> anyhow::Result<()> {
     platform.locks().release(&lock).await?;
     eventually(Duration::from_secs(60), || async {
         let tasks = platform.tasks_of(app, 10).await?;
-        let t = tasks.iter().find(|t| t.id == task.id).context("task gone")?;
+        let t = tasks
+            .iter()
+            .find(|t| t.id == task.id)
+            .context("task gone")?;
         if t.state == TaskState::Failed {
             bail!("the queued redeploy failed: {:?}", t.error);
         }
@@ -110,15 +121,20 @@ async fn the_example_runs_every_loop_of_the_platform() -> anyhow::Result<()> {
     let restarted = eventually(Duration::from_secs(60), || async {
         let dep = current(platform, app.id).await?;
         let app = platform.app(app.id).await?.context("app gone")?;
-        Ok((dep.restarts >= 1 && dep.instance != Some(instance.clone()))
-            .then_some(())
-            .and(app.endpoint.filter(|_| app.status == AppStatus::Running)))
+        Ok(
+            (dep.restarts >= 1 && dep.instance != Some(instance.clone()))
+                .then_some(())
+                .and(app.endpoint.filter(|_| app.status == AppStatus::Running)),
+        )
     })
     .await?;
     assert_eq!(get(&restarted.url()).await?, "hello from paas\n");
 
     deployed.stop().await?;
     // The app's instance died with the platform.
-    assert!(get(&restarted.url()).await.is_err(), "stopped with the platform");
+    assert!(
+        get(&restarted.url()).await.is_err(),
+        "stopped with the platform"
+    );
     Ok(())
 }

@@ -19,10 +19,10 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use crate::error::{Error, Result};
-use crate::retry::RetryPolicy;
 use crate::model::{AppId, Deployment, DeploymentStatus};
 use crate::platform::Platform;
 use crate::queue::{BuildQueue, Delivery, Message, Topic};
+use crate::retry::RetryPolicy;
 
 /// What one step of a consumer did; tests drain queues by stepping until `Idle`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -102,9 +102,13 @@ impl Platform {
     ) -> Result<std::result::Result<Instance, String>> {
         let policy = self.config().start_retry;
         let started = self
-            .counted(policy, dep, Attempts::Start, startable_again, |_, dep| {
-                async move { self.start_once(app, &dep).await }
-            })
+            .counted(
+                policy,
+                dep,
+                Attempts::Start,
+                startable_again,
+                |_, dep| async move { self.start_once(app, &dep).await },
+            )
             .await;
         match started {
             Ok(instance) => Ok(Ok(instance)),
