@@ -21,12 +21,25 @@
 //!   breaker that skips it until it answers again.
 //! - [`platform`]: [`Platform`], the handle that holds the chosen adapters, built with
 //!   [`Platform::builder`].
-//! - [`flow`]: the flows of the design card: create an application, deploy a built image.
+//! - [`flow`]: the flows of the design card, the whole pipeline in one place: `create` (app and
+//!   first deployment) → `build` (build requests in, images out) → `deploy` (images in, running
+//!   instances out), both halves on the one consume loop of `consume` (pull, delivery limit,
+//!   dead letter, app lock, renew, ack); `capture` (build and instance output into the log
+//!   store, one loop); `tasks`, `supervise`, `reconcile`, `requeue`; `run`
+//!   ([`Platform::run`]), which starts every background loop.
 //!
 //! ## Embedding
+//! A runtime and an image builder (`paas-runner` has local processes, Podman and Nomad), the
+//! platform around them, its loops running until `shutdown`:
 //! ```no_run
-//! # async fn run(runtime: std::sync::Arc<dyn paas_core::runtime::Runtime>) -> paas_core::Result<()> {
-//! let platform = paas_core::Platform::builder().data_dir("./paas-data").runtime(runtime).build().await?;
+//! # use std::sync::Arc;
+//! # async fn embed(
+//! #     runtime: Arc<dyn paas_core::runtime::Runtime>,
+//! #     images: Arc<dyn paas_core::builder::ImageBuilder>,
+//! #     shutdown: impl std::future::Future<Output = ()>,
+//! # ) -> paas_core::Result<()> {
+//! let platform = paas_core::Platform::builder().data_dir("./paas-data").runtime(runtime).images(images).build().await?;
+//! platform.run(shutdown).await;
 //! # Ok(()) }
 //! ```
 

@@ -30,6 +30,9 @@ pub struct PlatformConfig {
     /// Where checkouts and build logs go instead of `<data-dir>/builds`: outside the data dir
     /// when apps run as their own users and must reach their checkout but not the data dir.
     pub builds_dir: Option<PathBuf>,
+    /// Whether [`Platform::run`] runs the builder here. Off when separate build workers
+    /// (`paas worker`, [`crate::flow::Loops::BUILDER`]) take every build.
+    pub run_builder: bool,
     /// Which repository URLs users may give.
     pub source_policy: SourcePolicy,
     /// Bounds on each git operation (time, disk, ref listing).
@@ -78,8 +81,9 @@ impl PlatformConfig {
             .unwrap_or_else(|| self.data_dir.join("builds"))
     }
 
-    /// The build log of a deployment.
-    pub fn build_log(&self, deployment: crate::model::DeploymentId) -> PathBuf {
+    /// The build log file of a deployment: the builder's buffer while it runs, removed once its
+    /// lines are in the log store.
+    pub(crate) fn build_log(&self, deployment: crate::model::DeploymentId) -> PathBuf {
         self.build_dir().join(format!("{deployment}.build.log"))
     }
 }
@@ -89,6 +93,7 @@ impl Default for PlatformConfig {
         Self {
             data_dir: PathBuf::from("paas-data"),
             builds_dir: None,
+            run_builder: true,
             source_policy: SourcePolicy::default(),
             git: GitLimits::default(),
             build_retry: RetryPolicy::attempts(3),

@@ -4,7 +4,7 @@
 //! Expected flow: a task takes its app's lock ([`crate::lock`]) and runs; a task on a busy app is
 //! refused with `APP_BUSY` (saying what it waits for), or, if the user asks for it, recorded as
 //! `QUEUED` and run by the task loop once the app is free, oldest first. A deploy task lives as
-//! long as its deployment: the build worker and the deployer move it on, and it ends with the
+//! long as its deployment: the builder and the deployer move it on, and it ends with the
 //! deployment (running or failed).
 
 use chrono::{DateTime, Utc};

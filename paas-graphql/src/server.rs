@@ -22,7 +22,6 @@ use paas_core::cache::none::NoCache;
 use paas_core::cache::redis::RedisCache;
 use paas_core::events::redis::RedisBus;
 use paas_core::queue::redis::RedisQueue;
-use paas_runner::BuildWorker;
 use paas_runner::local::{Isolation, LocalBuilder, LocalRuntime};
 use paas_runner::nomad::NomadRuntime;
 use paas_runner::podman::{PodmanBuilder, PodmanRuntime};
@@ -67,7 +66,6 @@ pub(crate) struct AppState {
 pub struct Server {
     listener: TcpListener,
     platform: Platform,
-    worker: Option<BuildWorker>,
     router: Router,
     limits: Limits,
 }
@@ -170,9 +168,6 @@ impl Server {
                     source,
                 })?;
         let platform = platform(&settings).await?;
-        let worker = settings
-            .run_worker
-            .then(|| BuildWorker::new(platform.clone(), platform.config().build_dir()));
         let mut limits = settings.limits.clone();
         limits.max_connections =
             crate::nofile::fit_connections(limits.max_connections, crate::nofile::raise());
@@ -196,7 +191,6 @@ impl Server {
         Ok(Self {
             listener,
             platform,
-            worker,
             router,
             limits,
         })
@@ -211,8 +205,9 @@ impl Server {
         &self.platform
     }
 
-    /// Serves until `shutdown` completes, then stops the deployer, the worker and the apps that
-    /// die with this process, recording that on the apps.
+    /// Serves until `shutdown` completes, with every loop of the platform running beside
+    /// ([`Platform::run`]: the build worker unless `--no-worker`); then stops them and the apps
+    /// that die with this process, recording that on the apps.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -224,83 +219,42 @@ impl Server {
                 let _ = rx.wait_for(|s| *s).await;
             }
         };
-        let mut tasks = tokio::task::JoinSet::new();
-        {
-            let platform = self.platform.clone();
-            let stop = stopped();
-            tasks.spawn(async move { platform.run_deployer(stop).await });
-        }
-        {
-            let platform = self.platform.clone();
-            let stop = stopped();
-            tasks.spawn(async move { platform.run_task_queue(stop).await });
-        }
-        {
-            // Recovery first, so that an instance lost with a crash is recovered, not counted
-            // as a crash of the app.
-            let platform = self.platform.clone();
-            let stop = stopped();
-            tasks.spawn(async move {
-                if let Err(e) = platform.reconcile().await {
-                    tracing::error!(error = %e, "recovery at start-up failed");
-                }
-                platform.run_supervisor(stop).await;
-            });
-        }
-        {
-            let platform = self.platform.clone();
-            let stop = stopped();
-            tasks.spawn(async move { platform.run_log_retention(stop).await });
-        }
-        {
-            // Queues again what the database says is waiting when the queue lost it (Redis
-            // restarted empty) or could not take it (Redis unreachable).
-            let platform = self.platform.clone();
-            let stop = stopped();
-            tasks.spawn(async move { platform.run_requeue(stop).await });
-        }
-        if let Some(worker) = self.worker {
-            let stop = stopped();
-            tasks.spawn(async move { worker.run(stop).await });
-        }
-
-        let serve_stop = stopped();
+        let (platform, stop) = (self.platform.clone(), stopped());
+        let loops = tokio::spawn(async move { platform.run(stop).await });
         let mut serve = tokio::spawn(crate::conn::serve(
             self.listener,
             self.router,
             self.limits,
-            serve_stop,
+            stopped(),
         ));
-        tokio::select! {
-            _ = shutdown => {}
-            r = &mut serve => {
-                // The server ended by itself (it only does on a panic).
-                let _ = stop_tx.send(true);
-                return r.map_err(std::io::Error::other);
-            }
-        }
+        let served = tokio::select! {
+            _ = shutdown => None,
+            // The server ended by itself (it only does on a panic).
+            r = &mut serve => Some(r.map_err(std::io::Error::other)),
+        };
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
-        if tokio::time::timeout(GRACE, &mut serve).await.is_err() {
+        if served.is_none() && tokio::time::timeout(GRACE, &mut serve).await.is_err() {
             serve.abort();
         }
-        while tasks.join_next().await.is_some() {}
-        if let Err(e) = self.platform.shutdown().await {
-            tracing::error!(error = %e, "could not stop the apps' instances at shutdown");
+        if let Err(e) = loops.await {
+            tracing::error!(error = %e, "the platform's loops ended abnormally");
         }
-        Ok(())
+        served.unwrap_or(Ok(()))
     }
 }
 
-/// `paas worker`: builds from the queue until `shutdown`, nothing else.
+/// `paas worker`: builds from the queue until `shutdown`, nothing else
+/// ([`paas_core::flow::Loops::BUILDER`]: the other loops run with `paas serve`).
 pub async fn run_worker(
     settings: Settings,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
     let platform = platform(&settings).await?;
-    let worker = BuildWorker::new(platform.clone(), platform.config().build_dir());
     tracing::info!("build worker started");
-    worker.run(shutdown).await;
+    platform
+        .run_loops(paas_core::flow::Loops::BUILDER, shutdown)
+        .await;
     Ok(())
 }
 

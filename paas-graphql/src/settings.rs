@@ -219,6 +219,7 @@ impl Settings {
         PlatformConfig {
             data_dir: self.data_dir.clone(),
             builds_dir,
+            run_builder: self.run_worker,
             source_policy: paas_core::model::SourcePolicy {
                 allow_local: self.allow_local_repos,
             },

@@ -1,6 +1,7 @@
 //! # paas-runner
 //!
-//! The backends that do the work, behind the ports of `paas-core`.
+//! The backends that do the work, behind the ports of `paas-core`: adapters only. The pipeline
+//! that drives them (build, deploy, supervise) is `paas-core`'s `flow`.
 //!
 //! ## Layout
 //! - [`local`]: the zero-setup default. [`local::LocalBuilder`] runs the language's build step in
@@ -8,11 +9,7 @@
 //!   `$PORT` set.
 //! - [`podman`]: images built and run as containers through the libpod API.
 //! - [`nomad`]: apps run as Nomad service jobs (images built with Podman).
-//! - [`worker`]: the build worker loop: build requests in, checkouts built, results out.
 
 pub mod local;
 pub mod nomad;
 pub mod podman;
-pub mod worker;
-
-pub use worker::BuildWorker;

@@ -16,7 +16,6 @@ use paas_core::queue::{BuildQueue, Message, Topic};
 use paas_core::store::sql::SqlStore;
 use paas_core::store::{AppStore, UserStore};
 use paas_core::{AppStatus, Platform};
-use paas_runner::BuildWorker;
 use paas_runner::local::{LocalBuilder, LocalRuntime};
 use paas_tests::TestDb;
 use paas_tests::counting_store::CountingStore;
@@ -257,9 +256,8 @@ async fn a_message_that_keeps_dying_is_dead_lettered_and_fails_the_app() -> anyh
         assert_eq!(taken.attempt, n + 1);
     }
     // The worker's step gets it once the last one's claim time has passed, and gives up on it.
-    let worker = BuildWorker::new(s.platform.clone(), s._dir.path().join("builds"));
     tokio::time::timeout(Duration::from_secs(10), async {
-        while worker.step(Duration::from_millis(100)).await? != Step::Handled {}
+        while s.platform.build_step(Duration::from_millis(100)).await? != Step::Handled {}
         anyhow::Ok(())
     })
     .await??;

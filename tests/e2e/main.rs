@@ -3,6 +3,7 @@
 
 mod apps;
 mod auth;
+mod build_log;
 mod config;
 mod create;
 mod desired;

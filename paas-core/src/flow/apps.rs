@@ -82,7 +82,7 @@ impl Platform {
     /// Changes an app with `change`, compare-and-set on its version, retrying on conflicts with
     /// a fresh copy. A status change is checked against the state machine, stored as an event in
     /// the same transaction, then published. `change` may run more than once.
-    pub async fn update_app(
+    pub(crate) async fn update_app(
         &self,
         id: AppId,
         change: impl FnMut(&mut Application) -> Result<()>,
@@ -91,7 +91,7 @@ impl Platform {
     }
 
     /// [`Platform::update_app`] that also inserts `deployment`, in the same transaction.
-    pub async fn update_app_adding(
+    pub(crate) async fn update_app_adding(
         &self,
         id: AppId,
         deployment: &Deployment,

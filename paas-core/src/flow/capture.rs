@@ -1,15 +1,27 @@
-//! Getting lines into the store: an instance's output (followed through the runtime, once per
-//! instance in this process) and a file while it is written (a build log). Where each source
-//! was read up to is stored with its lines, so a restarted reader repeats nothing.
+//! Getting output into the log store: an instance's output (followed through the runtime, once
+//! per instance in this process) and a build log file while the builder writes it. Both are a
+//! source of line batches with positions, stored by one loop with one policy:
+//!
+//! - Each batch is stored with the position after it, in one transaction (compare-and-set), so
+//!   a restarted reader goes on where the last one stopped, repeating nothing.
+//! - Storing a batch is retried with the platform's build retry policy, except when another
+//!   reader owns the source ([`Error::LockLost`]): this one then stops.
+//! - An error of the source (the runtime's stream, reading the file) ends the capture with it.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::StreamExt;
+use futures::stream::BoxStream;
 
 use crate::error::{Error, Result};
-use crate::logs::{LogStream, NewLine, SourcePosition};
+use crate::logs::{FileTail, LogStream, NewLine, SourcePosition};
 use crate::model::{AppId, DeploymentId};
 use crate::platform::Platform;
+use crate::runtime::{OutputBatch, OutputLine};
+
+/// How often a captured file is read.
+const CAPTURE_EVERY: Duration = Duration::from_millis(100);
 
 impl Platform {
     /// Starts storing an instance's output (once per instance in this process), until the
@@ -21,7 +33,15 @@ impl Platform {
         let platform = self.clone();
         let instance = instance.to_owned();
         tokio::spawn(async move {
-            match platform.collect(app, deployment, &instance).await {
+            let source = format!("instance:{instance}");
+            let stored = async {
+                let position = platform.store().log_position(&source).await?;
+                let batches = platform.runtime().output(&instance, position.clone());
+                platform
+                    .store_source(app, deployment, &source, position, batches)
+                    .await
+            };
+            match stored.await {
                 Ok(()) => {}
                 Err(Error::LockLost(_)) => {
                     tracing::debug!(%instance, "another process follows this instance's output");
@@ -34,11 +54,45 @@ impl Platform {
         });
     }
 
-    async fn collect(&self, app: AppId, deployment: DeploymentId, instance: &str) -> Result<()> {
-        let source = format!("instance:{instance}");
-        let mut position = self.store().log_position(&source).await?;
-        let mut output = self.runtime().output(instance, position.clone());
-        while let Some(batch) = output.next().await {
+    /// Captures the file at `path` into the log of `app` as `stream` lines of `deployment`
+    /// while it is written, until [`FileCapture::finish`]. Each capture is a source of its own
+    /// (the builder starts each run of a build on a fresh file).
+    pub(crate) fn capture_file(
+        &self,
+        app: AppId,
+        deployment: DeploymentId,
+        path: PathBuf,
+        stream: LogStream,
+    ) -> FileCapture {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let platform = self.clone();
+        let source = format!(
+            "file:{deployment}:{}:{}",
+            stream.as_str(),
+            uuid::Uuid::now_v7()
+        );
+        let task = tokio::spawn(async move {
+            let batches = file_batches(FileTail::new(path, 0), stream, stopped);
+            platform
+                .store_source(app, deployment, &source, None, batches)
+                .await
+        });
+        FileCapture {
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// The one capture loop: stores every batch of `batches` with the position after it.
+    async fn store_source(
+        &self,
+        app: AppId,
+        deployment: DeploymentId,
+        source: &str,
+        mut position: Option<String>,
+        mut batches: BoxStream<'static, Result<OutputBatch>>,
+    ) -> Result<()> {
+        while let Some(batch) = batches.next().await {
             let batch = batch?;
             let lines: Vec<NewLine> = batch
                 .lines
@@ -51,7 +105,7 @@ impl Platform {
                 })
                 .collect();
             let pos = SourcePosition {
-                source: source.clone(),
+                source: source.to_owned(),
                 expected: position.clone(),
                 next: batch.position.clone(),
             };
@@ -68,82 +122,69 @@ impl Platform {
     }
 }
 
-/// Copies the lines appended to a file (a build log) into an app's log while the work that
-/// writes it runs. [`FileCapture::finish`] stores the rest; until then it looks every 100 ms.
-pub struct FileCapture {
+/// The lines appended to a file, as batches with the byte position after them: looked at every
+/// [`CAPTURE_EVERY`] until `stop`, then read to the end (a last line without its end included).
+fn file_batches(
+    tail: FileTail,
+    stream: LogStream,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) -> BoxStream<'static, Result<OutputBatch>> {
+    let state = (tail, Some(stop));
+    futures::stream::unfold(state, move |(mut tail, mut stop)| async move {
+        loop {
+            // `None` once stopped: the last batch was read.
+            let stopping = match stop.as_mut() {
+                None => return None,
+                Some(rx) => tokio::select! {
+                    _ = rx => true,
+                    () = tokio::time::sleep(CAPTURE_EVERY) => false,
+                },
+            };
+            let mut texts = match tail.read() {
+                Ok(texts) => texts,
+                Err(e) => {
+                    let err = Error::io("reading a captured log", e);
+                    return Some((Err(err), (tail, None)));
+                }
+            };
+            if stopping {
+                stop = None;
+                texts.extend(tail.finish());
+            }
+            if !texts.is_empty() {
+                let batch = OutputBatch {
+                    lines: texts
+                        .into_iter()
+                        .map(|text| OutputLine {
+                            stream,
+                            text,
+                            at: None,
+                        })
+                        .collect(),
+                    position: tail.position().to_string(),
+                };
+                return Some((Ok(batch), (tail, stop)));
+            }
+        }
+    })
+    .boxed()
+}
+
+/// A file being captured into an app's log; [`FileCapture::finish`] stores the rest.
+pub(crate) struct FileCapture {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<()>>,
 }
 
-/// How often a captured file is read.
-const CAPTURE_EVERY: Duration = Duration::from_millis(100);
-
 impl FileCapture {
     /// Stops after storing every line written so far.
-    pub async fn finish(mut self) -> Result<()> {
+    pub(crate) async fn finish(mut self) -> Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         match (&mut self.task).await {
             Ok(r) => r,
             Err(e) => Err(Error::runtime_from("the log capture stopped", e)),
-        }
-    }
-}
-
-impl Platform {
-    /// Captures `path` into the log of `app` as `stream` lines of `deployment`. Where an earlier
-    /// capture of the same file stopped is remembered, so nothing is stored twice.
-    pub fn capture_file(
-        &self,
-        app: AppId,
-        deployment: DeploymentId,
-        path: std::path::PathBuf,
-        stream: LogStream,
-    ) -> FileCapture {
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-        let platform = self.clone();
-        let task = tokio::spawn(async move {
-            let source = format!("file:{deployment}:{}", stream.as_str());
-            let mut position = platform.store().log_position(&source).await?;
-            let start = position
-                .as_deref()
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(0);
-            let mut tail = crate::logs::FileTail::new(path, start);
-            loop {
-                let done = tokio::select! {
-                    _ = &mut stopped => true,
-                    () = tokio::time::sleep(CAPTURE_EVERY) => false,
-                };
-                let mut texts = tail
-                    .read()
-                    .map_err(|e| Error::io("reading a captured log", e))?;
-                if done {
-                    texts.extend(tail.finish());
-                }
-                if !texts.is_empty() {
-                    let lines: Vec<NewLine> = texts
-                        .into_iter()
-                        .map(|t| NewLine::new(stream, Some(deployment), t))
-                        .collect();
-                    let next = tail.position().to_string();
-                    let pos = SourcePosition {
-                        source: source.clone(),
-                        expected: position.clone(),
-                        next: next.clone(),
-                    };
-                    platform.append_logs_from(app, &lines, Some(&pos)).await?;
-                    position = Some(next);
-                }
-                if done {
-                    return Ok(());
-                }
-            }
-        });
-        FileCapture {
-            stop: Some(stop),
-            task,
         }
     }
 }

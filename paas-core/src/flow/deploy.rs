@@ -7,69 +7,17 @@
 use std::future::Future;
 use std::time::Duration;
 
+use futures::FutureExt;
+
 use tokio::net::TcpStream;
 
+use super::consume::{Attempts, STEP_WAIT, Step, Work, run_steps};
 use crate::error::{Error, Result};
 use crate::model::{AppId, Application, Deployment, DeploymentId, DeploymentStatus};
 use crate::platform::Platform;
 use crate::queue::{Message, Topic};
 use crate::runtime::{Instance, InstanceSpec, InstanceState};
 use crate::status::AppStatus;
-
-/// What one step of a worker loop did; tests drain queues by stepping until `Idle`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Step {
-    Idle,
-    Handled,
-}
-
-/// How long one step of a loop waits for a message before looking at shutdown again.
-const STEP_WAIT: Duration = Duration::from_secs(1);
-
-/// Runs `step` over and over until `shutdown` completes. A failed step is logged and followed by
-/// a pause, so a broken dependency (database down) is not hammered; its message stays unacked
-/// and is delivered again.
-pub async fn run_steps<F, Fut>(name: &str, shutdown: impl Future<Output = ()>, mut step: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Step>>,
-{
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => return,
-            result = step() => {
-                if let Err(e) = result {
-                    tracing::error!(loop_name = name, error = %e, "step failed");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        }
-    }
-}
-
-/// Runs `work` on a delivery while renewing it, so the queue does not give it to another
-/// consumer while this one is alive and busy.
-pub async fn while_renewing<T>(
-    queue: &std::sync::Arc<dyn crate::queue::BuildQueue>,
-    delivery: &crate::queue::Delivery,
-    work: impl Future<Output = T>,
-) -> T {
-    let renew = async {
-        let mut every = tokio::time::interval(queue.renew_every().max(Duration::from_millis(100)));
-        every.tick().await;
-        loop {
-            every.tick().await;
-            if let Err(e) = queue.renew(delivery).await {
-                tracing::warn!(error = %e, "could not renew a message");
-            }
-        }
-    };
-    tokio::select! {
-        out = work => out,
-        never = renew => never,
-    }
-}
 
 /// How often a starting instance is probed.
 const PROBE_EVERY: Duration = Duration::from_millis(25);
@@ -82,39 +30,32 @@ impl Platform {
 
     /// Takes one build result (waiting up to `wait`) and acts on it.
     pub async fn deploy_step(&self, wait: Duration) -> Result<Step> {
-        let Some(delivery) = self.queue().pull(Topic::Results, wait).await? else {
-            return Ok(Step::Idle);
-        };
-        if delivery.attempt > crate::queue::MAX_DELIVERIES {
-            self.dead_letter(&delivery).await?;
-            return Ok(Step::Handled);
-        }
-        match &delivery.message {
-            Message::BuildSucceeded { app, deployment } => {
-                let purpose = format!("starting deployment {deployment}");
-                let start =
-                    self.with_app_lock(*app, &purpose, self.start_deployment(*app, *deployment));
-                while_renewing(self.queue(), &delivery, start).await?;
-            }
+        self.consume_step(Topic::Results, wait, |message| match message {
+            Message::BuildSucceeded { app, deployment } => Some(Work {
+                app: *app,
+                purpose: format!("starting deployment {deployment}"),
+                run: self.start_deployment(*app, *deployment).boxed(),
+            }),
             Message::BuildFailed {
                 app,
                 deployment,
                 reason,
             } => {
                 tracing::info!(app_id = %app, %deployment, %reason, "build failed");
+                None
             }
             Message::BuildRequest { .. } => {
                 tracing::warn!("a build request on the results topic was dropped");
+                None
             }
-        }
-        self.queue().ack(&delivery).await?;
-        Ok(Step::Handled)
+        })
+        .await
     }
 
     /// Starts a built deployment: app `Starting`, up to N starts, then `Running` or `Failed`.
     /// A running app keeps serving from its live deployment until the new one answers.
     #[tracing::instrument(skip(self), err)]
-    pub async fn start_deployment(&self, app_id: AppId, dep_id: DeploymentId) -> Result<()> {
+    pub(crate) async fn start_deployment(&self, app_id: AppId, dep_id: DeploymentId) -> Result<()> {
         let Some(mut dep) = self.store().deployment(dep_id).await? else {
             return Ok(());
         };
@@ -127,17 +68,8 @@ impl Platform {
         ) {
             return Ok(());
         }
-        if app.deployment != Some(dep.id) {
-            dep.status = DeploymentStatus::Stopped;
-            dep.error = Some("replaced by a newer deployment".into());
-            self.store().update_deployment(&dep).await?;
-            return self
-                .track(
-                    dep.id,
-                    "",
-                    Some(Some("replaced by a newer deployment".into())),
-                )
-                .await;
+        if self.replaced(app.deployment, &mut dep).await? {
+            return Ok(());
         }
         let live = self.live_deployment(app.id, Some(dep.id)).await?;
         let app = if app.status == AppStatus::Starting || live.is_some() {
@@ -169,17 +101,13 @@ impl Platform {
         dep: &mut Deployment,
     ) -> Result<std::result::Result<Instance, String>> {
         let policy = self.config().start_retry;
-        let started = policy
-            .run_while(
-                |_| {
-                    dep.start_attempts += 1;
-                    let dep = dep.clone();
-                    async move {
-                        self.store().update_deployment(&dep).await?;
-                        self.start_once(app, &dep).await
-                    }
-                },
+        let started = self
+            .counted(
+                policy,
+                dep,
+                Attempts::Start,
                 startable_again,
+                |_, dep| async move { self.start_once(app, &dep).await },
             )
             .await;
         match started {

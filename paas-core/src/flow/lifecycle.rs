@@ -15,7 +15,7 @@ use crate::status::AppStatus;
 impl Platform {
     /// Records a failed deployment. If the app still serves an older deployment, that one stays
     /// live and the app `RUNNING` with the failure as its reason; otherwise the app is `FAILED`.
-    pub async fn fail_deployment(&self, dep: &mut Deployment, reason: String) -> Result<()> {
+    pub(crate) async fn fail_deployment(&self, dep: &mut Deployment, reason: String) -> Result<()> {
         let reason = match self.app(dep.app_id).await? {
             Some(app) => app.env.scrub(&reason),
             None => reason,
@@ -49,7 +49,7 @@ impl Platform {
 
     /// Gives up on a message delivered too often (its handler keeps dying or failing): the
     /// deployment fails with the reason, and the message goes to the dead letters.
-    pub async fn dead_letter(&self, delivery: &crate::queue::Delivery) -> Result<()> {
+    pub(crate) async fn dead_letter(&self, delivery: &crate::queue::Delivery) -> Result<()> {
         let reason = format!(
             "gave up after {} deliveries of {:?}: its handling kept failing",
             delivery.attempt, delivery.message
@@ -95,7 +95,7 @@ impl Platform {
 
     /// Removes images of old deployments beyond the newest `keep_images` that have one, so that
     /// rollback keeps working for those. Deployments in flight are never touched.
-    pub async fn prune_images(&self, app: AppId) -> Result<()> {
+    pub(crate) async fn prune_images(&self, app: AppId) -> Result<()> {
         let keep = self.config().keep_images;
         let with_images = self
             .store()

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::events::{Event, LogsWritten, StatusEvent};
-use crate::logs::{LogLine, LogPage, LogQuery, LogStream, LogTime, NewLine, SourcePosition};
+use crate::logs::{
+    Direction, LogLine, LogPage, LogQuery, LogStream, LogTime, NewLine, SourcePosition,
+};
 use crate::model::{AppId, DeploymentId, User};
 use crate::platform::Platform;
 
@@ -41,7 +43,7 @@ impl Platform {
     /// Writes a `system` line: what the platform did to the app, in words. Values of the app's
     /// env vars are scrubbed out (a reason may quote the app's output). Best effort: a failure
     /// is logged, never returned, so that logging cannot fail the work it describes.
-    pub async fn system_log(
+    pub(crate) async fn system_log(
         &self,
         app: AppId,
         deployment: Option<DeploymentId>,
@@ -90,6 +92,28 @@ impl Platform {
         let lines = self.store().read_logs(query).await?;
         let last = lines.last().map(|l| l.at).or(query.last).or(query.from);
         Ok(LogPage { lines, last })
+    }
+
+    /// The last `lines` lines (at most [`crate::logs::MAX_PAGE`]) of a deployment's build
+    /// output, oldest first: clone, build steps, their output and errors. Read from the log
+    /// store, so they are there whichever host built it.
+    pub async fn build_output(
+        &self,
+        app: AppId,
+        deployment: DeploymentId,
+        lines: u64,
+    ) -> Result<String> {
+        let query = LogQuery {
+            deployment: Some(deployment),
+            streams: vec![LogStream::Build],
+            limit: lines.clamp(1, crate::logs::MAX_PAGE),
+            direction: Direction::Backward,
+            ..LogQuery::app(app)
+        };
+        let mut newest_first = self.store().read_logs(&query).await?;
+        newest_first.reverse();
+        let texts: Vec<String> = newest_first.into_iter().map(|l| l.text).collect();
+        Ok(texts.join("\n"))
     }
 
     /// Applies the retention policy to every app's log once; returns how many lines went.

@@ -1,8 +1,13 @@
-//! The flows of the design card, as methods on [`crate::Platform`].
+//! The flows of the design card, as methods on [`crate::Platform`]. The pipeline, in order:
+//! `create` (app and first deployment, build request queued) → `build` (request → image) →
+//! `deploy` (image → running instance), both halves on the one consume loop of `consume`;
+//! `capture` stores build and instance output; `run` starts every background loop.
 
 mod actions;
 mod apps;
+mod build;
 mod capture;
+mod consume;
 mod create;
 mod deploy;
 mod follow;
@@ -12,12 +17,13 @@ mod logs;
 mod power;
 mod reconcile;
 mod requeue;
+mod run;
 mod settle;
 mod supervise;
 mod tasks;
 mod watch;
 
-pub use capture::FileCapture;
-pub use deploy::{Step, run_steps, while_renewing};
+pub use consume::Step;
 pub use follow::LogItem;
 pub(crate) use log_watch::LogWatches;
+pub use run::Loops;

@@ -239,7 +239,7 @@ impl Platform {
     }
 
     /// Moves on the task rolling out `dep`: a new step, or its end (`Some(error)`).
-    pub async fn track(
+    pub(crate) async fn track(
         &self,
         dep: DeploymentId,
         progress: &str,
@@ -320,7 +320,7 @@ impl Platform {
 
     /// Runs a step of a deploy (build, start) under the app's lock, waiting for it as long as
     /// [`crate::PlatformConfig::step_lock_wait`].
-    pub async fn with_app_lock<T>(
+    pub(crate) async fn with_app_lock<T>(
         &self,
         app: AppId,
         purpose: &str,

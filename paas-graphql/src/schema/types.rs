@@ -148,20 +148,25 @@ pub struct Deployment {
     pub updated_at: DateTime<Utc>,
     #[graphql(skip)]
     pub domain_id: model::DeploymentId,
+    #[graphql(skip)]
+    pub app_id: model::AppId,
 }
 
 #[ComplexObject]
 impl Deployment {
-    /// The end of the build log: clone, build steps, their output and errors.
+    /// The end of the build log: clone, build steps, their output and errors (from the log
+    /// store, whichever host built it).
     async fn build_log(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 200, validator(minimum = 1, maximum = 5000))] lines: i32,
     ) -> GqlResult<String> {
         let platform = ctx.data::<Platform>()?;
-        let path = platform.config().build_log(self.domain_id);
-        let lines = usize::try_from(lines).unwrap_or(200);
-        Ok(tokio::task::spawn_blocking(move || paas_core::builder::tail(&path, lines)).await?)
+        let lines = u64::try_from(lines).unwrap_or(200);
+        platform
+            .build_output(self.app_id, self.domain_id, lines)
+            .await
+            .gql()
     }
 }
 
@@ -169,6 +174,7 @@ impl From<model::Deployment> for Deployment {
     fn from(d: model::Deployment) -> Self {
         Self {
             domain_id: d.id,
+            app_id: d.app_id,
             id: ID(d.id.to_string()),
             status: d.status.into(),
             commit: d.commit.map(|c| c.to_string()),

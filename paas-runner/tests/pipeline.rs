@@ -1,4 +1,4 @@
-//! The build worker and the deployer, stepped by hand (no sleeping): a real SQLite store, real
+//! The builder and the deployer of the core, on the local adapters, stepped by hand (no sleeping): a real SQLite store, real
 //! git repositories, real processes.
 
 use std::sync::Arc;
@@ -10,7 +10,6 @@ use paas_core::model::{AppName, GitUrl, NewApplication, SourcePolicy, User, User
 use paas_core::queue::{Message, Topic};
 use paas_core::retry::RetryPolicy;
 use paas_core::{AppStatus, Platform, PlatformConfig};
-use paas_runner::BuildWorker;
 use paas_runner::local::{LocalBuilder, LocalRuntime};
 use paas_tests::git_repo;
 use paas_tests::repo::file_url;
@@ -19,15 +18,15 @@ const APP: &str = "import http.server, os\nhttp.server.HTTPServer(('127.0.0.1', 
 
 struct Setup {
     platform: Platform,
-    worker: BuildWorker,
     user: User,
     _dir: tempfile::TempDir,
 }
 
-async fn setup(work_dir: Option<std::path::PathBuf>) -> anyhow::Result<Setup> {
+async fn setup(builds_dir: Option<std::path::PathBuf>) -> anyhow::Result<Setup> {
     let dir = tempfile::tempdir()?;
     let config = PlatformConfig {
         data_dir: dir.path().to_path_buf(),
+        builds_dir,
         build_retry: RetryPolicy {
             base: Duration::from_millis(5),
             ..RetryPolicy::attempts(3)
@@ -46,13 +45,8 @@ async fn setup(work_dir: Option<std::path::PathBuf>) -> anyhow::Result<Setup> {
         created_at: Utc::now(),
     };
     platform.store().create_user(&user, "hash").await?;
-    let worker = BuildWorker::new(
-        platform.clone(),
-        work_dir.unwrap_or_else(|| dir.path().join("builds")),
-    );
     Ok(Setup {
         platform,
-        worker,
         user,
         _dir: dir,
     })
@@ -65,10 +59,10 @@ fn new_app(name: &str, repo: &std::path::Path) -> anyhow::Result<NewApplication>
     ))
 }
 
-/// Steps worker and deployer until both queues are empty.
+/// Steps builder and deployer until both queues are empty.
 async fn drain(s: &Setup) -> anyhow::Result<()> {
     loop {
-        let built = s.worker.step(Duration::ZERO).await?;
+        let built = s.platform.build_step(Duration::ZERO).await?;
         let deployed = s.platform.deploy_step(Duration::ZERO).await?;
         if built == Step::Idle && deployed == Step::Idle {
             return Ok(());
@@ -95,6 +89,14 @@ async fn redelivered_messages_change_nothing() -> anyhow::Result<()> {
     let dep_id = running
         .deployment
         .ok_or_else(|| anyhow::anyhow!("no deployment"))?;
+
+    // The build's output is in the log store, and only there.
+    let build_output = s.platform.build_output(app.id, dep_id, 200).await?;
+    for line in ["cloning file://", " as PYTHON", "build finished: "] {
+        assert!(build_output.contains(line), "{line:?} in {build_output:?}");
+    }
+    let builds = s.platform.config().build_dir();
+    assert!(!builds.join(format!("{dep_id}.build.log")).exists());
 
     // The same request and result again, as a queue redelivers after a crash.
     let q = s.platform.queue();
@@ -133,6 +135,11 @@ async fn redelivered_messages_change_nothing() -> anyhow::Result<()> {
         .await?
         .ok_or_else(|| anyhow::anyhow!("gone"))?;
     assert_eq!((dep.build_attempts, dep.start_attempts), (1, 1));
+    assert_eq!(
+        s.platform.build_output(app.id, dep_id, 200).await?,
+        build_output,
+        "nothing built or stored again"
+    );
     s.platform.runtime().shutdown().await;
     Ok(())
 }
