@@ -6,13 +6,13 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::config::FlagValues;
+use crate::settings::RuntimeKind;
 use clap::Args;
-use paas_graphql::config::FlagValues;
-use paas_graphql::settings::RuntimeKind;
 
 /// The file and the data: every command takes these.
 #[derive(Args, Clone)]
-pub(crate) struct DataFlags {
+pub struct DataFlags {
     /// A TOML file of settings (see examples/paas.toml) [env: PAAS_CONFIG].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -32,7 +32,7 @@ pub(crate) struct DataFlags {
 }
 
 impl DataFlags {
-    pub(crate) fn values(self) -> FlagValues {
+    pub fn values(self) -> FlagValues {
         let mut v = FlagValues {
             config: self.config,
             ..FlagValues::default()
@@ -47,7 +47,7 @@ impl DataFlags {
 
 /// Everything else `serve`, `worker` and `config` take.
 #[derive(Args, Clone)]
-pub(crate) struct ServeFlags {
+pub struct ServeFlags {
     /// Address to listen on; default 127.0.0.1:$PORT, or 127.0.0.1:8080.
     #[arg(long)]
     listen: Option<SocketAddr>,
@@ -175,7 +175,7 @@ pub(crate) struct ServeFlags {
 }
 
 impl ServeFlags {
-    pub(crate) fn add_to(self, v: &mut FlagValues) {
+    pub fn add_to(self, v: &mut FlagValues) {
         v.put("listen", self.listen);
         v.switch("no_local_repos", self.no_local_repos);
         v.switch("no_worker", self.no_worker);
@@ -224,4 +224,35 @@ impl ServeFlags {
         );
         v.put("max_body_bytes", self.max_body_bytes);
     }
+}
+
+/// The flags of `paas serve`, alone: what [`serve_settings`] parses.
+#[derive(clap::Parser)]
+#[command(name = "paas serve")]
+struct ServeCommand {
+    #[command(flatten)]
+    data: DataFlags,
+    #[command(flatten)]
+    serve: ServeFlags,
+}
+
+/// The flags of `serve` and `worker` as configuration values.
+pub fn serve_flags(data: DataFlags, serve: ServeFlags) -> FlagValues {
+    let mut flags = data.values();
+    serve.add_to(&mut flags);
+    flags
+}
+
+/// The settings `paas serve <args>` would run with in environment `env` (and no other): the
+/// same flags and layers as the binary, for a server started in-process (tests, embedders).
+pub fn serve_settings(
+    args: &[&str],
+    env: &[(String, String)],
+) -> Result<crate::Settings, crate::config::ConfigError> {
+    use clap::Parser;
+    let parsed =
+        ServeCommand::try_parse_from(std::iter::once("paas serve").chain(args.iter().copied()))
+            .map_err(|e| crate::config::ConfigError::new(e.to_string()))?;
+    let loaded = crate::config::load::load_from(serve_flags(parsed.data, parsed.serve), env)?;
+    Ok(crate::Settings::from(&loaded.config))
 }

@@ -5,6 +5,8 @@
 //! ## Layout
 //! - [`config`]: every setting as one flat set of keys, read in layers (defaults, TOML file,
 //!   environment, flags) with the source of each value, printed without secrets.
+//! - [`flags`]: the command-line flags of `serve` and `worker`, one per key of the
+//!   configuration, and [`flags::serve_settings`] for a server started in-process.
 //! - [`settings`]: the configuration in the types the server uses.
 //! - `start_checks`: the database, Redis and Nomad answer before the server says it is ready.
 //! - [`auth`]: bearer tokens to users, for HTTP requests and websocket connections.
@@ -23,6 +25,7 @@ pub mod auth;
 pub mod config;
 mod conn;
 pub mod error;
+pub mod flags;
 mod http_logs;
 pub mod limits;
 pub mod nofile;

@@ -15,8 +15,7 @@ use paas_graphql::settings::RuntimeKind;
 use paas_graphql::{Server, Settings};
 use tracing_subscriber::EnvFilter;
 
-mod flags;
-use flags::{DataFlags, ServeFlags};
+use paas_graphql::flags::{DataFlags, ServeFlags, serve_flags};
 
 #[derive(Parser)]
 #[command(
@@ -119,12 +118,6 @@ fn configure(mut flags: FlagValues, log_json: bool) -> anyhow::Result<Loaded> {
         tracing::warn!("{warning}");
     }
     Ok(loaded)
-}
-
-fn serve_flags(data: DataFlags, serve: ServeFlags) -> FlagValues {
-    let mut flags = data.values();
-    serve.add_to(&mut flags);
-    flags
 }
 
 async fn store(settings: &Settings) -> anyhow::Result<SqlStore> {

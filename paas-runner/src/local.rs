@@ -10,5 +10,5 @@ mod runtime;
 
 pub use builder::LocalBuilder;
 pub(crate) use builder::{python_entry, rust_binary};
-pub use isolation::Isolation;
+pub use isolation::{Isolation, Lifetime};
 pub use runtime::LocalRuntime;

@@ -97,3 +97,58 @@ async fn failing_steps_and_missing_start_commands_are_user_faults() -> anyhow::R
     );
     Ok(())
 }
+
+/// Whether process `pid` still runs (a zombie counts as gone).
+fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit(')')
+                .next()
+                .map(|r| r.trim_start().starts_with('Z'))
+        })
+        .is_some_and(|zombie| !zombie)
+}
+
+#[tokio::test]
+async fn a_cancelled_build_leaves_no_process_behind() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src)?;
+    // The step starts a child of its own, as npm and compilers do, and waits.
+    std::fs::write(
+        src.join("package.json"),
+        r#"{"name":"x","version":"1.0.0","scripts":{"build":"sleep 300 & echo $! > child.pid; wait"}}"#,
+    )?;
+    let (a, d) = app()?;
+    let log = dir.path().join("build.log");
+    let builder = LocalBuilder::default();
+    let build = builder.build(BuildJob {
+        app: &a,
+        deployment: &d,
+        source_dir: &src,
+        language: Language::Node,
+        start_command: None,
+        log: &log,
+    });
+    let pid_file = src.join("child.pid");
+    let child: i32 = tokio::select! {
+        out = build => anyhow::bail!("the build ended: {out:?}"),
+        pid = async {
+            loop {
+                if let Ok(pid) = std::fs::read_to_string(&pid_file)
+                    && let Ok(pid) = pid.trim().parse::<i32>()
+                {
+                    return pid;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        } => pid,
+    };
+    // The build future was dropped by the select: its step's whole process group goes.
+    paas_tests::eventually(std::time::Duration::from_secs(10), || async {
+        Ok((!running(child)).then_some(()))
+    })
+    .await?;
+    Ok(())
+}

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use paas_tests::operations::{self, Kind, Owned};
 use paas_tests::repo::file_url;
-use paas_tests::{TestDb, TestServer, git_repo};
+use paas_tests::{TestApp, TestDb, git_repo};
 use serde_json::json;
 
 use crate::apps::{APP, PYTHON_APP, STATUS, create, statuses_until_settled};
@@ -12,7 +12,7 @@ use crate::on_both_databases;
 
 async fn users_see_only_their_own_apps(db: TestDb) -> anyhow::Result<()> {
     let repo = git_repo(&[("app.py", PYTHON_APP)])?;
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let bob = server.user("bob").await?;
     let id = create(
@@ -45,7 +45,7 @@ on_both_databases!(users_see_only_their_own_apps);
 
 async fn every_operation_needs_a_valid_token(db: TestDb) -> anyhow::Result<()> {
     let repo = git_repo(&[("app.py", PYTHON_APP)])?;
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let id = create(
         &alice,
@@ -100,7 +100,7 @@ on_both_databases!(every_operation_needs_a_valid_token);
 
 async fn no_operation_reaches_another_users_app(db: TestDb) -> anyhow::Result<()> {
     let repo = git_repo(&[("app.py", PYTHON_APP)])?;
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let bob = server.user("bob").await?;
     let id = create(
@@ -151,7 +151,7 @@ on_both_databases!(no_operation_reaches_another_users_app);
 
 async fn applications_page_with_cursors(db: TestDb) -> anyhow::Result<()> {
     let repo = git_repo(&[("app.py", PYTHON_APP)])?;
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let mut ids = Vec::new();
     for i in 0..5 {

@@ -2,7 +2,7 @@
 //! three starts.
 
 use paas_tests::repo::file_url;
-use paas_tests::{TestDb, TestServer, git_repo};
+use paas_tests::{TestApp, TestDb, git_repo};
 use serde_json::json;
 
 use crate::apps::{BROKEN_BUILD, app, create, statuses_until_settled};
@@ -10,7 +10,7 @@ use crate::on_both_databases;
 
 async fn failing_build_is_not_retried(db: TestDb) -> anyhow::Result<()> {
     let repo = git_repo(BROKEN_BUILD)?;
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let id = create(
         &alice,
@@ -47,7 +47,7 @@ async fn app_that_exits_fails_after_three_starts(db: TestDb) -> anyhow::Result<(
         "app.py",
         "import sys\nprint('missing DATABASE_URL', file=sys.stderr)\nsys.exit(3)\n",
     )])?;
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let id = create(
         &alice,
@@ -71,7 +71,7 @@ on_both_databases!(app_that_exits_fails_after_three_starts);
 
 async fn undetectable_language_is_a_clear_failure(db: TestDb) -> anyhow::Result<()> {
     let repo = git_repo(&[("README.md", "nothing to run here\n")])?;
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let id = create(
         &alice,

@@ -1,11 +1,11 @@
 //! The HTTP surface besides GraphQL: the playground and the health check.
 
-use paas_tests::{TestDb, TestServer};
+use paas_tests::{TestApp, TestDb};
 
 use crate::on_both_databases;
 
 async fn playground_and_health(db: TestDb) -> anyhow::Result<()> {
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let page = reqwest::get(format!("{}/", server.url)).await?;
     assert!(page.status().is_success());
     let html = page.text().await?;

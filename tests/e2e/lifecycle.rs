@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use paas_tests::repo::{commit, file_url};
-use paas_tests::{Client, TestDb, TestServer, eventually, git_repo};
+use paas_tests::{Client, TestApp, TestDb, eventually, git_repo};
 use serde_json::{Value, json};
 
 use crate::apps::{VERSIONED_APP, app, body, create, deployed};
@@ -47,7 +47,7 @@ pub fn commit_version(repo: &Path, files: &[(&str, &str)]) -> anyhow::Result<Str
 }
 
 async fn redeploy_switches_without_a_failed_request(db: TestDb) -> anyhow::Result<()> {
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let (repo, id) = versioned_app(&alice, "rolling").await?;
     let v2 = commit_version(repo.path(), &[("version.txt", "v2\n")])?;
@@ -111,7 +111,7 @@ async fn redeploy_switches_without_a_failed_request(db: TestDb) -> anyhow::Resul
 on_both_databases!(redeploy_switches_without_a_failed_request);
 
 async fn failed_redeploy_keeps_the_old_version_serving(db: TestDb) -> anyhow::Result<()> {
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let (repo, id) = versioned_app(&alice, "steady").await?;
     commit_version(
@@ -136,7 +136,7 @@ async fn failed_redeploy_keeps_the_old_version_serving(db: TestDb) -> anyhow::Re
 on_both_databases!(failed_redeploy_keeps_the_old_version_serving);
 
 async fn delete_leaves_nothing_behind(db: TestDb) -> anyhow::Result<()> {
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let bob = server.user("bob").await?;
     let (_repo, id) = versioned_app(&alice, "doomed").await?;
@@ -187,7 +187,7 @@ async fn busy_apps_refuse_a_second_deploy(db: TestDb) -> anyhow::Result<()> {
         // A build that lasts until the test lets it end, however slow the machine.
         r#"{ "name": "slow", "version": "1.0.0", "scripts": { "build": "while [ ! -f release ]; do sleep 0.1; done", "start": "exit 1" } }"#,
     )])?;
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let id = create(
         &alice,
@@ -224,7 +224,7 @@ async fn busy_apps_refuse_a_second_deploy(db: TestDb) -> anyhow::Result<()> {
 on_both_databases!(busy_apps_refuse_a_second_deploy);
 
 async fn old_images_are_pruned_beyond_three(db: TestDb) -> anyhow::Result<()> {
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let (repo, id) = versioned_app(&alice, "pruned").await?;
     for n in 2..=5 {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use paas_tests::repo::file_url;
 use paas_tests::ws::{RawWs, WsEvent};
-use paas_tests::{TestDb, TestServer, git_repo};
+use paas_tests::{TestApp, TestDb, git_repo};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -19,7 +19,7 @@ use crate::apps::{CREATE, PYTHON_APP, create};
 /// Longest a test waits for something that should happen within the configured timeouts.
 const DEADLINE: Duration = Duration::from_secs(10);
 
-fn addr(server: &TestServer) -> String {
+fn addr(server: &TestApp) -> String {
     server.url.trim_start_matches("http://").to_owned()
 }
 
@@ -40,7 +40,7 @@ async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> anyhow::
     Ok(got)
 }
 
-async fn healthz_on_a_fresh_connection(server: &TestServer) -> anyhow::Result<bool> {
+async fn healthz_on_a_fresh_connection(server: &TestApp) -> anyhow::Result<bool> {
     let mut s = TcpStream::connect(addr(server)).await?;
     s.write_all(b"GET /healthz HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n")
         .await?;
@@ -51,8 +51,7 @@ async fn healthz_on_a_fresh_connection(server: &TestServer) -> anyhow::Result<bo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_sent_request_head_is_cut_off_after_the_header_timeout() -> anyhow::Result<()> {
     let server =
-        TestServer::spawn_with_env(TestDb::Sqlite, &[], &[("PAAS_HEADER_TIMEOUT_MS", "500")])
-            .await?;
+        TestApp::spawn_with_env(TestDb::Sqlite, &[], &[("PAAS_HEADER_TIMEOUT_MS", "500")]).await?;
     let mut s = TcpStream::connect(addr(&server)).await?;
     s.write_all(b"GET /healthz HTTP/1.1\r\nhost: t\r\nx-slow: ")
         .await?;
@@ -69,7 +68,7 @@ async fn a_half_sent_request_head_is_cut_off_after_the_header_timeout() -> anyho
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_keep_alive_connection_is_closed() -> anyhow::Result<()> {
     let server =
-        TestServer::spawn_with_env(TestDb::Sqlite, &[], &[("PAAS_IDLE_TIMEOUT_MS", "500")]).await?;
+        TestApp::spawn_with_env(TestDb::Sqlite, &[], &[("PAAS_IDLE_TIMEOUT_MS", "500")]).await?;
     let mut s = TcpStream::connect(addr(&server)).await?;
     s.write_all(b"GET /healthz HTTP/1.1\r\nhost: t\r\n\r\n")
         .await?;
@@ -88,7 +87,7 @@ async fn an_idle_keep_alive_connection_is_closed() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_cap_are_refused_and_the_slots_free() -> anyhow::Result<()> {
     let server =
-        TestServer::spawn_with_env(TestDb::Sqlite, &[], &[("PAAS_MAX_CONNECTIONS", "20")]).await?;
+        TestApp::spawn_with_env(TestDb::Sqlite, &[], &[("PAAS_MAX_CONNECTIONS", "20")]).await?;
     let mut held = Vec::new();
     for _ in 0..20 {
         held.push(TcpStream::connect(addr(&server)).await?);
@@ -118,8 +117,7 @@ async fn connections_over_the_cap_are_refused_and_the_slots_free() -> anyhow::Re
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_without_connection_init_is_closed_with_4408() -> anyhow::Result<()> {
     let server =
-        TestServer::spawn_with_env(TestDb::Sqlite, &[], &[("PAAS_WS_INIT_TIMEOUT_MS", "500")])
-            .await?;
+        TestApp::spawn_with_env(TestDb::Sqlite, &[], &[("PAAS_WS_INIT_TIMEOUT_MS", "500")]).await?;
     let mut ws = RawWs::connect(&server.url).await?;
     match ws.next(DEADLINE).await? {
         WsEvent::Closed(Some(4408)) => {}
@@ -166,7 +164,7 @@ async fn subscriptions_are_capped_per_connection_and_per_user() -> anyhow::Resul
         ("PAAS_MAX_SUBSCRIPTIONS_PER_CONNECTION", "2"),
         ("PAAS_MAX_SUBSCRIPTIONS_PER_USER", "3"),
     ];
-    let server = TestServer::spawn_with_env(TestDb::Sqlite, &[], &env).await?;
+    let server = TestApp::spawn_with_env(TestDb::Sqlite, &[], &env).await?;
     let alice = server.user("alice").await?;
     let token = alice.token().context("token")?.to_owned();
     let repo = git_repo(&[("app.py", PYTHON_APP)])?;
@@ -226,8 +224,7 @@ async fn subscriptions_are_capped_per_connection_and_per_user() -> anyhow::Resul
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_over_the_limit_gets_413_and_the_server_goes_on() -> anyhow::Result<()> {
     let server =
-        TestServer::spawn_with_env(TestDb::Sqlite, &[], &[("PAAS_MAX_BODY_BYTES", "100000")])
-            .await?;
+        TestApp::spawn_with_env(TestDb::Sqlite, &[], &[("PAAS_MAX_BODY_BYTES", "100000")]).await?;
     let http = reqwest::Client::new();
     let big = format!(
         r#"{{"query": "{{ __typename }}", "variables": {{"pad": "{}"}}}}"#,
@@ -267,7 +264,7 @@ async fn a_body_over_the_limit_gets_413_and_the_server_goes_on() -> anyhow::Resu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_name_gets_a_short_validation_error() -> anyhow::Result<()> {
-    let server = TestServer::spawn(TestDb::Sqlite, &[]).await?;
+    let server = TestApp::spawn(TestDb::Sqlite, &[]).await?;
     let alice = server.user("alice").await?;
     let name = "N".repeat(100_000);
     let input =

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use paas_tests::repo::file_url;
-use paas_tests::{TestDb, TestServer, git_repo};
+use paas_tests::{TestApp, TestDb, git_repo};
 use serde_json::{Value, json};
 
 use crate::apps::{app, create, statuses_until_settled};
@@ -21,7 +21,7 @@ sys.exit(3)
 async fn logs_are_the_owners_alone_and_secrets_stay_out_of_system_lines(
     db: TestDb,
 ) -> anyhow::Result<()> {
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let bob = server.user("bob").await?;
     let secret = "s3cr3t-value-123";

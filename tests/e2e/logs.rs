@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use paas_tests::repo::file_url;
-use paas_tests::{Client, TestDb, TestServer, git_repo};
+use paas_tests::{Client, TestApp, TestDb, git_repo};
 use serde_json::{Value, json};
 
 use crate::apps::{BROKEN_BUILD, app, create, deployed};
@@ -139,7 +139,7 @@ async fn running_app(client: &Client, name: &str, code: &str) -> anyhow::Result<
 }
 
 async fn numbered_lines_are_paged_exactly_once(db: TestDb) -> anyhow::Result<()> {
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let (id, shown) = running_app(&alice, "numbers", NUMBERED_APP).await?;
     let dep = shown["deployments"][0]["id"].clone();
@@ -267,7 +267,7 @@ async fn ticks_until(
 async fn a_subscription_started_mid_stream_has_no_gap_or_duplicate(
     db: TestDb,
 ) -> anyhow::Result<()> {
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let (id, _) = running_app(&alice, "ticker", TICKING_APP).await?;
     let stored = eventually(Duration::from_secs(30), || async {
@@ -313,7 +313,7 @@ on_both_databases!(a_subscription_started_mid_stream_has_no_gap_or_duplicate);
 
 async fn a_failing_build_shows_its_error_and_the_build_log_ends(db: TestDb) -> anyhow::Result<()> {
     let repo = git_repo(BROKEN_BUILD)?;
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let id = create(
         &alice,

@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
-use paas_tests::{TestDb, TestServer};
+use paas_tests::{TestApp, TestDb};
 
 /// Every `src="…"` and `href="…"` value of an HTML page.
 fn references(html: &str) -> Vec<String> {
@@ -26,7 +26,7 @@ fn references(html: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_and_everything_it_loads_come_from_the_server() -> anyhow::Result<()> {
-    let server = TestServer::spawn(TestDb::Sqlite, &[]).await?;
+    let server = TestApp::spawn(TestDb::Sqlite, &[]).await?;
     let http = reqwest::Client::new();
     for path in ["/", "/graphql"] {
         let resp = http.get(format!("{}{path}", server.url)).send().await?;
@@ -68,7 +68,7 @@ async fn graphiql_renders_in_a_browser_without_internet() -> anyhow::Result<()> 
         std::path::Path::new(CHROMIUM).is_file(),
         "{CHROMIUM} is missing (apt-get install chromium)"
     );
-    let server = TestServer::spawn(TestDb::Sqlite, &[]).await?;
+    let server = TestApp::spawn(TestDb::Sqlite, &[]).await?;
     let profile = tempfile::tempdir()?;
     let out = tokio::time::timeout(
         Duration::from_secs(90),

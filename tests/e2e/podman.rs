@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use paas_tests::podman::{Cleanup, containers_of, images_of, serve_args};
 use paas_tests::repo::{commit, file_url};
-use paas_tests::{Client, TestDb, TestServer, git_repo};
+use paas_tests::{Client, TestApp, TestDb, git_repo};
 use serde_json::{Value, json};
 
 use crate::apps::{PYTHON_APP as PY_APP, VERSIONED_APP, app, body, create, statuses_until_settled};
@@ -13,14 +13,14 @@ use crate::apps::{PYTHON_APP as PY_APP, VERSIONED_APP, app, body, create, status
 /// A server on Podman, a user, and the clean-up of what the test deploys (dropped last).
 struct Setup {
     alice: Client,
-    _server: TestServer,
+    _server: TestApp,
     cleanup: Cleanup,
 }
 
 async fn server() -> anyhow::Result<Setup> {
     let args = serve_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let server = TestServer::spawn(TestDb::Sqlite, &args).await?;
+    let server = TestApp::spawn(TestDb::Sqlite, &args).await?;
     let alice = server.user("alice").await?;
     Ok(Setup {
         alice,

@@ -2,7 +2,7 @@
 
 use paas_tests::git_http::PrivateGitServer;
 use paas_tests::repo::file_url;
-use paas_tests::{TestDb, TestServer, git_repo};
+use paas_tests::{TestApp, TestDb, git_repo};
 use serde_json::json;
 
 use crate::apps::{CREATE, PYTHON_APP, app, create, statuses_until_settled};
@@ -15,7 +15,7 @@ async fn private_repo_deploys_with_the_users_token(db: TestDb) -> anyhow::Result
     let git = PrivateGitServer::start(root.path(), "ghp_private").await?;
     let url = git.url("app.git");
 
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let bob = server.user("bob").await?;
     let check = "query($u: String!) { repository(url: $u) { exists branchExists } }";

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use paas_tests::repo::file_url;
-use paas_tests::{Client, TestDb, TestServer, git_repo};
+use paas_tests::{Client, TestApp, TestDb, git_repo};
 use serde_json::{Value, json};
 
 use crate::apps::{PYTHON_APP, VERSIONED_APP, body, create, statuses_until_settled};
@@ -48,7 +48,7 @@ pub async fn settled(client: &Client, id: &str) -> anyhow::Result<Value> {
 }
 
 async fn restart_starts_a_new_instance_of_the_same_image(db: TestDb) -> anyhow::Result<()> {
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let (_repo, id) = versioned_app(&alice, "again").await?;
     let before = show(&alice, &id).await?;
@@ -79,7 +79,7 @@ async fn restart_starts_a_new_instance_of_the_same_image(db: TestDb) -> anyhow::
 on_both_databases!(restart_starts_a_new_instance_of_the_same_image);
 
 async fn updates_do_what_each_change_needs(db: TestDb) -> anyhow::Result<()> {
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let repo = git_repo(&[("app.py", PYTHON_APP)])?;
     let id = create(
@@ -149,7 +149,7 @@ async fn updates_do_what_each_change_needs(db: TestDb) -> anyhow::Result<()> {
 on_both_databases!(updates_do_what_each_change_needs);
 
 async fn a_branch_change_rebuilds(db: TestDb) -> anyhow::Result<()> {
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let (repo, id) = versioned_app(&alice, "brancher").await?;
     {
@@ -178,7 +178,7 @@ async fn a_branch_change_rebuilds(db: TestDb) -> anyhow::Result<()> {
 on_both_databases!(a_branch_change_rebuilds);
 
 async fn rollback_runs_an_earlier_image_without_building(db: TestDb) -> anyhow::Result<()> {
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let bob = server.user("bob").await?;
     let (repo, id) = versioned_app(&alice, "backwards").await?;
@@ -230,8 +230,7 @@ fn slow_node_app(build: &str) -> String {
 }
 
 async fn busy_apps_refuse_or_queue_and_force_takes_over(db: TestDb) -> anyhow::Result<()> {
-    let server =
-        TestServer::spawn(db, &["--lock-wait-secs", "1", "--lock-lease-secs", "3"]).await?;
+    let server = TestApp::spawn(db, &["--lock-wait-secs", "1", "--lock-lease-secs", "3"]).await?;
     let alice = server.user("alice").await?;
     let repo = git_repo(&[
         ("package.json", &slow_node_app("true")),
@@ -328,7 +327,7 @@ async fn busy_apps_refuse_or_queue_and_force_takes_over(db: TestDb) -> anyhow::R
 on_both_databases!(busy_apps_refuse_or_queue_and_force_takes_over);
 
 async fn concurrent_updates_never_lose_one(db: TestDb) -> anyhow::Result<()> {
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let (_repo, id) = versioned_app(&alice, "raced").await?;
     let v = show(&alice, &id).await?["version"]
@@ -366,7 +365,7 @@ async fn concurrent_updates_never_lose_one(db: TestDb) -> anyhow::Result<()> {
 on_both_databases!(concurrent_updates_never_lose_one);
 
 async fn bad_requests_are_refused_and_change_nothing(db: TestDb) -> anyhow::Result<()> {
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let bob = server.user("bob").await?;
     let (_repo, id) = versioned_app(&alice, "guarded").await?;

@@ -1,7 +1,7 @@
 //! Bad input: each refusal has its code and writes nothing.
 
 use paas_tests::repo::file_url;
-use paas_tests::{TestDb, TestServer, git_repo};
+use paas_tests::{TestApp, TestDb, git_repo};
 use serde_json::{Value, json};
 
 use crate::apps::{CREATE, PYTHON_APP, create};
@@ -10,7 +10,7 @@ use crate::on_both_databases;
 async fn bad_input_is_refused_with_a_code_and_writes_nothing(db: TestDb) -> anyhow::Result<()> {
     let repo = git_repo(&[("app.py", PYTHON_APP)])?;
     let url = file_url(repo.path());
-    let server = TestServer::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
 
     let input = |patch: Value| {
@@ -100,7 +100,7 @@ on_both_databases!(bad_input_is_refused_with_a_code_and_writes_nothing);
 
 async fn local_repos_can_be_turned_off(db: TestDb) -> anyhow::Result<()> {
     let repo = git_repo(&[("app.py", PYTHON_APP)])?;
-    let server = TestServer::spawn(db, &["--no-local-repos"]).await?;
+    let server = TestApp::spawn(db, &["--no-local-repos"]).await?;
     let alice = server.user("alice").await?;
     let code = alice
         .error_code(

@@ -115,3 +115,20 @@ impl TestDb {
         }
     }
 }
+
+/// Counts the rows of a table straight from the database (to prove a refusal wrote nothing).
+pub async fn count_rows(database_url: &str, table: &str) -> anyhow::Result<i64> {
+    use anyhow::Context;
+    use sea_orm::Statement;
+    let db = Database::connect(database_url).await?;
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) FROM {table}"),
+        ))
+        .await?
+        .context("no count row")?;
+    let n: i64 = row.try_get_by_index(0)?;
+    db.close().await?;
+    Ok(n)
+}

@@ -2,6 +2,7 @@
 //! fresh PostgreSQL database), git repositories on disk, and a client for the real `paas`
 //! binary (GraphQL over HTTP and websockets).
 
+pub mod app;
 pub mod apps;
 pub mod bench;
 pub mod client;
@@ -20,6 +21,7 @@ pub mod sweep;
 pub mod wait;
 pub mod ws;
 
+pub use app::TestApp;
 pub use client::{Client, Subscription};
 pub use db::{TestDatabase, TestDb};
 pub use repo::git_repo;

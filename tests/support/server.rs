@@ -240,18 +240,7 @@ impl Drop for TestServer {
 impl TestServer {
     /// Counts the rows of a table straight from the database (to prove a refusal wrote nothing).
     pub async fn count_rows(&self, table: &str) -> anyhow::Result<i64> {
-        use sea_orm::{ConnectionTrait, Database, Statement};
-        let db = Database::connect(&self.database_url).await?;
-        let row = db
-            .query_one_raw(Statement::from_string(
-                db.get_database_backend(),
-                format!("SELECT COUNT(*) FROM {table}"),
-            ))
-            .await?
-            .context("no count row")?;
-        let n: i64 = row.try_get_by_index(0)?;
-        db.close().await?;
-        Ok(n)
+        crate::db::count_rows(&self.database_url, table).await
     }
 }
 

@@ -42,6 +42,12 @@ impl fmt::Display for Source {
 #[error("{0}")]
 pub struct ConfigError(pub(super) String);
 
+impl ConfigError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
 /// The effective configuration, where each value came from, and what was not understood.
 pub struct Loaded {
     pub config: Config,

@@ -10,8 +10,8 @@ use paas_core::builder::{BuildJob, BuiltImage, ImageBuilder, log_line};
 use paas_core::model::{AppId, Language};
 use paas_core::{Error, Result};
 
-use super::Isolation;
 use super::output::tail;
+use super::{Isolation, Lifetime};
 
 /// Builds checkouts in place.
 #[derive(Clone, Debug)]
@@ -112,6 +112,21 @@ pub(crate) fn rust_binary(dir: &Path) -> Option<String> {
     bin.or(package).map(str::to_owned)
 }
 
+/// Kills a process group when dropped (the group of a build step, whose leader's pid is its id).
+struct GroupKill(u32);
+
+impl Drop for GroupKill {
+    fn drop(&mut self) {
+        if let Ok(pgid) = i32::try_from(self.0) {
+            // Gone already is fine: the group only lives as long as one of its processes.
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pgid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
 impl LocalBuilder {
     /// Runs one build step; its output goes to `log`.
     async fn run_step(&self, app: AppId, step: &str, dir: &Path, log: &Path) -> Result<()> {
@@ -120,7 +135,7 @@ impl LocalBuilder {
         let err = out
             .try_clone()
             .map_err(|e| Error::io("duplicating the build log handle", e))?;
-        let mut cmd = self.isolation.shell(app, dir, step);
+        let mut cmd = self.isolation.shell(app, dir, step, Lifetime::Server);
         if self.isolation.is_on() {
             // The app's user has its own home: its checkout.
             cmd.env_clear().env("HOME", dir);
@@ -134,13 +149,17 @@ impl LocalBuilder {
                 cmd.env_remove(key);
             }
         }
+        // Its own process group, killed whole when the build is dropped (cancelled, or the
+        // server stopping): a step's children (npm's, a compiler's) must not outlive it.
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| Error::io("starting a build step", e))?;
+        let _group = child.id().map(GroupKill);
         let status = match tokio::time::timeout(self.timeout, child.wait()).await {
             Ok(status) => status.map_err(|e| Error::io("waiting for a build step", e))?,
             Err(_) => {

@@ -145,13 +145,19 @@ impl Isolation {
 
     /// `sh -c script` in `dir`, as the app's user and in the sandbox when isolation is on.
     /// The environment is the caller's to set (it starts as the server's: clear it).
-    pub fn shell(&self, app: AppId, dir: &Path, script: &str) -> Command {
+    /// [`Lifetime`] says whether the process may outlive the server.
+    pub fn shell(&self, app: AppId, dir: &Path, script: &str, lifetime: Lifetime) -> Command {
         let mut cmd = match &self.mode {
             Mode::Off => Command::new("sh"),
             Mode::Users { bwrap: None } => Command::new("sh"),
             Mode::Users { bwrap: Some(bwrap) } => {
                 let mut cmd = Command::new(bwrap);
-                cmd.args(sandbox_args(dir)).arg("--").arg("sh");
+                cmd.args(sandbox_args(dir));
+                if lifetime == Lifetime::Server {
+                    // The sandbox dies with the server even when the server is killed.
+                    cmd.arg("--die-with-parent");
+                }
+                cmd.arg("--").arg("sh");
                 cmd
             }
         };
@@ -162,6 +168,15 @@ impl Isolation {
         }
         cmd
     }
+}
+
+/// Whether a process may outlive the server that started it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifetime {
+    /// An app's instance: it keeps serving while the server restarts, which adopts it.
+    Own,
+    /// A build step: nothing would take it over, so it ends with the server.
+    Server,
 }
 
 /// bubblewrap's arguments: new namespaces but the network, the host's system read-only, `dir`

@@ -26,9 +26,9 @@ use paas_core::runtime::{
 use paas_core::{Error, Result};
 use tokio::sync::watch;
 
-use super::Isolation;
 use super::output::{FOLLOW_EVERY, Follower, err_log, out_log, tail};
 use super::records::{self, Record};
+use super::{Isolation, Lifetime};
 
 /// Server variables passed on to apps: what a program needs to find its tools.
 const INHERITED_ENV: &[&str] = &["PATH", "HOME", "LANG", "TMPDIR", "USER"];
@@ -189,7 +189,9 @@ impl Runtime for LocalRuntime {
         }
         // A checkout built before isolation was on (or by another builder) is handed over now.
         self.isolation.hand_over(spec.app_id, dir)?;
-        let mut cmd = self.isolation.shell(spec.app_id, dir, command);
+        let mut cmd = self
+            .isolation
+            .shell(spec.app_id, dir, command, Lifetime::Own);
         cmd.env_clear()
             .stdin(Stdio::null())
             .stdout(out)
