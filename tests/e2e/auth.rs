@@ -2,16 +2,17 @@
 
 use std::time::Duration;
 
+use paas_tests::apps::hello;
 use paas_tests::operations::{self, Kind, Owned};
 use paas_tests::repo::file_url;
+use paas_tests::steps::{APP, STATUS, create, statuses_until_settled};
 use paas_tests::{TestApp, TestDb, git_repo};
 use serde_json::json;
 
-use crate::apps::{APP, PYTHON_APP, STATUS, create, statuses_until_settled};
 use crate::on_both_databases;
 
 async fn users_see_only_their_own_apps(db: TestDb) -> anyhow::Result<()> {
-    let repo = git_repo(&[("app.py", PYTHON_APP)])?;
+    let repo = git_repo(&[("app.py", &hello())])?;
     let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let bob = server.user("bob").await?;
@@ -44,7 +45,7 @@ async fn users_see_only_their_own_apps(db: TestDb) -> anyhow::Result<()> {
 on_both_databases!(users_see_only_their_own_apps);
 
 async fn every_operation_needs_a_valid_token(db: TestDb) -> anyhow::Result<()> {
-    let repo = git_repo(&[("app.py", PYTHON_APP)])?;
+    let repo = git_repo(&[("app.py", &hello())])?;
     let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let id = create(
@@ -99,7 +100,7 @@ async fn every_operation_needs_a_valid_token(db: TestDb) -> anyhow::Result<()> {
 on_both_databases!(every_operation_needs_a_valid_token);
 
 async fn no_operation_reaches_another_users_app(db: TestDb) -> anyhow::Result<()> {
-    let repo = git_repo(&[("app.py", PYTHON_APP)])?;
+    let repo = git_repo(&[("app.py", &hello())])?;
     let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let bob = server.user("bob").await?;
@@ -150,7 +151,7 @@ async fn no_operation_reaches_another_users_app(db: TestDb) -> anyhow::Result<()
 on_both_databases!(no_operation_reaches_another_users_app);
 
 async fn applications_page_with_cursors(db: TestDb) -> anyhow::Result<()> {
-    let repo = git_repo(&[("app.py", PYTHON_APP)])?;
+    let repo = git_repo(&[("app.py", &hello())])?;
     let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let mut ids = Vec::new();

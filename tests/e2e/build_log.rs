@@ -4,13 +4,14 @@
 
 use std::time::Duration;
 
+use paas_tests::apps::BROKEN_BUILD;
 use paas_tests::redis::{unique_prefix, url};
 use paas_tests::repo::file_url;
 use paas_tests::server::{builds_dir, open_temp_dir};
+use paas_tests::steps::{app, create};
 use paas_tests::{TestDb, TestServer, TestWorker, git_repo};
 use serde_json::json;
 
-use crate::apps::{BROKEN_BUILD, app, create};
 use paas_tests::eventually;
 
 /// Build log files left in a builds dir (there should be none once builds end).

@@ -1,14 +1,15 @@
 //! The create flow as a person uses it: a repo becomes a reachable app.
 
+use paas_tests::apps::hello;
 use paas_tests::repo::file_url;
+use paas_tests::steps::{app, create, statuses_until_settled};
 use paas_tests::{TestDb, TestServer, git_repo};
 use serde_json::json;
 
-use crate::apps::{PYTHON_APP, app, create, statuses_until_settled};
 use crate::on_both_databases;
 
 async fn python_app_goes_live(db: TestDb) -> anyhow::Result<()> {
-    let repo = git_repo(&[("app.py", PYTHON_APP)])?;
+    let repo = git_repo(&[("app.py", &hello())])?;
     let mut server = TestServer::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
 
@@ -80,7 +81,7 @@ async fn fixed_port_and_procfile(db: TestDb) -> anyhow::Result<()> {
         .local_addr()?
         .port();
     let repo = git_repo(&[
-        ("server.py", PYTHON_APP),
+        ("server.py", &hello()),
         (
             "Procfile",
             "web: GREETING=from-procfile python3 server.py\n",

@@ -8,14 +8,11 @@ use std::time::Duration;
 use anyhow::Context;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use paas_tests::steps::{FAST_CRASH_POLICY, body, records, settled, show, versioned_app};
 use paas_tests::{Client, TestDb, TestServer};
 use serde_json::{Value, json};
 
-use crate::apps::body;
-use crate::lifecycle::versioned_app;
 use crate::on_both_databases;
-use crate::recovery::{FAST_CRASH_POLICY, records};
-use crate::tasks::{settled, show};
 use paas_tests::eventually;
 
 const STOP: &str = "mutation($id: ID!) { stopApplication(id: $id) { status desiredState } }";

@@ -1,11 +1,12 @@
 //! Failures: a user's broken build is failed at once, an app that will not start is failed after
 //! three starts.
 
+use paas_tests::apps::BROKEN_BUILD;
 use paas_tests::repo::file_url;
+use paas_tests::steps::{app, create, statuses_until_settled};
 use paas_tests::{TestApp, TestDb, git_repo};
 use serde_json::json;
 
-use crate::apps::{BROKEN_BUILD, app, create, statuses_until_settled};
 use crate::on_both_databases;
 
 async fn failing_build_is_not_retried(db: TestDb) -> anyhow::Result<()> {

@@ -7,12 +7,13 @@
 use std::path::Path;
 use std::time::Duration;
 
+use paas_tests::apps::{PythonApp, versioned};
 use paas_tests::git_http::PrivateGitServer;
 use paas_tests::repo::file_url;
+use paas_tests::steps::{CREATE, app, body, create, statuses_until_settled};
 use paas_tests::{Client, TestDb, TestServer, hostile};
 use serde_json::{Value, json};
 
-use crate::apps::{CREATE, VERSIONED_APP, app, body, create, statuses_until_settled};
 use crate::on_both_databases;
 
 const CHECK: &str = "query($u: String!, $b: String) {
@@ -22,26 +23,14 @@ const REDEPLOY: &str = "mutation($id: ID!) { redeployApplication(id: $id) { id }
 
 /// Answers what its checkout lets it read: the symbolic links (if they were followed, the
 /// server's secret) and the submodule's file (if it was fetched).
-const PROBE_APP: &str = r#"import http.server, os
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return "none"
-body = ("link=%s;up=%s;sub=%s" % (read("link"), read("up"), read("sub/secret.txt"))).encode()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
-"#;
-
-const PROBE: &[(&str, &str)] = &[("app.py", PROBE_APP)];
+fn probe_app() -> String {
+    PythonApp::new()
+        .prelude(
+            "def read(path):\n    try:\n        with open(path) as f:\n            return f.read().strip()\n    except OSError:\n        return \"none\"",
+        )
+        .body("\"link=%s;up=%s;sub=%s\" % (read(\"link\"), read(\"up\"), read(\"sub/secret.txt\"))")
+        .source()
+}
 
 /// Repositories whose `HEAD` names no usable branch.
 const NO_DEFAULT_BRANCH: [&str; 6] = [
@@ -58,19 +47,21 @@ fn corpus(root: &Path) -> anyhow::Result<std::path::PathBuf> {
     let p = |n: &str| root.join(n);
     let secret = root.join("secret.txt");
     std::fs::write(&secret, "server secret")?;
-    hostile::detached_head(&p("detached"), PROBE)?;
+    let probe = probe_app();
+    let probe: &[(&str, &str)] = &[("app.py", &probe)];
+    hostile::detached_head(&p("detached"), probe)?;
     hostile::empty(&p("empty"))?;
-    hostile::no_branches(&p("no-branches"), PROBE)?;
-    hostile::head_to_missing_ref(&p("head-missing"), PROBE)?;
-    hostile::symref_loop(&p("symref-loop"), PROBE)?;
-    hostile::huge_ref_names(&p("huge-refs"), PROBE)?;
-    hostile::many_refs(&p("many-refs"), PROBE, 5000)?;
-    hostile::submodule_to_file(&p("submodule"), PROBE, &p("private"))?;
-    hostile::symlinks_out(&p("symlinks"), PROBE, &secret)?;
-    hostile::packfile_bomb(&p("bomb"), PROBE, 4096)?;
+    hostile::no_branches(&p("no-branches"), probe)?;
+    hostile::head_to_missing_ref(&p("head-missing"), probe)?;
+    hostile::symref_loop(&p("symref-loop"), probe)?;
+    hostile::huge_ref_names(&p("huge-refs"), probe)?;
+    hostile::many_refs(&p("many-refs"), probe, 5000)?;
+    hostile::submodule_to_file(&p("submodule"), probe, &p("private"))?;
+    hostile::symlinks_out(&p("symlinks"), probe, &secret)?;
+    hostile::packfile_bomb(&p("bomb"), probe, 4096)?;
     hostile::repo(
         &p("redeploy"),
-        &[("app.py", VERSIONED_APP), ("version.txt", "v1\n")],
+        &[("app.py", &versioned()), ("version.txt", "v1\n")],
     )?;
     Ok(secret)
 }

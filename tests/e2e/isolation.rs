@@ -6,14 +6,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use paas_tests::apps::PythonApp;
+use paas_tests::steps::{app, body, deployed};
 use paas_tests::{Client, TestDb, TestServer};
 use serde_json::{Value, json};
 
-use crate::apps::{app, body, deployed};
-
 /// Answers, as JSON, its uid and what became of reading each of `TARGETS`: `ok: <content>` or
 /// `refused: <error>`.
-const PROBER: &str = r#"import http.server, json, os
+fn prober() -> String {
+    PythonApp::new()
+        .prelude(
+            r#"import json
 TARGETS = json.loads(open("targets.json").read())
 def probe(p):
     try:
@@ -28,22 +31,20 @@ def probe(p):
             return "ok: " + f.read(65536 if p.endswith("environ") else 64).decode("latin-1")
     except Exception as e:
         return "refused: " + type(e).__name__
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        seen = {t: probe(t) for t in TARGETS}
-        seen["uid"] = os.getuid()
-        body = json.dumps(seen).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-"#;
+def seen():
+    out = {t: probe(t) for t in TARGETS}
+    out["uid"] = os.getuid()
+    return json.dumps(out)"#,
+        )
+        .body("seen()")
+        .local_only()
+        .source()
+}
 
 /// A plain app whose checkout the prober tries to read.
-const VICTIM: &str = "import http.server, os\nhttp.server.ThreadingHTTPServer(('127.0.0.1', int(os.environ['PORT'])), http.server.SimpleHTTPRequestHandler).serve_forever()\n";
+fn victim_app() -> String {
+    PythonApp::new().local_only().source()
+}
 
 /// Where the app's live deployment was built, as its build log says.
 async fn checkout(client: &Client, id: &str) -> anyhow::Result<PathBuf> {
@@ -69,7 +70,7 @@ async fn apps_cannot_read_the_server_or_each_other(
     let server =
         TestServer::spawn_with_env(TestDb::Sqlite, args, &[("PAAS_TEST_MARKER", &marker)]).await?;
     let alice = server.user("alice").await?;
-    let (_victim_repo, victim) = deployed(&alice, "victim", &[("app.py", VICTIM)]).await?;
+    let (_victim_repo, victim) = deployed(&alice, "victim", &[("app.py", &victim_app())]).await?;
     let victim_dir = checkout(&alice, &victim).await?;
     assert!(
         victim_dir.join("app.py").is_file(),
@@ -93,7 +94,7 @@ async fn apps_cannot_read_the_server_or_each_other(
         &alice,
         "prober",
         &[
-            ("app.py", PROBER),
+            ("app.py", &prober()),
             ("targets.json", &serde_json::to_string(&all_targets)?),
         ],
     )

@@ -1,17 +1,16 @@
 //! After creation: redeploy without downtime, a failed redeploy that keeps the old version
 //! serving, delete leaving nothing behind, pruning of old images.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use paas_tests::repo::{commit, file_url};
+use paas_tests::repo::file_url;
+use paas_tests::steps::{app, body, commit_version, create, versioned_app};
 use paas_tests::{Client, TestApp, TestDb, eventually, git_repo};
 use serde_json::{Value, json};
 
-use crate::apps::{VERSIONED_APP, app, body, create, deployed};
 use crate::on_both_databases;
 
 const REDEPLOY: &str = "mutation($id: ID!) { redeployApplication(id: $id) { id status } }";
@@ -27,23 +26,6 @@ async fn newest_deployment_settled(client: &Client, id: &str) -> anyhow::Result<
         Ok(matches!(status.as_str(), "RUNNING" | "FAILED").then_some(shown))
     })
     .await
-}
-
-pub async fn versioned_app(
-    client: &Client,
-    name: &str,
-) -> anyhow::Result<(tempfile::TempDir, String)> {
-    deployed(
-        client,
-        name,
-        &[("app.py", VERSIONED_APP), ("version.txt", "v1\n")],
-    )
-    .await
-}
-
-pub fn commit_version(repo: &Path, files: &[(&str, &str)]) -> anyhow::Result<String> {
-    let r = git2::Repository::open(repo)?;
-    commit(&r, repo, files, "next")
 }
 
 async fn redeploy_switches_without_a_failed_request(db: TestDb) -> anyhow::Result<()> {
@@ -165,7 +147,7 @@ async fn delete_leaves_nothing_behind(db: TestDb) -> anyhow::Result<()> {
 
     assert_eq!(
         alice
-            .error_code(crate::apps::APP, json!({ "id": id }))
+            .error_code(paas_tests::steps::APP, json!({ "id": id }))
             .await?,
         "NOT_FOUND"
     );

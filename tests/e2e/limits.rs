@@ -7,14 +7,14 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
+use paas_tests::apps::hello;
 use paas_tests::repo::file_url;
+use paas_tests::steps::{CREATE, create};
 use paas_tests::ws::{RawWs, WsEvent};
 use paas_tests::{TestApp, TestDb, git_repo};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-use crate::apps::{CREATE, PYTHON_APP, create};
 
 /// Longest a test waits for something that should happen within the configured timeouts.
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -167,7 +167,7 @@ async fn subscriptions_are_capped_per_connection_and_per_user() -> anyhow::Resul
     let server = TestApp::spawn_with_env(TestDb::Sqlite, &[], &env).await?;
     let alice = server.user("alice").await?;
     let token = alice.token().context("token")?.to_owned();
-    let repo = git_repo(&[("app.py", PYTHON_APP)])?;
+    let repo = git_repo(&[("app.py", &hello())])?;
     let url = file_url(repo.path());
     let app = create(
         &alice,

@@ -4,11 +4,10 @@
 use std::time::Duration;
 
 use paas_tests::repo::file_url;
+use paas_tests::steps::{BUILD_LOGS, FOLLOW, LOGS, app, create, page, statuses_until_settled};
 use paas_tests::{TestApp, TestDb, git_repo};
 use serde_json::{Value, json};
 
-use crate::apps::{app, create, statuses_until_settled};
-use crate::logs::{BUILD_LOGS, FOLLOW, LOGS, page};
 use crate::on_both_databases;
 use paas_tests::eventually;
 

@@ -4,83 +4,33 @@
 
 use std::time::Duration;
 
+use paas_tests::apps::{BROKEN_BUILD, PythonApp};
 use paas_tests::repo::file_url;
+use paas_tests::steps::{BUILD_LOGS, FOLLOW, app, create, deployed, page};
 use paas_tests::{Client, TestApp, TestDb, git_repo};
 use serde_json::{Value, json};
 
-use crate::apps::{BROKEN_BUILD, app, create, deployed};
 use crate::on_both_databases;
 use paas_tests::eventually;
 
 /// Prints `line 0` … `line 2999` on stdout, 500 lines per write (so many lines are read in one
 /// go and share their read time), one line on stderr, then serves.
-const NUMBERED_APP: &str = r#"import http.server, os, sys
-batch = []
-for i in range(3000):
-    batch.append("line %d" % i)
-    if len(batch) == 500:
-        sys.stdout.write("\n".join(batch) + "\n")
-        sys.stdout.flush()
-        batch = []
-sys.stderr.write("stderr says hi\n")
-sys.stderr.flush()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
-"#;
+fn numbered_app() -> String {
+    PythonApp::new()
+        .prelude(
+            "batch = []\nfor i in range(3000):\n    batch.append(\"line %d\" % i)\n    if len(batch) == 500:\n        sys.stdout.write(\"\\n\".join(batch) + \"\\n\")\n        sys.stdout.flush()\n        batch = []\nsys.stderr.write(\"stderr says hi\\n\")\nsys.stderr.flush()",
+        )
+        .body("\"ok\"")
+        .source()
+}
 const LINES: usize = 3000;
 
 /// Serves, and prints `tick <n>` every 20 ms.
-const TICKING_APP: &str = r#"import http.server, os, threading, time
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *args):
-        pass
-server = http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-i = 0
-while True:
-    print("tick %d" % i, flush=True)
-    i += 1
-    time.sleep(0.02)
-"#;
-
-pub const LOGS: &str = "query($app: ID!, $dep: ID, $streams: [LogStream!], $from: String,
-                          $last: String, $limit: Int, $dir: LogDirection) {
-  logs(appId: $app, deployment: $dep, streams: $streams, from: $from, lastNano: $last,
-       limit: $limit, direction: $dir) {
-    lines { timestamp stream deployment text }
-    lastNano
-  }
-}";
-
-pub const FOLLOW: &str = "subscription($app: ID!, $streams: [LogStream!], $from: String) {
-  logs(appId: $app, streams: $streams, from: $from) {
-    __typename
-    ... on LogLine { timestamp stream text }
-    ... on LogsLagged { skipped first last }
-  }
-}";
-
-pub const BUILD_LOGS: &str = "subscription($dep: ID!) {
-  buildLogs(deployment: $dep) {
-    __typename
-    ... on LogLine { timestamp stream text }
-  }
-}";
-
-pub async fn page(client: &Client, vars: Value) -> anyhow::Result<Value> {
-    Ok(client.data(LOGS, vars).await?["logs"].clone())
+fn ticking_app() -> String {
+    PythonApp::new()
+        .body("\"ok\"")
+        .then("i = 0\nwhile True:\n    print(\"tick %d\" % i, flush=True)\n    i += 1\n    time.sleep(0.02)")
+        .source()
 }
 
 fn texts(page: &Value) -> Vec<String> {
@@ -141,7 +91,7 @@ async fn running_app(client: &Client, name: &str, code: &str) -> anyhow::Result<
 async fn numbered_lines_are_paged_exactly_once(db: TestDb) -> anyhow::Result<()> {
     let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
-    let (id, shown) = running_app(&alice, "numbers", NUMBERED_APP).await?;
+    let (id, shown) = running_app(&alice, "numbers", &numbered_app()).await?;
     let dep = shown["deployments"][0]["id"].clone();
 
     // The tail first: the newest stdout line, once the app has written them all.
@@ -269,7 +219,7 @@ async fn a_subscription_started_mid_stream_has_no_gap_or_duplicate(
 ) -> anyhow::Result<()> {
     let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
-    let (id, _) = running_app(&alice, "ticker", TICKING_APP).await?;
+    let (id, _) = running_app(&alice, "ticker", &ticking_app()).await?;
     let stored = eventually(Duration::from_secs(30), || async {
         let p = page(
             &alice,

@@ -1,7 +1,6 @@
 //! End-to-end: the real `paas` binary on a random port, a fresh data dir and database, driven
 //! over GraphQL as a user would. Every scenario runs on SQLite and on PostgreSQL.
 
-mod apps;
 mod auth;
 mod build_log;
 mod config;

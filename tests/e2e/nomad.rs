@@ -9,14 +9,14 @@
 
 use std::time::Duration;
 
+use paas_tests::apps::hello;
 use paas_tests::nomad::{FakeNomad, NextAlloc};
 use paas_tests::podman::{Cleanup, serve_args};
 use paas_tests::repo::file_url;
+use paas_tests::steps::{app, body, create, show, statuses_until_settled};
 use paas_tests::{TestDb, TestServer, git_repo};
 use serde_json::json;
 
-use crate::apps::{PYTHON_APP, app, body, create, statuses_until_settled};
-use crate::tasks::show;
 use paas_tests::eventually;
 
 const TOKEN: &str = "e2e-nomad-token";
@@ -53,7 +53,7 @@ async fn apps_run_as_nomad_jobs() -> anyhow::Result<()> {
     let alice = server.user("alice").await?;
     let cleanup = Cleanup::default();
 
-    let repo = git_repo(&[("app.py", PYTHON_APP)])?;
+    let repo = git_repo(&[("app.py", &hello())])?;
     let id = create(
         &alice,
         json!({ "name": "on-nomad", "repository": { "url": file_url(repo.path()) },

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
+use paas_tests::apps::{PythonApp, hello, versioned};
 use paas_tests::podman::{Cleanup, containers_of, images_of, serve_args};
 use paas_tests::repo::{commit, file_url};
+use paas_tests::steps::{app, body, create, statuses_until_settled};
 use paas_tests::{Client, TestApp, TestDb, git_repo};
 use serde_json::{Value, json};
-
-use crate::apps::{PYTHON_APP as PY_APP, VERSIONED_APP, app, body, create, statuses_until_settled};
 
 /// A server on Podman, a user, and the clean-up of what the test deploys (dropped last).
 struct Setup {
@@ -67,7 +67,7 @@ async fn python_static_and_containerfile_apps_answer() -> anyhow::Result<()> {
     let (_r1, py, seen) = setup
         .deploy(
             "pod-py",
-            &[("app.py", PY_APP)],
+            &[("app.py", &hello())],
             json!({ "env": [{ "key": "GREETING", "value": "from a container" }] }),
         )
         .await?;
@@ -182,9 +182,9 @@ async fn memory_limit_kills_as_out_of_memory() -> anyhow::Result<()> {
 async fn cpu_quota_caps_a_busy_app() -> anyhow::Result<()> {
     let setup = server().await?;
     let alice = &setup.alice;
-    let burner = format!(
-        "import threading\ndef burn():\n    while True:\n        pass\nthreading.Thread(target=burn, daemon=True).start()\n{PY_APP}"
-    );
+    let burner = PythonApp::new()
+        .prelude("def burn():\n    while True:\n        pass\nthreading.Thread(target=burn, daemon=True).start()")
+        .source();
     let (_r, id, seen) = setup
         .deploy(
             "pod-cpu",
@@ -234,7 +234,7 @@ async fn redeploy_switches_containers_without_a_failed_request() -> anyhow::Resu
     let (repo, id, _) = setup
         .deploy(
             "pod-roll",
-            &[("app.py", VERSIONED_APP), ("version.txt", "v1\n")],
+            &[("app.py", &versioned()), ("version.txt", "v1\n")],
             json!({}),
         )
         .await?;
@@ -296,7 +296,7 @@ async fn delete_leaves_no_container_and_no_image() -> anyhow::Result<()> {
     let setup = server().await?;
     let alice = &setup.alice;
     let (_r, id, seen) = setup
-        .deploy("pod-gone", &[("app.py", PY_APP)], json!({}))
+        .deploy("pod-gone", &[("app.py", &hello())], json!({}))
         .await?;
     assert_eq!(seen.last().map(String::as_str), Some("RUNNING"));
     assert_eq!(containers_of(&id).await?.len(), 1);
@@ -317,22 +317,15 @@ async fn delete_leaves_no_container_and_no_image() -> anyhow::Result<()> {
 }
 
 /// Prints numbered lines on stdout and one on stderr, then serves.
-const PRINTING_APP: &str = r#"import http.server, os, sys
-for i in range(200):
-    print("out %d" % i)
-sys.stdout.flush()
-print("oops on stderr", file=sys.stderr, flush=True)
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        print("request " + self.path, flush=True)
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
-"#;
+fn printing_app() -> String {
+    PythonApp::new()
+        .prelude(
+            "for i in range(200):\n    print(\"out %d\" % i)\nsys.stdout.flush()\nprint(\"oops on stderr\", file=sys.stderr, flush=True)",
+        )
+        // Each request prints a line too.
+        .body("(print(\"request \" + self.path, flush=True), \"ok\")[1]")
+        .source()
+}
 
 const POD_LOGS: &str = "query($app: ID!, $from: String, $last: String) {
   logs(appId: $app, streams: [STDOUT, STDERR], from: $from, lastNano: $last, limit: 50) {
@@ -345,7 +338,7 @@ async fn container_output_is_read_from_podman_into_the_log() -> anyhow::Result<(
     let setup = server().await?;
     let alice = &setup.alice;
     let (_r, id, seen) = setup
-        .deploy("pod-logs", &[("app.py", PRINTING_APP)], json!({}))
+        .deploy("pod-logs", &[("app.py", &printing_app())], json!({}))
         .await?;
     assert_eq!(seen.last().map(String::as_str), Some("RUNNING"));
     // A request while the container runs: its line arrives live, after the start-up lines.

@@ -1,15 +1,16 @@
 //! Private repositories: readable with the user's git token, and only then.
 
+use paas_tests::apps::hello;
 use paas_tests::git_http::PrivateGitServer;
 use paas_tests::repo::file_url;
+use paas_tests::steps::{CREATE, app, create, statuses_until_settled};
 use paas_tests::{TestApp, TestDb, git_repo};
 use serde_json::json;
 
-use crate::apps::{CREATE, PYTHON_APP, app, create, statuses_until_settled};
 use crate::on_both_databases;
 
 async fn private_repo_deploys_with_the_users_token(db: TestDb) -> anyhow::Result<()> {
-    let work = git_repo(&[("app.py", PYTHON_APP)])?;
+    let work = git_repo(&[("app.py", &hello())])?;
     let root = tempfile::tempdir()?;
     git2::Repository::clone(&file_url(work.path()), root.path().join("app.git"))?;
     let git = PrivateGitServer::start(root.path(), "ghp_private").await?;

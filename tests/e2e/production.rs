@@ -8,21 +8,15 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use std::time::Duration;
 
+use paas_tests::apps::hello;
 use paas_tests::redis::{unique_prefix, url};
 use paas_tests::repo::file_url;
+use paas_tests::steps::create;
 use paas_tests::{Client, TestDb, TestServer, TestWorker, eventually, git_repo};
 use serde_json::json;
 
-use crate::apps::create;
-
 /// Builds for 2 s (long enough to be killed in the middle), then serves.
-const SLOW_APP: &[(&str, &str)] = &[
-    (
-        "package.json",
-        r#"{ "name": "slow", "version": "1.0.0", "scripts": { "build": "sleep 2", "start": "python3 app.py" } }"#,
-    ),
-    ("app.py", crate::apps::PYTHON_APP),
-];
+const SLOW_BUILD: &str = r#"{ "name": "slow", "version": "1.0.0", "scripts": { "build": "sleep 2", "start": "python3 app.py" } }"#;
 const BROKEN_APP: &[(&str, &str)] = &[(
     "package.json",
     r#"{ "name": "broken", "version": "1.0.0", "scripts": { "build": "sleep 1; exit 1" } }"#,
@@ -67,7 +61,7 @@ async fn two_apis_two_workers_one_killed_mid_build() -> anyhow::Result<()> {
     let alice_a = api_a.user("alice").await?;
     let alice_b = Client::new(&api_b.url, alice_a.token().map(str::to_owned));
 
-    let slow = git_repo(SLOW_APP)?;
+    let slow = git_repo(&[("package.json", SLOW_BUILD), ("app.py", &hello())])?;
     let broken = git_repo(BROKEN_APP)?;
     let mut expected = BTreeMap::new();
     let mut watched = None;
@@ -89,9 +83,9 @@ async fn two_apis_two_workers_one_killed_mid_build() -> anyhow::Result<()> {
             // Created through API A, built by a worker process, followed on API B: every change,
             // in order (versions strictly increase), no duplicate.
             // Its build log, written by a worker process into PostgreSQL, followed live on B.
-            let dep = crate::apps::app(&alice_a, &id).await?["deployments"][0]["id"].clone();
+            let dep = paas_tests::steps::app(&alice_a, &id).await?["deployments"][0]["id"].clone();
             let mut sub = alice_b
-                .subscribe(crate::logs::BUILD_LOGS, json!({ "dep": dep }))
+                .subscribe(paas_tests::steps::BUILD_LOGS, json!({ "dep": dep }))
                 .await?;
             build_log = Some(tokio::spawn(async move {
                 let mut lines = Vec::new();
@@ -107,7 +101,7 @@ async fn two_apis_two_workers_one_killed_mid_build() -> anyhow::Result<()> {
             }));
             let (b, id) = (alice_b.clone(), id.clone());
             watched = Some(tokio::spawn(async move {
-                crate::apps::statuses_until_settled(&b, &id).await
+                paas_tests::steps::statuses_until_settled(&b, &id).await
             }));
         }
         expected.insert(name, end.to_owned());

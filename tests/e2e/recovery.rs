@@ -5,44 +5,30 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use paas_tests::apps::{PythonApp, versioned};
 use paas_tests::repo::file_url;
+use paas_tests::steps::{FAST_CRASH_POLICY, body, create, records, show, versioned_app};
 use paas_tests::{TestDb, TestServer, git_repo};
 use serde_json::json;
 
-use crate::apps::{VERSIONED_APP, body, create};
-use crate::lifecycle::versioned_app;
 use crate::on_both_databases;
-use crate::tasks::show;
 use paas_tests::eventually;
 
 /// Serves on `$PORT`, then dies with code 3 after a second: always, or (with `CRASH=once`) only
 /// the first time.
-const CRASHING_APP: &str = r#"import http.server, os, threading, time
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *args):
-        pass
-def die():
-    time.sleep(1)
-    print("boom", flush=True)
-    os._exit(3)
-if os.environ.get("CRASH") != "once" or not os.path.exists("crashed-once"):
-    open("crashed-once", "w").close()
-    threading.Thread(target=die, daemon=True).start()
-http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
-"#;
-
-pub(crate) const FAST_CRASH_POLICY: &[&str] =
-    &["--crash-restarts", "2", "--crash-backoff-ms", "200"];
+fn crashing_app() -> String {
+    PythonApp::new()
+        .prelude(
+            "def die():\n    time.sleep(1)\n    print(\"boom\", flush=True)\n    os._exit(3)\nif os.environ.get(\"CRASH\") != \"once\" or not os.path.exists(\"crashed-once\"):\n    open(\"crashed-once\", \"w\").close()\n    threading.Thread(target=die, daemon=True).start()",
+        )
+        .body("\"ok\"")
+        .source()
+}
 
 async fn a_crash_loop_fails_the_app_with_the_reason(db: TestDb) -> anyhow::Result<()> {
     let server = TestServer::spawn(db, FAST_CRASH_POLICY).await?;
     let alice = server.user("alice").await?;
-    let repo = git_repo(&[("app.py", CRASHING_APP)])?;
+    let repo = git_repo(&[("app.py", &crashing_app())])?;
     let id = create(
         &alice,
         json!({ "name": "crashy", "repository": { "url": file_url(repo.path()) } }),
@@ -75,7 +61,7 @@ on_both_databases!(a_crash_loop_fails_the_app_with_the_reason);
 async fn a_single_crash_is_restarted(db: TestDb) -> anyhow::Result<()> {
     let server = TestServer::spawn(db, FAST_CRASH_POLICY).await?;
     let alice = server.user("alice").await?;
-    let repo = git_repo(&[("app.py", CRASHING_APP)])?;
+    let repo = git_repo(&[("app.py", &crashing_app())])?;
     let id = create(
         &alice,
         json!({
@@ -99,19 +85,6 @@ async fn a_single_crash_is_restarted(db: TestDb) -> anyhow::Result<()> {
 }
 on_both_databases!(a_single_crash_is_restarted);
 
-/// Process records of the local runtime: `(instance id, process group)`.
-pub(crate) fn records(data_dir: &std::path::Path) -> anyhow::Result<Vec<(String, i32)>> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(data_dir.join("logs").join("run"))? {
-        let record: serde_json::Value = serde_json::from_slice(&std::fs::read(entry?.path())?)?;
-        out.push((
-            record["id"].as_str().unwrap_or_default().to_owned(),
-            i32::try_from(record["pgid"].as_i64().unwrap_or_default())?,
-        ));
-    }
-    Ok(out)
-}
-
 async fn nothing_stays_stuck_after_kill_9(db: TestDb) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let url = db.url(dir.path()).await?;
@@ -125,7 +98,7 @@ async fn nothing_stays_stuck_after_kill_9(db: TestDb) -> anyhow::Result<()> {
             "package.json",
             r#"{ "name": "late", "version": "1.0.0", "scripts": { "build": "sleep 2", "start": "python3 app.py" } }"#,
         ),
-        ("app.py", VERSIONED_APP),
+        ("app.py", &versioned()),
         ("version.txt", "late\n"),
     ])?;
     let late = create(

@@ -5,12 +5,12 @@
 
 use std::time::{Duration, Instant};
 
+use paas_tests::apps::hello;
 use paas_tests::redis::{PrivateRedis, unique_prefix};
 use paas_tests::repo::file_url;
+use paas_tests::steps::{create, statuses_until_settled};
 use paas_tests::{Client, TestDb, TestServer, git_repo};
 use serde_json::json;
-
-use crate::apps::{PYTHON_APP, create, statuses_until_settled};
 
 /// How long one Redis call may take before paas gives up on it (`redis_conn::CALL_TIMEOUT`).
 const REDIS_CALL_TIMEOUT: Duration = Duration::from_millis(500);
@@ -35,7 +35,7 @@ fn app_input(name: &str, repo: &tempfile::TempDir) -> serde_json::Value {
 async fn wait_status(client: &Client, id: &str, want: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let app = crate::apps::app(client, id).await?;
+        let app = paas_tests::steps::app(client, id).await?;
         let status = app["status"].as_str().unwrap_or_default().to_owned();
         if status == want {
             return Ok(());
@@ -52,7 +52,7 @@ async fn builds_go_on_after_redis_restarts_empty() -> anyhow::Result<()> {
     let mut redis = PrivateRedis::start().await?;
     let server = serve_on(&redis, dir.path()).await?;
     let alice = server.user("alice").await?;
-    let repo = git_repo(&[("app.py", PYTHON_APP)])?;
+    let repo = git_repo(&[("app.py", &hello())])?;
     let before = create(&alice, app_input("before", &repo)).await?;
     wait_status(&alice, &before, "RUNNING").await?;
 
@@ -75,14 +75,14 @@ async fn with_redis_down_creates_wait_for_it_and_reads_do_not() -> anyhow::Resul
     let mut redis = PrivateRedis::start().await?;
     let server = serve_on(&redis, dir.path()).await?;
     let alice = server.user("alice").await?;
-    let repo = git_repo(&[("app.py", PYTHON_APP)])?;
+    let repo = git_repo(&[("app.py", &hello())])?;
     redis.kill().await?;
 
     // The create is committed (the database is the truth) and answered PENDING, not FAILED.
     let id = create(&alice, app_input("patient", &repo)).await?;
     let again = alice
         .error_code(
-            crate::apps::CREATE,
+            paas_tests::steps::CREATE,
             json!({ "input": app_input("patient", &repo) }),
         )
         .await?;

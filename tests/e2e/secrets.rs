@@ -11,11 +11,11 @@ use paas_tests::dump::{database_dump, holds, redis_dump};
 use paas_tests::redis::{unique_prefix, url as redis_url};
 use paas_tests::repo::file_url;
 use paas_tests::server::{open_temp_dir, paas_bin};
+use paas_tests::steps::{app, create, statuses_until_settled};
 use paas_tests::{Client, TestDb, TestServer, git_repo};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::json;
 
-use crate::apps::{app, create, statuses_until_settled};
 use crate::on_both_databases;
 
 const SET_TOKEN: &str = "mutation($t: String) { setGitToken(token: $t) }";
@@ -32,7 +32,7 @@ async fn secret_app(
     name: &str,
     secret: &str,
 ) -> anyhow::Result<(tempfile::TempDir, String)> {
-    let repo = git_repo(&[("app.py", crate::apps::PYTHON_APP)])?;
+    let repo = git_repo(&[("app.py", &paas_tests::apps::hello())])?;
     let id = create(
         client,
         json!({

@@ -4,23 +4,17 @@
 
 use std::time::Duration;
 
+use paas_tests::apps::{hello, versioned};
 use paas_tests::repo::file_url;
-use paas_tests::{Client, TestApp, TestDb, git_repo};
-use serde_json::{Value, json};
+use paas_tests::steps::{
+    body, commit_version, create, settled, show, statuses_until_settled, versioned_app,
+};
+use paas_tests::{TestApp, TestDb, git_repo};
+use serde_json::json;
 
-use crate::apps::{PYTHON_APP, VERSIONED_APP, body, create, statuses_until_settled};
-use crate::lifecycle::{commit_version, versioned_app};
 use crate::on_both_databases;
 use paas_tests::eventually;
 
-pub const SHOW: &str = "query($id: ID!) {
-  application(id: $id) {
-    id name status statusReason version visibility port env { key } endpoint { url }
-    repository { branch commit }
-    deployments { id status commit error buildAttempts startAttempts restarts origin }
-    tasks { id kind state progress error deployment startedAt endedAt }
-  }
-}";
 const RESTART: &str =
     "mutation($id: ID!, $force: Boolean) { restartApplication(id: $id, force: $force) { status } }";
 const UPDATE: &str = "mutation($id: ID!, $input: UpdateApplicationInput!, $v: Int, $q: Boolean) {
@@ -30,22 +24,6 @@ const ROLLBACK: &str = "mutation($id: ID!, $d: ID!) {
   rollbackApplication(id: $id, deployment: $d) { status }
 }";
 const REDEPLOY: &str = "mutation($id: ID!) { redeployApplication(id: $id) { status } }";
-
-pub async fn show(client: &Client, id: &str) -> anyhow::Result<Value> {
-    Ok(client.data(SHOW, json!({ "id": id })).await?["application"].clone())
-}
-
-/// Waits until the app is RUNNING or FAILED and its newest task is over.
-pub async fn settled(client: &Client, id: &str) -> anyhow::Result<Value> {
-    eventually(Duration::from_secs(120), || async {
-        let app = show(client, id).await?;
-        let status = app["status"].as_str().unwrap_or_default();
-        let task = app["tasks"][0]["state"].as_str().unwrap_or_default();
-        let over = matches!(task, "SUCCEEDED" | "FAILED" | "");
-        Ok((matches!(status, "RUNNING" | "FAILED") && over).then_some(app))
-    })
-    .await
-}
 
 async fn restart_starts_a_new_instance_of_the_same_image(db: TestDb) -> anyhow::Result<()> {
     let server = TestApp::spawn(db, &[]).await?;
@@ -81,7 +59,7 @@ on_both_databases!(restart_starts_a_new_instance_of_the_same_image);
 async fn updates_do_what_each_change_needs(db: TestDb) -> anyhow::Result<()> {
     let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
-    let repo = git_repo(&[("app.py", PYTHON_APP)])?;
+    let repo = git_repo(&[("app.py", &hello())])?;
     let id = create(
         &alice,
         json!({ "name": "greeter", "repository": { "url": file_url(repo.path()) } }),
@@ -234,7 +212,7 @@ async fn busy_apps_refuse_or_queue_and_force_takes_over(db: TestDb) -> anyhow::R
     let alice = server.user("alice").await?;
     let repo = git_repo(&[
         ("package.json", &slow_node_app("true")),
-        ("app.py", VERSIONED_APP),
+        ("app.py", &versioned()),
         ("version.txt", "v1\n"),
     ])?;
     let id = create(

@@ -1,14 +1,15 @@
 //! Bad input: each refusal has its code and writes nothing.
 
+use paas_tests::apps::hello;
 use paas_tests::repo::file_url;
+use paas_tests::steps::{CREATE, create};
 use paas_tests::{TestApp, TestDb, git_repo};
 use serde_json::{Value, json};
 
-use crate::apps::{CREATE, PYTHON_APP, create};
 use crate::on_both_databases;
 
 async fn bad_input_is_refused_with_a_code_and_writes_nothing(db: TestDb) -> anyhow::Result<()> {
-    let repo = git_repo(&[("app.py", PYTHON_APP)])?;
+    let repo = git_repo(&[("app.py", &hello())])?;
     let url = file_url(repo.path());
     let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
@@ -99,7 +100,7 @@ async fn bad_input_is_refused_with_a_code_and_writes_nothing(db: TestDb) -> anyh
 on_both_databases!(bad_input_is_refused_with_a_code_and_writes_nothing);
 
 async fn local_repos_can_be_turned_off(db: TestDb) -> anyhow::Result<()> {
-    let repo = git_repo(&[("app.py", PYTHON_APP)])?;
+    let repo = git_repo(&[("app.py", &hello())])?;
     let server = TestApp::spawn(db, &["--no-local-repos"]).await?;
     let alice = server.user("alice").await?;
     let code = alice

@@ -7,12 +7,12 @@
 use std::path::Path;
 
 use anyhow::ensure;
+use paas_tests::apps::hello;
 use paas_tests::redis::{unique_prefix, url};
 use paas_tests::server::open_temp_dir;
+use paas_tests::steps::{app, create, statuses_until_settled};
 use paas_tests::{TestDb, TestServer, TestWorker, git_repo};
 use serde_json::json;
-
-use crate::apps::{PYTHON_APP, app, create, statuses_until_settled};
 
 /// Where the worker runs.
 enum Worker<'a> {
@@ -50,7 +50,7 @@ async fn deploy_with(serve_cwd: &Path, worker: Worker<'_>) -> anyhow::Result<(St
         )?,
     };
     let alice = server.user("alice").await?;
-    let repo = git_repo(&[("app.py", PYTHON_APP)])?;
+    let repo = git_repo(&[("app.py", &hello())])?;
     let id = create(
         &alice,
         json!({ "name": "split", "language": "PYTHON",

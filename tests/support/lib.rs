@@ -17,6 +17,7 @@ pub mod podman;
 pub mod redis;
 pub mod repo;
 pub mod server;
+pub mod steps;
 pub mod sweep;
 pub mod wait;
 pub mod ws;

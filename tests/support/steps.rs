@@ -1,0 +1,183 @@
+//! The steps scenarios share: the GraphQL documents, creating an app and following it until it
+//! settles, reading it, its logs and its tasks.
+
+use std::time::Duration;
+
+use crate::Client;
+use anyhow::bail;
+use serde_json::{Value, json};
+
+use crate::eventually;
+use crate::repo::commit;
+use std::path::Path;
+
+pub const CREATE: &str = "mutation($input: CreateApplicationInput!) {
+  createApplication(input: $input) { application { id name status } }
+}";
+
+pub const APP: &str = "query($id: ID!) {
+  application(id: $id) {
+    id name status statusReason language port env { key }
+    repository { url branch commit }
+    endpoint { host port url }
+    deployments { id status commit error buildAttempts startAttempts createdAt buildLog }
+  }
+}";
+
+pub const STATUS: &str = "subscription($id: ID!) {
+  applicationStatus(id: $id) { status version reason }
+}";
+
+/// Creates an app; returns its id (and checks the immediate answer is PENDING).
+pub async fn create(client: &Client, input: Value) -> anyhow::Result<String> {
+    let data = client.data(CREATE, json!({ "input": input })).await?;
+    let app = &data["createApplication"]["application"];
+    if app["status"] != "PENDING" {
+        bail!("createApplication answered {app}, not PENDING");
+    }
+    Ok(app["id"].as_str().unwrap_or_default().to_owned())
+}
+
+/// Creates an app from `files` in a fresh repository and waits until it is `RUNNING`; returns
+/// the repository (to commit to) and the app's id.
+pub async fn deployed(
+    client: &Client,
+    name: &str,
+    files: &[(&str, &str)],
+) -> anyhow::Result<(tempfile::TempDir, String)> {
+    let repo = crate::git_repo(files)?;
+    let id = create(
+        client,
+        json!({ "name": name, "repository": { "url": crate::repo::file_url(repo.path()) } }),
+    )
+    .await?;
+    let seen = statuses_until_settled(client, &id).await?;
+    anyhow::ensure!(
+        seen.last().map(String::as_str) == Some("RUNNING"),
+        "{seen:?}"
+    );
+    Ok((repo, id))
+}
+
+/// Follows the status subscription until RUNNING or FAILED; returns every status seen.
+pub async fn statuses_until_settled(client: &Client, id: &str) -> anyhow::Result<Vec<String>> {
+    let mut sub = client.subscribe(STATUS, json!({ "id": id })).await?;
+    let mut seen = Vec::new();
+    let mut last_version = 0;
+    loop {
+        let msg = sub.next(Duration::from_secs(120)).await?;
+        let change = &msg["data"]["applicationStatus"];
+        let version = change["version"].as_i64().unwrap_or_default();
+        if version <= last_version {
+            bail!("status versions went backwards or repeated: {seen:?} then {change}");
+        }
+        last_version = version;
+        let status = change["status"].as_str().unwrap_or_default().to_owned();
+        seen.push(status.clone());
+        if status == "RUNNING" || status == "FAILED" {
+            return Ok(seen);
+        }
+    }
+}
+
+/// The app as `application(id)` shows it.
+pub async fn app(client: &Client, id: &str) -> anyhow::Result<Value> {
+    Ok(client.data(APP, json!({ "id": id })).await?["application"].clone())
+}
+
+/// The body the app answers at the endpoint the platform reports for it.
+pub async fn body(client: &Client, id: &str) -> anyhow::Result<String> {
+    let url = app(client, id).await?["endpoint"]["url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    Ok(reqwest::get(url).await?.error_for_status()?.text().await?)
+}
+
+pub async fn versioned_app(
+    client: &Client,
+    name: &str,
+) -> anyhow::Result<(tempfile::TempDir, String)> {
+    deployed(
+        client,
+        name,
+        &[
+            ("app.py", &crate::apps::versioned()),
+            ("version.txt", "v1\n"),
+        ],
+    )
+    .await
+}
+
+pub fn commit_version(repo: &Path, files: &[(&str, &str)]) -> anyhow::Result<String> {
+    let r = git2::Repository::open(repo)?;
+    commit(&r, repo, files, "next")
+}
+
+pub const LOGS: &str = "query($app: ID!, $dep: ID, $streams: [LogStream!], $from: String,
+                          $last: String, $limit: Int, $dir: LogDirection) {
+  logs(appId: $app, deployment: $dep, streams: $streams, from: $from, lastNano: $last,
+       limit: $limit, direction: $dir) {
+    lines { timestamp stream deployment text }
+    lastNano
+  }
+}";
+
+pub const FOLLOW: &str = "subscription($app: ID!, $streams: [LogStream!], $from: String) {
+  logs(appId: $app, streams: $streams, from: $from) {
+    __typename
+    ... on LogLine { timestamp stream text }
+    ... on LogsLagged { skipped first last }
+  }
+}";
+
+pub const BUILD_LOGS: &str = "subscription($dep: ID!) {
+  buildLogs(deployment: $dep) {
+    __typename
+    ... on LogLine { timestamp stream text }
+  }
+}";
+
+pub async fn page(client: &Client, vars: Value) -> anyhow::Result<Value> {
+    Ok(client.data(LOGS, vars).await?["logs"].clone())
+}
+
+pub const FAST_CRASH_POLICY: &[&str] = &["--crash-restarts", "2", "--crash-backoff-ms", "200"];
+
+/// Process records of the local runtime: `(instance id, process group)`.
+pub fn records(data_dir: &std::path::Path) -> anyhow::Result<Vec<(String, i32)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(data_dir.join("logs").join("run"))? {
+        let record: serde_json::Value = serde_json::from_slice(&std::fs::read(entry?.path())?)?;
+        out.push((
+            record["id"].as_str().unwrap_or_default().to_owned(),
+            i32::try_from(record["pgid"].as_i64().unwrap_or_default())?,
+        ));
+    }
+    Ok(out)
+}
+
+pub const SHOW: &str = "query($id: ID!) {
+  application(id: $id) {
+    id name status statusReason version visibility port env { key } endpoint { url }
+    repository { branch commit }
+    deployments { id status commit error buildAttempts startAttempts restarts origin }
+    tasks { id kind state progress error deployment startedAt endedAt }
+  }
+}";
+
+pub async fn show(client: &Client, id: &str) -> anyhow::Result<Value> {
+    Ok(client.data(SHOW, json!({ "id": id })).await?["application"].clone())
+}
+
+/// Waits until the app is RUNNING or FAILED and its newest task is over.
+pub async fn settled(client: &Client, id: &str) -> anyhow::Result<Value> {
+    eventually(Duration::from_secs(120), || async {
+        let app = show(client, id).await?;
+        let status = app["status"].as_str().unwrap_or_default();
+        let task = app["tasks"][0]["state"].as_str().unwrap_or_default();
+        let over = matches!(task, "SUCCEEDED" | "FAILED" | "");
+        Ok((matches!(status, "RUNNING" | "FAILED") && over).then_some(app))
+    })
+    .await
+}
