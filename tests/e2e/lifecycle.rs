@@ -205,6 +205,39 @@ async fn busy_apps_refuse_a_second_deploy(db: TestDb) -> anyhow::Result<()> {
 }
 on_both_databases!(busy_apps_refuse_a_second_deploy);
 
+async fn delete_cancels_a_build_under_way(db: TestDb) -> anyhow::Result<()> {
+    let repo = git_repo(&[(
+        "package.json",
+        r#"{ "name": "stuck", "version": "1.0.0", "scripts": { "build": "sleep 600" } }"#,
+    )])?;
+    let server = TestApp::spawn(db, &[]).await?;
+    let alice = server.user("alice").await?;
+    let id = create(
+        &alice,
+        json!({ "name": "stuck", "repository": { "url": file_url(repo.path()) } }),
+    )
+    .await?;
+    eventually(Duration::from_secs(60), || async {
+        Ok((app(&alice, &id).await?["status"] == "BUILDING").then_some(()))
+    })
+    .await?;
+    // Not refused as busy, not waiting for the build: the app and its build go.
+    alice
+        .data(
+            "mutation($id: ID!) { deleteApplication(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await?;
+    assert_eq!(server.count_rows("applications").await?, 0);
+    assert_eq!(server.count_rows("deployments").await?, 0);
+    let free = alice
+        .data("{ nameAvailable(name: \"stuck\") }", json!({}))
+        .await?;
+    assert_eq!(free["nameAvailable"], true);
+    Ok(())
+}
+on_both_databases!(delete_cancels_a_build_under_way);
+
 async fn old_images_are_pruned_beyond_three(db: TestDb) -> anyhow::Result<()> {
     let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;

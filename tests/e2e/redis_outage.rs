@@ -24,7 +24,9 @@ async fn serve_on(redis: &PrivateRedis, dir: &std::path::Path) -> anyhow::Result
         ("REDIS_URL", url.as_str()),
         ("PAAS_REDIS_PREFIX", prefix.as_str()),
     ];
-    TestServer::spawn_in(dir, &database_url, &[], &env).await
+    let mut server = TestServer::spawn_in(dir, &database_url, &[], &env).await?;
+    server.keep_database(database_url);
+    Ok(server)
 }
 
 fn app_input(name: &str, repo: &tempfile::TempDir) -> serde_json::Value {

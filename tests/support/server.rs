@@ -88,6 +88,11 @@ impl TestServer {
         Ok(server)
     }
 
+    /// Keeps `database` until this server is dropped (for a helper that made both).
+    pub fn keep_database(&mut self, database: crate::TestDatabase) {
+        self._owned_db = Some(database);
+    }
+
     /// Where this server checks out and builds ([`builds_dir`]).
     pub fn builds_dir(&self) -> PathBuf {
         builds_dir(&self.data_dir)

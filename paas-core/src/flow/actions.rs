@@ -114,6 +114,8 @@ impl Platform {
             TaskRequest::Stop => self.begin_stop(&app).await,
             TaskRequest::Start => self.begin_start(&app, task).await,
             TaskRequest::Delete => {
+                self.cancel_in_flight(&app, "cancelled by the app's deletion")
+                    .await?;
                 self.delete_now(&app).await?;
                 Ok(Then::Done)
             }

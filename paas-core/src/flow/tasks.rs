@@ -41,8 +41,9 @@ const QUEUE_EVERY: Duration = Duration::from_millis(250);
 
 impl Platform {
     /// Starts a task on `user`'s app. A busy app is [`Error::Busy`], unless `queue` is set: then
-    /// the task is recorded `QUEUED` and runs when the app is free. A forced restart takes the
-    /// app's lock from whoever holds it and cancels the deployment in flight.
+    /// the task is recorded `QUEUED` and runs when the app is free. A forced restart and a
+    /// deletion take the app's lock from whoever holds it and cancel the deployment in flight:
+    /// nobody should have to wait for a build to end (or hang) to delete its app.
     #[tracing::instrument(skip_all, fields(app_id = %id, kind = ?request.kind()), err(level = "info"))]
     pub async fn submit(
         &self,
@@ -54,7 +55,10 @@ impl Platform {
         let app = self.app_for(user, id).await?;
         self.check_request(&app, &request).await?;
         let purpose = describe(&request);
-        if matches!(request, TaskRequest::Restart { force: true }) {
+        if matches!(
+            request,
+            TaskRequest::Restart { force: true } | TaskRequest::Delete
+        ) {
             let lease = self.locks().take_over(&LockKey::App(id), &purpose).await?;
             return self.start_task(&app, request, lease, None).await;
         }

@@ -149,7 +149,8 @@ impl MutationRoot {
         submit(ctx, id, TaskRequest::Rollback { deployment }, queue).await
     }
 
-    /// Deletes an app: stops and removes its instances and images, frees its name.
+    /// Deletes an app: stops and removes its instances and images, frees its name. It does not
+    /// wait for a task under way: a build in flight is cancelled.
     async fn delete_application(
         &self,
         ctx: &Context<'_>,
