@@ -275,6 +275,16 @@ impl TestWorker {
         if let Some(cwd) = cwd {
             command.current_dir(cwd);
         }
+        Self::start(command, data_dir, database_url, env)
+    }
+
+    /// Starts `paas worker` through `command` (the binary, or a wrapper that runs it).
+    fn start(
+        mut command: Command,
+        data_dir: &Path,
+        database_url: &str,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let child = command
             .args(["worker", "--data-dir"])
             .arg(data_dir)
@@ -296,21 +306,13 @@ impl TestWorker {
         database_url: &str,
         env: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
-        let child = Command::new("bwrap")
+        let mut command = Command::new("bwrap");
+        command
             .args(["--die-with-parent", "--dev-bind", "/", "/", "--tmpfs"])
             .arg(hidden)
             .arg("--")
-            .arg(paas_bin()?)
-            .args(["worker", "--data-dir"])
-            .arg(data_dir)
-            .env("DATABASE_URL", database_url)
-            .env("RUST_LOG", "info,sqlx=warn")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()?;
-        Ok(Self { child })
+            .arg(paas_bin()?);
+        Self::start(command, data_dir, database_url, env)
     }
 
     /// The worker's process id (while it runs).
