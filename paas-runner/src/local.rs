@@ -11,4 +11,5 @@ mod runtime;
 pub use builder::LocalBuilder;
 pub(crate) use builder::{python_entry, rust_binary};
 pub use isolation::{Isolation, Lifetime};
+pub use records::kill_recorded;
 pub use runtime::LocalRuntime;

@@ -10,9 +10,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
-
 /// Servers alive per data dir, in this test process.
 static LIVE: Mutex<Option<HashMap<PathBuf, usize>>> = Mutex::new(None);
 
@@ -49,37 +46,5 @@ pub(crate) fn stopped(data_dir: &Path) {
 /// Kills every process group the local runtime recorded under `data_dir` that still runs;
 /// returns how many it killed.
 pub fn kill_recorded_apps(data_dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(data_dir.join("logs").join("run")) else {
-        return 0;
-    };
-    let mut killed = 0;
-    for entry in entries.flatten() {
-        let Ok(text) = std::fs::read_to_string(entry.path()) else {
-            continue;
-        };
-        let Ok(record) = serde_json::from_str::<serde_json::Value>(&text) else {
-            continue;
-        };
-        let Some(pgid) = record["pgid"].as_i64().and_then(|p| i32::try_from(p).ok()) else {
-            continue;
-        };
-        // The same group as recorded, not a later process that got the pid.
-        if record["started"]
-            .as_u64()
-            .is_some_and(|s| start_time(pgid) != Some(s))
-        {
-            continue;
-        }
-        if killpg(Pid::from_raw(pgid), Signal::SIGKILL).is_ok() {
-            killed += 1;
-        }
-    }
-    killed
-}
-
-/// When process `pid` started, in clock ticks since boot (`/proc/<pid>/stat`, field 22).
-fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = stat.get(stat.rfind(')')? + 1..)?;
-    rest.split_whitespace().nth(19)?.parse().ok()
+    paas_runner::local::kill_recorded(&data_dir.join("logs"))
 }

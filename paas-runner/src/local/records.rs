@@ -91,3 +91,14 @@ pub(super) fn all(logs_dir: &Path) -> Vec<Record> {
         })
         .collect()
 }
+
+/// Kills every recorded process group under `logs_dir` that still runs (and is the one
+/// recorded); returns how many. For whoever cleans up after a runtime that will not come back
+/// to adopt its processes (a test's server, a data dir being thrown away).
+pub fn kill_recorded(logs_dir: &Path) -> usize {
+    all(logs_dir)
+        .into_iter()
+        .filter(Record::alive)
+        .filter(|r| killpg(Pid::from_raw(r.pgid), nix::sys::signal::Signal::SIGKILL).is_ok())
+        .count()
+}
