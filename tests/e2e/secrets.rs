@@ -9,10 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use paas_tests::dump::{database_dump, holds, redis_dump};
 use paas_tests::redis::{unique_prefix, url as redis_url};
-use paas_tests::repo::file_url;
 use paas_tests::server::{open_temp_dir, paas_bin};
-use paas_tests::steps::{app, create, statuses_until_settled};
-use paas_tests::{Client, TestDb, TestServer, git_repo};
+use paas_tests::steps::{app, deployed_with};
+use paas_tests::{Client, TestDb, TestServer};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::json;
 
@@ -32,22 +31,13 @@ async fn secret_app(
     name: &str,
     secret: &str,
 ) -> anyhow::Result<(tempfile::TempDir, String)> {
-    let repo = git_repo(&[("app.py", &paas_tests::apps::hello())])?;
-    let id = create(
+    deployed_with(
         client,
-        json!({
-            "name": name,
-            "repository": { "url": file_url(repo.path()) },
-            "env": [{ "key": "GREETING", "value": secret }],
-        }),
+        name,
+        &[("app.py", &paas_tests::apps::hello())],
+        json!({ "env": [{ "key": "GREETING", "value": secret }] }),
     )
-    .await?;
-    let seen = statuses_until_settled(client, &id).await?;
-    anyhow::ensure!(
-        seen.last().map(String::as_str) == Some("RUNNING"),
-        "{seen:?}"
-    );
-    Ok((repo, id))
+    .await
 }
 
 /// Redeploys the app, waiting while it is busy (a stopped server's lock lapses after its

@@ -45,12 +45,23 @@ pub async fn deployed(
     name: &str,
     files: &[(&str, &str)],
 ) -> anyhow::Result<(tempfile::TempDir, String)> {
+    deployed_with(client, name, files, json!({})).await
+}
+
+/// Like [`deployed`], with more fields of `CreateApplicationInput` (`env`, `port`, …).
+pub async fn deployed_with(
+    client: &Client,
+    name: &str,
+    files: &[(&str, &str)],
+    extra: Value,
+) -> anyhow::Result<(tempfile::TempDir, String)> {
     let repo = crate::git_repo(files)?;
-    let id = create(
-        client,
-        json!({ "name": name, "repository": { "url": crate::repo::file_url(repo.path()) } }),
-    )
-    .await?;
+    let mut input =
+        json!({ "name": name, "repository": { "url": crate::repo::file_url(repo.path()) } });
+    if let (Some(input), Some(extra)) = (input.as_object_mut(), extra.as_object()) {
+        input.extend(extra.clone());
+    }
+    let id = create(client, input).await?;
     let seen = statuses_until_settled(client, &id).await?;
     anyhow::ensure!(
         seen.last().map(String::as_str) == Some("RUNNING"),
