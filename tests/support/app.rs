@@ -3,7 +3,7 @@
 //! Suites that do not kill the server use it; those that do (recovery, production, Redis
 //! outages) drive the real binary with [`crate::TestServer`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -119,11 +119,6 @@ impl TestApp {
                 .context("the server did not stop")???;
         }
         Ok(())
-    }
-
-    /// The data dir.
-    pub fn data_dir(&self) -> &Path {
-        &self.data_dir
     }
 }
 
