@@ -10,6 +10,7 @@
 //! - `m20261123_000004_locks_tasks.rs`: locks, task records, a deployment's crash count.
 //! - `m20261123_000005_logs.rs`: log lines, the head of each app's log, source positions.
 //! - `m20261201_000006_desired_state.rs`: whether the user wants an app running or stopped.
+//! - `m20261202_000007_domains.rs`: custom domains routed to apps.
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -20,6 +21,7 @@ mod m20261123_000003_app_resources;
 mod m20261123_000004_locks_tasks;
 mod m20261123_000005_logs;
 mod m20261201_000006_desired_state;
+mod m20261202_000007_domains;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -34,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_locks_tasks::Migration),
             Box::new(m20261123_000005_logs::Migration),
             Box::new(m20261201_000006_desired_state::Migration),
+            Box::new(m20261202_000007_domains::Migration),
         ]
     }
 }

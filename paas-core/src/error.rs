@@ -31,6 +31,8 @@ pub enum Error {
     Invalid(#[from] ValidationError),
     #[error("the name {0} is already taken")]
     NameTaken(String),
+    #[error("the domain {0} already routes to an application")]
+    DomainTaken(String),
     #[error("repository {0} was not found or cannot be read")]
     RepoNotFound(String),
     #[error("branch {branch} was not found in {url}")]
@@ -119,6 +121,7 @@ impl Error {
         match self {
             Error::Invalid(_)
             | Error::NameTaken(_)
+            | Error::DomainTaken(_)
             | Error::RepoNotFound(_)
             | Error::BranchNotFound { .. }
             | Error::NoDefaultBranch(_)
@@ -148,6 +151,7 @@ impl Error {
         match self {
             Error::Invalid(v) => v.code(),
             Error::NameTaken(_) => ErrorCode::NameTaken,
+            Error::DomainTaken(_) => ErrorCode::DomainTaken,
             Error::RepoNotFound(_) => ErrorCode::RepoNotFound,
             Error::BranchNotFound { .. } => ErrorCode::BranchNotFound,
             Error::NoDefaultBranch(_) => ErrorCode::NoDefaultBranch,

@@ -34,11 +34,26 @@ pub struct LogsWritten {
     pub last: crate::logs::LogTime,
 }
 
+/// A router's count of requests and websockets in flight on an instance it no longer sends new
+/// requests to (see [`crate::router::drain`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DrainReport {
+    /// The runtime's id of the draining instance.
+    pub instance: String,
+    /// Which router counts (one id per router process).
+    pub router: String,
+    pub in_flight: usize,
+}
+
 /// What travels on the bus.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Event {
     Status(StatusEvent),
     Logs(LogsWritten),
+    /// Something a route is made of changed (instance, status, name, domains): routers read the
+    /// app's route again from the store.
+    RouteChanged(AppId),
+    Drain(DrainReport),
     /// Events may have been lost for this subscriber (it fell behind, or the bus lost its
     /// connection and has it back): whatever it follows, it reads again from the store.
     Missed,

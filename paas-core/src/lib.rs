@@ -19,6 +19,8 @@
 //!   dir's modes.
 //! - [`redis_conn`]: connecting to Redis so that a dead one costs little, and the circuit
 //!   breaker that skips it until it answers again.
+//! - [`router`]: the route table the HTTP router reads (the port and its default, in memory,
+//!   fed by the store and the bus), make-before-break drains, per-app traffic counters.
 //! - [`platform`]: [`Platform`], the handle that holds the chosen adapters, built with
 //!   [`Platform::builder`].
 //! - [`flow`]: the flows of the design card, the whole pipeline in one place: `create` (app and
@@ -56,6 +58,7 @@ pub mod platform;
 pub mod queue;
 pub mod redis_conn;
 pub mod retry;
+pub mod router;
 pub mod runtime;
 pub mod secrets;
 pub mod status;
@@ -63,5 +66,5 @@ pub mod store;
 pub mod task;
 
 pub use error::{Error, ErrorCode, Fault, Result};
-pub use platform::{Platform, PlatformBuilder, PlatformConfig};
+pub use platform::{Platform, PlatformBuilder, PlatformConfig, RouterConfig};
 pub use status::AppStatus;

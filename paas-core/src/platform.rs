@@ -43,9 +43,11 @@ pub struct PlatformConfig {
     pub start_retry: RetryPolicy,
     /// How long a started instance may take to answer on its port.
     pub start_timeout: Duration,
-    /// How long a replaced instance keeps serving after the endpoint switched away from it, so
-    /// requests already sent to it finish.
+    /// How long a replaced instance may keep requests and websockets in flight after the route
+    /// switched away from it (the drain timeout); it is removed as soon as they finish.
     pub drain: Duration,
+    /// The router's names and how routers keep in step.
+    pub router: RouterConfig,
     /// Images kept per app (newest first) for rollback; older ones are pruned.
     pub keep_images: usize,
     /// How long a lock stays held without renewal: how soon a dead holder's lock frees.
@@ -71,6 +73,44 @@ pub struct PlatformConfig {
     /// safety net (the bus is best effort; when it knows it dropped events, it says so and
     /// followers look at once), so it can be rare.
     pub log_poll: Duration,
+}
+
+/// How apps are named and reached through the router ([`crate::router`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouterConfig {
+    /// Apps answer at `<name>.<domain>`; `localhost` works in a browser with no DNS set up.
+    pub domain: String,
+    /// The scheme of the stable URLs (`https` when the router serves TLS).
+    pub url_scheme: String,
+    /// The port in the stable URLs; `None` for the scheme's default (80, 443).
+    pub url_port: Option<u16>,
+    /// How long a deployer waits for routers to report a replaced instance before it takes
+    /// their silence as "nothing in flight".
+    pub drain_settle: Duration,
+    /// How often a router reads every route again, whatever the bus said.
+    pub resync_every: Duration,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        Self {
+            domain: "localhost".into(),
+            url_scheme: "http".into(),
+            url_port: Some(8000),
+            drain_settle: Duration::from_millis(250),
+            resync_every: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RouterConfig {
+    /// The stable URL of an app: `http://hello.localhost:8000/`.
+    pub fn app_url(&self, name: &crate::model::AppName) -> String {
+        match self.url_port {
+            Some(port) => format!("{}://{name}.{}:{port}/", self.url_scheme, self.domain),
+            None => format!("{}://{name}.{}/", self.url_scheme, self.domain),
+        }
+    }
 }
 
 impl PlatformConfig {
@@ -102,7 +142,8 @@ impl Default for PlatformConfig {
                 ..RetryPolicy::attempts(3)
             },
             start_timeout: Duration::from_secs(30),
-            drain: Duration::from_secs(5),
+            drain: Duration::from_secs(30),
+            router: RouterConfig::default(),
             keep_images: 3,
             lock_lease: Duration::from_secs(30),
             lock_wait: Duration::from_secs(10),

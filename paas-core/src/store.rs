@@ -10,6 +10,7 @@
 //! - [`LockStore`]: the rows behind [`crate::lock::Locks`].
 //! - [`TaskStore`]: the records of [`crate::task::Task`]s.
 //! - [`LogStore`]: log lines, heads and source positions.
+//! - [`DomainStore`]: custom domains routed to apps.
 //!
 //! A wrapper (counting, caching) or a store assembled from several backends implements
 //! [`Delegate`] instead: it names the store every role goes to and overrides only the roles it
@@ -18,6 +19,7 @@
 mod app_store;
 mod delegate;
 mod deployment_store;
+mod domain_store;
 mod event_store;
 mod lock_store;
 mod log_store;
@@ -28,6 +30,7 @@ mod user_store;
 pub use app_store::AppStore;
 pub use delegate::Delegate;
 pub use deployment_store::DeploymentStore;
+pub use domain_store::DomainStore;
 pub use event_store::StatusEventStore;
 pub use lock_store::LockStore;
 pub use log_store::LogStore;
@@ -37,11 +40,25 @@ pub use user_store::UserStore;
 /// Persistent state of the platform: every role of the store in one trait object. Each role
 /// states the guarantees its adapters give.
 pub trait Store:
-    UserStore + AppStore + DeploymentStore + StatusEventStore + LockStore + TaskStore + LogStore
+    UserStore
+    + AppStore
+    + DeploymentStore
+    + StatusEventStore
+    + LockStore
+    + TaskStore
+    + LogStore
+    + DomainStore
 {
 }
 
 impl<T> Store for T where
-    T: UserStore + AppStore + DeploymentStore + StatusEventStore + LockStore + TaskStore + LogStore
+    T: UserStore
+        + AppStore
+        + DeploymentStore
+        + StatusEventStore
+        + LockStore
+        + TaskStore
+        + LogStore
+        + DomainStore
 {
 }

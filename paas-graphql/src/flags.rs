@@ -57,6 +57,21 @@ pub struct ServeFlags {
     /// Do not build in this process (builds are left to `paas worker` processes).
     #[arg(long)]
     no_worker: bool,
+    /// Address the router listens on: apps answer there by name (default 127.0.0.1:8000).
+    #[arg(long)]
+    router_listen: Option<SocketAddr>,
+    /// No router in this process (another front, e.g. Traefik, reads `GET /routes`).
+    #[arg(long)]
+    no_router: bool,
+    /// Apps answer at `<name>.<domain>` (default `localhost`: no DNS needed in a browser).
+    #[arg(long)]
+    domain: Option<String>,
+    /// Port in the apps' URLs when a balancer in front publishes the router on another one.
+    #[arg(long)]
+    router_public_port: Option<u16>,
+    /// Milliseconds a replaced instance may finish requests and websockets in flight.
+    #[arg(long)]
+    drain_timeout_ms: Option<u64>,
     /// `redis://…`; unset keeps cache, queue and events in this process [env: REDIS_URL].
     #[arg(long)]
     redis_url: Option<String>,
@@ -179,6 +194,11 @@ impl ServeFlags {
         v.put("listen", self.listen);
         v.switch("no_local_repos", self.no_local_repos);
         v.switch("no_worker", self.no_worker);
+        v.put("router_listen", self.router_listen);
+        v.switch("no_router", self.no_router);
+        v.put("domain", self.domain);
+        v.put("router_public_port", self.router_public_port);
+        v.put("drain_timeout_ms", self.drain_timeout_ms);
         v.put("redis_url", self.redis_url);
         v.put("redis_prefix", self.redis_prefix);
         v.switch("no_cache", self.no_cache);

@@ -31,6 +31,7 @@ pub mod limits;
 pub mod nofile;
 mod playground;
 pub mod rotate;
+pub mod router;
 pub mod schema;
 pub mod server;
 pub mod settings;

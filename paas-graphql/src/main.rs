@@ -173,6 +173,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let addr = server.local_addr()?;
             // On stdout, for people and for scripts that start paas on port 0.
             println!("paas listening on http://{addr}/ (GraphQL playground)");
+            if let Some(router) = server.router_addr() {
+                println!("paas router on http://{router}/ (apps by name)");
+            }
             server.run(shutdown_signal()).await?;
         }
         Command::Worker { data, serve } => {

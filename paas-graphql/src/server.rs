@@ -22,6 +22,7 @@ use paas_core::cache::none::NoCache;
 use paas_core::cache::redis::RedisCache;
 use paas_core::events::redis::RedisBus;
 use paas_core::queue::redis::RedisQueue;
+use paas_core::router::Routes;
 use paas_runner::local::{Isolation, LocalBuilder, LocalRuntime};
 use paas_runner::nomad::NomadRuntime;
 use paas_runner::podman::{PodmanBuilder, PodmanRuntime};
@@ -68,6 +69,11 @@ pub struct Server {
     platform: Platform,
     router: Router,
     limits: Limits,
+    /// The route table, fed by the store and the bus (every `serve` keeps one; `GET /routes`
+    /// reads it even without the HTTP router).
+    routes: Routes,
+    /// The HTTP router's listener, unless `--no-router`.
+    router_listener: Option<TcpListener>,
 }
 
 /// Assembles the platform for these settings, checking each dependency it is given (database,
@@ -158,7 +164,7 @@ pub async fn platform(settings: &Settings) -> Result<Platform, StartError> {
 }
 
 impl Server {
-    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+    pub async fn build(mut settings: Settings) -> Result<Self, StartError> {
         // The address first: taken, it fails the start at once, before the slower checks.
         let listener =
             TcpListener::bind(settings.listen)
@@ -167,7 +173,22 @@ impl Server {
                     addr: settings.listen,
                     source,
                 })?;
+        let router_listener = match settings.router_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Listen { addr, source })?,
+            ),
+            None => None,
+        };
+        // Apps' URLs carry the port the router got (port 0 in tests picks one).
+        if settings.router_public_port.is_none()
+            && let Some(bound) = router_listener.as_ref().and_then(|l| l.local_addr().ok())
+        {
+            settings.router_public_port = Some(bound.port());
+        }
         let platform = platform(&settings).await?;
+        let routes = Routes::new(platform.clone());
         let mut limits = settings.limits.clone();
         limits.max_connections =
             crate::nofile::fit_connections(limits.max_connections, crate::nofile::raise());
@@ -193,7 +214,16 @@ impl Server {
             platform,
             router,
             limits,
+            routes,
+            router_listener,
         })
+    }
+
+    /// The router's address actually bound, if it runs.
+    pub fn router_addr(&self) -> Option<SocketAddr> {
+        self.router_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// The address actually bound (useful with port 0).
@@ -221,9 +251,30 @@ impl Server {
         };
         let (platform, stop) = (self.platform.clone(), stopped());
         let loops = tokio::spawn(async move { platform.run(stop).await });
+        let (routes, stop) = (self.routes.clone(), stopped());
+        let table = tokio::spawn(async move { routes.run(stop).await });
+        let router = self.router_listener.map(|listener| {
+            let proxy = crate::router::Proxy::new(Arc::new(self.routes.clone()));
+            tokio::spawn(crate::router::serve(
+                listener,
+                proxy,
+                self.limits.clone(),
+                stopped(),
+            ))
+        });
+        let api = self.router;
+        let handler = move |req: hyper::Request<hyper::body::Incoming>, _peer| {
+            let api = api.clone();
+            async move {
+                match tower::ServiceExt::oneshot(api, req.map(axum::body::Body::new)).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            }
+        };
         let mut serve = tokio::spawn(crate::conn::serve(
             self.listener,
-            self.router,
+            handler,
             self.limits,
             stopped(),
         ));
@@ -237,6 +288,12 @@ impl Server {
         if served.is_none() && tokio::time::timeout(GRACE, &mut serve).await.is_err() {
             serve.abort();
         }
+        if let Some(router) = router
+            && tokio::time::timeout(GRACE, router).await.is_err()
+        {
+            tracing::warn!("the router's connections did not finish in time");
+        }
+        let _ = table.await;
         if let Err(e) = loops.await {
             tracing::error!(error = %e, "the platform's loops ended abnormally");
         }

@@ -47,6 +47,14 @@ pub struct Settings {
     pub allow_local_repos: bool,
     /// Whether this process also builds (`paas serve` on one machine does).
     pub run_worker: bool,
+    /// Where the router listens; `None`: no router in this process.
+    pub router_listen: Option<SocketAddr>,
+    /// Apps answer at `<name>.<domain>`.
+    pub domain: String,
+    /// Port in the apps' URLs; `None`: the router's own port.
+    pub router_public_port: Option<u16>,
+    /// How long a replaced instance may finish what it has in flight.
+    pub drain_timeout: Duration,
     pub runtime: RuntimeKind,
     /// Podman's API socket.
     pub podman_socket: PathBuf,
@@ -126,6 +134,10 @@ impl From<&Config> for Settings {
             database_url: CredentialUrl::new(&c.database_url),
             allow_local_repos: !c.no_local_repos,
             run_worker: !c.no_worker,
+            router_listen: (!c.no_router).then_some(c.router_listen),
+            domain: c.domain.trim_end_matches('.').to_ascii_lowercase(),
+            router_public_port: (c.router_public_port != 0).then_some(c.router_public_port),
+            drain_timeout: Duration::from_millis(c.drain_timeout_ms),
             runtime: c.runtime,
             podman_socket: c.podman_socket.path().to_path_buf(),
             publish_address: c.publish_address.clone(),
@@ -216,7 +228,17 @@ impl Settings {
     /// The platform's tunables from these settings; the rest from `PlatformConfig::default()`.
     pub fn platform_config(&self, builds_dir: Option<PathBuf>) -> PlatformConfig {
         let defaults = PlatformConfig::default();
+        let port = self
+            .router_public_port
+            .or(self.router_listen.map(|a| a.port()))
+            .unwrap_or(80);
         PlatformConfig {
+            drain: self.drain_timeout,
+            router: paas_core::RouterConfig {
+                domain: self.domain.clone(),
+                url_port: (port != 80).then_some(port),
+                ..defaults.router.clone()
+            },
             data_dir: self.data_dir.clone(),
             builds_dir,
             run_builder: self.run_worker,

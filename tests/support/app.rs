@@ -22,6 +22,8 @@ const STOP_WITHIN: Duration = Duration::from_secs(20);
 /// A server running in this test's process.
 pub struct TestApp {
     pub url: String,
+    /// The router's address (apps by name), unless `--no-router` was given.
+    pub router: Option<std::net::SocketAddr>,
     pub data_dir: PathBuf,
     pub database_url: String,
     platform: Platform,
@@ -48,13 +50,21 @@ impl TestApp {
         let data_dir = dir.path().join("data");
         let database = db.url_in(&data_dir).await?;
         let data = data_dir.display().to_string();
-        let mut flags = vec!["--listen", "127.0.0.1:0", "--data-dir", &data];
+        let mut flags = vec![
+            "--listen",
+            "127.0.0.1:0",
+            "--router-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            &data,
+        ];
         flags.extend_from_slice(args);
         let mut vars = vec![("DATABASE_URL".to_owned(), database.to_string())];
         vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let settings = paas_graphql::flags::serve_settings(&flags, &vars)?;
         let server = Server::build(settings).await?;
         let url = format!("http://{}", server.local_addr()?);
+        let router = server.router_addr();
         let platform = server.platform().clone();
         let (stop, stopped) = oneshot::channel();
         let serving = tokio::spawn(server.run(async {
@@ -63,6 +73,7 @@ impl TestApp {
         crate::sweep::started(&data_dir);
         Ok(Self {
             url,
+            router,
             data_dir,
             database_url: database.to_string(),
             platform,

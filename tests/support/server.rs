@@ -128,7 +128,8 @@ impl TestServer {
         }
         let mut child = command
             .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["--listen", "127.0.0.1:0", "--router-listen", "127.0.0.1:0"])
+            .arg("--data-dir")
             .arg(data_dir)
             .args(args)
             .env("DATABASE_URL", database_url)

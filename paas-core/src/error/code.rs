@@ -28,6 +28,8 @@ pub enum ErrorCode {
     InvalidLanguage,
     /// CPU or memory limits out of bounds.
     InvalidResources,
+    /// A domain that is not a DNS host name.
+    InvalidDomain,
     /// An id that is not an id of this server.
     InvalidId,
     /// A log timestamp or cursor that cannot be read.
@@ -42,6 +44,8 @@ pub enum ErrorCode {
     InvalidCursor,
     /// The application name belongs to someone already.
     NameTaken,
+    /// The custom domain routes to an application already.
+    DomainTaken,
     /// The repository does not exist or cannot be read.
     RepoNotFound,
     /// The named branch does not exist in the repository.
@@ -91,6 +95,7 @@ impl ErrorCode {
         ErrorCode::InvalidCommit,
         ErrorCode::InvalidLanguage,
         ErrorCode::InvalidResources,
+        ErrorCode::InvalidDomain,
         ErrorCode::InvalidId,
         ErrorCode::InvalidTimestamp,
         ErrorCode::InvalidLimit,
@@ -98,6 +103,7 @@ impl ErrorCode {
         ErrorCode::InvalidArgument,
         ErrorCode::InvalidCursor,
         ErrorCode::NameTaken,
+        ErrorCode::DomainTaken,
         ErrorCode::RepoNotFound,
         ErrorCode::BranchNotFound,
         ErrorCode::NoDefaultBranch,
@@ -129,6 +135,7 @@ impl ErrorCode {
             ErrorCode::InvalidCommit => "INVALID_COMMIT",
             ErrorCode::InvalidLanguage => "INVALID_LANGUAGE",
             ErrorCode::InvalidResources => "INVALID_RESOURCES",
+            ErrorCode::InvalidDomain => "INVALID_DOMAIN",
             ErrorCode::InvalidId => "INVALID_ID",
             ErrorCode::InvalidTimestamp => "INVALID_TIMESTAMP",
             ErrorCode::InvalidLimit => "INVALID_LIMIT",
@@ -136,6 +143,7 @@ impl ErrorCode {
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
             ErrorCode::InvalidCursor => "INVALID_CURSOR",
             ErrorCode::NameTaken => "NAME_TAKEN",
+            ErrorCode::DomainTaken => "DOMAIN_TAKEN",
             ErrorCode::RepoNotFound => "REPO_NOT_FOUND",
             ErrorCode::BranchNotFound => "BRANCH_NOT_FOUND",
             ErrorCode::NoDefaultBranch => "NO_DEFAULT_BRANCH",
@@ -207,6 +215,7 @@ mod tests {
                 | ErrorCode::InvalidCommit
                 | ErrorCode::InvalidLanguage
                 | ErrorCode::InvalidResources
+                | ErrorCode::InvalidDomain
                 | ErrorCode::InvalidId
                 | ErrorCode::InvalidTimestamp
                 | ErrorCode::InvalidLimit
@@ -214,6 +223,7 @@ mod tests {
                 | ErrorCode::InvalidArgument
                 | ErrorCode::InvalidCursor
                 | ErrorCode::NameTaken
+                | ErrorCode::DomainTaken
                 | ErrorCode::RepoNotFound
                 | ErrorCode::BranchNotFound
                 | ErrorCode::NoDefaultBranch
@@ -234,6 +244,6 @@ mod tests {
                 | ErrorCode::Internal => {}
             }
         }
-        assert_eq!(ErrorCode::ALL.len(), 33);
+        assert_eq!(ErrorCode::ALL.len(), 35);
     }
 }

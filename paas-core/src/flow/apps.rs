@@ -149,9 +149,14 @@ impl Platform {
             match written {
                 Ok(saved) => {
                     self.cache().put_app(&saved).await;
+                    let rerouted = saved.endpoint != current.endpoint
+                        || saved.deployment != current.deployment;
                     if let Some(event) = event {
                         self.log_status(&event).await;
                         self.bus().publish(Event::Status(event)).await?;
+                    } else if rerouted {
+                        // Routers read the route again (a status event makes them too).
+                        self.bus().publish(Event::RouteChanged(id)).await?;
                     }
                     return Ok(saved);
                 }

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::model::{AppId, Application, Deployment, DeploymentId, DeploymentStatus};
 use crate::platform::Platform;
 use crate::queue::{Message, Topic};
+use crate::router::drain::Drain;
 use crate::runtime::{Instance, InstanceSpec, InstanceState};
 use crate::status::AppStatus;
 
@@ -82,9 +83,11 @@ impl Platform {
         self.track(dep.id, "starting", None).await?;
         match self.launch(&app, &mut dep).await? {
             Ok(instance) => {
+                // Listening for the routers' drain reports before the route switches.
+                let drain = Drain::watch(self).await;
                 self.went_live(&app, &mut dep, instance).await?;
                 if let Some(old) = live {
-                    self.retire(old).await?;
+                    self.retire(old, drain).await?;
                 }
                 self.prune_images(app.id).await?;
             }
@@ -145,22 +148,37 @@ impl Platform {
         self.track(dep.id, "", Some(None)).await
     }
 
-    /// Marks a replaced deployment stopped and removes its instance after the drain period, so
-    /// requests already on their way to it still get answers.
-    async fn retire(&self, mut old: Deployment) -> Result<()> {
+    /// Marks a replaced deployment stopped and removes its instance once the routers have
+    /// drained it (requests and websockets in flight on it finished, or the drain timeout).
+    pub(crate) async fn retire(&self, mut old: Deployment, drain: Drain) -> Result<()> {
         old.status = DeploymentStatus::Stopped;
         self.store().update_deployment(&old).await?;
         if let Some(instance) = old.instance.clone() {
-            let runtime = self.runtime().clone();
-            let drain = self.config().drain;
-            tokio::spawn(async move {
-                tokio::time::sleep(drain).await;
-                if let Err(e) = runtime.remove(&instance).await {
-                    tracing::warn!(%instance, error = %e, "could not remove a replaced instance");
-                }
-            });
+            self.remove_drained(old.app_id, instance, drain);
         }
         Ok(())
+    }
+
+    /// Removes `instance` in the background once `drain` says no router uses it any more.
+    pub(crate) fn remove_drained(&self, app: AppId, instance: String, drain: Drain) {
+        let platform = self.clone();
+        tokio::spawn(async move {
+            let config = platform.config();
+            let drained = drain
+                .wait(&instance, config.router.drain_settle, config.drain)
+                .await;
+            let how = if drained {
+                "drained"
+            } else {
+                "drain timeout passed"
+            };
+            platform
+                .system_log(app, None, format!("instance {instance} removed ({how})"))
+                .await;
+            if let Err(e) = platform.runtime().remove(&instance).await {
+                tracing::warn!(%instance, error = %e, "could not remove a replaced instance");
+            }
+        });
     }
 
     async fn start_once(&self, app: &Application, dep: &Deployment) -> Result<Instance> {

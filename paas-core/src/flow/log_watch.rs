@@ -147,7 +147,7 @@ impl Platform {
                             w.poke.notify_one();
                         }
                     }
-                    Event::Status(_) => {}
+                    Event::Status(_) | Event::RouteChanged(_) | Event::Drain(_) => {}
                 }
             }
             // The bus ended: the pollers go on; the next follower starts a listener again.

@@ -21,6 +21,7 @@ use crate::error::Result;
 use crate::lock::LockKey;
 use crate::model::{AppId, DeploymentId, DeploymentStatus, Desired};
 use crate::platform::Platform;
+use crate::router::drain::Drain;
 use crate::runtime::InstanceState;
 use crate::status::AppStatus;
 use crate::task::{Task, TaskKind};
@@ -56,16 +57,51 @@ impl Platform {
                 }
             }
         }
-        if let Some(old) = dep.instance.take() {
-            self.runtime().remove(&old).await?;
+        // Make before break: an old instance that still answers keeps serving until the new
+        // one does, then drains; a dead one (a crash) is removed first.
+        let old = dep.instance.take();
+        let serving = match &old {
+            Some(old) => matches!(
+                self.runtime().inspect(old).await,
+                Ok(InstanceState::Running)
+            ),
+            None => false,
+        };
+        if let Some(old) = &old
+            && !serving
+        {
+            // No router sends to a dead instance while the new one starts.
+            app = self
+                .update_app(app_id, |a| {
+                    a.endpoint = None;
+                    Ok(())
+                })
+                .await?;
+            self.runtime().remove(old).await?;
         }
         dep.status = DeploymentStatus::Starting;
         dep.start_attempts = 0;
         dep.error = None;
         self.store().update_deployment(&dep).await?;
         match self.launch(&app, &mut dep).await? {
-            Ok(instance) => self.went_live(&app, &mut dep, instance).await,
-            Err(reason) => self.fail_deployment(&mut dep, reason).await,
+            Ok(instance) => {
+                let drain = Drain::watch(self).await;
+                self.went_live(&app, &mut dep, instance).await?;
+                if let Some(old) = old
+                    && serving
+                {
+                    self.remove_drained(app_id, old, drain);
+                }
+                Ok(())
+            }
+            Err(reason) => {
+                if let Some(old) = old
+                    && serving
+                {
+                    self.runtime().remove(&old).await?;
+                }
+                self.fail_deployment(&mut dep, reason).await
+            }
         }
     }
 

@@ -3,6 +3,7 @@
 mod app;
 mod deployment;
 mod desired;
+mod domain;
 mod env;
 mod ids;
 mod language;
@@ -16,6 +17,7 @@ mod validation;
 pub use app::{AppUpdate, Application, Endpoint, NewApplication, UpdateEffect, Visibility};
 pub use deployment::{Deployment, DeploymentStatus};
 pub use desired::Desired;
+pub use domain::Domain;
 pub use env::{EnvKey, EnvVars};
 pub use ids::{AppId, DeploymentId, TaskId, UserId};
 pub use language::{Language, Procfile};

@@ -50,6 +50,8 @@ pub enum ValidationError {
     Resources(String),
     #[error("invalid port bindings: {0}")]
     Ports(String),
+    #[error("invalid domain: {0}")]
+    Domain(String),
     #[error("invalid id: {0}")]
     Id(String),
     #[error("invalid timestamp: {0}")]
@@ -73,6 +75,7 @@ impl ValidationError {
             ValidationError::Language(_) => ErrorCode::InvalidLanguage,
             ValidationError::Resources(_) => ErrorCode::InvalidResources,
             ValidationError::Ports(_) => ErrorCode::InvalidPort,
+            ValidationError::Domain(_) => ErrorCode::InvalidDomain,
             ValidationError::Id(_) => ErrorCode::InvalidId,
             ValidationError::Timestamp(_) => ErrorCode::InvalidTimestamp,
             ValidationError::Limit(_) => ErrorCode::InvalidLimit,

@@ -6,6 +6,7 @@
 
 mod applications;
 mod deployments;
+mod domains;
 mod locks;
 mod log_heads;
 mod log_lines;

@@ -71,6 +71,16 @@ pub struct Config {
     pub no_local_repos: bool,
     /// `paas serve` builds nothing (left to `paas worker`).
     pub no_worker: bool,
+    /// Address the router (apps by name) listens on.
+    pub router_listen: SocketAddr,
+    /// Turn the router off (another front reads `GET /routes`).
+    pub no_router: bool,
+    /// Apps answer at `<name>.<domain>`.
+    pub domain: String,
+    /// Port in the apps' URLs; 0: the router's own port.
+    pub router_public_port: u16,
+    /// How long a replaced instance may finish requests and websockets in flight.
+    pub drain_timeout_ms: u64,
     /// `sqlite://…` or `postgres://…`; empty: SQLite in the data dir.
     pub database_url: String,
     /// Key sealing secrets at rest (64 hex digits); empty: `<data-dir>/secret.key`.
@@ -143,6 +153,11 @@ impl Default for Config {
             log_json: false,
             no_local_repos: !platform.source_policy.allow_local,
             no_worker: false,
+            router_listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            no_router: false,
+            domain: platform.router.domain.clone(),
+            router_public_port: 0,
+            drain_timeout_ms: ms(platform.drain),
             database_url: String::new(),
             secret_key: String::new(),
             secret_key_previous: Vec::new(),

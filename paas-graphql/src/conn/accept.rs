@@ -6,17 +6,16 @@
 //! waits for that finish (websockets handed over by an upgrade are not waited for).
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
-use hyper::body::Incoming;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
-use tower::ServiceExt;
 
 use super::activity::{Activity, Watched};
 use crate::limits::Limits;
@@ -25,13 +24,19 @@ use crate::limits::Limits;
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-type: \
 text/plain\r\ncontent-length: 29\r\nretry-after: 1\r\n\r\ntoo many connections, retry\r\n";
 
-/// Serves `router` on `listener` until `shutdown`, then lets open connections finish.
-pub(crate) async fn serve(
+/// Serves `handler` (a request and the peer's address in, a response out) on `listener` until
+/// `shutdown`, then lets open connections finish.
+pub(crate) async fn serve<H, F, B>(
     listener: TcpListener,
-    router: Router,
+    handler: H,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
-) {
+) where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<B>> + Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     // Connections watch `stop` for the shutdown; each holds a `done` receiver, so that
     // `done_tx.closed()` completes when the last one ended.
@@ -42,7 +47,7 @@ pub(crate) async fn serve(
         let stream = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, mostly: wait for some to free instead of spinning.
                     tracing::warn!(error = %e, "accepting a connection failed");
@@ -51,6 +56,7 @@ pub(crate) async fn serve(
                 }
             },
         };
+        let (stream, peer) = stream;
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             refuse(stream);
             continue;
@@ -59,8 +65,9 @@ pub(crate) async fn serve(
         let io = Watched::new(stream, activity.clone(), slot);
         tokio::spawn(connection(
             io,
+            peer,
             activity,
-            router.clone(),
+            handler.clone(),
             limits.clone(),
             stop_rx.clone(),
             done_rx.clone(),
@@ -78,22 +85,28 @@ fn refuse(stream: TcpStream) {
     tracing::debug!("connection refused: too many open connections");
 }
 
-async fn connection(
+async fn connection<H, F, B>(
     io: Watched<TcpStream>,
+    peer: SocketAddr,
     activity: Arc<Activity>,
-    router: Router,
+    handler: H,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
     _done: watch::Receiver<()>,
-) {
+) where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<B>> + Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let requests = activity.clone();
-    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let in_flight = requests.begin();
-        let router = router.clone();
+        let response = handler(req, peer);
         async move {
-            let response = router.oneshot(req.map(Body::new)).await;
+            let response = response.await;
             drop(in_flight);
-            response
+            Ok::<_, std::convert::Infallible>(response)
         }
     });
     let mut builder = Builder::new(TokioExecutor::new());

@@ -287,6 +287,11 @@ impl AppStore for SqlStore {
             .exec(&txn)
             .await
             .map_err(db_err)?;
+        super::domains::Entity::delete_many()
+            .filter(super::domains::Column::AppId.eq(id.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
         super::tasks::Entity::delete_many()
             .filter(super::tasks::Column::AppId.eq(id.as_uuid()))
             .exec(&txn)

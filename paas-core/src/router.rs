@@ -1,0 +1,195 @@
+//! The router's port: what the HTTP router asks the platform for each request. The route table
+//! ([`RouteTable`]) is the port; the HTTP proxy that serves it is an adapter (paas-graphql's
+//! `router` module). A user who runs their own front (Traefik, Caddy) turns the proxy off and
+//! reads the same table ([`RouteTable::routes`]).
+//!
+//! ## Layout
+//! - this file: the port and what it hands out ([`Resolution`], [`AppRoute`], [`Backend`] and
+//!   its in-flight guard [`InFlight`]).
+//! - [`table`]: [`Routes`], the default table: in memory, fed by the store and the event bus.
+//! - [`drain`]: make-before-break: how a replaced instance is removed only once no router has
+//!   a request or websocket in flight on it.
+//! - [`traffic`]: per-app counters and latency histograms, in memory (no store write per
+//!   request).
+//!
+//! Guarantees: a request is sent only to an instance that answered its readiness probe and has
+//! not been replaced since (a replaced instance is *draining*: it finishes what it has, takes
+//! nothing new). Assumptions: the store is the truth; the bus only hurries routers along, and a
+//! router that missed events catches up on its periodic resync or on a miss.
+
+pub mod drain;
+pub mod table;
+pub mod traffic;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::model::{AppId, AppName, DeploymentId, Domain};
+use crate::status::AppStatus;
+
+pub use table::Routes;
+pub use traffic::{Traffic, TrafficSummary};
+
+/// Where a request for one host goes.
+#[derive(Clone, Debug)]
+pub enum Resolution {
+    /// The app runs: send the request to one of its backends ([`AppRoute::pick`]).
+    Live(Arc<AppRoute>),
+    /// The host is an app's, but nothing of it answers now (building, failed, stopped, …).
+    Down {
+        app: AppId,
+        name: AppName,
+        status: AppStatus,
+        reason: Option<String>,
+        traffic: Arc<Traffic>,
+    },
+    /// No app has this host.
+    Unknown,
+}
+
+/// A running app as the router sees it.
+#[derive(Debug)]
+pub struct AppRoute {
+    pub app: AppId,
+    pub name: AppName,
+    /// Every host that routes here: `<name>.<domain>` and the custom domains.
+    pub hosts: Vec<Domain>,
+    /// The instances that take new requests (the live ones; draining ones are not listed).
+    pub backends: Vec<Arc<Backend>>,
+    /// Plain-HTTP requests are redirected to HTTPS (when the router serves HTTPS).
+    pub https_only: bool,
+    /// What the router counted for this app (shared by every route of the app).
+    pub traffic: Arc<Traffic>,
+}
+
+impl AppRoute {
+    /// The backend with the fewest requests in flight, skipping draining ones.
+    pub fn pick(&self) -> Option<Arc<Backend>> {
+        self.backends
+            .iter()
+            .filter(|b| !b.is_draining())
+            .min_by_key(|b| b.in_flight())
+            .cloned()
+    }
+}
+
+/// One instance of an app the router may send requests to.
+#[derive(Debug)]
+pub struct Backend {
+    /// The runtime's id of the instance.
+    pub instance: String,
+    pub deployment: DeploymentId,
+    pub host: String,
+    pub port: u16,
+    in_flight: AtomicUsize,
+    draining: AtomicBool,
+    /// Woken when the count drops (a drain waits on it).
+    idle: tokio::sync::Notify,
+}
+
+impl Backend {
+    pub fn new(instance: String, deployment: DeploymentId, host: String, port: u16) -> Self {
+        Self {
+            instance,
+            deployment,
+            host,
+            port,
+            in_flight: AtomicUsize::new(0),
+            draining: AtomicBool::new(false),
+            idle: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// `host:port`, as a proxy connects to it.
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// Counts a request (or an upgraded connection) on this backend until the guard drops:
+    /// hold it until the response body has been sent, or the websocket closed.
+    pub fn begin(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(self.clone())
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// Completes once nothing is in flight on this backend.
+    pub(crate) async fn idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.in_flight() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// A request or connection in flight on a [`Backend`]; dropping it ends it.
+#[derive(Debug)]
+pub struct InFlight(Arc<Backend>);
+
+impl InFlight {
+    pub fn backend(&self) -> &Arc<Backend> {
+        &self.0
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// One route as `GET /routes` and the API show it.
+#[derive(Clone, Debug, Serialize)]
+pub struct RouteView {
+    pub app: AppId,
+    pub name: AppName,
+    pub hosts: Vec<Domain>,
+    pub status: AppStatus,
+    pub https_only: bool,
+    pub backends: Vec<BackendView>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BackendView {
+    pub instance: String,
+    pub deployment: DeploymentId,
+    pub host: String,
+    pub port: u16,
+    pub in_flight: usize,
+    pub draining: bool,
+}
+
+/// What the HTTP router reads. Implemented by [`Routes`].
+#[async_trait]
+pub trait RouteTable: Send + Sync {
+    /// Where a request for `host` goes. In memory for a known host; an unknown one is looked up
+    /// in the store (a route this router has not heard of yet), then remembered briefly.
+    async fn resolve(&self, host: &Domain) -> Resolution;
+    /// Every route this router knows.
+    fn routes(&self) -> Vec<RouteView>;
+    /// What was counted for an app, in this router.
+    fn traffic(&self, app: AppId) -> Option<Arc<Traffic>>;
+}

@@ -1,0 +1,429 @@
+//! [`Routes`]: the default [`RouteTable`]: every app's route in memory, fed by the store and the
+//! event bus, so that many routers (one per `paas serve`) route alike.
+//!
+//! Expected flow: [`Routes::run`] reads every app once, then follows the bus: a
+//! [`Event::RouteChanged`] or a status event makes it read that app again, [`Event::Missed`]
+//! (the bus lost events) a full read, and a periodic full read (`resync_every`) catches what no
+//! event said. A host it does not know is looked up in the store at the request ("a route read
+//! on a miss") and, when unknown there too, remembered as unknown for a moment.
+//!
+//! Guarantees: a backend that leaves an app's route is marked draining first (no new request
+//! picks it) and reported on the bus until nothing is in flight on it ([`super::drain`]).
+//! While the store or the bus is away, the table keeps serving what it has.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures::StreamExt;
+
+use super::{AppRoute, Backend, BackendView, Resolution, RouteTable, RouteView, Traffic};
+use crate::error::Result;
+use crate::events::{DrainReport, Event};
+use crate::model::{AppId, AppName, Application, Domain};
+use crate::platform::Platform;
+use crate::status::AppStatus;
+
+/// How long a host found nowhere is answered "unknown" without asking the store again.
+const UNKNOWN_FOR: Duration = Duration::from_secs(1);
+
+/// An app's entry: live with backends, or down with its status.
+#[derive(Clone, Debug)]
+enum Entry {
+    Live(Arc<AppRoute>),
+    Down {
+        name: AppName,
+        hosts: Vec<Domain>,
+        status: AppStatus,
+        reason: Option<String>,
+    },
+}
+
+impl Entry {
+    fn hosts(&self) -> &[Domain] {
+        match self {
+            Entry::Live(r) => &r.hosts,
+            Entry::Down { hosts, .. } => hosts,
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    hosts: HashMap<Domain, AppId>,
+    apps: HashMap<AppId, Entry>,
+    traffic: HashMap<AppId, Arc<Traffic>>,
+}
+
+struct Inner {
+    platform: Platform,
+    /// This router's id on the bus (drain reports).
+    id: String,
+    state: RwLock<State>,
+    unknown: Mutex<HashMap<Domain, Instant>>,
+}
+
+/// The route table. Cheap to clone; every clone is the same table.
+#[derive(Clone)]
+pub struct Routes {
+    inner: Arc<Inner>,
+}
+
+impl Routes {
+    pub fn new(platform: Platform) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                platform,
+                id: uuid::Uuid::now_v7().simple().to_string(),
+                state: RwLock::new(State::default()),
+                unknown: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// This router's id, as its drain reports carry it.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// Keeps the table in step with the store until `shutdown`: one full read, then the bus and
+    /// a periodic full read.
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let platform = &self.inner.platform;
+        let mut every = tokio::time::interval(platform.config().router.resync_every);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut events = None;
+        loop {
+            if events.is_none() {
+                match platform.bus().subscribe().await {
+                    Ok(stream) => {
+                        events = Some(stream);
+                        // Whatever was missed while not subscribed.
+                        self.resync().await;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "router: no event bus; resyncing only"),
+                }
+            }
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = every.tick() => self.resync().await,
+                event = next(&mut events) => match event {
+                    Some(Event::RouteChanged(app)) => self.reload(app).await,
+                    Some(Event::Status(s)) => self.reload(s.app_id).await,
+                    Some(Event::Missed) => self.resync().await,
+                    Some(_) => {}
+                    None => events = None,
+                },
+            }
+        }
+    }
+
+    /// Reads every app again (and forgets apps that are gone).
+    pub async fn resync(&self) {
+        let apps = match self
+            .inner
+            .platform
+            .store()
+            .apps_in_status(&AppStatus::ALL)
+            .await
+        {
+            Ok(apps) => apps,
+            Err(e) => {
+                tracing::warn!(error = %e, "router: resync failed; serving the table as it is");
+                return;
+            }
+        };
+        let seen: std::collections::HashSet<AppId> = apps.iter().map(|a| a.id).collect();
+        for app in apps {
+            if let Err(e) = self.apply(app.id, Some(app)).await {
+                tracing::warn!(error = %e, "router: reading a route failed");
+            }
+        }
+        let gone: Vec<AppId> = self
+            .read()
+            .apps
+            .keys()
+            .filter(|id| !seen.contains(id))
+            .copied()
+            .collect();
+        for id in gone {
+            let _ = self.apply(id, None).await;
+        }
+    }
+
+    /// Reads one app's route again.
+    pub async fn reload(&self, app: AppId) {
+        let found = match self.inner.platform.store().app(app).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(app_id = %app, error = %e, "router: reading a route failed");
+                return;
+            }
+        };
+        if let Err(e) = self.apply(app, found).await {
+            tracing::warn!(app_id = %app, error = %e, "router: reading a route failed");
+        }
+    }
+
+    /// Puts `found` (the app as stored, `None`: gone) in the table. Backends that leave the
+    /// app's route drain.
+    async fn apply(&self, id: AppId, found: Option<Application>) -> Result<()> {
+        let entry = match found {
+            Some(app) => Some(self.entry(app).await?),
+            None => None,
+        };
+        let leaving = {
+            let mut state = self.write();
+            let old = state.apps.remove(&id);
+            if let Some(old) = &old {
+                for host in old.hosts() {
+                    state.hosts.remove(host);
+                }
+            }
+            let staying: Vec<String> = match &entry {
+                Some(Entry::Live(r)) => r.backends.iter().map(|b| b.instance.clone()).collect(),
+                _ => Vec::new(),
+            };
+            if let Some(entry) = entry {
+                for host in entry.hosts() {
+                    state.hosts.insert(host.clone(), id);
+                }
+                state.apps.insert(id, entry);
+            } else {
+                state.traffic.remove(&id);
+            }
+            match old {
+                Some(Entry::Live(r)) => r
+                    .backends
+                    .iter()
+                    .filter(|b| !staying.contains(&b.instance))
+                    .cloned()
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        for backend in leaving {
+            self.drain(backend);
+        }
+        Ok(())
+    }
+
+    /// The entry of an app as stored; live backends keep their counters.
+    async fn entry(&self, app: Application) -> Result<Entry> {
+        let platform = &self.inner.platform;
+        let mut hosts = Vec::new();
+        if let Ok(own) = Domain::parse(&format!("{}.{}", app.name, platform.config().router.domain))
+        {
+            hosts.push(own);
+        }
+        hosts.extend(platform.store().domains_of(app.id).await?);
+        let traffic = self.traffic_of(app.id);
+        let serving = matches!(app.status, AppStatus::Running | AppStatus::Starting);
+        let mut backends = Vec::new();
+        if serving
+            && let (Some(endpoint), Some(dep_id)) = (&app.endpoint, app.deployment)
+            && let Some(dep) = platform.store().deployment(dep_id).await?
+            && let Some(instance) = dep.instance
+        {
+            let existing = self.backend(app.id, &instance);
+            backends.push(existing.unwrap_or_else(|| {
+                Arc::new(Backend::new(
+                    instance,
+                    dep_id,
+                    endpoint.host.clone(),
+                    endpoint.port,
+                ))
+            }));
+        }
+        if backends.is_empty() {
+            return Ok(Entry::Down {
+                name: app.name,
+                hosts,
+                status: app.status,
+                reason: app.status_reason,
+            });
+        }
+        Ok(Entry::Live(Arc::new(AppRoute {
+            app: app.id,
+            name: app.name,
+            hosts,
+            backends,
+            https_only: false,
+            traffic,
+        })))
+    }
+
+    fn backend(&self, app: AppId, instance: &str) -> Option<Arc<Backend>> {
+        match self.read().apps.get(&app) {
+            Some(Entry::Live(r)) => r.backends.iter().find(|b| b.instance == instance).cloned(),
+            _ => None,
+        }
+    }
+
+    fn traffic_of(&self, app: AppId) -> Arc<Traffic> {
+        self.write().traffic.entry(app).or_default().clone()
+    }
+
+    /// Marks `backend` draining and reports its in-flight count on the bus until it is zero.
+    fn drain(&self, backend: Arc<Backend>) {
+        backend.set_draining();
+        let (bus, router) = (self.inner.platform.bus().clone(), self.inner.id.clone());
+        tokio::spawn(async move {
+            let report = |in_flight| {
+                Event::Drain(DrainReport {
+                    instance: backend.instance.clone(),
+                    router: router.clone(),
+                    in_flight,
+                })
+            };
+            let now = backend.in_flight();
+            if let Err(e) = bus.publish(report(now)).await {
+                tracing::debug!(error = %e, "router: drain report not published");
+            }
+            if now > 0 {
+                backend.idle().await;
+                if let Err(e) = bus.publish(report(0)).await {
+                    tracing::debug!(error = %e, "router: drain report not published");
+                }
+            }
+        });
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.inner.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.inner.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn resolution(&self, host: &Domain) -> Option<Resolution> {
+        let state = self.read();
+        let id = state.hosts.get(host)?;
+        Some(match state.apps.get(id)? {
+            Entry::Live(r) => Resolution::Live(r.clone()),
+            Entry::Down {
+                name,
+                status,
+                reason,
+                ..
+            } => Resolution::Down {
+                app: *id,
+                name: name.clone(),
+                status: *status,
+                reason: reason.clone(),
+                traffic: state.traffic.get(id).cloned().unwrap_or_default(),
+            },
+        })
+    }
+
+    /// Finds the app of a host this table does not know, in the store.
+    async fn miss(&self, host: &Domain) -> Option<AppId> {
+        {
+            let mut unknown = self.inner.unknown.lock().unwrap_or_else(|p| p.into_inner());
+            unknown.retain(|_, at| at.elapsed() < UNKNOWN_FOR);
+            if unknown.contains_key(host) {
+                return None;
+            }
+        }
+        let platform = &self.inner.platform;
+        let found = match host.label_under(&platform.config().router.domain) {
+            Some(label) => match AppName::parse(label) {
+                Ok(name) => platform.store().app_by_name(&name).await.ok().flatten(),
+                Err(_) => None,
+            },
+            None => None,
+        };
+        let found = match found {
+            Some(app) => Some(app),
+            None => match platform.store().app_of_domain(host).await {
+                Ok(Some(id)) => platform.store().app(id).await.ok().flatten(),
+                _ => None,
+            },
+        };
+        match found {
+            Some(app) => {
+                let id = app.id;
+                self.apply(id, Some(app)).await.ok()?;
+                Some(id)
+            }
+            None => {
+                let mut unknown = self.inner.unknown.lock().unwrap_or_else(|p| p.into_inner());
+                unknown.insert(host.clone(), Instant::now());
+                None
+            }
+        }
+    }
+}
+
+async fn next(events: &mut Option<futures::stream::BoxStream<'static, Event>>) -> Option<Event> {
+    match events {
+        Some(stream) => stream.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+#[async_trait]
+impl RouteTable for Routes {
+    async fn resolve(&self, host: &Domain) -> Resolution {
+        if let Some(found) = self.resolution(host) {
+            return found;
+        }
+        if self.miss(host).await.is_some()
+            && let Some(found) = self.resolution(host)
+        {
+            return found;
+        }
+        Resolution::Unknown
+    }
+
+    fn routes(&self) -> Vec<RouteView> {
+        let state = self.read();
+        let mut routes: Vec<RouteView> = state
+            .apps
+            .iter()
+            .map(|(id, entry)| match entry {
+                Entry::Live(r) => RouteView {
+                    app: *id,
+                    name: r.name.clone(),
+                    hosts: r.hosts.clone(),
+                    status: AppStatus::Running,
+                    https_only: r.https_only,
+                    backends: r
+                        .backends
+                        .iter()
+                        .map(|b| BackendView {
+                            instance: b.instance.clone(),
+                            deployment: b.deployment,
+                            host: b.host.clone(),
+                            port: b.port,
+                            in_flight: b.in_flight(),
+                            draining: b.is_draining(),
+                        })
+                        .collect(),
+                },
+                Entry::Down {
+                    name,
+                    hosts,
+                    status,
+                    ..
+                } => RouteView {
+                    app: *id,
+                    name: name.clone(),
+                    hosts: hosts.clone(),
+                    status: *status,
+                    https_only: false,
+                    backends: Vec::new(),
+                },
+            })
+            .collect();
+        routes.sort_by(|a, b| a.name.cmp(&b.name));
+        routes
+    }
+
+    fn traffic(&self, app: AppId) -> Option<Arc<Traffic>> {
+        self.read().traffic.get(&app).cloned()
+    }
+}
