@@ -2,6 +2,7 @@
 //! (`config`), the database schema (`migrate`), user management (`user`) and the key of secrets
 //! at rest (`secrets rotate`).
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -171,11 +172,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let loaded = configure(serve_flags(data, *serve), log_json)?;
             let server = Server::build(Settings::from(&loaded.config)).await?;
             let addr = server.local_addr()?;
-            // On stdout, for people and for scripts that start paas on port 0.
-            println!("paas listening on http://{addr}/ (GraphQL playground)");
+            // On stdout, for people and for scripts that start paas on port 0 (which may stop
+            // reading it once they have what they need: a closed pipe is no reason to stop).
+            let mut out = std::io::stdout();
+            let _ = writeln!(out, "paas listening on http://{addr}/ (GraphQL playground)");
             if let Some(router) = server.router_addr() {
-                println!("paas router on http://{router}/ (apps by name)");
+                let _ = writeln!(out, "paas router on http://{router}/ (apps by name)");
             }
+            let _ = out.flush();
             server.run(shutdown_signal()).await?;
         }
         Command::Worker { data, serve } => {
