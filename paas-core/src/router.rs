@@ -66,13 +66,17 @@ pub struct AppRoute {
 }
 
 impl AppRoute {
-    /// The backend with the fewest requests in flight, skipping draining ones.
-    pub fn pick(&self) -> Option<Arc<Backend>> {
-        self.backends
-            .iter()
-            .filter(|b| !b.is_draining())
-            .min_by_key(|b| b.in_flight())
-            .cloned()
+    /// Takes a place on the backend with the fewest requests in flight, skipping draining
+    /// ones. The place is counted before the backend's draining flag is read, so a drain that
+    /// reads the count after marking the backend either sees this request or this pick sees
+    /// the mark: a request never goes to a backend a drain reported empty.
+    pub fn pick(&self) -> Option<InFlight> {
+        let mut candidates: Vec<&Arc<Backend>> = self.backends.iter().collect();
+        candidates.sort_by_key(|b| b.in_flight());
+        candidates.into_iter().find_map(|b| {
+            let place = b.begin();
+            (!b.is_draining()).then_some(place)
+        })
     }
 }
 
@@ -115,20 +119,20 @@ impl Backend {
     /// Counts a request (or an upgraded connection) on this backend until the guard drops:
     /// hold it until the response body has been sent, or the websocket closed.
     pub fn begin(self: &Arc<Self>) -> InFlight {
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
         InFlight(self.clone())
     }
 
     pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Acquire)
+        self.in_flight.load(Ordering::SeqCst)
     }
 
     pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::Acquire)
+        self.draining.load(Ordering::SeqCst)
     }
 
     pub(crate) fn set_draining(&self) {
-        self.draining.store(true, Ordering::Release);
+        self.draining.store(true, Ordering::SeqCst);
     }
 
     /// Completes once nothing is in flight on this backend.
@@ -155,7 +159,7 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.0.idle.notify_waiters();
         }
     }

@@ -100,13 +100,13 @@ impl Proxy {
                 );
             }
         };
-        let Some(backend) = route.pick() else {
+        let Some(in_flight) = route.pick() else {
             return page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the application is switching instances; retry",
             );
         };
-        let in_flight = backend.begin();
+        let backend = in_flight.backend().clone();
         let started = Instant::now();
         route.traffic.touch();
         let upgrade =
