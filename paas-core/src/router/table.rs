@@ -28,6 +28,11 @@ use crate::status::AppStatus;
 /// How long a host found nowhere is answered "unknown" without asking the store again.
 const UNKNOWN_FOR: Duration = Duration::from_secs(1);
 
+/// Store reads for hosts the table does not know, per second, at most: a flood of made-up
+/// hosts costs the database this much and no more (the table is complete after each resync,
+/// so a miss is rarely a route that exists).
+const MISSES_PER_SEC: u32 = 50;
+
 /// An app's entry: live with backends, or down with its status.
 #[derive(Clone, Debug)]
 enum Entry {
@@ -61,7 +66,36 @@ struct Inner {
     /// This router's id on the bus (drain reports).
     id: String,
     state: RwLock<State>,
-    unknown: Mutex<HashMap<Domain, Instant>>,
+    unknown: Mutex<Misses>,
+}
+
+/// Hosts found nowhere lately, and the store reads of this second.
+#[derive(Default)]
+struct Misses {
+    unknown: HashMap<Domain, Instant>,
+    second: Option<Instant>,
+    reads: u32,
+}
+
+impl Misses {
+    /// Whether `host` may be looked up in the store now.
+    fn may_read(&mut self, host: &Domain) -> bool {
+        let now = Instant::now();
+        self.unknown
+            .retain(|_, at| now.duration_since(*at) < UNKNOWN_FOR);
+        if self.unknown.contains_key(host) {
+            return false;
+        }
+        if self
+            .second
+            .is_none_or(|s| now.duration_since(s) >= Duration::from_secs(1))
+        {
+            self.second = Some(now);
+            self.reads = 0;
+        }
+        self.reads += 1;
+        self.reads <= MISSES_PER_SEC
+    }
 }
 
 /// The route table. Cheap to clone; every clone is the same table.
@@ -77,7 +111,7 @@ impl Routes {
                 platform,
                 id: uuid::Uuid::now_v7().simple().to_string(),
                 state: RwLock::new(State::default()),
-                unknown: Mutex::new(HashMap::new()),
+                unknown: Mutex::new(Misses::default()),
             }),
         }
     }
@@ -291,6 +325,10 @@ impl Routes {
         });
     }
 
+    fn misses(&self) -> std::sync::MutexGuard<'_, Misses> {
+        self.inner.unknown.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
         self.inner.state.read().unwrap_or_else(|p| p.into_inner())
     }
@@ -321,12 +359,8 @@ impl Routes {
 
     /// Finds the app of a host this table does not know, in the store.
     async fn miss(&self, host: &Domain) -> Option<AppId> {
-        {
-            let mut unknown = self.inner.unknown.lock().unwrap_or_else(|p| p.into_inner());
-            unknown.retain(|_, at| at.elapsed() < UNKNOWN_FOR);
-            if unknown.contains_key(host) {
-                return None;
-            }
+        if !self.misses().may_read(host) {
+            return None;
         }
         let platform = &self.inner.platform;
         let found = match host.label_under(&platform.config().router.domain) {
@@ -350,8 +384,7 @@ impl Routes {
                 Some(id)
             }
             None => {
-                let mut unknown = self.inner.unknown.lock().unwrap_or_else(|p| p.into_inner());
-                unknown.insert(host.clone(), Instant::now());
+                self.misses().unknown.insert(host.clone(), Instant::now());
                 None
             }
         }
@@ -425,5 +458,23 @@ impl RouteTable for Routes {
 
     fn traffic(&self, app: AppId) -> Option<Arc<Traffic>> {
         self.read().traffic.get(&app).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn misses_are_bounded_per_second_and_remembered() {
+        let mut misses = Misses::default();
+        let host = |i: u32| Domain::parse(&format!("h{i}.example.com")).expect("a name");
+        let allowed = (0..1000).filter(|i| misses.may_read(&host(*i))).count();
+        assert_eq!(allowed, MISSES_PER_SEC as usize);
+        // A host found nowhere is not read again for a moment, whatever the budget.
+        let mut misses = Misses::default();
+        misses.unknown.insert(host(1), Instant::now());
+        assert!(!misses.may_read(&host(1)));
+        assert!(misses.may_read(&host(2)));
     }
 }
