@@ -1,7 +1,8 @@
 //! The HTTP server: `Server::build(settings)` then `.run(shutdown)`, the same in `main` and in
 //! tests. Routes: `POST /graphql`, websocket subscriptions on `/graphql/ws` (graphql-transport-ws
-//! and the older graphql-ws), GraphiQL at `GET /`, `GET /healthz`, and an app's log as JSON at
-//! `GET /apps/{id}/logs` (`http_logs`).
+//! and the older graphql-ws), GraphiQL at `GET /`, `GET /healthz`, an app's log as JSON at
+//! `GET /apps/{id}/logs` (`http_logs`), and the route table at `GET /routes` (`routes_api`).
+//! Beside the API: the router on its own listeners (HTTP, and HTTPS when configured).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,8 +22,9 @@ use paas_core::Platform;
 use paas_core::cache::none::NoCache;
 use paas_core::cache::redis::RedisCache;
 use paas_core::events::redis::RedisBus;
+use paas_core::model::Secret;
 use paas_core::queue::redis::RedisQueue;
-use paas_core::router::Routes;
+use paas_core::router::{RouteTable, Routes};
 use paas_runner::local::{Isolation, LocalBuilder, LocalRuntime};
 use paas_runner::nomad::NomadRuntime;
 use paas_runner::podman::{PodmanBuilder, PodmanRuntime};
@@ -54,6 +56,8 @@ pub enum StartError {
     Unreachable(String),
     #[error(transparent)]
     Platform(#[from] paas_core::Error),
+    #[error("router HTTPS: {0}")]
+    Tls(#[from] crate::router::tls::TlsError),
 }
 
 #[derive(Clone)]
@@ -61,6 +65,8 @@ pub(crate) struct AppState {
     pub(crate) schema: PaasSchema,
     pub(crate) platform: Platform,
     pub(crate) limits: Limits,
+    pub(crate) routes: Arc<dyn RouteTable>,
+    pub(crate) admin_token: Option<Secret>,
 }
 
 /// A built server, bound to its port, not yet serving.
@@ -74,6 +80,9 @@ pub struct Server {
     routes: Routes,
     /// The HTTP router's listener, unless `--no-router`.
     router_listener: Option<TcpListener>,
+    /// The HTTPS router's listener and its certificates, with `--router-tls-listen`.
+    tls: Option<(TcpListener, Arc<crate::router::tls::Certificates>)>,
+    router_settings: crate::router::RouterSettings,
 }
 
 /// Assembles the platform for these settings, checking each dependency it is given (database,
@@ -181,6 +190,25 @@ impl Server {
             ),
             None => None,
         };
+        let tls = match settings
+            .router
+            .tls_listen
+            .filter(|_| settings.router_listen.is_some())
+        {
+            Some(addr) => {
+                let r = &settings.router;
+                let certs = crate::router::tls::Certificates::load(
+                    r.tls_cert.as_deref(),
+                    r.tls_key.as_deref(),
+                    r.tls_cert_dir.as_deref(),
+                )?;
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Listen { addr, source })?;
+                Some((listener, certs))
+            }
+            None => None,
+        };
         // Apps' URLs carry the port the router got (port 0 in tests picks one).
         if settings.router_public_port.is_none()
             && let Some(bound) = router_listener.as_ref().and_then(|l| l.local_addr().ok())
@@ -192,13 +220,17 @@ impl Server {
         let mut limits = settings.limits.clone();
         limits.max_connections =
             crate::nofile::fit_connections(limits.max_connections, crate::nofile::raise());
+        let table: Arc<dyn RouteTable> = Arc::new(routes.clone());
         let schema = schema::builder(platform.clone())
+            .data(schema::RouteTableHandle(table.clone()))
             .extension(SubscriptionLimits::new(limits.max_subscriptions_per_user))
             .finish();
         let state = AppState {
             schema,
             platform: platform.clone(),
             limits: limits.clone(),
+            routes: table,
+            admin_token: settings.admin_token.clone(),
         };
         let router = Router::new()
             .route("/", get(crate::playground::page))
@@ -207,6 +239,7 @@ impl Server {
             .route("/graphql/ws", get(crate::ws::graphql_ws))
             .route("/healthz", get(healthz))
             .route("/apps/{id}/logs", get(crate::http_logs::app_logs))
+            .route("/routes", get(crate::routes_api::routes))
             .layer(DefaultBodyLimit::max(limits.max_body_bytes))
             .with_state(state);
         Ok(Self {
@@ -216,7 +249,14 @@ impl Server {
             limits,
             routes,
             router_listener,
+            tls,
+            router_settings: settings.router.clone(),
         })
+    }
+
+    /// The HTTPS router's address actually bound, if it runs.
+    pub fn router_tls_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// The router's address actually bound, if it runs.
@@ -253,15 +293,52 @@ impl Server {
         let loops = tokio::spawn(async move { platform.run(stop).await });
         let (routes, stop) = (self.routes.clone(), stopped());
         let table = tokio::spawn(async move { routes.run(stop).await });
+        let https_port = self
+            .tls
+            .as_ref()
+            .and_then(|(l, _)| l.local_addr().ok())
+            .map(|a| a.port());
+        let access = match (&self.router_listener, self.router_settings.access_log) {
+            (Some(_), which) => {
+                crate::router::access::AccessLogger::start(which, self.platform.clone())
+            }
+            (None, _) => crate::router::access::AccessLogger::off(),
+        };
+        let proxy = crate::router::Proxy::with(
+            Arc::new(self.routes.clone()),
+            self.router_settings.clone(),
+            https_port,
+            access,
+        );
         let router = self.router_listener.map(|listener| {
-            let proxy = crate::router::Proxy::new(Arc::new(self.routes.clone()));
-            tokio::spawn(crate::router::serve(
-                listener,
-                proxy,
+            let (proxy, settings, limits, stop) = (
+                proxy.clone(),
+                self.router_settings.clone(),
                 self.limits.clone(),
                 stopped(),
-            ))
+            );
+            tokio::spawn(async move {
+                crate::router::serve(listener, proxy, limits, &settings, None, stop).await
+            })
         });
+        let router_tls = match self.tls {
+            Some((listener, certs)) => {
+                let acceptor =
+                    crate::router::tls::acceptor(certs.clone()).map_err(std::io::Error::other)?;
+                tokio::spawn(reload_on_hangup(certs, stopped()));
+                let (proxy, settings, limits, stop) = (
+                    proxy.clone(),
+                    self.router_settings.clone(),
+                    self.limits.clone(),
+                    stopped(),
+                );
+                Some(tokio::spawn(async move {
+                    crate::router::serve(listener, proxy, limits, &settings, Some(acceptor), stop)
+                        .await
+                }))
+            }
+            None => None,
+        };
         let api = self.router;
         let handler = move |req: hyper::Request<hyper::body::Incoming>, _peer| {
             let api = api.clone();
@@ -276,6 +353,7 @@ impl Server {
             self.listener,
             handler,
             self.limits,
+            crate::conn::Options::default(),
             stopped(),
         ));
         let served = tokio::select! {
@@ -288,16 +366,38 @@ impl Server {
         if served.is_none() && tokio::time::timeout(GRACE, &mut serve).await.is_err() {
             serve.abort();
         }
-        if let Some(router) = router
-            && tokio::time::timeout(GRACE, router).await.is_err()
-        {
-            tracing::warn!("the router's connections did not finish in time");
+        for router in router.into_iter().chain(router_tls) {
+            if tokio::time::timeout(GRACE, router).await.is_err() {
+                tracing::warn!("the router's connections did not finish in time");
+            }
         }
         let _ = table.await;
         if let Err(e) = loops.await {
             tracing::error!(error = %e, "the platform's loops ended abnormally");
         }
         served.unwrap_or(Ok(()))
+    }
+}
+
+/// Reads the router's certificates again on each SIGHUP until `stop` (an operator renewed them).
+async fn reload_on_hangup(
+    certs: Arc<crate::router::tls::Certificates>,
+    stop: impl Future<Output = ()>,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("no SIGHUP handler: certificates are read at start only");
+        return;
+    };
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = hangups.recv() => match certs.reload() {
+                Ok(n) => tracing::info!(certificates = n, "router certificates reloaded"),
+                Err(e) => tracing::warn!(error = %e, "router certificates not reloaded; keeping the loaded ones"),
+            },
+        }
     }
 }
 
