@@ -170,6 +170,116 @@ pub fn versioned() -> String {
         .source()
 }
 
+/// An app that shows the router's tests what reached it, over HTTP/1.1 with keep-alive:
+/// - every request is recorded (method, path, host) before its body is read, except the
+///   test's own questions below; `GET /seen` answers the record as JSON;
+/// - `/headers` answers the request's method, path, version, headers and the port of the
+///   connection it came on (the router's side) as JSON;
+/// - `POST /upload` reads the body (chunked or sized) as it comes, counting it (`GET
+///   /progress` answers the count so far) and answers `{"bytes": n}`;
+/// - `GET /stream` sends `first` at once, then `last` only after `GET /release`;
+/// - `/once` on a connection that already served a request closes it without an answer (a
+///   keep-alive connection the app closed as the next request arrived);
+/// - anything else answers `hello`.
+pub fn inspector() -> String {
+    INSPECTOR.to_owned()
+}
+
+const INSPECTOR: &str = r#"import http.server, json, os, threading
+seen, lock = [], threading.Lock()
+progress = {"bytes": 0}
+release = threading.Event()
+OWN = ("/seen", "/progress", "/release")
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def setup(self):
+        super().setup()
+        self.served = 0
+    def answer(self, code, body, kind="application/json"):
+        data = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def chunk(self, data):
+        self.wfile.write(b"%x
+%s
+" % (len(data), data))
+        self.wfile.flush()
+    def any(self):
+        self.served += 1
+        if self.path.split("?")[0] not in OWN:
+            with lock:
+                seen.append({"method": self.command, "path": self.path, "host": self.headers.get("Host")})
+        if self.path == "/once" and self.served > 1:
+            self.close_connection = True
+            return
+        if self.path == "/seen":
+            with lock:
+                return self.answer(200, json.dumps(seen))
+        if self.path == "/progress":
+            return self.answer(200, json.dumps(progress))
+        if self.path == "/release":
+            release.set()
+            return self.answer(200, "{}")
+        if self.path == "/headers":
+            headers = {}
+            for k, v in self.headers.items():
+                headers.setdefault(k.lower(), []).append(v)
+            return self.answer(200, json.dumps({"method": self.command, "path": self.path, "version": self.request_version, "peer_port": self.client_address[1], "headers": headers}))
+        if self.path == "/upload":
+            total = 0
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                    if size == 0:
+                        self.rfile.readline()
+                        break
+                    left = size
+                    while left:
+                        got = self.rfile.read1(left) if hasattr(self.rfile, "read1") else self.rfile.read(left)
+                        if not got:
+                            self.close_connection = True
+                            return
+                        left -= len(got)
+                        total += len(got)
+                        progress["bytes"] = total
+                    self.rfile.readline()
+            else:
+                left = int(self.headers.get("Content-Length", "0"))
+                while left:
+                    got = self.rfile.read1(left) if hasattr(self.rfile, "read1") else self.rfile.read(left)
+                    if not got:
+                        self.close_connection = True
+                        return
+                    left -= len(got)
+                    total += len(got)
+                    progress["bytes"] = total
+            return self.answer(200, json.dumps({"bytes": total}))
+        if self.path == "/stream":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.chunk(b"first
+")
+            release.wait(60)
+            self.chunk(b"last
+")
+            self.wfile.write(b"0
+
+")
+            return
+        return self.answer(200, "hello", "text/plain")
+    do_GET = do_POST = do_PUT = do_DELETE = any
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H)
+server.daemon_threads = True
+server.serve_forever()
+"#;
+
 /// A Node app whose build step fails with a syntax error (the app's fault, never retried).
 pub const BROKEN_BUILD: &[(&str, &str)] = &[(
     "package.json",
