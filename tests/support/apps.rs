@@ -203,9 +203,7 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
     def chunk(self, data):
-        self.wfile.write(b"%x
-%s
-" % (len(data), data))
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
     def any(self):
         self.served += 1
@@ -262,14 +260,10 @@ class H(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Type", "text/plain")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            self.chunk(b"first
-")
+            self.chunk(b"first\n")
             release.wait(60)
-            self.chunk(b"last
-")
-            self.wfile.write(b"0
-
-")
+            self.chunk(b"last\n")
+            self.wfile.write(b"0\r\n\r\n")
             return
         return self.answer(200, "hello", "text/plain")
     do_GET = do_POST = do_PUT = do_DELETE = any

@@ -87,3 +87,14 @@ fn complete(got: &[u8]) -> Option<usize> {
     let whole = head.len() + 4 + length;
     (got.len() >= whole).then_some(whole)
 }
+
+/// Waits until the router sends `host` to a live instance (its table has heard the app went
+/// live: it learns that from the bus, a moment after the status).
+pub async fn routed(router: SocketAddr, host: &str) -> anyhow::Result<()> {
+    let http = client(&[host], router, None)?;
+    crate::eventually(Duration::from_secs(30), || async {
+        let res = http.get(url(host, router, "/")).send().await?;
+        Ok((res.status() != 503).then_some(()))
+    })
+    .await
+}

@@ -208,6 +208,7 @@ impl Proxy {
         scheme: &str,
         seen: &Seen,
     ) -> Result<Response<ProxyBody>, BoxError> {
+        let version = req.version();
         headers::prepare(&mut req, backend, host, peer, scheme);
         let (parts, body) = req.into_parts();
         let bodiless = body.is_end_stream();
@@ -230,6 +231,8 @@ impl Proxy {
             (Err(e), _) => return Err(e.into()),
         };
         headers::strip_hop_by_hop(res.headers_mut());
+        // The client's version, not the app's (an HTTP/1.0 app must not end a keep-alive).
+        *res.version_mut() = version;
         Ok(res.map(|b| b.boxed()))
     }
 
@@ -247,6 +250,7 @@ impl Proxy {
         in_flight: InFlight,
     ) -> Result<Response<ProxyBody>, BoxError> {
         let protocol = req.headers().get(header::UPGRADE).cloned();
+        let version = req.version();
         let client_upgrade = hyper::upgrade::on(&mut req);
         headers::prepare(&mut req, backend, host, peer, scheme);
         if let Some(protocol) = protocol {
@@ -264,6 +268,7 @@ impl Proxy {
             }
         });
         let mut res = sender.send_request(req).await?;
+        *res.version_mut() = version;
         if res.status() != StatusCode::SWITCHING_PROTOCOLS {
             headers::strip_hop_by_hop(res.headers_mut());
             return Ok(res.map(|b| b.boxed()));
