@@ -108,7 +108,9 @@ mod tests {
     #[test]
     fn accepts_dns_names_lowercased() {
         assert_eq!(
-            Domain::parse("Shop.Example.com.").unwrap().as_str(),
+            Domain::parse("Shop.Example.com.")
+                .expect("a domain")
+                .as_str(),
             "shop.example.com"
         );
         assert!(Domain::parse("a-b.c1.io").is_ok());
@@ -135,15 +137,17 @@ mod tests {
 
     #[test]
     fn host_headers_drop_their_port() {
-        let d = Domain::from_host_header("Hello.localhost:8000").unwrap();
+        let d = Domain::from_host_header("Hello.localhost:8000").expect("a host");
         assert_eq!(d.as_str(), "hello.localhost");
         assert_eq!(d.label_under("localhost"), Some("hello"));
         assert_eq!(
-            Domain::from_host_header("localhost").unwrap().as_str(),
+            Domain::from_host_header("localhost")
+                .expect("a host")
+                .as_str(),
             "localhost"
         );
         assert_eq!(d.label_under("example.com"), None);
-        let deep = Domain::parse("a.b.localhost").unwrap();
+        let deep = Domain::parse("a.b.localhost").expect("a domain");
         assert_eq!(deep.label_under("localhost"), None);
         for bad in ["a.com:x", "a.com:", "evil.com/x", "[::1]:80", "a b"] {
             assert!(Domain::from_host_header(bad).is_err(), "{bad}");

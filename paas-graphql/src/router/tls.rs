@@ -114,7 +114,7 @@ impl ResolvesServerCert for Certificates {
     }
 }
 
-/// The TLS side of the HTTPS listener, serving `certs` (ring, TLS 1.3; ALPN h2 then
+/// The TLS side of the HTTPS listener, serving `certs` (ring, TLS 1.2 and 1.3; ALPN h2 then
 /// http/1.1).
 pub fn acceptor(certs: Arc<Certificates>) -> Result<tokio_rustls::TlsAcceptor, TlsError> {
     let mut config =
