@@ -14,6 +14,7 @@
 //!   forwarding headers.
 //! - [`pages`]: the router's own answers (404, 503, 308 to HTTPS, the 4xx of bad input).
 //! - [`body`]: bodies streamed through, capped and counted.
+//! - [`Listeners`]: the HTTP and HTTPS listeners of a server, bound at build, served at run.
 //! - [`tls`]: certificates (default and per domain by SNI), reloadable.
 //! - [`access`]: access lines into the apps' logs (`ROUTER` stream), sampled, off by default.
 
@@ -21,6 +22,7 @@ pub mod access;
 mod body;
 pub mod config;
 mod headers;
+mod listeners;
 mod pages;
 mod proxy;
 pub mod tls;
@@ -30,6 +32,7 @@ use std::future::Future;
 use tokio::net::TcpListener;
 
 pub use config::{AccessLog, OptionalAddr, RouterSettings};
+pub use listeners::Listeners;
 pub use proxy::Proxy;
 
 use crate::limits::Limits;

@@ -78,11 +78,8 @@ pub struct Server {
     /// The route table, fed by the store and the bus (every `serve` keeps one; `GET /routes`
     /// reads it even without the HTTP router).
     routes: Routes,
-    /// The HTTP router's listener, unless `--no-router`.
-    router_listener: Option<TcpListener>,
-    /// The HTTPS router's listener and its certificates, with `--router-tls-listen`.
-    tls: Option<(TcpListener, Arc<crate::router::tls::Certificates>)>,
-    router_settings: crate::router::RouterSettings,
+    /// The router's listeners (HTTP, and HTTPS if asked), unless `--no-router`.
+    router_listeners: Option<crate::router::Listeners>,
 }
 
 /// Assembles the platform for these settings, checking each dependency it is given (database,
@@ -182,36 +179,13 @@ impl Server {
                     addr: settings.listen,
                     source,
                 })?;
-        let router_listener = match settings.router_listen {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| StartError::Listen { addr, source })?,
-            ),
-            None => None,
-        };
-        let tls = match settings
-            .router
-            .tls_listen
-            .filter(|_| settings.router_listen.is_some())
-        {
-            Some(addr) => {
-                let r = &settings.router;
-                let certs = crate::router::tls::Certificates::load(
-                    r.tls_cert.as_deref(),
-                    r.tls_key.as_deref(),
-                    r.tls_cert_dir.as_deref(),
-                )?;
-                let listener = TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| StartError::Listen { addr, source })?;
-                Some((listener, certs))
-            }
+        let router_listeners = match settings.router_listen {
+            Some(addr) => Some(crate::router::Listeners::bind(addr, &settings.router).await?),
             None => None,
         };
         // Apps' URLs carry the port the router got (port 0 in tests picks one).
         if settings.router_public_port.is_none()
-            && let Some(bound) = router_listener.as_ref().and_then(|l| l.local_addr().ok())
+            && let Some(bound) = router_listeners.as_ref().and_then(|l| l.http_addr())
         {
             settings.router_public_port = Some(bound.port());
         }
@@ -248,22 +222,18 @@ impl Server {
             router,
             limits,
             routes,
-            router_listener,
-            tls,
-            router_settings: settings.router.clone(),
+            router_listeners,
         })
     }
 
     /// The HTTPS router's address actually bound, if it runs.
     pub fn router_tls_addr(&self) -> Option<SocketAddr> {
-        self.tls.as_ref().and_then(|(l, _)| l.local_addr().ok())
+        self.router_listeners.as_ref().and_then(|l| l.https_addr())
     }
 
     /// The router's address actually bound, if it runs.
     pub fn router_addr(&self) -> Option<SocketAddr> {
-        self.router_listener
-            .as_ref()
-            .and_then(|l| l.local_addr().ok())
+        self.router_listeners.as_ref().and_then(|l| l.http_addr())
     }
 
     /// The address actually bound (useful with port 0).
@@ -293,51 +263,16 @@ impl Server {
         let loops = tokio::spawn(async move { platform.run(stop).await });
         let (routes, stop) = (self.routes.clone(), stopped());
         let table = tokio::spawn(async move { routes.run(stop).await });
-        let https_port = self
-            .tls
-            .as_ref()
-            .and_then(|(l, _)| l.local_addr().ok())
-            .map(|a| a.port());
-        let access = match (&self.router_listener, self.router_settings.access_log) {
-            (Some(_), which) => {
-                crate::router::access::AccessLogger::start(which, self.platform.clone())
-            }
-            (None, _) => crate::router::access::AccessLogger::off(),
-        };
-        let proxy = crate::router::Proxy::with(
-            Arc::new(self.routes.clone()),
-            self.router_settings.clone(),
-            https_port,
-            access,
-        );
-        let router = self.router_listener.map(|listener| {
-            let (proxy, settings, limits, stop) = (
-                proxy.clone(),
-                self.router_settings.clone(),
-                self.limits.clone(),
-                stopped(),
-            );
-            tokio::spawn(async move {
-                crate::router::serve(listener, proxy, limits, &settings, None, stop).await
-            })
-        });
-        let router_tls = match self.tls {
-            Some((listener, certs)) => {
-                let acceptor =
-                    crate::router::tls::acceptor(certs.clone()).map_err(std::io::Error::other)?;
-                tokio::spawn(reload_on_hangup(certs, stopped()));
-                let (proxy, settings, limits, stop) = (
-                    proxy.clone(),
-                    self.router_settings.clone(),
+        let routers = match self.router_listeners {
+            Some(listeners) => listeners
+                .spawn(
+                    Arc::new(self.routes.clone()),
+                    self.platform.clone(),
                     self.limits.clone(),
-                    stopped(),
-                );
-                Some(tokio::spawn(async move {
-                    crate::router::serve(listener, proxy, limits, &settings, Some(acceptor), stop)
-                        .await
-                }))
-            }
-            None => None,
+                    &stopped,
+                )
+                .map_err(std::io::Error::other)?,
+            None => Vec::new(),
         };
         let api = self.router;
         let handler = move |req: hyper::Request<hyper::body::Incoming>, _peer| {
@@ -366,7 +301,7 @@ impl Server {
         if served.is_none() && tokio::time::timeout(GRACE, &mut serve).await.is_err() {
             serve.abort();
         }
-        for router in router.into_iter().chain(router_tls) {
+        for router in routers {
             if tokio::time::timeout(GRACE, router).await.is_err() {
                 tracing::warn!("the router's connections did not finish in time");
             }
@@ -376,28 +311,6 @@ impl Server {
             tracing::error!(error = %e, "the platform's loops ended abnormally");
         }
         served.unwrap_or(Ok(()))
-    }
-}
-
-/// Reads the router's certificates again on each SIGHUP until `stop` (an operator renewed them).
-async fn reload_on_hangup(
-    certs: Arc<crate::router::tls::Certificates>,
-    stop: impl Future<Output = ()>,
-) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-        tracing::warn!("no SIGHUP handler: certificates are read at start only");
-        return;
-    };
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            _ = &mut stop => return,
-            _ = hangups.recv() => match certs.reload() {
-                Ok(n) => tracing::info!(certificates = n, "router certificates reloaded"),
-                Err(e) => tracing::warn!(error = %e, "router certificates not reloaded; keeping the loaded ones"),
-            },
-        }
     }
 }
 

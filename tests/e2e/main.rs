@@ -24,6 +24,7 @@ mod production;
 mod recovery;
 mod redis_outage;
 mod router_proxy;
+mod router_tls;
 mod secrets;
 mod start;
 mod tasks;

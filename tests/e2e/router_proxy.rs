@@ -1,8 +1,8 @@
 //! The router's HTTP adapter end to end, with apps deployed through GraphQL and answering by
 //! name on the router's port: forwarding headers, pooled upstream connections and the
-//! keep-alive race, streaming both ways, HTTP/2 (h2c and over TLS), websockets past the idle
-//! timeout, slowloris, the body limit, bad input that never reaches an app, HTTPS with SNI and
-//! HTTPS-only apps, traffic in GraphQL, access lines and `GET /routes`.
+//! keep-alive race, streaming both ways, HTTP/2 without TLS, websockets past the idle timeout,
+//! slowloris, the body limit, bad input that never reaches an app, traffic in GraphQL, access
+//! lines and `GET /routes`. HTTPS is in `router_tls`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -11,8 +11,7 @@ use anyhow::Context;
 use futures::{SinkExt, StreamExt};
 use paas_tests::apps::{self, PythonApp};
 use paas_tests::router::{client, raw, routed, url};
-use paas_tests::steps::{deployed, deployed_with};
-use paas_tests::tls::TestCa;
+use paas_tests::steps::deployed;
 use paas_tests::{TestApp, TestDb, eventually};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,7 +27,6 @@ on_both_databases!(
     bad_input_gets_4xx_and_never_reaches_an_app,
     bodies_stream_both_ways_and_h2c_works,
     websockets_outlive_the_idle_timeout_and_slow_heads_are_cut,
-    https_with_sni_and_https_only_apps,
 );
 
 /// `GET /routes` on the API: status and JSON.
@@ -427,127 +425,5 @@ async fn websockets_outlive_the_idle_timeout_and_slow_heads_are_cut(
     slow.write_all(b"GET / HTTP/1.1\r\nHost: echo.lo").await?;
     let cut = tokio::time::timeout(WAIT, slow.read(&mut buf)).await?;
     assert!(matches!(cut, Ok(0) | Err(_)), "{cut:?}");
-    Ok(())
-}
-
-const HTTPS_ONLY: &str = "query($id: ID!) { application(id: $id) { httpsOnly } }";
-const UPDATE: &str = "mutation($id: ID!, $input: UpdateApplicationInput!) {
-  updateApplication(id: $id, input: $input) { httpsOnly } }";
-
-async fn https_with_sni_and_https_only_apps(db: TestDb) -> anyhow::Result<()> {
-    let ca = TestCa::new()?;
-    let dir = tempfile::tempdir()?;
-    let certs = dir.path().join("certs");
-    std::fs::create_dir(&certs)?;
-    let wildcard = ca.leaf(&["*.paas.test"])?;
-    wildcard.write(dir.path(), "default")?;
-    let own = ca.leaf(&["secure.paas.test"])?;
-    own.write(&certs, "secure.paas.test")?;
-    let (cert, key) = (
-        dir.path().join("default.crt").display().to_string(),
-        dir.path().join("default.key").display().to_string(),
-    );
-    let cert_dir = certs.display().to_string();
-    let app = TestApp::spawn(
-        db,
-        &[
-            "--domain",
-            "paas.test",
-            "--router-tls-listen",
-            "127.0.0.1:0",
-            "--tls-cert",
-            &cert,
-            "--tls-key",
-            &key,
-            "--tls-cert-dir",
-            &cert_dir,
-        ],
-    )
-    .await?;
-    let alice = app.user("alice").await?;
-    let (_repo, id) = deployed_with(
-        &alice,
-        "secure",
-        &[("app.py", &apps::inspector())],
-        json!({ "httpsOnly": true }),
-    )
-    .await?;
-    let (router, tls) = (
-        app.router.context("no router")?,
-        app.router_tls.context("no HTTPS router")?,
-    );
-    routed(router, "secure.paas.test").await?;
-    let names = ["secure.paas.test", "other.paas.test", "late.paas.test"];
-    let https = client(&names, tls, Some(ca.pem()))?;
-    let served = |res: &reqwest::Response| {
-        res.extensions()
-            .get::<reqwest::tls::TlsInfo>()
-            .and_then(|i| i.peer_certificate())
-            .map(<[u8]>::to_vec)
-    };
-
-    // HTTPS over HTTP/2 (ALPN), with the domain's own certificate (SNI).
-    let res = https
-        .get(format!("https://secure.paas.test:{}/headers", tls.port()))
-        .send()
-        .await?;
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.version(), reqwest::Version::HTTP_2);
-    assert_eq!(
-        served(&res),
-        Some(own.der.clone()),
-        "not the domain's certificate"
-    );
-    let seen: Value = res.json().await?;
-    assert_eq!(seen["headers"]["x-forwarded-proto"], json!(["https"]));
-    // Another name gets the default (wildcard) certificate.
-    let res = https
-        .get(format!("https://other.paas.test:{}/", tls.port()))
-        .send()
-        .await?;
-    assert_eq!(res.status(), 404);
-    assert_eq!(served(&res), Some(wildcard.der.clone()));
-
-    // Plain HTTP to an HTTPS-only app: 308 to the HTTPS URL.
-    assert_eq!(
-        alice.data(HTTPS_ONLY, json!({ "id": id })).await?["application"]["httpsOnly"],
-        true
-    );
-    let http = client(&["secure.paas.test"], router, None)?;
-    let res = http
-        .get(url("secure.paas.test", router, "/headers?x=1"))
-        .send()
-        .await?;
-    assert_eq!(res.status(), 308);
-    assert_eq!(
-        res.headers()["location"],
-        format!("https://secure.paas.test:{}/headers?x=1", tls.port()).as_str()
-    );
-    // Turned off, plain HTTP is served again.
-    let updated = alice
-        .data(UPDATE, json!({ "id": id, "input": { "httpsOnly": false } }))
-        .await?;
-    assert_eq!(updated["updateApplication"]["httpsOnly"], false);
-    eventually(WAIT, || async {
-        let res = http
-            .get(url("secure.paas.test", router, "/"))
-            .send()
-            .await?;
-        Ok((res.status() == 200).then_some(()))
-    })
-    .await?;
-
-    // A certificate added to the directory is served after SIGHUP.
-    let late = ca.leaf(&["late.paas.test"])?;
-    late.write(&certs, "late.paas.test")?;
-    nix::sys::signal::raise(nix::sys::signal::Signal::SIGHUP)?;
-    eventually(WAIT, || async {
-        let res = https
-            .get(format!("https://late.paas.test:{}/", tls.port()))
-            .send()
-            .await?;
-        Ok((served(&res) == Some(late.der.clone())).then_some(()))
-    })
-    .await?;
     Ok(())
 }
