@@ -13,8 +13,9 @@
 //! other until one closes.
 //!
 //! Guarantees: a pooled connection the app closed as the request went out (the keep-alive
-//! race) does not fail the client's request: a request without a body is sent once more on a
-//! fresh connection. Nothing a request carries changes the route table.
+//! race) does not fail the client's request: an idempotent request without a body is sent once
+//! more on a fresh connection (hyper-util itself resends any request never written). Nothing a
+//! request carries changes the route table.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -198,7 +199,7 @@ impl Proxy {
     }
 
     /// Sends the request on a pooled connection; when that connection turns out closed and the
-    /// request had no body, once more on a fresh one.
+    /// request is idempotent without a body, once more on a fresh one.
     async fn forward(
         &self,
         mut req: Request<Incoming>,
@@ -211,8 +212,9 @@ impl Proxy {
         let version = req.version();
         headers::prepare(&mut req, backend, host, peer, scheme);
         let (parts, body) = req.into_parts();
-        let bodiless = body.is_end_stream();
-        let again = bodiless.then(|| {
+        // Sent again only if sending it twice cannot do harm: no body, an idempotent method
+        // (the app may have read the first one before its connection closed).
+        let again = (body.is_end_stream() && parts.method.is_idempotent()).then(|| {
             let mut r = Request::new(Capped::new(None, 0, seen));
             *r.method_mut() = parts.method.clone();
             *r.uri_mut() = parts.uri.clone();
