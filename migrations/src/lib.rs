@@ -11,6 +11,7 @@
 //! - `m20261123_000005_logs.rs`: log lines, the head of each app's log, source positions.
 //! - `m20261201_000006_desired_state.rs`: whether the user wants an app running or stopped.
 //! - `m20261202_000007_domains.rs`: custom domains routed to apps.
+//! - `m20261202_000008_https_only.rs`: whether an app's plain-HTTP requests go to HTTPS.
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -22,6 +23,7 @@ mod m20261123_000004_locks_tasks;
 mod m20261123_000005_logs;
 mod m20261201_000006_desired_state;
 mod m20261202_000007_domains;
+mod m20261202_000008_https_only;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -37,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_logs::Migration),
             Box::new(m20261201_000006_desired_state::Migration),
             Box::new(m20261202_000007_domains::Migration),
+            Box::new(m20261202_000008_https_only::Migration),
         ]
     }
 }

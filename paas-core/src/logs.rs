@@ -95,10 +95,18 @@ pub enum LogStream {
     Build,
     /// The platform's own lines: status changes, retries, restarts, exit codes.
     System,
+    /// The router's access lines (off unless the operator turns them on).
+    Router,
 }
 
 impl LogStream {
-    pub const ALL: [LogStream; 4] = [Self::Stdout, Self::Stderr, Self::Build, Self::System];
+    pub const ALL: [LogStream; 5] = [
+        Self::Stdout,
+        Self::Stderr,
+        Self::Build,
+        Self::System,
+        Self::Router,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -106,6 +114,7 @@ impl LogStream {
             Self::Stderr => "stderr",
             Self::Build => "build",
             Self::System => "system",
+            Self::Router => "router",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {

@@ -72,6 +72,34 @@ pub struct ServeFlags {
     /// Milliseconds a replaced instance may finish requests and websockets in flight.
     #[arg(long)]
     drain_timeout_ms: Option<u64>,
+    /// Milliseconds a router client may take to send a request's head (slowloris).
+    #[arg(long)]
+    router_header_timeout_ms: Option<u64>,
+    /// Milliseconds a router connection may stay open with nothing moving (not websockets).
+    #[arg(long)]
+    router_idle_timeout_ms: Option<u64>,
+    /// Megabytes of a request body through the router; more is answered 413.
+    #[arg(long)]
+    router_max_body_mb: Option<u64>,
+    /// Access lines in the apps' logs (ROUTER stream): `off`, `all` or a sample rate (0.1).
+    #[arg(long)]
+    router_access_log: Option<String>,
+    /// Address the router serves HTTPS on (with --tls-cert and --tls-key, or --tls-cert-dir).
+    #[arg(long)]
+    router_tls_listen: Option<String>,
+    /// Default certificate chain of the HTTPS listener (PEM; a wildcard `*.<domain>` usually).
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// Private key of --tls-cert (PEM).
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+    /// Directory of per-domain certificates picked by SNI (`<domain>.crt` + `<domain>.key`, or
+    /// `.pem`); read at start and on SIGHUP.
+    #[arg(long)]
+    tls_cert_dir: Option<PathBuf>,
+    /// Token the operator's `GET /routes` asks for (Bearer).
+    #[arg(long)]
+    admin_token: Option<String>,
     /// `redis://…`; unset keeps cache, queue and events in this process [env: REDIS_URL].
     #[arg(long)]
     redis_url: Option<String>,
@@ -199,6 +227,15 @@ impl ServeFlags {
         v.put("domain", self.domain);
         v.put("router_public_port", self.router_public_port);
         v.put("drain_timeout_ms", self.drain_timeout_ms);
+        v.put("router_header_timeout_ms", self.router_header_timeout_ms);
+        v.put("router_idle_timeout_ms", self.router_idle_timeout_ms);
+        v.put("router_max_body_mb", self.router_max_body_mb);
+        v.put("router_access_log", self.router_access_log);
+        v.put("router_tls_listen", self.router_tls_listen);
+        v.put("tls_cert", self.tls_cert);
+        v.put("tls_key", self.tls_key);
+        v.put("tls_cert_dir", self.tls_cert_dir);
+        v.put("admin_token", self.admin_token);
         v.put("redis_url", self.redis_url);
         v.put("redis_prefix", self.redis_prefix);
         v.switch("no_cache", self.no_cache);

@@ -13,6 +13,8 @@
 //! - [`error`]: core errors to GraphQL errors with a stable `extensions.code`.
 //! - [`schema`]: queries, mutations, subscriptions and the GraphQL object types.
 //! - `http_logs`: `GET /apps/{id}/logs`, an app's log as JSON for clients without GraphQL.
+//! - [`router`]: the HTTP router (apps by name, HTTP and HTTPS); `routes_api`: `GET /routes`,
+//!   the route table for the operator's own front.
 //! - [`rotate`]: `paas secrets rotate`.
 //! - [`server`]: `Server::build(settings)` then `.run(shutdown)`, the same in `main` and tests.
 //! - `conn`: the accept loop with the connection cap, header and idle timeouts ([`limits`]).
@@ -32,6 +34,7 @@ pub mod nofile;
 mod playground;
 pub mod rotate;
 pub mod router;
+mod routes_api;
 pub mod schema;
 pub mod server;
 pub mod settings;

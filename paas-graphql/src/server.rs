@@ -1,7 +1,8 @@
 //! The HTTP server: `Server::build(settings)` then `.run(shutdown)`, the same in `main` and in
 //! tests. Routes: `POST /graphql`, websocket subscriptions on `/graphql/ws` (graphql-transport-ws
-//! and the older graphql-ws), GraphiQL at `GET /`, `GET /healthz`, and an app's log as JSON at
-//! `GET /apps/{id}/logs` (`http_logs`).
+//! and the older graphql-ws), GraphiQL at `GET /`, `GET /healthz`, an app's log as JSON at
+//! `GET /apps/{id}/logs` (`http_logs`), and the route table at `GET /routes` (`routes_api`).
+//! Beside the API: the router on its own listeners (HTTP, and HTTPS when configured).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,8 +22,9 @@ use paas_core::Platform;
 use paas_core::cache::none::NoCache;
 use paas_core::cache::redis::RedisCache;
 use paas_core::events::redis::RedisBus;
+use paas_core::model::Secret;
 use paas_core::queue::redis::RedisQueue;
-use paas_core::router::Routes;
+use paas_core::router::{RouteTable, Routes};
 use paas_runner::local::{Isolation, LocalBuilder, LocalRuntime};
 use paas_runner::nomad::NomadRuntime;
 use paas_runner::podman::{PodmanBuilder, PodmanRuntime};
@@ -54,6 +56,8 @@ pub enum StartError {
     Unreachable(String),
     #[error(transparent)]
     Platform(#[from] paas_core::Error),
+    #[error("router HTTPS: {0}")]
+    Tls(#[from] crate::router::tls::TlsError),
 }
 
 #[derive(Clone)]
@@ -61,6 +65,8 @@ pub(crate) struct AppState {
     pub(crate) schema: PaasSchema,
     pub(crate) platform: Platform,
     pub(crate) limits: Limits,
+    pub(crate) routes: Arc<dyn RouteTable>,
+    pub(crate) admin_token: Option<Secret>,
 }
 
 /// A built server, bound to its port, not yet serving.
@@ -72,8 +78,8 @@ pub struct Server {
     /// The route table, fed by the store and the bus (every `serve` keeps one; `GET /routes`
     /// reads it even without the HTTP router).
     routes: Routes,
-    /// The HTTP router's listener, unless `--no-router`.
-    router_listener: Option<TcpListener>,
+    /// The router's listeners (HTTP, and HTTPS if asked), unless `--no-router`.
+    router_listeners: Option<crate::router::Listeners>,
 }
 
 /// Assembles the platform for these settings, checking each dependency it is given (database,
@@ -173,17 +179,13 @@ impl Server {
                     addr: settings.listen,
                     source,
                 })?;
-        let router_listener = match settings.router_listen {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| StartError::Listen { addr, source })?,
-            ),
+        let router_listeners = match settings.router_listen {
+            Some(addr) => Some(crate::router::Listeners::bind(addr, &settings.router).await?),
             None => None,
         };
         // Apps' URLs carry the port the router got (port 0 in tests picks one).
         if settings.router_public_port.is_none()
-            && let Some(bound) = router_listener.as_ref().and_then(|l| l.local_addr().ok())
+            && let Some(bound) = router_listeners.as_ref().and_then(|l| l.http_addr())
         {
             settings.router_public_port = Some(bound.port());
         }
@@ -192,13 +194,17 @@ impl Server {
         let mut limits = settings.limits.clone();
         limits.max_connections =
             crate::nofile::fit_connections(limits.max_connections, crate::nofile::raise());
+        let table: Arc<dyn RouteTable> = Arc::new(routes.clone());
         let schema = schema::builder(platform.clone())
+            .data(schema::RouteTableHandle(table.clone()))
             .extension(SubscriptionLimits::new(limits.max_subscriptions_per_user))
             .finish();
         let state = AppState {
             schema,
             platform: platform.clone(),
             limits: limits.clone(),
+            routes: table,
+            admin_token: settings.admin_token.clone(),
         };
         let router = Router::new()
             .route("/", get(crate::playground::page))
@@ -207,6 +213,7 @@ impl Server {
             .route("/graphql/ws", get(crate::ws::graphql_ws))
             .route("/healthz", get(healthz))
             .route("/apps/{id}/logs", get(crate::http_logs::app_logs))
+            .route("/routes", get(crate::routes_api::routes))
             .layer(DefaultBodyLimit::max(limits.max_body_bytes))
             .with_state(state);
         Ok(Self {
@@ -215,15 +222,18 @@ impl Server {
             router,
             limits,
             routes,
-            router_listener,
+            router_listeners,
         })
+    }
+
+    /// The HTTPS router's address actually bound, if it runs.
+    pub fn router_tls_addr(&self) -> Option<SocketAddr> {
+        self.router_listeners.as_ref().and_then(|l| l.https_addr())
     }
 
     /// The router's address actually bound, if it runs.
     pub fn router_addr(&self) -> Option<SocketAddr> {
-        self.router_listener
-            .as_ref()
-            .and_then(|l| l.local_addr().ok())
+        self.router_listeners.as_ref().and_then(|l| l.http_addr())
     }
 
     /// The address actually bound (useful with port 0).
@@ -253,15 +263,17 @@ impl Server {
         let loops = tokio::spawn(async move { platform.run(stop).await });
         let (routes, stop) = (self.routes.clone(), stopped());
         let table = tokio::spawn(async move { routes.run(stop).await });
-        let router = self.router_listener.map(|listener| {
-            let proxy = crate::router::Proxy::new(Arc::new(self.routes.clone()));
-            tokio::spawn(crate::router::serve(
-                listener,
-                proxy,
-                self.limits.clone(),
-                stopped(),
-            ))
-        });
+        let routers = match self.router_listeners {
+            Some(listeners) => listeners
+                .spawn(
+                    Arc::new(self.routes.clone()),
+                    self.platform.clone(),
+                    self.limits.clone(),
+                    &stopped,
+                )
+                .map_err(std::io::Error::other)?,
+            None => Vec::new(),
+        };
         let api = self.router;
         let handler = move |req: hyper::Request<hyper::body::Incoming>, _peer| {
             let api = api.clone();
@@ -276,6 +288,7 @@ impl Server {
             self.listener,
             handler,
             self.limits,
+            crate::conn::Options::default(),
             stopped(),
         ));
         let served = tokio::select! {
@@ -288,10 +301,10 @@ impl Server {
         if served.is_none() && tokio::time::timeout(GRACE, &mut serve).await.is_err() {
             serve.abort();
         }
-        if let Some(router) = router
-            && tokio::time::timeout(GRACE, router).await.is_err()
-        {
-            tracing::warn!("the router's connections did not finish in time");
+        for router in routers {
+            if tokio::time::timeout(GRACE, router).await.is_err() {
+                tracing::warn!("the router's connections did not finish in time");
+            }
         }
         let _ = table.await;
         if let Err(e) = loops.await {

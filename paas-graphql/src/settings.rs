@@ -99,6 +99,10 @@ pub struct Settings {
     pub git: paas_core::git::GitLimits,
     /// What one client may hold: timeouts, connection and subscription caps, body size.
     pub limits: crate::limits::Limits,
+    /// The router's timeouts, body limit, access log and TLS files.
+    pub router: crate::router::RouterSettings,
+    /// The token of `GET /routes`; `None`: that endpoint refuses everyone.
+    pub admin_token: Option<Secret>,
 }
 
 impl Default for Settings {
@@ -187,6 +191,18 @@ impl From<&Config> for Settings {
                 max_subscriptions_per_user: c.max_subscriptions_per_user,
                 max_body_bytes: c.max_body_bytes.max(1024),
             },
+            router: crate::router::RouterSettings {
+                header_timeout: Duration::from_millis(c.router_header_timeout_ms.max(1)),
+                idle_timeout: Duration::from_millis(c.router_idle_timeout_ms.max(1)),
+                max_body_bytes: c.router_max_body_mb.max(1) * MB,
+                access_log: c.router_access_log,
+                tls_listen: c.router_tls_listen.0,
+                tls_cert: non_empty(&c.tls_cert).map(PathBuf::from),
+                tls_key: non_empty(&c.tls_key).map(PathBuf::from),
+                tls_cert_dir: non_empty(&c.tls_cert_dir).map(PathBuf::from),
+                ..crate::router::RouterSettings::default()
+            },
+            admin_token: non_empty(&c.admin_token).map(Secret::new),
         }
     }
 }
@@ -273,6 +289,7 @@ mod tests {
             secret_key: "ef".repeat(32),
             secret_key_previous: vec!["01".repeat(32)],
             nomad_token: "pw-nomad".into(),
+            admin_token: "pw-admin".into(),
             ..Config::default()
         };
         let settings = Settings::from(&config);
@@ -284,6 +301,7 @@ mod tests {
             "efef",
             "0101",
             "pw-nomad",
+            "pw-admin",
         ] {
             assert!(!debug.contains(secret), "{secret} in {debug}");
         }

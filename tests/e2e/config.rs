@@ -87,8 +87,13 @@ async fn file_then_env_then_flags_each_value_with_its_source() -> anyhow::Result
     }
     // The output is a config file itself: every key, once.
     let table: toml::Table = stdout.parse()?;
-    let known = paas_graphql::config::keys::ordered_keys().len();
-    ensure!(table.len() == known, "{} keys, {known} known", table.len());
+    let known = paas_graphql::config::keys::ordered_keys();
+    ensure!(
+        table.len() == known.len() && known.iter().all(|k| table.contains_key(k)),
+        "{} keys printed, {} known",
+        table.len(),
+        known.len()
+    );
     Ok(())
 }
 

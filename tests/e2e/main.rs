@@ -23,6 +23,8 @@ mod private;
 mod production;
 mod recovery;
 mod redis_outage;
+mod router_proxy;
+mod router_tls;
 mod secrets;
 mod start;
 mod tasks;

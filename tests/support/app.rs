@@ -24,6 +24,8 @@ pub struct TestApp {
     pub url: String,
     /// The router's address (apps by name), unless `--no-router` was given.
     pub router: Option<std::net::SocketAddr>,
+    /// The router's HTTPS address, with `--router-tls-listen`.
+    pub router_tls: Option<std::net::SocketAddr>,
     pub data_dir: PathBuf,
     pub database_url: String,
     platform: Platform,
@@ -65,6 +67,7 @@ impl TestApp {
         let server = Server::build(settings).await?;
         let url = format!("http://{}", server.local_addr()?);
         let router = server.router_addr();
+        let router_tls = server.router_tls_addr();
         let platform = server.platform().clone();
         let (stop, stopped) = oneshot::channel();
         let serving = tokio::spawn(server.run(async {
@@ -74,6 +77,7 @@ impl TestApp {
         Ok(Self {
             url,
             router,
+            router_tls,
             data_dir,
             database_url: database.to_string(),
             platform,

@@ -16,9 +16,11 @@ pub mod operations;
 pub mod podman;
 pub mod redis;
 pub mod repo;
+pub mod router;
 pub mod server;
 pub mod steps;
 pub mod sweep;
+pub mod tls;
 pub mod wait;
 pub mod ws;
 

@@ -150,7 +150,8 @@ impl Platform {
                 Ok(saved) => {
                     self.cache().put_app(&saved).await;
                     let rerouted = saved.endpoint != current.endpoint
-                        || saved.deployment != current.deployment;
+                        || saved.deployment != current.deployment
+                        || saved.https_only != current.https_only;
                     if let Some(event) = event {
                         self.log_status(&event).await;
                         self.bus().publish(Event::Status(event)).await?;

@@ -47,6 +47,8 @@ pub struct Application {
     /// Extra ports besides the HTTP one.
     pub port_bindings: Vec<PortBinding>,
     pub visibility: Visibility,
+    /// Plain-HTTP requests to the router are redirected to HTTPS (where the router serves it).
+    pub https_only: bool,
     /// What the user asked for: whether it should run (see [`super::Desired`]).
     pub desired: super::Desired,
     /// What is observed.
@@ -86,6 +88,7 @@ impl Application {
             resources: new.resources,
             port_bindings: new.port_bindings,
             visibility: Visibility::Private,
+            https_only: new.https_only,
             desired: super::Desired::Running,
             status: AppStatus::Pending,
             status_reason: None,
@@ -111,6 +114,8 @@ pub struct NewApplication {
     pub resources: Resources,
     /// Checked with [`super::validate_port_bindings`].
     pub port_bindings: Vec<PortBinding>,
+    /// See [`Application::https_only`].
+    pub https_only: bool,
 }
 
 impl NewApplication {
@@ -126,6 +131,7 @@ impl NewApplication {
             env: EnvVars::default(),
             resources: Resources::default(),
             port_bindings: Vec::new(),
+            https_only: false,
         }
     }
 }
@@ -136,6 +142,7 @@ impl NewApplication {
 pub struct AppUpdate {
     pub name: Option<AppName>,
     pub visibility: Option<Visibility>,
+    pub https_only: Option<bool>,
     /// `Some(None)` lets the platform choose the port again.
     pub port: Option<Option<Port>>,
     /// Replaces all env vars.
@@ -166,6 +173,9 @@ impl AppUpdate {
         }
         if let Some(v) = self.visibility {
             next.visibility = v;
+        }
+        if let Some(h) = self.https_only {
+            next.https_only = h;
         }
         if let Some(port) = self.port {
             next.port = port;

@@ -108,7 +108,9 @@ mod tests {
     #[test]
     fn accepts_dns_names_lowercased() {
         assert_eq!(
-            Domain::parse("Shop.Example.com.").expect("a name").as_str(),
+            Domain::parse("Shop.Example.com.")
+                .expect("a domain")
+                .as_str(),
             "shop.example.com"
         );
         assert!(Domain::parse("a-b.c1.io").is_ok());
@@ -140,12 +142,12 @@ mod tests {
         assert_eq!(d.label_under("localhost"), Some("hello"));
         assert_eq!(
             Domain::from_host_header("localhost")
-                .expect("a name")
+                .expect("a host")
                 .as_str(),
             "localhost"
         );
         assert_eq!(d.label_under("example.com"), None);
-        let deep = Domain::parse("a.b.localhost").expect("a name");
+        let deep = Domain::parse("a.b.localhost").expect("a domain");
         assert_eq!(deep.label_under("localhost"), None);
         for bad in ["a.com:x", "a.com:", "evil.com/x", "[::1]:80", "a b"] {
             assert!(Domain::from_host_header(bad).is_err(), "{bad}");

@@ -284,7 +284,7 @@ impl Routes {
             name: app.name,
             hosts,
             backends,
-            https_only: false,
+            https_only: app.https_only,
             traffic,
         })))
     }

@@ -195,9 +195,9 @@ mod tests {
         assert_eq!(s.classes, [0, 98, 0, 1, 1]);
         assert_eq!(s.errors, 1);
         assert_eq!((s.bytes_in, s.bytes_out), (980, 9810));
-        let p50 = s.p50_ms.expect("p50");
+        let p50 = s.p50_ms.expect("a p50");
         assert!((2.0..2.5).contains(&p50), "{p50}");
-        let p99 = s.p99_ms.expect("p99");
+        let p99 = s.p99_ms.expect("a p99");
         assert!((2.0..2.5).contains(&p99), "{p99}");
         assert_eq!(Traffic::new().summary(Duration::from_secs(60)).p50_ms, None);
     }
@@ -210,7 +210,7 @@ mod tests {
             t.record(200, 0, 0, Duration::from_millis(ms));
         }
         let s = t.summary(Duration::from_secs(10));
-        assert!(s.p99_ms.expect("p99") >= 300.0, "{s:?}");
-        assert!(s.p50_ms.expect("p50") < 1.3, "{s:?}");
+        assert!(s.p99_ms.expect("a p99") >= 300.0, "{s:?}");
+        assert!(s.p50_ms.expect("a p50") < 1.3, "{s:?}");
     }
 }

@@ -17,6 +17,7 @@ use paas_core::PlatformConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::limits::Limits;
+use crate::router::{AccessLog, OptionalAddr, RouterSettings};
 use crate::settings::RuntimeKind;
 
 /// Podman's API socket as given (a path or a `unix:///path` URL), checked when read.
@@ -81,6 +82,24 @@ pub struct Config {
     pub router_public_port: u16,
     /// How long a replaced instance may finish requests and websockets in flight.
     pub drain_timeout_ms: u64,
+    /// Milliseconds a router client may take to send a request's head.
+    pub router_header_timeout_ms: u64,
+    /// Milliseconds a router connection may stay open with nothing moving.
+    pub router_idle_timeout_ms: u64,
+    /// Megabytes of a request body through the router.
+    pub router_max_body_mb: u64,
+    /// Access lines in the apps' logs: `off`, `all` or a sample rate.
+    pub router_access_log: AccessLog,
+    /// Address the router serves HTTPS on; empty: no HTTPS.
+    pub router_tls_listen: OptionalAddr,
+    /// Default certificate chain (PEM) of the HTTPS listener.
+    pub tls_cert: String,
+    /// Its private key (PEM).
+    pub tls_key: String,
+    /// Per-domain certificates picked by SNI: `<domain>.crt` and `<domain>.key` (or `.pem`).
+    pub tls_cert_dir: String,
+    /// Token of the operator's `GET /routes`; empty: that endpoint refuses everyone.
+    pub admin_token: String,
     /// `sqlite://…` or `postgres://…`; empty: SQLite in the data dir.
     pub database_url: String,
     /// Key sealing secrets at rest (64 hex digits); empty: `<data-dir>/secret.key`.
@@ -145,6 +164,7 @@ impl Default for Config {
         let platform = PlatformConfig::default();
         let limits = Limits::default();
         let images = paas_runner::podman::BaseImages::default();
+        let router = RouterSettings::default();
         let nomad = paas_runner::nomad::NomadSettings::new("http://127.0.0.1:4646");
         let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         Self {
@@ -158,6 +178,15 @@ impl Default for Config {
             domain: platform.router.domain.clone(),
             router_public_port: 0,
             drain_timeout_ms: ms(platform.drain),
+            router_header_timeout_ms: ms(router.header_timeout),
+            router_idle_timeout_ms: ms(router.idle_timeout),
+            router_max_body_mb: router.max_body_bytes / MB,
+            router_access_log: router.access_log,
+            router_tls_listen: OptionalAddr(router.tls_listen),
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            tls_cert_dir: String::new(),
+            admin_token: String::new(),
             database_url: String::new(),
             secret_key: String::new(),
             secret_key_previous: Vec::new(),
@@ -216,7 +245,12 @@ pub const ALIASES: &[(&str, &str)] = &[
 ];
 
 /// Keys whose value is never printed.
-pub const SECRETS: &[&str] = &["secret_key", "secret_key_previous", "nomad_token"];
+pub const SECRETS: &[&str] = &[
+    "secret_key",
+    "secret_key_previous",
+    "nomad_token",
+    "admin_token",
+];
 
 /// Keys holding URLs that may carry a password, printed with it masked.
 pub const CREDENTIAL_URLS: &[&str] = &["database_url", "redis_url", "registry"];

@@ -1,7 +1,7 @@
 //! The accept loop: each connection takes a slot of the cap (or is answered 503 and closed),
 //! is served by hyper (HTTP/1 with upgrades, HTTP/2) and dropped when it overstays a timeout.
 //!
-//! Expected flow: accept → slot → serve until the client closes, a timeout fires, or shutdown
+//! Expected flow: accept → slot → (TLS handshake, within the header timeout) → serve until the client closes, a timeout fires, or shutdown
 //! asks every connection to finish its requests. Assumption: the caller bounds how long it
 //! waits for that finish (websockets handed over by an upgrade are not waited for).
 
@@ -14,6 +14,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
@@ -24,12 +25,22 @@ use crate::limits::Limits;
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-type: \
 text/plain\r\ncontent-length: 29\r\nretry-after: 1\r\n\r\ntoo many connections, retry\r\n";
 
+/// How a listener's connections are read besides [`Limits`]: TLS, and hyper's own hard bounds
+/// on a request head (over them hyper answers 431 itself, without a body).
+#[derive(Clone, Default)]
+pub(crate) struct Options {
+    pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
+    pub(crate) max_headers: Option<usize>,
+    pub(crate) max_head_bytes: Option<usize>,
+}
+
 /// Serves `handler` (a request and the peer's address in, a response out) on `listener` until
 /// `shutdown`, then lets open connections finish.
 pub(crate) async fn serve<H, F, B>(
     listener: TcpListener,
     handler: H,
     limits: Limits,
+    options: Options,
     shutdown: impl Future<Output = ()>,
 ) where
     H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
@@ -63,15 +74,22 @@ pub(crate) async fn serve<H, F, B>(
         };
         let activity = Activity::new();
         let io = Watched::new(stream, activity.clone(), slot);
-        tokio::spawn(connection(
-            io,
-            peer,
-            activity,
-            handler.clone(),
-            limits.clone(),
-            stop_rx.clone(),
-            done_rx.clone(),
-        ));
+        let (handler, limits, options) = (handler.clone(), limits.clone(), options.clone());
+        let (stop, done) = (stop_rx.clone(), done_rx.clone());
+        tokio::spawn(async move {
+            let Some(tls) = options.tls.clone() else {
+                connection(io, peer, activity, handler, limits, options, stop, done).await;
+                return;
+            };
+            // The handshake is part of the head: a client silent in it is dropped as one.
+            match tokio::time::timeout(limits.header_timeout, tls.accept(io)).await {
+                Ok(Ok(io)) => {
+                    connection(io, peer, activity, handler, limits, options, stop, done).await
+                }
+                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!("TLS handshake timed out"),
+            }
+        });
     }
     drop(done_rx);
     let _ = stop_tx.send(true);
@@ -85,15 +103,18 @@ fn refuse(stream: TcpStream) {
     tracing::debug!("connection refused: too many open connections");
 }
 
-async fn connection<H, F, B>(
-    io: Watched<TcpStream>,
+#[allow(clippy::too_many_arguments)]
+async fn connection<I, H, F, B>(
+    io: I,
     peer: SocketAddr,
     activity: Arc<Activity>,
     handler: H,
     limits: Limits,
+    options: Options,
     mut stop: watch::Receiver<bool>,
     _done: watch::Receiver<()>,
 ) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<B>> + Send + 'static,
     B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -112,6 +133,15 @@ async fn connection<H, F, B>(
     let mut builder = Builder::new(TokioExecutor::new());
     // The CONNECT protocol carries websockets over HTTP/2.
     builder.http2().enable_connect_protocol();
+    if let Some(n) = options.max_headers {
+        builder.http1().max_headers(n);
+    }
+    if let Some(bytes) = options.max_head_bytes {
+        builder.http1().max_buf_size(bytes);
+        builder
+            .http2()
+            .max_header_list_size(u32::try_from(bytes).unwrap_or(u32::MAX));
+    }
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(conn);
     let expired = activity.expired(limits.header_timeout, limits.idle_timeout);

@@ -4,4 +4,4 @@
 mod accept;
 mod activity;
 
-pub(crate) use accept::serve;
+pub(crate) use accept::{Options, serve};

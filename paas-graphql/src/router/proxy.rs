@@ -1,58 +1,87 @@
 //! One request through the router.
 //!
-//! Expected flow: the host (the `Host` header, or the authority of an HTTP/2 request) is parsed
-//! as a name (a bad one: 400) → the table resolves it (unknown: 404; the app not running: 503
-//! with its status) → the backend with the fewest requests in flight is picked and the request
-//! counted on it → hop-by-hop headers are dropped, `X-Forwarded-*` and `Forwarded` set → sent
-//! over a pooled upstream connection, bodies streamed both ways → the response streams back,
-//! the request counted until its body ends. An upgrade (websocket) gets its own upstream
-//! connection, and both upgraded sides are copied into each other until one closes.
+//! Expected flow: `CONNECT` is refused (405) → the head is checked (too many or too big
+//! headers: 431; no host, a host that is not a name: 400; an absolute-form target naming
+//! another host than `Host`: 400, this is no open proxy) → a `Content-Length` over the body
+//! limit: 413, the app never asked → the table resolves the host (unknown: 404; the app not
+//! running: 503 with its status) → an HTTPS-only app asked over plain HTTP: 308 to HTTPS → the
+//! backend with the fewest requests in flight is picked and the request counted on it →
+//! hop-by-hop headers dropped, `X-Forwarded-*` and `Forwarded` set → sent over a pooled
+//! upstream connection, bodies streamed both ways (a request body growing past the limit is
+//! cut: 413) → the response streams back, the request counted until its body ends. An upgrade
+//! (websocket) gets its own upstream connection, and both upgraded sides are copied into each
+//! other until one closes.
+//!
+//! Guarantees: a pooled connection the app closed as the request went out (the keep-alive
+//! race) does not fail the client's request: an idempotent request without a body is sent once
+//! more on a fresh connection (hyper-util itself resends any request never written). Nothing a
+//! request carries changes the route table.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode, Uri, Version};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode, Version};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use paas_core::model::Domain;
 use paas_core::router::{Backend, InFlight, Resolution, RouteTable};
-use paas_core::status::AppStatus;
 
-use super::body::{Counted, ProxyBody};
+use super::access::AccessLogger;
+use super::body::{Capped, Counted, ProxyBody, Seen};
+use super::config::RouterSettings;
+use super::headers::{self, BadHead};
+use super::pages::{down, empty, page, to_https};
 
-/// Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
+type Upstream = Client<HttpConnector, Capped>;
 
-/// The router: the table it reads and the pool of upstream connections. Cheap to clone.
+/// The router: the table it reads, the pool of upstream connections and its limits. Cheap to
+/// clone.
 #[derive(Clone)]
 pub struct Proxy {
     table: Arc<dyn RouteTable>,
-    client: Client<HttpConnector, Incoming>,
+    client: Upstream,
+    /// Without a pool: the retry of a request whose pooled connection was closed under it.
+    fresh: Upstream,
+    settings: Arc<RouterSettings>,
+    /// The public port of HTTPS, where the router serves it (HTTPS-only apps redirect there).
+    https_port: Option<u16>,
+    access: AccessLogger,
 }
 
 impl Proxy {
     pub fn new(table: Arc<dyn RouteTable>) -> Self {
+        Self::with(table, RouterSettings::default(), None, AccessLogger::off())
+    }
+
+    /// A proxy with these limits, redirecting HTTPS-only apps to `https_port` when given.
+    pub fn with(
+        table: Arc<dyn RouteTable>,
+        settings: RouterSettings,
+        https_port: Option<u16>,
+        access: AccessLogger,
+    ) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(10)));
         let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(std::time::Duration::from_secs(30))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector.clone());
+        let fresh = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(0)
             .build(connector);
-        Self { table, client }
+        Self {
+            table,
+            client,
+            fresh,
+            settings: Arc::new(settings),
+            https_port,
+            access,
+        }
     }
 
     /// Answers one request from `peer`, which came in over `scheme` (`http` or `https`).
@@ -62,24 +91,23 @@ impl Proxy {
         peer: SocketAddr,
         scheme: &'static str,
     ) -> Response<ProxyBody> {
-        let raw_host = match host_of(&req) {
-            Some(h) => h,
-            None => return page(StatusCode::BAD_REQUEST, "the request names no host"),
-        };
-        let host = match Domain::from_host_header(&raw_host) {
-            Ok(h) => h,
-            Err(_) => {
-                return page(
-                    StatusCode::BAD_REQUEST,
-                    "the request's host is not a valid name",
-                );
-            }
-        };
         if req.method() == Method::CONNECT {
             return page(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "CONNECT is not served: this router is not a forward proxy",
             );
+        }
+        let s = &self.settings;
+        let host = match headers::check_size(req.headers(), s.max_headers, s.max_header_bytes)
+            .and_then(|()| headers::host_of(&req))
+        {
+            Ok(host) => host,
+            Err(bad) => return refused(bad),
+        };
+        if let Some(length) = content_length(&req)
+            && length > s.max_body_bytes
+        {
+            return too_large(s.max_body_bytes);
         }
         let route = match self.table.resolve(&host).await {
             Resolution::Live(route) => route,
@@ -100,6 +128,13 @@ impl Proxy {
                 );
             }
         };
+        if route.https_only
+            && scheme == "http"
+            && let Some(port) = self.https_port
+        {
+            let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            return to_https(&host, port, path);
+        }
         let Some(in_flight) = route.pick() else {
             return page(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -109,13 +144,18 @@ impl Proxy {
         let backend = in_flight.backend().clone();
         let started = Instant::now();
         route.traffic.touch();
+        let line = self
+            .access
+            .wants()
+            .then(|| request_line(&req, peer, &host, scheme));
         let upgrade =
             req.headers().contains_key(header::UPGRADE) && req.version() == Version::HTTP_11;
+        let seen = Seen::default();
         let answer = if upgrade {
             self.upgrade(req, &backend, &host, peer, scheme, in_flight)
                 .await
         } else {
-            self.forward(req, &backend, &host, peer, scheme)
+            self.forward(req, &backend, &host, peer, scheme, &seen)
                 .await
                 .map(|res| {
                     let status = res.status().as_u16();
@@ -125,23 +165,41 @@ impl Proxy {
                             route.traffic.clone(),
                             status,
                             started.elapsed(),
+                            seen.bytes.clone(),
                             in_flight,
                         )
                         .boxed()
                     })
                 })
-                .map_err(Into::into)
         };
-        match answer {
+        let res = match answer {
             Ok(res) => res,
+            Err(_) if seen.over() => {
+                route
+                    .traffic
+                    .record(413, seen.bytes(), 0, started.elapsed());
+                too_large(s.max_body_bytes)
+            }
             Err(e) => {
                 tracing::debug!(app = %route.name, backend = %backend.authority(), error = %e, "upstream failed");
-                route.traffic.record(502, 0, 0, started.elapsed());
+                route
+                    .traffic
+                    .record(502, seen.bytes(), 0, started.elapsed());
                 page(StatusCode::BAD_GATEWAY, "the application did not answer")
             }
+        };
+        if let Some(line) = line {
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            self.access.line(
+                route.app,
+                format!("{line} {} {ms:.1}ms", res.status().as_u16()),
+            );
         }
+        res
     }
 
+    /// Sends the request on a pooled connection; when that connection turns out closed and the
+    /// request is idempotent without a body, once more on a fresh one.
     async fn forward(
         &self,
         mut req: Request<Incoming>,
@@ -149,16 +207,41 @@ impl Proxy {
         host: &Domain,
         peer: SocketAddr,
         scheme: &str,
-    ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
-        prepare(&mut req, backend, host, peer, scheme);
-        let mut res = self.client.request(req).await?;
-        strip_hop_by_hop(res.headers_mut());
-        Ok(res)
+        seen: &Seen,
+    ) -> Result<Response<ProxyBody>, BoxError> {
+        let version = req.version();
+        headers::prepare(&mut req, backend, host, peer, scheme);
+        let (parts, body) = req.into_parts();
+        // Sent again only if sending it twice cannot do harm: no body, an idempotent method
+        // (the app may have read the first one before its connection closed).
+        let again = (body.is_end_stream() && parts.method.is_idempotent()).then(|| {
+            let mut r = Request::new(Capped::new(None, 0, seen));
+            *r.method_mut() = parts.method.clone();
+            *r.uri_mut() = parts.uri.clone();
+            *r.version_mut() = parts.version;
+            *r.headers_mut() = parts.headers.clone();
+            r
+        });
+        let body = Capped::new(Some(body), self.settings.max_body_bytes, seen);
+        let sent = self.client.request(Request::from_parts(parts, body)).await;
+        let mut res = match (sent, again) {
+            (Ok(res), _) => res,
+            (Err(e), Some(again)) if !e.is_connect() => {
+                tracing::debug!(error = %e, "pooled upstream connection failed; retrying on a fresh one");
+                self.fresh.request(again).await?
+            }
+            (Err(e), _) => return Err(e.into()),
+        };
+        headers::strip_hop_by_hop(res.headers_mut());
+        // The client's version, not the app's (an HTTP/1.0 app must not end a keep-alive).
+        *res.version_mut() = version;
+        Ok(res.map(|b| b.boxed()))
     }
 
     /// A websocket (or other HTTP/1.1 upgrade): its own upstream connection; once both sides
     /// switched protocols, bytes are copied both ways until one side closes. The request stays
-    /// in flight on the backend as long as the connection is open.
+    /// in flight on the backend as long as the connection is open. The client's connection is
+    /// out of the accept loop's idle bound once upgraded: a quiet websocket stays open.
     async fn upgrade(
         &self,
         mut req: Request<Incoming>,
@@ -167,10 +250,11 @@ impl Proxy {
         peer: SocketAddr,
         scheme: &str,
         in_flight: InFlight,
-    ) -> Result<Response<ProxyBody>, Box<dyn std::error::Error + Send + Sync>> {
+    ) -> Result<Response<ProxyBody>, BoxError> {
         let protocol = req.headers().get(header::UPGRADE).cloned();
+        let version = req.version();
         let client_upgrade = hyper::upgrade::on(&mut req);
-        prepare(&mut req, backend, host, peer, scheme);
+        headers::prepare(&mut req, backend, host, peer, scheme);
         if let Some(protocol) = protocol {
             req.headers_mut().insert(header::UPGRADE, protocol);
             req.headers_mut()
@@ -186,8 +270,9 @@ impl Proxy {
             }
         });
         let mut res = sender.send_request(req).await?;
+        *res.version_mut() = version;
         if res.status() != StatusCode::SWITCHING_PROTOCOLS {
-            strip_hop_by_hop(res.headers_mut());
+            headers::strip_hop_by_hop(res.headers_mut());
             return Ok(res.map(|b| b.boxed()));
         }
         let upstream_upgrade = hyper::upgrade::on(&mut res);
@@ -206,132 +291,54 @@ impl Proxy {
     }
 }
 
-/// The host a request is for: an absolute-form or HTTP/2 authority, else the `Host` header.
-fn host_of<B>(req: &Request<B>) -> Option<String> {
-    if let Some(authority) = req.uri().authority() {
-        return Some(authority.as_str().to_owned());
-    }
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn content_length<B>(req: &Request<B>) -> Option<u64> {
     req.headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
 }
 
-/// Readies a request for the backend: origin-form URI on the backend's address, HTTP/1.1,
-/// hop-by-hop headers out, forwarding headers in.
-fn prepare<B>(
-    req: &mut Request<B>,
-    backend: &Backend,
-    host: &Domain,
-    peer: SocketAddr,
-    scheme: &str,
-) {
-    let path = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "/".into());
-    if let Ok(uri) = Uri::builder()
-        .scheme("http")
-        .authority(backend.authority())
-        .path_and_query(path)
-        .build()
-    {
-        *req.uri_mut() = uri;
-    }
-    *req.version_mut() = Version::HTTP_11;
-    let original_host = req
-        .headers()
-        .get(header::HOST)
-        .cloned()
-        .or_else(|| HeaderValue::from_str(host.as_str()).ok());
-    let headers = req.headers_mut();
-    strip_hop_by_hop(headers);
-    if let Some(h) = &original_host {
-        headers.insert(header::HOST, h.clone());
-    }
-    let ip = peer.ip().to_string();
-    let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(prior) => format!("{prior}, {ip}"),
-        None => ip.clone(),
-    };
-    set(headers, "x-forwarded-for", &forwarded_for);
-    set(headers, "x-forwarded-proto", scheme);
-    set(headers, "x-forwarded-host", host.as_str());
-    let for_ = if peer.is_ipv6() {
-        format!("\"[{ip}]\"")
-    } else {
-        ip
-    };
-    set(
-        headers,
-        "forwarded",
-        &format!("for={for_};host={host};proto={scheme}"),
+fn too_large(limit: u64) -> Response<ProxyBody> {
+    let mut res = page(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!(
+            "the request body is over this router's limit of {} MB",
+            limit / (1024 * 1024)
+        ),
     );
-}
-
-fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        headers.insert(HeaderName::from_static(name), v);
-    }
-}
-
-/// Drops hop-by-hop headers, and those the `Connection` header names.
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<String> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|s| s.trim().to_ascii_lowercase())
-        .filter(|s| !s.is_empty())
-        .collect();
-    for name in HOP_BY_HOP.iter().copied().map(str::to_owned).chain(named) {
-        headers.remove(name.as_str());
-    }
-}
-
-fn empty() -> ProxyBody {
-    Full::new(Bytes::new())
-        .map_err(|never| match never {})
-        .boxed()
-}
-
-/// A short page the router answers itself.
-pub(crate) fn page(status: StatusCode, text: &str) -> Response<ProxyBody> {
-    let body = format!(
-        "{} {}\n{text}\n",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("")
-    );
-    let mut res = Response::new(
-        Full::new(Bytes::from(body))
-            .map_err(|never| match never {})
-            .boxed(),
-    );
-    *res.status_mut() = status;
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    res.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     res
 }
 
-/// 503 for an app that does not run now, with `Retry-After` while it is coming up. The reason
-/// stays out: it may quote the app's output, and anyone may ask the router.
-fn down(name: &str, status: AppStatus) -> Response<ProxyBody> {
-    let coming = matches!(
-        status,
-        AppStatus::Pending | AppStatus::Building | AppStatus::Starting
-    );
-    let text = format!("application {name} is {}", status.as_str());
-    let mut res = page(StatusCode::SERVICE_UNAVAILABLE, &text);
-    if coming {
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+fn refused(bad: BadHead) -> Response<ProxyBody> {
+    match bad {
+        BadHead::NoHost => page(StatusCode::BAD_REQUEST, "the request names no host"),
+        BadHead::BadHost => page(
+            StatusCode::BAD_REQUEST,
+            "the request's host is not a valid name",
+        ),
+        BadHead::OtherHost => page(
+            StatusCode::BAD_REQUEST,
+            "the request's target names another host than its Host header: this router is \
+             not a forward proxy",
+        ),
+        BadHead::TooManyHeaders => page(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "the request has too many headers, or too large ones",
+        ),
     }
-    if let Ok(v) = HeaderValue::from_str(status.as_str()) {
-        res.headers_mut().insert("x-paas-app-status", v);
-    }
-    res
+}
+
+/// The start of an access line: who asked what, where.
+fn request_line<B>(req: &Request<B>, peer: SocketAddr, host: &Domain, scheme: &str) -> String {
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    format!(
+        "{} {scheme}://{host} \"{} {path} {:?}\"",
+        peer.ip(),
+        req.method(),
+        req.version()
+    )
 }

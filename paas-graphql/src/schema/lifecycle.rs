@@ -70,6 +70,8 @@ impl From<task::Task> for Task {
 pub struct UpdateApplicationInput {
     pub name: Option<String>,
     pub visibility: Option<Visibility>,
+    /// Redirect plain-HTTP requests to HTTPS.
+    pub https_only: Option<bool>,
     /// `null` lets the platform choose the port again.
     pub port: MaybeUndefined<i32>,
     /// Replaces all env vars.
@@ -86,6 +88,7 @@ impl UpdateApplicationInput {
         Ok(model::AppUpdate {
             name: self.name.as_deref().map(AppName::parse).transpose().gql()?,
             visibility: self.visibility.map(Into::into),
+            https_only: self.https_only,
             port: match self.port {
                 MaybeUndefined::Undefined => None,
                 MaybeUndefined::Null => Some(None),

@@ -18,6 +18,8 @@ pub enum LogStream {
     Build,
     /// The platform's own lines: status changes, retries, restarts, exit codes.
     System,
+    /// The router's access lines, where the operator turned them on (`router_access_log`).
+    Router,
 }
 
 /// Which way a page goes.

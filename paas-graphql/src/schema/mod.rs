@@ -5,6 +5,7 @@ mod logs;
 mod mutation;
 mod query;
 mod subscription;
+mod traffic;
 mod types;
 
 use async_graphql::{Schema, SchemaBuilder};
@@ -13,6 +14,7 @@ use paas_core::Platform;
 pub use mutation::MutationRoot;
 pub use query::QueryRoot;
 pub use subscription::SubscriptionRoot;
+pub use traffic::RouteTableHandle;
 
 /// The schema type served.
 pub type PaasSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

@@ -60,6 +60,7 @@ impl MutationRoot {
                 .map(|p| p.parse())
                 .collect::<Result<Vec<_>, _>>()
                 .gql()?,
+            https_only: input.https_only.unwrap_or(false),
         };
         validate_port_bindings(&new.port_bindings).gql()?;
         let app = platform.create_application(user, new).await.gql()?;

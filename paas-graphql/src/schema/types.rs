@@ -208,6 +208,8 @@ pub struct Application {
     pub repository: Repository,
     pub endpoint: Option<Endpoint>,
     pub visibility: Visibility,
+    /// The router answers plain-HTTP requests with a redirect to HTTPS (where it serves HTTPS).
+    pub https_only: bool,
     /// Bumped on every change; pass it back to update without losing another change.
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -258,6 +260,16 @@ impl Application {
             .into_iter()
             .map(Into::into)
             .collect())
+    }
+
+    /// What the router counted for this app over the last `windowSeconds` (at most 300): in
+    /// this server's router, kept in memory.
+    async fn traffic(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 300, validator(minimum = 1, maximum = 300))] window_seconds: i32,
+    ) -> super::traffic::Traffic {
+        super::traffic::Traffic::of(ctx, self.domain.id, window_seconds)
     }
 
     /// Deployments of this app, newest first.
@@ -313,6 +325,7 @@ impl From<model::Application> for Application {
                 url: e.url(),
             }),
             visibility: a.visibility.into(),
+            https_only: a.https_only,
             version: a.version,
             created_at: a.created_at,
             updated_at: a.updated_at,
@@ -386,6 +399,8 @@ pub struct CreateApplicationInput {
     pub resources: Option<Resources>,
     /// Extra ports the app needs, each seen by the app as an env var.
     pub ports: Option<Vec<PortBinding>>,
+    /// Redirect plain-HTTP requests to HTTPS (default false).
+    pub https_only: Option<bool>,
 }
 
 #[derive(SimpleObject)]

@@ -33,6 +33,7 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub env: String,
     pub visibility: String,
+    pub https_only: bool,
     pub status: String,
     /// What the user asked for: `RUNNING` or `STOPPED`.
     pub desired_state: String,
@@ -100,6 +101,7 @@ impl TryFrom<Model> for Application {
                 "PUBLIC" => Visibility::Public,
                 _ => Visibility::Private,
             },
+            https_only: m.https_only,
             desired: Desired::parse(&m.desired_state)
                 .ok_or_else(|| corrupt("desired state", &m.desired_state))?,
             status: AppStatus::parse(&m.status).ok_or_else(|| corrupt("status", &m.status))?,
@@ -165,6 +167,7 @@ fn active(app: &Application, with_id: bool) -> ActiveModel {
             Visibility::Private => "PRIVATE".into(),
             Visibility::Public => "PUBLIC".into(),
         }),
+        https_only: Set(app.https_only),
         status: Set(app.status.as_str().to_owned()),
         desired_state: Set(app.desired.as_str().to_owned()),
         status_reason: Set(app.status_reason.clone()),
