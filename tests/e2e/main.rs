@@ -23,6 +23,7 @@ mod private;
 mod production;
 mod recovery;
 mod redis_outage;
+mod router_switch;
 mod secrets;
 mod start;
 mod tasks;

@@ -16,6 +16,7 @@ pub mod operations;
 pub mod podman;
 pub mod redis;
 pub mod repo;
+pub mod router;
 pub mod server;
 pub mod steps;
 pub mod sweep;

@@ -21,7 +21,7 @@ use futures::StreamExt;
 use super::{AppRoute, Backend, BackendView, Resolution, RouteTable, RouteView, Traffic};
 use crate::error::Result;
 use crate::events::{DrainReport, Event};
-use crate::model::{AppId, AppName, Application, Domain};
+use crate::model::{AppId, AppName, Application, Domain, Endpoint};
 use crate::platform::Platform;
 use crate::status::AppStatus;
 
@@ -182,8 +182,8 @@ impl Routes {
                     state.hosts.remove(host);
                 }
             }
-            let staying: Vec<String> = match &entry {
-                Some(Entry::Live(r)) => r.backends.iter().map(|b| b.instance.clone()).collect(),
+            let staying: Vec<Arc<Backend>> = match &entry {
+                Some(Entry::Live(r)) => r.backends.clone(),
                 _ => Vec::new(),
             };
             if let Some(entry) = entry {
@@ -198,7 +198,7 @@ impl Routes {
                 Some(Entry::Live(r)) => r
                     .backends
                     .iter()
-                    .filter(|b| !staying.contains(&b.instance))
+                    .filter(|b| !staying.iter().any(|s| Arc::ptr_eq(s, b)))
                     .cloned()
                     .collect(),
                 _ => Vec::new(),
@@ -220,23 +220,22 @@ impl Routes {
         }
         hosts.extend(platform.store().domains_of(app.id).await?);
         let traffic = self.traffic_of(app.id);
-        let serving = matches!(app.status, AppStatus::Running | AppStatus::Starting);
-        let mut backends = Vec::new();
-        if serving
-            && let (Some(endpoint), Some(dep_id)) = (&app.endpoint, app.deployment)
-            && let Some(dep) = platform.store().deployment(dep_id).await?
-            && let Some(instance) = dep.instance
-        {
-            let existing = self.backend(app.id, &instance);
-            backends.push(existing.unwrap_or_else(|| {
-                Arc::new(Backend::new(
-                    instance,
-                    dep_id,
-                    endpoint.host.clone(),
-                    endpoint.port,
-                ))
-            }));
-        }
+        let backends: Vec<Arc<Backend>> = platform
+            .serving_instances(&app)
+            .await?
+            .into_iter()
+            .map(|s| {
+                self.backend(app.id, &s.instance, &s.endpoint)
+                    .unwrap_or_else(|| {
+                        Arc::new(Backend::new(
+                            s.instance,
+                            s.deployment,
+                            s.endpoint.host,
+                            s.endpoint.port,
+                        ))
+                    })
+            })
+            .collect();
         if backends.is_empty() {
             return Ok(Entry::Down {
                 name: app.name,
@@ -255,9 +254,16 @@ impl Routes {
         })))
     }
 
-    fn backend(&self, app: AppId, instance: &str) -> Option<Arc<Backend>> {
+    /// The backend this table has for `instance` at `endpoint` (it keeps its counters).
+    fn backend(&self, app: AppId, instance: &str, endpoint: &Endpoint) -> Option<Arc<Backend>> {
         match self.read().apps.get(&app) {
-            Some(Entry::Live(r)) => r.backends.iter().find(|b| b.instance == instance).cloned(),
+            Some(Entry::Live(r)) => r
+                .backends
+                .iter()
+                .find(|b| {
+                    b.instance == instance && b.host == endpoint.host && b.port == endpoint.port
+                })
+                .cloned(),
             _ => None,
         }
     }
