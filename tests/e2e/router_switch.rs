@@ -29,17 +29,18 @@ const UPDATE: &str = "mutation($id: ID!, $input: UpdateApplicationInput!) {
   updateApplication(id: $id, input: $input) { status }
 }";
 
-/// Answers `<version.txt>/<$GREETING or ->`; `GET /slow` first waits for the file `release` in
-/// `$GATE` (and leaves `arrived` there), so a request stays in flight as long as a test wants.
+/// Answers `<version.txt>/<$GREETING or ->`; `GET /slow` first connects to `$GATE` and waits
+/// for a byte from it, so a request stays in flight as long as a test wants (apps run in a
+/// sandbox of their own files; the network is the way in).
 fn app() -> PythonApp {
     PythonApp::new()
         .prelude(
             "version = open(\"version.txt\").read().strip()\n\
              def gate():\n    \
-                 d = os.environ.get(\"GATE\", \"\")\n    \
-                 open(os.path.join(d, \"arrived\"), \"w\").close()\n    \
-                 while not os.path.exists(os.path.join(d, \"release\")):\n        \
-                     time.sleep(0.02)\n    \
+                 import socket\n    \
+                 host, port = os.environ[\"GATE\"].rsplit(\":\", 1)\n    \
+                 with socket.create_connection((host, int(port))) as s:\n        \
+                     s.recv(1)\n    \
                  return \"slow \"",
         )
         .body(
@@ -48,9 +49,10 @@ fn app() -> PythonApp {
         )
 }
 
-/// Deploys [`app`] as `name` at `v1`; returns the repository, the app's id and its URL.
+/// Deploys `app` as `name` at `v1` (with no `$GREETING`), until the router serves it; returns the repository, the app's id and its URL.
 async fn deploy(
     alice: &Client,
+    router: SocketAddr,
     name: &str,
     app: &PythonApp,
     extra: serde_json::Value,
@@ -66,6 +68,8 @@ async fn deploy(
         .as_str()
         .context("no URL")?
         .to_owned();
+    // The router hears of RUNNING on the bus, a moment after the API shows it.
+    answers(router, &url, "v1/-").await?;
     Ok((repo, id, url))
 }
 
@@ -98,7 +102,7 @@ async fn one_url_across_redeploy_restart_rollback_and_env(db: TestDb) -> anyhow:
     let server = TestApp::spawn(db, &[]).await?;
     let router = server.router.context("no router")?;
     let alice = server.user("alice").await?;
-    let (repo, id, url) = deploy(&alice, "stable", &app(), json!({})).await?;
+    let (repo, id, url) = deploy(&alice, router, "stable", &app(), json!({})).await?;
     assert_eq!(url, router::app_url(router, "stable"));
     answers(router, &url, "v1/-").await?;
     let first = show(&alice, &id).await?["deployments"][0]["id"].clone();
@@ -148,7 +152,7 @@ async fn redeploys_fail_no_request(db: TestDb) -> anyhow::Result<()> {
     let server = TestApp::spawn(db, &[]).await?;
     let router = server.router.context("no router")?;
     let alice = server.user("alice").await?;
-    let (repo, id, url) = deploy(&alice, "busy", &app(), json!({})).await?;
+    let (repo, id, url) = deploy(&alice, router, "busy", &app(), json!({})).await?;
     answers(router, &url, "v1/-").await?;
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -208,7 +212,7 @@ async fn a_websocket_lives_until_the_drain_timeout(db: TestDb) -> anyhow::Result
     let router = server.router.context("no router")?;
     let alice = server.user("alice").await?;
     let echo = app().websocket();
-    let (repo, id, url) = deploy(&alice, "echo", &echo, json!({})).await?;
+    let (repo, id, url) = deploy(&alice, router, "echo", &echo, json!({})).await?;
     let mut ws = router::websocket(router, &url).await?;
     ws.send(Message::text("before")).await?;
     assert_eq!(next_text(&mut ws).await?, "before");
@@ -259,16 +263,11 @@ async fn a_slow_request_outlives_the_switch(db: TestDb) -> anyhow::Result<()> {
     let server = TestApp::spawn(db, &[]).await?;
     let router = server.router.context("no router")?;
     let alice = server.user("alice").await?;
-    // Apps run as their own users: the gate is open to them.
-    let gate = tempfile::tempdir()?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(gate.path(), std::fs::Permissions::from_mode(0o777))?;
-    }
-    let env = json!({ "env": [{ "key": "GATE", "value": gate.path().display().to_string() }] });
-    let (repo, id, url) = deploy(&alice, "slow", &app(), env).await?;
+    let gate = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let env = json!({ "env": [{ "key": "GATE", "value": gate.local_addr()?.to_string() }] });
+    let (repo, id, url) = deploy(&alice, router, "slow", &app(), env).await?;
 
-    let slow = {
+    let mut slow = {
         let (http, url) = (
             router::client_for(router, &url)?,
             format!("{}slow", url.as_str()),
@@ -279,16 +278,17 @@ async fn a_slow_request_outlives_the_switch(db: TestDb) -> anyhow::Result<()> {
             Ok::<_, anyhow::Error>((status, response.text().await?))
         })
     };
-    eventually(Duration::from_secs(30), || async {
-        Ok(gate.path().join("arrived").exists().then_some(()))
-    })
-    .await
-    .context("the slow request never reached the app")?;
+    let (mut held, _) = tokio::select! {
+        accepted = tokio::time::timeout(Duration::from_secs(30), gate.accept()) => {
+            accepted.context("the slow request never reached the app")??
+        }
+        answer = &mut slow => anyhow::bail!("the slow request ended at once: {:?}", answer?),
+    };
 
     redeploy(&alice, &id, &repo, "v2").await?;
     answers(router, &url, "v2/-").await?;
     assert!(!slow.is_finished(), "the slow request still waits");
-    std::fs::write(gate.path().join("release"), "")?;
+    tokio::io::AsyncWriteExt::write_all(&mut held, b"go").await?;
     let (status, body) = slow.await??;
     assert_eq!((status, body.as_str()), (200, "slow v1/-"));
     Ok(())

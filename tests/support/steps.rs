@@ -98,7 +98,8 @@ pub async fn app(client: &Client, id: &str) -> anyhow::Result<Value> {
 }
 
 /// The body the app answers at the stable URL the platform reports for it, through the
-/// server's router.
+/// server's router. The router hears of a status change on the bus a moment after the API
+/// shows it: a 503 (not running, as far as the router knows yet) is asked again, briefly.
 pub async fn body(client: &Client, id: &str) -> anyhow::Result<String> {
     let url = app(client, id).await?["endpoint"]["url"]
         .as_str()
@@ -107,7 +108,11 @@ pub async fn body(client: &Client, id: &str) -> anyhow::Result<String> {
     let router = client
         .router()
         .ok_or_else(|| anyhow::anyhow!("the server runs no router"))?;
-    let (status, text) = crate::router::get(router, &url).await?;
+    let (status, text) = eventually(Duration::from_secs(5), || async {
+        let (status, text) = crate::router::get(router, &url).await?;
+        Ok((status != 503).then_some((status, text)))
+    })
+    .await?;
     anyhow::ensure!(status == 200, "{url} answered {status}: {text}");
     Ok(text)
 }
