@@ -72,6 +72,10 @@ pub struct ServeFlags {
     /// Milliseconds a replaced instance may finish requests and websockets in flight.
     #[arg(long)]
     drain_timeout_ms: Option<u64>,
+    /// Milliseconds between the router's full reads of every route (a safety net: route
+    /// changes arrive on the event bus).
+    #[arg(long)]
+    router_resync_ms: Option<u64>,
     /// `redis://…`; unset keeps cache, queue and events in this process [env: REDIS_URL].
     #[arg(long)]
     redis_url: Option<String>,
@@ -199,6 +203,7 @@ impl ServeFlags {
         v.put("domain", self.domain);
         v.put("router_public_port", self.router_public_port);
         v.put("drain_timeout_ms", self.drain_timeout_ms);
+        v.put("router_resync_ms", self.router_resync_ms);
         v.put("redis_url", self.redis_url);
         v.put("redis_prefix", self.redis_prefix);
         v.switch("no_cache", self.no_cache);

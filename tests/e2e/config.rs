@@ -87,7 +87,7 @@ async fn file_then_env_then_flags_each_value_with_its_source() -> anyhow::Result
     }
     // The output is a config file itself: every key, once.
     let table: toml::Table = stdout.parse()?;
-    ensure!(table.len() == 46, "{} keys", table.len());
+    ensure!(table.len() == 52, "{} keys", table.len());
     Ok(())
 }
 

@@ -24,6 +24,7 @@ mod production;
 mod recovery;
 mod redis_outage;
 mod router_switch;
+mod routers;
 mod secrets;
 mod start;
 mod tasks;

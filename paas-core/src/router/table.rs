@@ -25,6 +25,9 @@ use crate::model::{AppId, AppName, Application, Domain, Endpoint};
 use crate::platform::Platform;
 use crate::status::AppStatus;
 
+/// How often a router without the event bus tries to subscribe again.
+const RESUBSCRIBE_EVERY: Duration = Duration::from_secs(1);
+
 /// How long a host found nowhere is answered "unknown" without asking the store again.
 const UNKNOWN_FOR: Duration = Duration::from_secs(1);
 
@@ -95,20 +98,24 @@ impl Routes {
         let mut every = tokio::time::interval(platform.config().router.resync_every);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut events = None;
+        // When the bus is away, it is asked again this often (its events are what keep routers
+        // in step within milliseconds; the periodic read may be rare).
+        let mut again = tokio::time::interval(RESUBSCRIBE_EVERY);
+        again.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            if events.is_none() {
-                match platform.bus().subscribe().await {
-                    Ok(stream) => {
-                        events = Some(stream);
-                        // Whatever was missed while not subscribed.
-                        self.resync().await;
-                    }
-                    Err(e) => tracing::warn!(error = %e, "router: no event bus; resyncing only"),
-                }
-            }
             tokio::select! {
                 _ = &mut shutdown => return,
                 _ = every.tick() => self.resync().await,
+                _ = again.tick(), if events.is_none() => {
+                    match platform.bus().subscribe().await {
+                        Ok(stream) => {
+                            events = Some(stream);
+                            // Whatever was missed while not subscribed.
+                            self.resync().await;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "router: no event bus; serving the table as it is"),
+                    }
+                }
                 event = next(&mut events) => match event {
                     Some(Event::RouteChanged(app)) => self.reload(app).await,
                     Some(Event::Status(s)) => self.reload(s.app_id).await,

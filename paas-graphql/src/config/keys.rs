@@ -81,6 +81,8 @@ pub struct Config {
     pub router_public_port: u16,
     /// How long a replaced instance may finish requests and websockets in flight.
     pub drain_timeout_ms: u64,
+    /// How often the router reads every route again, whatever the event bus said.
+    pub router_resync_ms: u64,
     /// `sqlite://…` or `postgres://…`; empty: SQLite in the data dir.
     pub database_url: String,
     /// Key sealing secrets at rest (64 hex digits); empty: `<data-dir>/secret.key`.
@@ -158,6 +160,7 @@ impl Default for Config {
             domain: platform.router.domain.clone(),
             router_public_port: 0,
             drain_timeout_ms: ms(platform.drain),
+            router_resync_ms: ms(platform.router.resync_every),
             database_url: String::new(),
             secret_key: String::new(),
             secret_key_previous: Vec::new(),
