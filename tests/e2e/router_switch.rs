@@ -13,7 +13,7 @@ use anyhow::Context;
 use futures::{SinkExt, StreamExt};
 use paas_tests::apps::PythonApp;
 use paas_tests::router;
-use paas_tests::steps::{commit_version, deployed, instance, settled, show};
+use paas_tests::steps::{commit_version, instance, settled, show};
 use paas_tests::{Client, TestApp, TestDb, eventually};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
