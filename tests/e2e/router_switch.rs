@@ -20,13 +20,16 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::on_both_databases;
 
-const REDEPLOY: &str = "mutation($id: ID!) { redeployApplication(id: $id) { status } }";
-const RESTART: &str = "mutation($id: ID!) { restartApplication(id: $id) { status } }";
+// Queued when the app is still busy with the step before (its lock is given back a moment
+// after the API shows it settled).
+const REDEPLOY: &str =
+    "mutation($id: ID!) { redeployApplication(id: $id, queue: true) { status } }";
+const RESTART: &str = "mutation($id: ID!) { restartApplication(id: $id, queue: true) { status } }";
 const ROLLBACK: &str = "mutation($id: ID!, $d: ID!) {
-  rollbackApplication(id: $id, deployment: $d) { status }
+  rollbackApplication(id: $id, deployment: $d, queue: true) { status }
 }";
 const UPDATE: &str = "mutation($id: ID!, $input: UpdateApplicationInput!) {
-  updateApplication(id: $id, input: $input) { status }
+  updateApplication(id: $id, input: $input, queue: true) { status }
 }";
 
 /// Answers `<version.txt>/<$GREETING or ->`; `GET /slow` first connects to `$GATE` and waits

@@ -65,7 +65,7 @@ async fn a_redeploy_through_one_server_is_routed_by_the_other() -> anyhow::Resul
     let v2 = commit_version(repo.path(), &[("version.txt", "v2\n")])?;
     alice
         .data(
-            "mutation($id: ID!) { redeployApplication(id: $id) { status } }",
+            "mutation($id: ID!) { redeployApplication(id: $id, queue: true) { status } }",
             json!({ "id": id }),
         )
         .await?;
