@@ -100,6 +100,10 @@ pub struct ServeFlags {
     /// Token the operator's `GET /routes` asks for (Bearer).
     #[arg(long)]
     admin_token: Option<String>,
+    /// Milliseconds between the router's full reads of every route (a safety net: route
+    /// changes arrive on the event bus).
+    #[arg(long)]
+    router_resync_ms: Option<u64>,
     /// `redis://…`; unset keeps cache, queue and events in this process [env: REDIS_URL].
     #[arg(long)]
     redis_url: Option<String>,
@@ -236,6 +240,7 @@ impl ServeFlags {
         v.put("tls_key", self.tls_key);
         v.put("tls_cert_dir", self.tls_cert_dir);
         v.put("admin_token", self.admin_token);
+        v.put("router_resync_ms", self.router_resync_ms);
         v.put("redis_url", self.redis_url);
         v.put("redis_prefix", self.redis_prefix);
         v.switch("no_cache", self.no_cache);

@@ -55,6 +55,8 @@ pub struct Settings {
     pub router_public_port: Option<u16>,
     /// How long a replaced instance may finish what it has in flight.
     pub drain_timeout: Duration,
+    /// How often the router reads every route again.
+    pub router_resync: Duration,
     pub runtime: RuntimeKind,
     /// Podman's API socket.
     pub podman_socket: PathBuf,
@@ -142,6 +144,7 @@ impl From<&Config> for Settings {
             domain: c.domain.trim_end_matches('.').to_ascii_lowercase(),
             router_public_port: (c.router_public_port != 0).then_some(c.router_public_port),
             drain_timeout: Duration::from_millis(c.drain_timeout_ms),
+            router_resync: Duration::from_millis(c.router_resync_ms.max(1)),
             runtime: c.runtime,
             podman_socket: c.podman_socket.path().to_path_buf(),
             publish_address: c.publish_address.clone(),
@@ -253,6 +256,7 @@ impl Settings {
             router: paas_core::RouterConfig {
                 domain: self.domain.clone(),
                 url_port: (port != 80).then_some(port),
+                resync_every: self.router_resync,
                 ..defaults.router.clone()
             },
             data_dir: self.data_dir.clone(),

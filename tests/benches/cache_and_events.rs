@@ -91,7 +91,8 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let _worker = TestWorker::spawn(dir.path(), &database_url, &env)?;
     let alice = cached.user("alice").await?;
-    let alice_uncached = Client::new(&uncached.url, alice.token().map(str::to_owned));
+    let alice_uncached =
+        Client::new(&uncached.url, alice.token().map(str::to_owned)).with_router(uncached.router);
 
     // Apps whose build fails at once (no language), so every status change is the worker's.
     let repo = git_repo(&[("README.md", "docs only\n")])?;

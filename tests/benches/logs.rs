@@ -78,16 +78,19 @@ async fn lines_per_second() -> anyhow::Result<()> {
     let url = loop {
         let d = alice
             .data(
-                "query($id: ID!) { application(id: $id) { status endpoint { url } } }",
+                "query($id: ID!) { application(id: $id) { status instances { host port } } }",
                 json!({ "id": id }),
             )
             .await?;
         match d["application"]["status"].as_str() {
             Some("RUNNING") => {
-                break d["application"]["endpoint"]["url"]
-                    .as_str()
-                    .context("url")?
-                    .to_owned();
+                // The instance itself: the bench measures the log path, not the router.
+                let instance = &d["application"]["instances"][0];
+                break format!(
+                    "http://{}:{}",
+                    instance["host"].as_str().context("host")?,
+                    instance["port"]
+                );
             }
             Some("FAILED") => anyhow::bail!("the app failed: {d}"),
             _ => tokio::time::sleep(Duration::from_millis(100)).await,

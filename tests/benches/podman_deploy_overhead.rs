@@ -1,6 +1,6 @@
 //! The platform's own overhead on a deploy, on Podman. One side is paas: `createApplication` of a
-//! git repository → the app's first HTTP answer at the endpoint paas reports (clone, queue,
-//! status writes, build, start, start check included). The other side is the floor: the same
+//! git repository → the app's first HTTP answer at the URL paas reports, through its router
+//! (clone, queue, status writes, build, start, start check included). The other side is the floor: the same
 //! libpod calls made directly on the same socket (build from the same context with the same
 //! Containerfile and labels, create with the same container spec, start) → first HTTP answer.
 //!
@@ -49,8 +49,11 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
 "#;
 
-async fn first_answer(url: &str) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
+async fn first_answer(url: &str, router: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
+    let http = match router {
+        Some(router) => paas_tests::router::client_for(router, url)?,
+        None => reqwest::Client::new(),
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(r) = http.get(url).send().await
@@ -110,7 +113,7 @@ async fn direct(podman: &podman_api::Podman, dir: &Path, n: usize) -> anyhow::Re
     let containers = podman.containers();
     let id = containers.create(&opts).await?.id;
     containers.get(&id).start(None).await?;
-    first_answer(&format!("http://127.0.0.1:{port}/")).await?;
+    first_answer(&format!("http://127.0.0.1:{port}/"), None).await?;
     let took = started.elapsed();
     containers.get(&id).remove().await?;
     images.get(&tag).remove().await?;
@@ -158,10 +161,12 @@ async fn platform(
             json!({ "id": id }),
         )
         .await?;
+    // The stable URL, through the router.
     first_answer(
         app["application"]["endpoint"]["url"]
             .as_str()
             .context("no endpoint")?,
+        client.router(),
     )
     .await?;
     let took = started.elapsed();

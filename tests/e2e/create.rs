@@ -2,7 +2,7 @@
 
 use paas_tests::apps::hello;
 use paas_tests::repo::file_url;
-use paas_tests::steps::{app, create, statuses_until_settled};
+use paas_tests::steps::{app, body, create, instance_url, statuses_until_settled};
 use paas_tests::{TestDb, TestServer, git_repo};
 use serde_json::json;
 
@@ -53,12 +53,17 @@ async fn python_app_goes_live(db: TestDb) -> anyhow::Result<()> {
     assert_eq!(deployments[0]["buildAttempts"], 1);
     assert_eq!(deployments[0]["commit"].as_str().map(str::len), Some(40));
 
-    let url = shown["endpoint"]["url"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let body = reqwest::get(&url).await?.text().await?;
-    assert_eq!(body, "hi from paas");
+    // The stable URL, through the router; and the instance at its own address.
+    assert_eq!(
+        shown["endpoint"]["url"],
+        format!(
+            "http://hello.localhost:{}/",
+            server.router.map_or(0, |r| r.port())
+        )
+    );
+    assert_eq!(body(&alice, &id).await?, "hi from paas");
+    let url = instance_url(&alice, &id).await?;
+    assert_eq!(reqwest::get(&url).await?.text().await?, "hi from paas");
 
     let check = alice
         .data("{ nameAvailable(name: \"hello\") }", json!({}))
@@ -102,7 +107,7 @@ async fn fixed_port_and_procfile(db: TestDb) -> anyhow::Result<()> {
     let seen = statuses_until_settled(&alice, &id).await?;
     assert_eq!(seen.last().map(String::as_str), Some("RUNNING"), "{seen:?}");
     let shown = app(&alice, &id).await?;
-    assert_eq!(shown["endpoint"]["port"], port);
+    assert_eq!(shown["instances"][0]["port"], port);
     let body = reqwest::get(format!("http://127.0.0.1:{port}/"))
         .await?
         .text()

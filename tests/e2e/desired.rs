@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::Context;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use paas_tests::steps::{FAST_CRASH_POLICY, body, records, settled, show, versioned_app};
+use paas_tests::steps::{
+    FAST_CRASH_POLICY, body, instance_url, records, settled, show, versioned_app,
+};
 use paas_tests::{Client, TestDb, TestServer};
 use serde_json::{Value, json};
 
@@ -21,7 +23,7 @@ const RESTART: &str = "mutation($id: ID!) { restartApplication(id: $id) { status
 
 /// The same user on a server started again.
 fn again(server: &TestServer, user: &Client) -> Client {
-    Client::new(&server.url, user.token().map(str::to_owned))
+    Client::new(&server.url, user.token().map(str::to_owned)).with_router(server.router)
 }
 
 /// Waits until the app answers `expected` on the endpoint the platform reports for it now.
@@ -82,10 +84,7 @@ async fn a_stopped_app_stays_stopped_until_started(db: TestDb) -> anyhow::Result
     let (_a, paused) = versioned_app(&alice, "paused").await?;
     // Wanted running: its return shows that recovery has been through every app.
     let (_b, witness) = versioned_app(&alice, "witness").await?;
-    let old_url = show(&alice, &paused).await?["endpoint"]["url"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let old_url = instance_url(&alice, &paused).await?;
 
     assert_eq!(
         alice.error_code(START, json!({ "id": paused })).await?,
@@ -95,7 +94,7 @@ async fn a_stopped_app_stays_stopped_until_started(db: TestDb) -> anyhow::Result
     assert_eq!(answer["stopApplication"]["desiredState"], "STOPPED");
     let app = until_status(&alice, &paused, "STOPPED").await?;
     assert_eq!(app["tasks"][0]["kind"], "STOP");
-    assert!(app["endpoint"].is_null(), "{app}");
+    assert_eq!(app["instances"], json!([]), "{app}");
     assert!(instances_of(&server, "paused")?.is_empty());
     assert!(
         reqwest::get(&old_url).await.is_err(),

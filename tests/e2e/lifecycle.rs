@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use paas_tests::repo::file_url;
-use paas_tests::steps::{app, body, commit_version, create, versioned_app};
+use paas_tests::steps::{app, body, commit_version, create, instance_url, versioned_app};
 use paas_tests::{Client, TestApp, TestDb, eventually, git_repo};
 use serde_json::{Value, json};
 
@@ -33,10 +33,7 @@ async fn redeploy_switches_without_a_failed_request(db: TestDb) -> anyhow::Resul
     let alice = server.user("alice").await?;
     let (repo, id) = versioned_app(&alice, "rolling").await?;
     let v2 = commit_version(repo.path(), &[("version.txt", "v2\n")])?;
-    let old_url = app(&alice, &id).await?["endpoint"]["url"]
-        .as_str()
-        .context("no endpoint")?
-        .to_owned();
+    let old_url = instance_url(&alice, &id).await?;
 
     // A client that keeps asking the platform where the app is and calling it.
     let stop = Arc::new(AtomicBool::new(false));
@@ -123,10 +120,7 @@ async fn delete_leaves_nothing_behind(db: TestDb) -> anyhow::Result<()> {
     let bob = server.user("bob").await?;
     let (_repo, id) = versioned_app(&alice, "doomed").await?;
     let shown = app(&alice, &id).await?;
-    let url = shown["endpoint"]["url"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let url = instance_url(&alice, &id).await?;
     let dep = shown["deployments"][0]["id"]
         .as_str()
         .unwrap_or_default()

@@ -63,9 +63,25 @@ async fn apps_run_as_nomad_jobs() -> anyhow::Result<()> {
     cleanup.track(&id);
     let seen = statuses_until_settled(&alice, &id).await?;
     assert_eq!(seen, ["PENDING", "BUILDING", "STARTING", "RUNNING"]);
-    // The fake's allocation answers at the address Nomad allocated.
+    // The fake's allocation answers at the address Nomad allocated, through the router at the
+    // app's stable URL: the route's backend is the allocation's address.
     assert_eq!(body(&alice, &id).await?, "hello from nomad");
     let job_id = format!("paas-{id}");
+    let shown = show(&alice, &id).await?;
+    assert!(
+        shown["endpoint"]["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://on-nomad.localhost:")),
+        "{shown}"
+    );
+    let alloc = fake.allocs_of(&job_id)[0].clone();
+    let serving = &shown["instances"][0];
+    assert_eq!(serving["id"], alloc.id.as_str(), "{shown}");
+    assert_eq!(
+        (serving["host"].as_str(), serving["port"].as_u64()),
+        (Some("127.0.0.1"), Some(u64::from(alloc.port))),
+        "the allocation's address"
+    );
     let job = fake.job(&job_id).ok_or_else(|| anyhow::anyhow!("no job"))?;
     let task = &job.job["TaskGroups"][0]["Tasks"][0];
     let image = task["Config"]["image"]

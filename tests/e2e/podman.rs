@@ -3,10 +3,12 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
+
 use paas_tests::apps::{PythonApp, hello, versioned};
 use paas_tests::podman::{Cleanup, containers_of, images_of, serve_args};
 use paas_tests::repo::{commit, file_url};
-use paas_tests::steps::{app, body, create, statuses_until_settled};
+use paas_tests::steps::{app, body, create, instance_url, statuses_until_settled};
 use paas_tests::{Client, TestApp, TestDb, git_repo};
 use serde_json::{Value, json};
 
@@ -73,6 +75,20 @@ async fn python_static_and_containerfile_apps_answer() -> anyhow::Result<()> {
         .await?;
     assert_eq!(seen, ["PENDING", "BUILDING", "STARTING", "RUNNING"]);
     assert_eq!(body(alice, &py).await?, "from a container");
+    // Through the router at the stable URL, whose backend is the container's published port.
+    let url = app(alice, &py).await?["endpoint"]["url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(url.starts_with("http://pod-py.localhost:"), "{url}");
+    let router = alice.router().context("no router")?;
+    let (status, text) = paas_tests::router::get(router, &url).await?;
+    assert_eq!((status, text.as_str()), (200, "from a container"));
+    let published = instance_url(alice, &py).await?;
+    assert_eq!(
+        reqwest::get(&published).await?.text().await?,
+        "from a container"
+    );
 
     let (_r2, site, seen) = setup
         .deploy(

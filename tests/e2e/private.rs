@@ -3,7 +3,7 @@
 use paas_tests::apps::hello;
 use paas_tests::git_http::PrivateGitServer;
 use paas_tests::repo::file_url;
-use paas_tests::steps::{CREATE, app, create, statuses_until_settled};
+use paas_tests::steps::{CREATE, body, create, statuses_until_settled};
 use paas_tests::{TestApp, TestDb, git_repo};
 use serde_json::json;
 
@@ -55,12 +55,7 @@ async fn private_repo_deploys_with_the_users_token(db: TestDb) -> anyhow::Result
     .await?;
     let seen = statuses_until_settled(&alice, &id).await?;
     assert_eq!(seen.last().map(String::as_str), Some("RUNNING"), "{seen:?}");
-    let shown = app(&alice, &id).await?;
-    let body = reqwest::get(shown["endpoint"]["url"].as_str().unwrap_or_default())
-        .await?
-        .text()
-        .await?;
-    assert_eq!(body, "hello");
+    assert_eq!(body(&alice, &id).await?, "hello");
     Ok(())
 }
 on_both_databases!(private_repo_deploys_with_the_users_token);

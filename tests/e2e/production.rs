@@ -59,7 +59,8 @@ async fn two_apis_two_workers_one_killed_mid_build() -> anyhow::Result<()> {
     let mut worker_1 = TestWorker::spawn(dir.path(), &database_url, &env)?;
     let _worker_2 = TestWorker::spawn(dir.path(), &database_url, &env)?;
     let alice_a = api_a.user("alice").await?;
-    let alice_b = Client::new(&api_b.url, alice_a.token().map(str::to_owned));
+    let alice_b =
+        Client::new(&api_b.url, alice_a.token().map(str::to_owned)).with_router(api_b.router);
 
     let slow = git_repo(&[("package.json", SLOW_BUILD), ("app.py", &hello())])?;
     let broken = git_repo(BROKEN_APP)?;

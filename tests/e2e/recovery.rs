@@ -110,7 +110,7 @@ async fn nothing_stays_stuck_after_kill_9(db: TestDb) -> anyhow::Result<()> {
         Ok((show(&alice, &late).await?["status"] == "BUILDING").then_some(()))
     })
     .await?;
-    let survivor_url = show(&alice, &survivor).await?["endpoint"]["url"].clone();
+    let survivor_instance = show(&alice, &survivor).await?["instances"].clone();
 
     server.kill9().await?;
     // The victim's instance dies too while no server watches.
@@ -122,7 +122,8 @@ async fn nothing_stays_stuck_after_kill_9(db: TestDb) -> anyhow::Result<()> {
     }
 
     let server = TestServer::spawn_in(dir.path(), &url, &[], &env).await?;
-    let alice = paas_tests::Client::new(&server.url, alice.token().map(str::to_owned));
+    let alice = paas_tests::Client::new(&server.url, alice.token().map(str::to_owned))
+        .with_router(server.router);
     for id in [&survivor, &victim, &late] {
         let app = eventually(Duration::from_secs(120), || async {
             let app = show(&alice, id).await?;
@@ -134,8 +135,8 @@ async fn nothing_stays_stuck_after_kill_9(db: TestDb) -> anyhow::Result<()> {
     assert_eq!(body(&alice, &late).await?, "late");
     assert_eq!(body(&alice, &victim).await?, "v1");
     assert_eq!(
-        show(&alice, &survivor).await?["endpoint"]["url"],
-        survivor_url,
+        show(&alice, &survivor).await?["instances"],
+        survivor_instance,
         "the surviving instance was adopted, not replaced"
     );
     assert_eq!(body(&alice, &survivor).await?, "v1");

@@ -65,10 +65,9 @@ async fn serves(client: &Client, id: &str, expected: &str) -> anyhow::Result<()>
     while tokio::time::Instant::now() < deadline {
         let shown = app(client, id).await?;
         if shown["status"] == "RUNNING"
-            && let Some(url) = shown["endpoint"]["url"].as_str()
-            && let Ok(resp) = reqwest::get(url).await
+            && let Ok(text) = paas_tests::steps::body(client, id).await
         {
-            last = resp.text().await.unwrap_or_default();
+            last = text;
             if last == expected {
                 return Ok(());
             }
@@ -205,7 +204,8 @@ async fn older_rows_sealed_rotation_and_a_wrong_key(db: TestDb) -> anyhow::Resul
     )
     .await?;
     let mut server = TestServer::spawn_in(&data, &database_url, &[], &[]).await?;
-    let alice = Client::new(&server.url, alice.token().map(str::to_owned));
+    let alice =
+        Client::new(&server.url, alice.token().map(str::to_owned)).with_router(server.router);
     let env_1 = one_text(&database_url, "SELECT env FROM applications").await?;
     let token_1 = one_text(
         &database_url,
@@ -254,7 +254,8 @@ async fn older_rows_sealed_rotation_and_a_wrong_key(db: TestDb) -> anyhow::Resul
 
     // The new key alone (the old one is gone) runs the app with its value.
     let mut server = TestServer::spawn_in(&data, &database_url, &[], &[]).await?;
-    let alice = Client::new(&server.url, alice.token().map(str::to_owned));
+    let alice =
+        Client::new(&server.url, alice.token().map(str::to_owned)).with_router(server.router);
     redeploy(&alice, &id).await?;
     serves(&alice, &id, &legacy).await?;
     server.stop().await?;

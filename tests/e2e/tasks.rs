@@ -7,7 +7,8 @@ use std::time::Duration;
 use paas_tests::apps::{hello, versioned};
 use paas_tests::repo::file_url;
 use paas_tests::steps::{
-    body, commit_version, create, settled, show, statuses_until_settled, versioned_app,
+    body, commit_version, create, instance_url, settled, show, statuses_until_settled,
+    versioned_app,
 };
 use paas_tests::{TestApp, TestDb, git_repo};
 use serde_json::json;
@@ -29,22 +30,19 @@ async fn restart_starts_a_new_instance_of_the_same_image(db: TestDb) -> anyhow::
     let server = TestApp::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
     let (_repo, id) = versioned_app(&alice, "again").await?;
-    let before = show(&alice, &id).await?;
-    let old_url = before["endpoint"]["url"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let old_url = instance_url(&alice, &id).await?;
 
     let answer = alice.data(RESTART, json!({ "id": id })).await?;
     assert_eq!(answer["restartApplication"]["status"], "STARTING");
     let after = settled(&alice, &id).await?;
     assert_eq!(after["status"], "RUNNING");
     assert_eq!(body(&alice, &id).await?, "v1");
-    assert_ne!(after["endpoint"]["url"], old_url.as_str(), "a new instance");
-    assert!(
-        reqwest::get(&old_url).await.is_err(),
-        "the old instance still answers"
-    );
+    assert_ne!(instance_url(&alice, &id).await?, old_url, "a new instance");
+    // The old one goes once the routers drained it.
+    eventually(Duration::from_secs(20), || async {
+        Ok(reqwest::get(&old_url).await.is_err().then_some(()))
+    })
+    .await?;
     let deps = after["deployments"].as_array().map_or(0, Vec::len);
     assert_eq!(deps, 1, "a restart builds nothing and adds no deployment");
     assert_eq!(after["tasks"][0]["kind"], "RESTART");

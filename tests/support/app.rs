@@ -105,12 +105,12 @@ impl TestApp {
             .store()
             .create_user(&user, &token.hash())
             .await?;
-        Ok(Client::new(&self.url, Some(token.expose().to_owned())))
+        Ok(Client::new(&self.url, Some(token.expose().to_owned())).with_router(self.router))
     }
 
     /// A client without a token.
     pub fn anonymous(&self) -> Client {
-        Client::new(&self.url, None)
+        Client::new(&self.url, None).with_router(self.router)
     }
 
     /// Where this server checks out and builds ([`crate::server::builds_dir`]).

@@ -14,6 +14,8 @@ pub struct Client {
     base: String,
     token: Option<String>,
     http: reqwest::Client,
+    /// The server's router, where apps answer by name.
+    router: Option<std::net::SocketAddr>,
 }
 
 impl Client {
@@ -22,7 +24,19 @@ impl Client {
             base: base.to_owned(),
             token,
             http: reqwest::Client::new(),
+            router: None,
         }
+    }
+
+    /// The same client, knowing the server's router (apps are reached through it).
+    pub fn with_router(mut self, router: Option<std::net::SocketAddr>) -> Self {
+        self.router = router;
+        self
+    }
+
+    /// The server's router address, if it runs one.
+    pub fn router(&self) -> Option<std::net::SocketAddr> {
+        self.router
     }
 
     pub fn token(&self) -> Option<&str> {

@@ -1,9 +1,13 @@
-//! Talking to the router as clients do: by name (a client that resolves every app's host to the
-//! router's address, over HTTP or HTTPS), and raw bytes for heads no well-behaved client sends.
+//! Talking to the router as clients do: by name, as a browser does with
+//! `http://<name>.localhost:<port>/`. `*.localhost` need not resolve through this machine's
+//! resolver, so clients are told where the host is (`reqwest::ClientBuilder::resolve`) and the
+//! URL (its `Host` header) stays the app's. Also raw bytes, for heads no well-behaved client
+//! sends.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use anyhow::Context;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A client sending `http(s)://<host>:<port>/…` to `addr` whatever the name (no DNS), following
@@ -97,4 +101,49 @@ pub async fn routed(router: SocketAddr, host: &str) -> anyhow::Result<()> {
         Ok((res.status() != 503).then_some(()))
     })
     .await
+}
+
+/// A client that sends requests for the host of `url` to the router at `router`.
+pub fn client_for(router: SocketAddr, url: &str) -> anyhow::Result<reqwest::Client> {
+    let parsed = reqwest::Url::parse(url)?;
+    let host = parsed.host_str().context("a URL without a host")?;
+    Ok(reqwest::Client::builder()
+        .resolve(host, router)
+        .timeout(Duration::from_secs(30))
+        .build()?)
+}
+
+/// GETs `url` through the router: the status and the body.
+pub async fn get(router: SocketAddr, url: &str) -> anyhow::Result<(u16, String)> {
+    let response = client_for(router, url)?.get(url).send().await?;
+    let status = response.status().as_u16();
+    Ok((status, response.text().await?))
+}
+
+/// GETs `path` from the router with `Host: host` (a custom domain, a host the router does not
+/// know): the status and the body.
+pub async fn get_host(router: SocketAddr, host: &str, path: &str) -> anyhow::Result<(u16, String)> {
+    let url = format!("http://{host}:{}{path}", router.port());
+    get(router, &url).await
+}
+
+/// A websocket through the router to the app at `url` (`http://<name>.<domain>:<port>/`).
+pub async fn websocket(
+    router: SocketAddr,
+    url: &str,
+) -> anyhow::Result<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let request = url.replacen("http://", "ws://", 1).into_client_request()?;
+    let tcp = tokio::net::TcpStream::connect(router).await?;
+    let (ws, _) =
+        tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(tcp))
+            .await?;
+    Ok(ws)
+}
+
+/// The URL of the app `name` on a router with the default domain (`localhost`).
+pub fn app_url(router: SocketAddr, name: &str) -> String {
+    format!("http://{name}.localhost:{}/", router.port())
 }

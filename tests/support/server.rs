@@ -58,6 +58,8 @@ pub fn builds_dir(data_dir: &Path) -> PathBuf {
 pub struct TestServer {
     child: Option<Child>,
     pub url: String,
+    /// The router's address (apps by name), unless `--no-router` was given.
+    pub router: Option<std::net::SocketAddr>,
     pub data_dir: PathBuf,
     pub database_url: String,
     /// The database, when this server owns it (dropped after the server stopped).
@@ -145,16 +147,28 @@ impl TestServer {
             .await
             .context("paas serve did not start within 30 s")??
             .context("paas serve exited before listening")?;
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .context("no address in the start-up line")?
-            .trim_end_matches('/')
-            .to_owned();
+        let url = format!("http://{}", address_in(&line)?);
+        // The second line names the router, unless it was turned off (`--no-router`).
+        let router = if args.contains(&"--no-router") {
+            None
+        } else {
+            let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+                .await
+                .context("paas serve did not name its router within 30 s")??
+                .context("paas serve exited before naming its router")?;
+            anyhow::ensure!(
+                line.starts_with("paas router on "),
+                "not the router: {line}"
+            );
+            Some(address_in(&line)?.parse()?)
+        };
+        // Nobody reads stdout any more: drained, so the server never blocks writing to it.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         crate::sweep::started(data_dir);
         Ok(Self {
             child: Some(child),
             url,
+            router,
             data_dir: cwd.map_or_else(|| data_dir.to_path_buf(), |c| c.join(data_dir)),
             database_url: database_url.to_owned(),
             _owned_db: None,
@@ -177,12 +191,12 @@ impl TestServer {
             );
         }
         let token = String::from_utf8(out.stdout)?.trim().to_owned();
-        Ok(Client::new(&self.url, Some(token)))
+        Ok(Client::new(&self.url, Some(token)).with_router(self.router))
     }
 
     /// A client without a token.
     pub fn anonymous(&self) -> Client {
-        Client::new(&self.url, None)
+        Client::new(&self.url, None).with_router(self.router)
     }
 
     /// Whether the server process is still running (it has not exited or crashed).
@@ -248,6 +262,17 @@ impl TestServer {
     pub async fn count_rows(&self, table: &str) -> anyhow::Result<i64> {
         crate::db::count_rows(&self.database_url, table).await
     }
+}
+
+/// The `http://host:port` in a start-up line of `paas serve`.
+fn address_in(line: &str) -> anyhow::Result<String> {
+    Ok(line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .with_context(|| format!("no address in the start-up line {line:?}"))?
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned())
 }
 
 /// A running `paas worker`.

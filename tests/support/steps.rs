@@ -20,6 +20,7 @@ pub const APP: &str = "query($id: ID!) {
     id name status statusReason language port env { key }
     repository { url branch commit }
     endpoint { host port url }
+    instances { id host port deployment }
     deployments { id status commit error buildAttempts startAttempts createdAt buildLog }
   }
 }";
@@ -96,13 +97,50 @@ pub async fn app(client: &Client, id: &str) -> anyhow::Result<Value> {
     Ok(client.data(APP, json!({ "id": id })).await?["application"].clone())
 }
 
-/// The body the app answers at the endpoint the platform reports for it.
+/// The body the app answers at the stable URL the platform reports for it, through the
+/// server's router. The router hears of a status change on the bus a moment after the API
+/// shows it: a 503 (not running, as far as the router knows yet) is asked again, briefly.
 pub async fn body(client: &Client, id: &str) -> anyhow::Result<String> {
     let url = app(client, id).await?["endpoint"]["url"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    Ok(reqwest::get(url).await?.error_for_status()?.text().await?)
+    let router = client
+        .router()
+        .ok_or_else(|| anyhow::anyhow!("the server runs no router"))?;
+    let (status, text) = eventually(Duration::from_secs(5), || async {
+        let (status, text) = crate::router::get(router, &url).await?;
+        Ok((status != 503).then_some((status, text)))
+    })
+    .await?;
+    anyhow::ensure!(status == 200, "{url} answered {status}: {text}");
+    Ok(text)
+}
+
+/// The own address of the instance serving the app now (`http://host:port/`), to look at it
+/// past the router.
+pub async fn instance_url(client: &Client, id: &str) -> anyhow::Result<String> {
+    let found = instance(client, id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("nothing serves the app"))?;
+    Ok(format!(
+        "http://{}:{}/",
+        found["host"].as_str().unwrap_or_default(),
+        found["port"]
+    ))
+}
+
+/// The instance serving the app now, at its own address (`instances[0]`), if any.
+pub async fn instance(client: &Client, id: &str) -> anyhow::Result<Option<Value>> {
+    let data = client
+        .data(
+            "query($id: ID!) { application(id: $id) { instances { id host port deployment } } }",
+            json!({ "id": id }),
+        )
+        .await?;
+    Ok(data["application"]["instances"]
+        .as_array()
+        .and_then(|i| i.first().cloned()))
 }
 
 pub async fn versioned_app(
@@ -171,6 +209,7 @@ pub fn records(data_dir: &std::path::Path) -> anyhow::Result<Vec<(String, i32)>>
 pub const SHOW: &str = "query($id: ID!) {
   application(id: $id) {
     id name status statusReason version visibility port env { key } endpoint { url }
+    instances { id host port deployment }
     repository { branch commit }
     deployments { id status commit error buildAttempts startAttempts restarts origin }
     tasks { id kind state progress error deployment startedAt endedAt }

@@ -90,7 +90,8 @@ impl Platform {
         self.write_app(id, None, change).await
     }
 
-    /// [`Platform::update_app`] that also inserts `deployment`, in the same transaction.
+    /// [`Platform::update_app`] that also writes `deployment` (added, or rewritten if it
+    /// exists), in the same transaction.
     pub(crate) async fn update_app_adding(
         &self,
         id: AppId,

@@ -124,7 +124,9 @@ impl Platform {
     }
 
     /// Records a started instance: deployment and app `RUNNING`, the endpoint switched to it,
-    /// its task done.
+    /// its task done. The deployment (with its instance) and the app (with the instance's
+    /// address) are written in one transaction: a router never pairs one instance's id with
+    /// another's address.
     pub(crate) async fn went_live(
         &self,
         app: &Application,
@@ -135,8 +137,7 @@ impl Platform {
         dep.instance = Some(instance.id.clone());
         dep.started_at = Some(chrono::Utc::now());
         dep.error = None;
-        self.store().update_deployment(dep).await?;
-        self.update_app(app.id, |a| {
+        self.update_app_adding(app.id, dep, |a| {
             a.status = AppStatus::Running;
             a.status_reason = None;
             a.deployment = Some(dep.id);

@@ -57,9 +57,10 @@ impl Platform {
                 }
             }
         }
-        // Make before break: an old instance that still answers keeps serving until the new
-        // one does, then drains; a dead one (a crash) is removed first.
-        let old = dep.instance.take();
+        // Make before break: an old instance that still answers keeps serving (and stays
+        // recorded on the deployment, so routers keep finding it) until the new one answers,
+        // then drains; a dead one (a crash) is removed first.
+        let old = dep.instance.clone();
         let serving = match &old {
             Some(old) => matches!(
                 self.runtime().inspect(old).await,
@@ -67,17 +68,13 @@ impl Platform {
             ),
             None => false,
         };
-        if let Some(old) = &old
+        if let Some(dead) = &old
             && !serving
         {
             // No router sends to a dead instance while the new one starts.
-            app = self
-                .update_app(app_id, |a| {
-                    a.endpoint = None;
-                    Ok(())
-                })
-                .await?;
-            self.runtime().remove(old).await?;
+            app = self.forget_endpoint(app_id).await?;
+            self.runtime().remove(dead).await?;
+            dep.instance = None;
         }
         dep.status = DeploymentStatus::Starting;
         dep.start_attempts = 0;
@@ -85,6 +82,7 @@ impl Platform {
         self.store().update_deployment(&dep).await?;
         match self.launch(&app, &mut dep).await? {
             Ok(instance) => {
+                // Listening for the routers' drain reports before the route switches.
                 let drain = Drain::watch(self).await;
                 self.went_live(&app, &mut dep, instance).await?;
                 if let Some(old) = old
@@ -98,11 +96,22 @@ impl Platform {
                 if let Some(old) = old
                     && serving
                 {
+                    self.forget_endpoint(app_id).await?;
                     self.runtime().remove(&old).await?;
+                    dep.instance = None;
                 }
                 self.fail_deployment(&mut dep, reason).await
             }
         }
+    }
+
+    /// Clears the app's endpoint: routers stop sending to its instance (they answer 503).
+    async fn forget_endpoint(&self, app_id: AppId) -> Result<crate::model::Application> {
+        self.update_app(app_id, |a| {
+            a.endpoint = None;
+            Ok(())
+        })
+        .await
     }
 
     /// Restarts the instance where it is, if the runtime can; true once it answers again.
@@ -252,8 +261,15 @@ impl Platform {
             delay.as_secs_f64()
         );
         tracing::info!(app_id = %app.id, %reason, "restarting a crashed instance");
-        self.set_status(app.id, AppStatus::Starting, Some(reason.clone()))
-            .await?;
+        // STARTING with no endpoint: routers answer 503 instead of sending to a dead instance
+        // during the backoff.
+        self.update_app(app.id, |a| {
+            a.status = AppStatus::Starting;
+            a.status_reason = Some(reason.clone());
+            a.endpoint = None;
+            Ok(())
+        })
+        .await?;
         task.progress = Some(reason.clone());
         self.store().put_task(&task).await?;
         tokio::time::sleep(delay).await;

@@ -16,8 +16,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use futures::StreamExt;
 use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
 
 use crate::events::{DrainReport, Event};
 use crate::platform::Platform;
@@ -56,6 +56,14 @@ impl Drain {
         };
         let mut open: HashMap<String, usize> = HashMap::new();
         loop {
+            // Reports already received count before any decision (a late start of this wait
+            // must not take "nothing heard yet" for "drained").
+            while let Some(event) = events.next().now_or_never() {
+                match event {
+                    Some(event) => note(&mut open, instance, event),
+                    None => return wait_out(deadline).await,
+                }
+            }
             let busy = open.values().any(|n| *n > 0);
             let now = tokio::time::Instant::now();
             if !busy && now >= settled {
@@ -72,17 +80,30 @@ impl Drain {
             tokio::select! {
                 _ = tokio::time::sleep_until(until) => {}
                 event = events.next() => match event {
-                    Some(Event::Drain(DrainReport { instance: i, router, in_flight })) if i == instance => {
-                        open.insert(router, in_flight);
-                    }
-                    Some(_) => {}
+                    Some(event) => note(&mut open, instance, event),
                     // The bus went away: nothing more will be heard; wait out the timeout.
-                    None => {
-                        tokio::time::sleep_until(deadline).await;
-                        return false;
-                    }
+                    None => return wait_out(deadline).await,
                 },
             }
         }
     }
+}
+
+/// Records a drain report of `instance` (other events are not this wait's).
+fn note(open: &mut HashMap<String, usize>, instance: &str, event: Event) {
+    if let Event::Drain(DrainReport {
+        instance: i,
+        router,
+        in_flight,
+    }) = event
+        && i == instance
+    {
+        open.insert(router, in_flight);
+    }
+}
+
+/// Nothing more will be heard: the drain timeout decides.
+async fn wait_out(deadline: tokio::time::Instant) -> bool {
+    tokio::time::sleep_until(deadline).await;
+    false
 }

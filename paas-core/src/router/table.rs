@@ -21,9 +21,12 @@ use futures::StreamExt;
 use super::{AppRoute, Backend, BackendView, Resolution, RouteTable, RouteView, Traffic};
 use crate::error::Result;
 use crate::events::{DrainReport, Event};
-use crate::model::{AppId, AppName, Application, Domain};
+use crate::model::{AppId, AppName, Application, Domain, Endpoint};
 use crate::platform::Platform;
 use crate::status::AppStatus;
+
+/// How often a router without the event bus tries to subscribe again.
+const RESUBSCRIBE_EVERY: Duration = Duration::from_secs(1);
 
 /// How long a host found nowhere is answered "unknown" without asking the store again.
 const UNKNOWN_FOR: Duration = Duration::from_secs(1);
@@ -129,20 +132,24 @@ impl Routes {
         let mut every = tokio::time::interval(platform.config().router.resync_every);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut events = None;
+        // When the bus is away, it is asked again this often (its events are what keep routers
+        // in step within milliseconds; the periodic read may be rare).
+        let mut again = tokio::time::interval(RESUBSCRIBE_EVERY);
+        again.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            if events.is_none() {
-                match platform.bus().subscribe().await {
-                    Ok(stream) => {
-                        events = Some(stream);
-                        // Whatever was missed while not subscribed.
-                        self.resync().await;
-                    }
-                    Err(e) => tracing::warn!(error = %e, "router: no event bus; resyncing only"),
-                }
-            }
             tokio::select! {
                 _ = &mut shutdown => return,
                 _ = every.tick() => self.resync().await,
+                _ = again.tick(), if events.is_none() => {
+                    match platform.bus().subscribe().await {
+                        Ok(stream) => {
+                            events = Some(stream);
+                            // Whatever was missed while not subscribed.
+                            self.resync().await;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "router: no event bus; serving the table as it is"),
+                    }
+                }
                 event = next(&mut events) => match event {
                     Some(Event::RouteChanged(app)) => self.reload(app).await,
                     Some(Event::Status(s)) => self.reload(s.app_id).await,
@@ -216,8 +223,8 @@ impl Routes {
                     state.hosts.remove(host);
                 }
             }
-            let staying: Vec<String> = match &entry {
-                Some(Entry::Live(r)) => r.backends.iter().map(|b| b.instance.clone()).collect(),
+            let staying: Vec<Arc<Backend>> = match &entry {
+                Some(Entry::Live(r)) => r.backends.clone(),
                 _ => Vec::new(),
             };
             if let Some(entry) = entry {
@@ -232,7 +239,7 @@ impl Routes {
                 Some(Entry::Live(r)) => r
                     .backends
                     .iter()
-                    .filter(|b| !staying.contains(&b.instance))
+                    .filter(|b| !staying.iter().any(|s| Arc::ptr_eq(s, b)))
                     .cloned()
                     .collect(),
                 _ => Vec::new(),
@@ -254,23 +261,22 @@ impl Routes {
         }
         hosts.extend(platform.store().domains_of(app.id).await?);
         let traffic = self.traffic_of(app.id);
-        let serving = matches!(app.status, AppStatus::Running | AppStatus::Starting);
-        let mut backends = Vec::new();
-        if serving
-            && let (Some(endpoint), Some(dep_id)) = (&app.endpoint, app.deployment)
-            && let Some(dep) = platform.store().deployment(dep_id).await?
-            && let Some(instance) = dep.instance
-        {
-            let existing = self.backend(app.id, &instance);
-            backends.push(existing.unwrap_or_else(|| {
-                Arc::new(Backend::new(
-                    instance,
-                    dep_id,
-                    endpoint.host.clone(),
-                    endpoint.port,
-                ))
-            }));
-        }
+        let backends: Vec<Arc<Backend>> = platform
+            .serving_instances(&app)
+            .await?
+            .into_iter()
+            .map(|s| {
+                self.backend(app.id, &s.instance, &s.endpoint)
+                    .unwrap_or_else(|| {
+                        Arc::new(Backend::new(
+                            s.instance,
+                            s.deployment,
+                            s.endpoint.host,
+                            s.endpoint.port,
+                        ))
+                    })
+            })
+            .collect();
         if backends.is_empty() {
             return Ok(Entry::Down {
                 name: app.name,
@@ -289,9 +295,16 @@ impl Routes {
         })))
     }
 
-    fn backend(&self, app: AppId, instance: &str) -> Option<Arc<Backend>> {
+    /// The backend this table has for `instance` at `endpoint` (it keeps its counters).
+    fn backend(&self, app: AppId, instance: &str, endpoint: &Endpoint) -> Option<Arc<Backend>> {
         match self.read().apps.get(&app) {
-            Some(Entry::Live(r)) => r.backends.iter().find(|b| b.instance == instance).cloned(),
+            Some(Entry::Live(r)) => r
+                .backends
+                .iter()
+                .find(|b| {
+                    b.instance == instance && b.host == endpoint.host && b.port == endpoint.port
+                })
+                .cloned(),
             _ => None,
         }
     }

@@ -10,8 +10,8 @@ use crate::model::{AppId, Application, Deployment, DeploymentId};
 /// Deployments.
 #[async_trait]
 pub trait DeploymentStore: Send + Sync {
-    /// Adds a deployment and points the app at it, in one transaction (compare-and-set on the
-    /// app's version like [`super::AppStore::update_app`]).
+    /// Adds a deployment (or rewrites it, if it exists) and writes the app, in one transaction
+    /// (compare-and-set on the app's version like [`super::AppStore::update_app`]).
     async fn add_deployment(
         &self,
         app: &Application,

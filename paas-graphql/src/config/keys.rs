@@ -100,6 +100,8 @@ pub struct Config {
     pub tls_cert_dir: String,
     /// Token of the operator's `GET /routes`; empty: that endpoint refuses everyone.
     pub admin_token: String,
+    /// How often the router reads every route again, whatever the event bus said.
+    pub router_resync_ms: u64,
     /// `sqlite://…` or `postgres://…`; empty: SQLite in the data dir.
     pub database_url: String,
     /// Key sealing secrets at rest (64 hex digits); empty: `<data-dir>/secret.key`.
@@ -187,6 +189,7 @@ impl Default for Config {
             tls_key: String::new(),
             tls_cert_dir: String::new(),
             admin_token: String::new(),
+            router_resync_ms: ms(platform.router.resync_every),
             database_url: String::new(),
             secret_key: String::new(),
             secret_key_previous: Vec::new(),

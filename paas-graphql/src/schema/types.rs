@@ -120,11 +120,27 @@ pub struct Repository {
     pub commit: Option<String>,
 }
 
+/// Where an app is reached: its stable address through the router, the same across
+/// redeploys, restarts and rollbacks.
 #[derive(SimpleObject)]
 pub struct Endpoint {
+    /// `<name>.<domain>`.
+    pub host: String,
+    /// The router's public port.
+    pub port: i32,
+    /// `http://<name>.<domain>:<port>/`.
+    pub url: String,
+}
+
+/// One instance serving an app, at its own address (for operators; users use the endpoint).
+#[derive(SimpleObject)]
+pub struct Instance {
+    /// The runtime's id of the instance.
+    pub id: String,
     pub host: String,
     pub port: i32,
-    pub url: String,
+    /// The deployment it runs.
+    pub deployment: ID,
 }
 
 #[derive(SimpleObject)]
@@ -206,7 +222,6 @@ pub struct Application {
     pub resources: Resources,
     pub port_bindings: Vec<PortBinding>,
     pub repository: Repository,
-    pub endpoint: Option<Endpoint>,
     pub visibility: Visibility,
     /// The router answers plain-HTTP requests with a redirect to HTTPS (where it serves HTTPS).
     pub https_only: bool,
@@ -232,6 +247,39 @@ pub struct Stats {
 
 #[ComplexObject]
 impl Application {
+    /// The app's stable address, known from its creation: the router answers there (503 with
+    /// the status while nothing of it runs).
+    async fn endpoint(&self, ctx: &Context<'_>) -> GqlResult<Endpoint> {
+        let router = &ctx.data::<Platform>()?.config().router;
+        let name = &self.domain.name;
+        Ok(Endpoint {
+            host: format!("{name}.{}", router.domain),
+            port: i32::from(router.url_port.unwrap_or(match router.url_scheme.as_str() {
+                "https" => 443,
+                _ => 80,
+            })),
+            url: router.app_url(name),
+        })
+    }
+
+    /// The instances serving the app now, at their own addresses; empty while it is not
+    /// running.
+    async fn instances(&self, ctx: &Context<'_>) -> GqlResult<Vec<Instance>> {
+        let platform = ctx.data::<Platform>()?;
+        Ok(platform
+            .serving_instances(&self.domain)
+            .await
+            .gql()?
+            .into_iter()
+            .map(|s| Instance {
+                id: s.instance,
+                host: s.endpoint.host,
+                port: i32::from(s.endpoint.port),
+                deployment: ID(s.deployment.to_string()),
+            })
+            .collect())
+    }
+
     /// CPU and memory use of the live instance (Podman); null where the runtime does not
     /// measure it or nothing runs.
     async fn stats(&self, ctx: &Context<'_>) -> GqlResult<Option<Stats>> {
@@ -319,11 +367,6 @@ impl From<model::Application> for Application {
                 branch: a.source.branch.to_string(),
                 commit: a.source.commit.as_ref().map(ToString::to_string),
             },
-            endpoint: a.endpoint.as_ref().map(|e| Endpoint {
-                host: e.host.clone(),
-                port: i32::from(e.port),
-                url: e.url(),
-            }),
             visibility: a.visibility.into(),
             https_only: a.https_only,
             version: a.version,

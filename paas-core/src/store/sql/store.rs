@@ -63,8 +63,8 @@ impl SqlStore {
             .map_err(db_err)
     }
 
-    /// Compare-and-set write of an app, with an optional new deployment and status event, in one
-    /// transaction.
+    /// Compare-and-set write of an app, with an optional deployment (added, or rewritten if it
+    /// exists) and status event, in one transaction.
     pub(super) async fn write_app(
         &self,
         app: &Application,
@@ -99,7 +99,26 @@ impl SqlStore {
             };
         }
         if let Some(d) = new_deployment {
-            deployments::Entity::insert(deployments::ActiveModel::from(d))
+            use sea_orm::Iterable;
+            use sea_orm::sea_query::OnConflict;
+            // A deployment already there is rewritten: an instance going live records the
+            // deployment and the app's endpoint in one write.
+            let columns = deployments::Column::iter().filter(|c| {
+                !matches!(
+                    c,
+                    deployments::Column::Id
+                        | deployments::Column::AppId
+                        | deployments::Column::CreatedAt
+                )
+            });
+            let mut row = deployments::ActiveModel::from(d);
+            row.updated_at = sea_orm::ActiveValue::Set(chrono::Utc::now());
+            deployments::Entity::insert(row)
+                .on_conflict(
+                    OnConflict::column(deployments::Column::Id)
+                        .update_columns(columns)
+                        .to_owned(),
+                )
                 .exec(&txn)
                 .await
                 .map_err(db_err)?;
