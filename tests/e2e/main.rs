@@ -6,6 +6,7 @@ mod build_log;
 mod config;
 mod create;
 mod desired;
+mod domains;
 mod failures;
 mod hostile_repos;
 mod http;

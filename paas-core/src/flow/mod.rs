@@ -10,6 +10,7 @@ mod capture;
 mod consume;
 mod create;
 mod deploy;
+mod domains;
 mod follow;
 mod lifecycle;
 mod log_watch;
@@ -25,6 +26,7 @@ mod tasks;
 mod watch;
 
 pub use consume::Step;
+pub use domains::MAX_DOMAINS;
 pub use follow::LogItem;
 pub(crate) use log_watch::LogWatches;
 pub use run::Loops;

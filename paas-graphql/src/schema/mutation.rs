@@ -167,6 +167,38 @@ impl MutationRoot {
         Ok(true)
     }
 
+    /// Routes a domain of yours (`shop.example.com`) to the app too: point its DNS at the router.
+    /// `INVALID_DOMAIN` for a name that is not a DNS name or is under the platform's own
+    /// domain; `DOMAIN_TAKEN` when it routes to another app already.
+    async fn add_domain(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        domain: String,
+    ) -> GqlResult<Application> {
+        let user = viewer(ctx)?;
+        let id: AppId = id.parse().gql()?;
+        let platform = ctx.data::<Platform>()?;
+        Ok(platform.add_domain(user, id, &domain).await.gql()?.into())
+    }
+
+    /// Stops routing a custom domain to the app (`NOT_FOUND` if it has no such domain).
+    async fn remove_domain(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        domain: String,
+    ) -> GqlResult<Application> {
+        let user = viewer(ctx)?;
+        let id: AppId = id.parse().gql()?;
+        let platform = ctx.data::<Platform>()?;
+        Ok(platform
+            .remove_domain(user, id, &domain)
+            .await
+            .gql()?
+            .into())
+    }
+
     /// Sets the token your private repositories are read with (sent as the password of HTTP
     /// basic auth, which GitHub, GitLab and Gitea accept). `null` or "" removes it. It is never
     /// shown again.

@@ -310,6 +310,13 @@ impl Application {
             .collect())
     }
 
+    /// Custom domains routed to this app besides its own name (`addDomain`), sorted.
+    async fn domains(&self, ctx: &Context<'_>) -> GqlResult<Vec<String>> {
+        let platform = ctx.data::<Platform>()?;
+        let domains = platform.domains_of(&self.domain).await.gql()?;
+        Ok(domains.into_iter().map(String::from).collect())
+    }
+
     /// What the router counted for this app over the last `windowSeconds` (at most 300): in
     /// this server's router, kept in memory.
     async fn traffic(
