@@ -7,7 +7,7 @@
 //!    backend process, at 16 and 64 connections, `SECONDS` s each, after a short warm-up of
 //!    each. Printed: requests/s, p50, p99, the router/nginx throughput ratio and the p99 each
 //!    proxy adds over the direct one.
-//! 2. Switching: `REDEPLOYS` env changes while a client sends requests through the router back to
+//! 2. Switching: `REDEPLOYS` redeploys (each of a new commit) while a client sends requests through the router back to
 //!    back; for each, the time from the new deployment's `startedAt` (written as it goes live) to
 //!    the first answer from the new version; and the requests that failed meanwhile.
 //!
@@ -27,7 +27,7 @@ use paas_tests::bench::Samples;
 const SECONDS: u32 = 10;
 const WARM_UP: u32 = 2;
 const CONNECTIONS: [u32; 2] = [16, 64];
-const REDEPLOYS: u32 = 8;
+const REDEPLOYS: u32 = 6;
 
 fn load() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -85,9 +85,13 @@ async fn throughput(paas: &platform::Paas) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn switching(paas: &platform::Paas, id: &str) -> anyhow::Result<()> {
+async fn switching(
+    paas: &platform::Paas,
+    id: &str,
+    repo: &tempfile::TempDir,
+) -> anyhow::Result<()> {
     let (samples, sent, failed): (Samples, u64, u64) =
-        paas.went_live_to_first_request(id, REDEPLOYS).await?;
+        paas.went_live_to_first_request(id, repo, REDEPLOYS).await?;
     println!(
         "went live (deployment startedAt) → first answer of the new version through the router \
          (ms): {samples}"
@@ -109,7 +113,7 @@ async fn main() -> anyhow::Result<()> {
     let repo = platform::backend_repo()?;
     let id = paas.deploy_backend(&repo).await?;
     throughput(&paas).await?;
-    switching(&paas, &id).await?;
+    switching(&paas, &id, &repo).await?;
     Ok(())
 }
 

@@ -87,15 +87,14 @@ impl Paas {
     }
 
     /// Deploys the bench backend (its binary committed to a repository with a Procfile) with
-    /// `VERSION=0`; returns the app id once the router answers for it.
+    /// version 0; returns the app id once the router answers for it.
     pub async fn deploy_backend(&self, repo: &tempfile::TempDir) -> anyhow::Result<String> {
         let created = self
             .client
             .data(
                 "mutation($input: CreateApplicationInput!) {
                    createApplication(input: $input) { application { id } } }",
-                json!({ "input": { "name": APP, "repository": { "url": file_url(repo.path()) },
-                                   "env": [{ "key": "VERSION", "value": "0" }] } }),
+                json!({ "input": { "name": APP, "repository": { "url": file_url(repo.path()) } } }),
             )
             .await?;
         let id = created["createApplication"]["application"]["id"]
@@ -149,13 +148,14 @@ impl Paas {
         Ok(format!("127.0.0.1:{port}"))
     }
 
-    /// `rounds` env changes (`VERSION=1..`), each a new deployment, while one client sends
+    /// `rounds` redeploys (each of a new commit of `repo` changing the version file), while one client sends
     /// requests through the router back to back: for each, the time from the new deployment's
     /// `startedAt` (written as it goes live, just before the endpoint switch) to the first answer
     /// from the new version (ms); and how many requests failed over all the redeploys.
     pub async fn went_live_to_first_request(
         &self,
         id: &str,
+        repo: &tempfile::TempDir,
         rounds: u32,
     ) -> anyhow::Result<(Samples, u64, u64)> {
         let probe = Arc::new(Probe::default());
@@ -163,11 +163,14 @@ impl Paas {
         let mut samples = Samples::default();
         for round in 1..=rounds {
             let version = round.to_string();
+            let git = git2::Repository::open(repo.path())?;
+            let content = format!("{version}\n");
+            let head = commit(&git, repo.path(), &[("version", &content)], "next version")?;
             self.client
                 .data(
-                    "mutation($id: ID!, $input: UpdateApplicationInput!) {
-                       updateApplication(id: $id, input: $input, queue: true) { id } }",
-                    json!({ "id": id, "input": { "env": [{ "key": "VERSION", "value": version }] } }),
+                    "mutation($id: ID!, $commit: String) {
+                       redeployApplication(id: $id, commit: $commit, queue: true) { id } }",
+                    json!({ "id": id, "commit": head }),
                 )
                 .await?;
             let seen = eventually(Duration::from_secs(60), || async {
@@ -183,6 +186,14 @@ impl Paas {
         }
         probe.stop.store(true, Ordering::Relaxed);
         looping.await??;
+        for (kind, n) in probe
+            .failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            println!("  failed: {n} × {kind}");
+        }
         Ok((
             samples,
             probe.sent.load(Ordering::Relaxed),
@@ -239,6 +250,8 @@ struct Probe {
     first: Mutex<HashMap<String, SystemTime>>,
     sent: AtomicU64,
     failed: AtomicU64,
+    /// Failed requests by what went wrong (a status or the client's error).
+    failures: Mutex<HashMap<String, u64>>,
     stop: AtomicBool,
 }
 
@@ -249,13 +262,19 @@ impl Probe {
         while !self.stop.load(Ordering::Relaxed) {
             self.sent.fetch_add(1, Ordering::Relaxed);
             let answer = match http.get(&url).header("host", HOST).send().await {
-                Ok(r) if r.status().is_success() => r.text().await.ok(),
-                _ => None,
+                Ok(r) if r.status().is_success() => r.text().await.map_err(|e| e.to_string()),
+                Ok(r) => Err(format!("status {}", r.status().as_u16())),
+                Err(e) => Err(format!("{e}")),
             };
             let at = SystemTime::now();
-            let Some(body) = answer else {
-                self.failed.fetch_add(1, Ordering::Relaxed);
-                continue;
+            let body = match answer {
+                Ok(body) => body,
+                Err(e) => {
+                    self.failed.fetch_add(1, Ordering::Relaxed);
+                    let mut kinds = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+                    *kinds.entry(e).or_default() += 1;
+                    continue;
+                }
             };
             // "hello from version V on port P"
             let version = body.split_whitespace().nth(3).unwrap_or_default();
@@ -275,7 +294,9 @@ impl Probe {
 /// `app.py`, so the platform takes it for a Python app: no build step).
 pub fn backend_repo() -> anyhow::Result<tempfile::TempDir> {
     let repo = paas_tests::git_repo(&[
-        ("Procfile", "web: ./backend\n"),
+        // The version the backend reports comes from a file, so a commit makes a new one.
+        ("Procfile", "web: VERSION=$(cat version) exec ./backend\n"),
+        ("version", "0\n"),
         (
             "app.py",
             "# The Procfile starts ./backend (the router bench's backend).\n",

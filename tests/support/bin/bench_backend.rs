@@ -1,7 +1,7 @@
 //! The router bench's backend: a small, fast HTTP/1.1 server (hyper on a multi-thread runtime)
 //! that answers every request with the same short body, `hello from version <VERSION> on port <PORT>`,
 //! so it is never the bottleneck of the figures it stands behind, and a client can tell which
-//! deployment answered (`VERSION` is an env var of the app; changing it makes a new deployment)
+//! deployment answered (`VERSION`, which the bench's Procfile reads from a committed file)
 //! and where the instance listens (to measure it directly).
 //!
 //! Listens on `127.0.0.1:$PORT`, as an app deployed by paas does; runs until killed.
