@@ -79,27 +79,3 @@ fn millis(v: &str) -> anyhow::Result<f64> {
     };
     Ok(number.parse::<f64>()? * factor)
 }
-
-#[test]
-fn reads_wrk_output() -> anyhow::Result<()> {
-    let text = "Running 10s test @ http://127.0.0.1:1/
-  2 threads and 16 connections
-  Latency Distribution
-     50%  161.00us
-     75%  210.00us
-     90%  300.00us
-     99%    1.20ms
-  1000 requests in 10.00s, 12.34MB read
-  Socket errors: connect 0, read 2, write 0, timeout 1
-  Non-2xx or 3xx responses: 3
-Requests/sec:  98765.43
-Transfer/sec:      1.23MB
-";
-    let run = parse(text)?;
-    assert_eq!(run.p50_ms, 0.161);
-    assert_eq!(run.p99_ms, 1.2);
-    assert_eq!(run.requests, 1000);
-    assert_eq!(run.errors, 6);
-    assert_eq!(run.requests_per_s, 98765.43);
-    Ok(())
-}
