@@ -1,0 +1,126 @@
+//! The router, measured against the backend alone and against nginx (a benchmark, not a test: it
+//! prints numbers for README.md).
+//!
+//! 1. Throughput and latency: one small fast backend (`bench-backend`, hyper) is deployed as an
+//!    app through GraphQL on a real `paas serve`; `wrk` loads (a) the backend directly, (b) the
+//!    paas router (`Host: bench.localhost`), (c) nginx as a keep-alive reverse proxy to the same
+//!    backend process, at 16 and 64 connections, `SECONDS` s each, after a short warm-up of
+//!    each. Printed: requests/s, p50, p99, the router/nginx throughput ratio and the p99 each
+//!    proxy adds over the direct one.
+//! 2. Switching: `REDEPLOYS` redeploys (each of a new commit) while a client sends requests through the router back to
+//!    back; for each, the time from the new deployment's `startedAt` (written as it goes live) to
+//!    the first answer from the new version; and the requests that failed meanwhile.
+//!
+//! Needs `nginx` and `wrk` (`scripts/bench-deps.sh` installs them on Debian); everything runs on
+//! this machine at once, so the figures are comparable with each other, not with other machines.
+//!
+//! ```text
+//! cargo build --release -p paas-graphql && cargo bench -p paas-tests --bench router
+//! ```
+
+mod nginx;
+mod platform;
+mod wrk;
+
+use paas_tests::bench::Samples;
+
+const SECONDS: u32 = 10;
+const WARM_UP: u32 = 2;
+const CONNECTIONS: [u32; 2] = [16, 64];
+const REDEPLOYS: u32 = 6;
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn row(name: &str, r: &wrk::Run) {
+    println!(
+        "  {name:<8} {:>10.0} req/s  p50 {:>6.3} ms  p99 {:>6.3} ms  ({} requests, {} errors)",
+        r.requests_per_s, r.p50_ms, r.p99_ms, r.requests, r.errors
+    );
+}
+
+async fn throughput(paas: &platform::Paas) -> anyhow::Result<()> {
+    let direct = paas.instance_addr().await?;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let nginx = nginx::Nginx::start(&direct, cores).await?;
+    let targets = [
+        ("direct", direct.as_str()),
+        ("router", paas.router.as_str()),
+        ("nginx", nginx.addr.as_str()),
+    ];
+    for (_, addr) in targets {
+        wrk::run(addr, 16, WARM_UP).await?;
+    }
+    println!("{cores} cores, nginx with {cores} workers; wrk -t2 --latency, {SECONDS} s per run");
+    for connections in CONNECTIONS {
+        println!(
+            "{connections} connections (load average before: {}):",
+            load()
+        );
+        let mut runs = Vec::new();
+        for (name, addr) in targets {
+            let r = wrk::run(addr, connections, SECONDS).await?;
+            row(name, &r);
+            runs.push(r);
+        }
+        let [d, r, n] = [&runs[0], &runs[1], &runs[2]];
+        println!(
+            "  router/nginx throughput {:.3}; router/direct {:.3}; nginx/direct {:.3}",
+            r.requests_per_s / n.requests_per_s,
+            r.requests_per_s / d.requests_per_s,
+            n.requests_per_s / d.requests_per_s
+        );
+        println!(
+            "  added p99 over direct: router {:.3} ms, nginx {:.3} ms; added p50: router {:.3} \
+             ms, nginx {:.3} ms",
+            r.p99_ms - d.p99_ms,
+            n.p99_ms - d.p99_ms,
+            r.p50_ms - d.p50_ms,
+            n.p50_ms - d.p50_ms
+        );
+    }
+    Ok(())
+}
+
+async fn switching(
+    paas: &platform::Paas,
+    id: &str,
+    repo: &tempfile::TempDir,
+) -> anyhow::Result<()> {
+    let (samples, sent, failed): (Samples, u64, u64) =
+        paas.went_live_to_first_request(id, repo, REDEPLOYS).await?;
+    println!(
+        "went live (deployment startedAt) → first answer of the new version through the router \
+         (ms): {samples}"
+    );
+    println!("  {sent} requests sent back to back across {REDEPLOYS} redeploys, {failed} failed");
+    Ok(())
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    for tool in ["nginx", "wrk"] {
+        if which(tool).is_none() {
+            anyhow::bail!(
+                "{tool} is missing: run scripts/bench-deps.sh (apt-get install nginx wrk)"
+            );
+        }
+    }
+    let paas = platform::Paas::start().await?;
+    let repo = platform::backend_repo()?;
+    let id = paas.deploy_backend(&repo).await?;
+    throughput(&paas).await?;
+    switching(&paas, &id, &repo).await?;
+    Ok(())
+}
+
+fn which(tool: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(tool))
+            .find(|p| p.is_file())
+    })
+}
