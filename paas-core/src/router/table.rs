@@ -415,6 +415,19 @@ async fn next(events: &mut Option<futures::stream::BoxStream<'static, Event>>) -
 impl RouteTable for Routes {
     async fn resolve(&self, host: &Domain) -> Resolution {
         if let Some(found) = self.resolution(host) {
+            // An app coming up may have gone live a moment before this router heard it on the
+            // bus (a client that saw RUNNING asks at once): the store says, within the budget
+            // of store reads.
+            if let Resolution::Down { app, status, .. } = &found
+                && matches!(
+                    status,
+                    AppStatus::Pending | AppStatus::Building | AppStatus::Starting
+                )
+                && self.misses().may_read(host)
+            {
+                self.reload(*app).await;
+                return self.resolution(host).unwrap_or(found);
+            }
             return found;
         }
         if self.miss(host).await.is_some()

@@ -3,6 +3,7 @@
 //! no store write; a summary over any window up to that is read from the buckets.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -44,8 +45,9 @@ impl Second {
 pub struct Traffic {
     start: Instant,
     seconds: Mutex<Vec<Second>>,
-    /// When the last request began or ended (the scaler's idleness, later).
-    last: Mutex<Instant>,
+    /// When the last request began or ended, in nanoseconds since `start` (the scaler's
+    /// idleness, later): an atomic, since every request writes it.
+    last: AtomicU64,
 }
 
 impl std::fmt::Debug for Traffic {
@@ -81,7 +83,7 @@ impl Traffic {
         Self {
             start: Instant::now(),
             seconds: Mutex::new(vec![Second::EMPTY; WINDOW_SECS]),
-            last: Mutex::new(Instant::now()),
+            last: AtomicU64::new(0),
         }
     }
 
@@ -109,14 +111,14 @@ impl Traffic {
 
     /// Notes activity without a finished request (a request begins, a websocket frame).
     pub fn touch(&self) {
-        if let Ok(mut last) = self.last.lock() {
-            *last = Instant::now();
-        }
+        let nanos = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.last.fetch_max(nanos, Ordering::Relaxed);
     }
 
     /// How long since the last activity.
     pub fn idle_for(&self) -> Duration {
-        self.last.lock().map(|l| l.elapsed()).unwrap_or_default()
+        let last = Duration::from_nanos(self.last.load(Ordering::Relaxed));
+        self.start.elapsed().saturating_sub(last)
     }
 
     /// Counts over the last `window` (at most [`WINDOW_SECS`] seconds).

@@ -136,17 +136,27 @@ fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
     }
 }
 
-/// Drops hop-by-hop headers, and those the `Connection` header names.
+/// Drops hop-by-hop headers, and those the `Connection` header names. Allocates only when a
+/// `Connection` header names others (the common request names none, or only `keep-alive`).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<String> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|s| s.trim().to_ascii_lowercase())
-        .filter(|s| !s.is_empty())
-        .collect();
-    for name in HOP_BY_HOP.iter().copied().map(str::to_owned).chain(named) {
+    let named: Vec<String> = if headers.contains_key(header::CONNECTION) {
+        headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty() && !HOP_BY_HOP.contains(&s.as_str()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    for name in HOP_BY_HOP {
+        if headers.contains_key(*name) {
+            headers.remove(*name);
+        }
+    }
+    for name in named {
         headers.remove(name.as_str());
     }
 }
