@@ -27,37 +27,61 @@ pub struct ServingInstance {
 
 impl Platform {
     /// The instances serving `app` now (none while it is not running).
+    ///
+    /// The app's endpoint and its deployments are two reads: an instance going live between
+    /// them would pair one instance's id with another's address. So the app is read again after
+    /// the deployments, and the pair is taken only when the app did not change in between.
     pub async fn serving_instances(&self, app: &Application) -> Result<Vec<ServingInstance>> {
-        let Some(endpoint) = &app.endpoint else {
-            return Ok(Vec::new());
-        };
-        if !matches!(app.status, AppStatus::Running | AppStatus::Starting) {
-            return Ok(Vec::new());
+        let mut app = app.clone();
+        for _ in 0..SNAPSHOT_TRIES {
+            let deployments = self.store().deployments_of(app.id).await?;
+            let Some(now) = self.store().app(app.id).await? else {
+                return Ok(Vec::new());
+            };
+            if now.version == app.version {
+                return Ok(serving(&app, &deployments));
+            }
+            app = now;
         }
-        let deployments = self.store().deployments_of(app.id).await?;
-        let current = deployments.iter().find(|d| {
-            Some(d.id) == app.deployment
-                && d.instance.is_some()
-                && matches!(
-                    d.status,
-                    DeploymentStatus::Running | DeploymentStatus::Starting
-                )
-        });
-        // While the current deployment builds or starts, the newest running one serves.
-        let serving = current.or_else(|| {
-            deployments
-                .iter()
-                .find(|d| d.status == DeploymentStatus::Running && d.instance.is_some())
-        });
-        Ok(serving
-            .and_then(|d| {
-                d.instance.clone().map(|instance| ServingInstance {
-                    instance,
-                    deployment: d.id,
-                    endpoint: endpoint.clone(),
-                })
-            })
-            .into_iter()
-            .collect())
+        Err(crate::error::Error::Storage(
+            format!("application {} kept changing while read", app.id).into(),
+        ))
     }
+}
+
+/// Reads of an app and its deployments before giving up on a consistent pair.
+const SNAPSHOT_TRIES: usize = 8;
+
+/// The instance serving `app`, given its deployments as they were at `app`'s version.
+fn serving(app: &Application, deployments: &[crate::model::Deployment]) -> Vec<ServingInstance> {
+    let Some(endpoint) = &app.endpoint else {
+        return Vec::new();
+    };
+    if !matches!(app.status, AppStatus::Running | AppStatus::Starting) {
+        return Vec::new();
+    }
+    let current = deployments.iter().find(|d| {
+        Some(d.id) == app.deployment
+            && d.instance.is_some()
+            && matches!(
+                d.status,
+                DeploymentStatus::Running | DeploymentStatus::Starting
+            )
+    });
+    // While the current deployment builds or starts, the newest running one serves.
+    let serving = current.or_else(|| {
+        deployments
+            .iter()
+            .find(|d| d.status == DeploymentStatus::Running && d.instance.is_some())
+    });
+    serving
+        .and_then(|d| {
+            d.instance.clone().map(|instance| ServingInstance {
+                instance,
+                deployment: d.id,
+                endpoint: endpoint.clone(),
+            })
+        })
+        .into_iter()
+        .collect()
 }
