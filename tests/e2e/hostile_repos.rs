@@ -277,7 +277,14 @@ async fn the_server_does_not_start_without_git() -> anyhow::Result<()> {
     let out = tokio::time::timeout(
         Duration::from_secs(30),
         tokio::process::Command::new(paas_tests::server::paas_bin()?)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--router-listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--data-dir")
             .arg(dir.path().join("data"))
             .env("PATH", &no_git)
             .env_remove("DATABASE_URL")

@@ -15,7 +15,14 @@ async fn serve_expecting_exit(socket: &str) -> anyhow::Result<(bool, String)> {
     let out = tokio::time::timeout(
         Duration::from_secs(30),
         tokio::process::Command::new(paas_bin()?)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--router-listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--data-dir")
             .arg(dir.path())
             .args(["--runtime", "podman", "--podman-socket", socket])
             .env_remove("DATABASE_URL")

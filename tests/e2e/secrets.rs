@@ -264,7 +264,14 @@ async fn older_rows_sealed_rotation_and_a_wrong_key(db: TestDb) -> anyhow::Resul
     let out = tokio::time::timeout(
         Duration::from_secs(60),
         tokio::process::Command::new(paas_bin()?)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--router-listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--data-dir")
             .arg(&data)
             .env("DATABASE_URL", &database_url)
             .env("PAAS_SECRET_KEY", "ab".repeat(32))

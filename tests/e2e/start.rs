@@ -66,7 +66,13 @@ async fn refused(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Refused>
 }
 
 fn serve() -> Vec<&'static str> {
-    vec!["serve", "--listen", "127.0.0.1:0"]
+    vec![
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--router-listen",
+        "127.0.0.1:0",
+    ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,7 +168,7 @@ async fn a_taken_listen_address_stops_the_start_before_the_other_checks() -> any
     let addr = taken.local_addr()?.to_string();
     let db = format!("postgres://paas:pw@127.0.0.1:{}/paas", closed_port()?);
     let r = refused(
-        &["serve", "--listen", &addr],
+        &["serve", "--listen", &addr, "--router-listen", "127.0.0.1:0"],
         &[("DATABASE_URL", db.as_str())],
     )
     .await?;
