@@ -285,6 +285,24 @@ pub const BROKEN_BUILD: &[(&str, &str)] = &[(
 mod tests {
     use super::PythonApp;
 
+    /// Runs `app` as a plain python3 process in `dir` on a free port (no platform).
+    fn run_here(
+        app: &PythonApp,
+        dir: &std::path::Path,
+    ) -> anyhow::Result<(tokio::process::Child, u16)> {
+        std::fs::write(dir.join("app.py"), app.source())?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let python = tokio::process::Command::new("python3")
+            .arg("app.py")
+            .current_dir(dir)
+            .env("PORT", port.to_string())
+            .kill_on_drop(true)
+            .spawn()?;
+        Ok((python, port))
+    }
+
     #[tokio::test]
     async fn the_app_serves_its_body() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
@@ -293,16 +311,7 @@ mod tests {
             .body("str(n + 1)")
             .then("time.sleep(600)")
             .local_only();
-        std::fs::write(dir.path().join("app.py"), app.source())?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let _python = tokio::process::Command::new("python3")
-            .arg("app.py")
-            .current_dir(dir.path())
-            .env("PORT", port.to_string())
-            .kill_on_drop(true)
-            .spawn()?;
+        let (_python, port) = run_here(&app, dir.path())?;
         let url = format!("http://127.0.0.1:{port}/");
         let body = crate::eventually(std::time::Duration::from_secs(10), || async {
             Ok(match reqwest::get(&url).await {
@@ -321,16 +330,7 @@ mod tests {
         use tokio_tungstenite::tungstenite::Message;
         let dir = tempfile::tempdir()?;
         let app = PythonApp::websocket_echo().local_only();
-        std::fs::write(dir.path().join("app.py"), app.source())?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let _python = tokio::process::Command::new("python3")
-            .arg("app.py")
-            .current_dir(dir.path())
-            .env("PORT", port.to_string())
-            .kill_on_drop(true)
-            .spawn()?;
+        let (_python, port) = run_here(&app, dir.path())?;
         let url = format!("ws://127.0.0.1:{port}/");
         let mut ws = crate::eventually(std::time::Duration::from_secs(10), || async {
             Ok(tokio_tungstenite::connect_async(url.as_str()).await.ok())
