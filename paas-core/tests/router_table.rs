@@ -269,6 +269,11 @@ async fn missed_events_make_the_table_read_again() -> anyhow::Result<()> {
     let (app, dep) = pending(&s, "missed").await?;
     live(&s, app.id, dep.clone(), "first", 4201).await?;
     let _stop = run(&s.routes);
+    // The table's first full read is done: from now on only events and misses read the store.
+    eventually(Duration::from_secs(10), || async {
+        Ok((s.routes.resyncs() >= 1).then_some(()))
+    })
+    .await?;
     eventually(Duration::from_secs(10), || async {
         Ok(
             (backend(&s.routes, "missed.localhost").await? == Some(("first".into(), 4201)))

@@ -70,6 +70,8 @@ struct Inner {
     id: String,
     state: RwLock<State>,
     unknown: Mutex<Misses>,
+    /// Full reads done (operators and tests see that the table caught up).
+    resyncs: std::sync::atomic::AtomicU64,
 }
 
 /// Hosts found nowhere lately, and the store reads of this second.
@@ -115,6 +117,7 @@ impl Routes {
                 id: uuid::Uuid::now_v7().simple().to_string(),
                 state: RwLock::new(State::default()),
                 unknown: Mutex::new(Misses::default()),
+                resyncs: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
@@ -124,12 +127,21 @@ impl Routes {
         &self.inner.id
     }
 
+    /// How many full reads of every route this table has done.
+    pub fn resyncs(&self) -> u64 {
+        self.inner
+            .resyncs
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Keeps the table in step with the store until `shutdown`: one full read, then the bus and
     /// a periodic full read.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let platform = &self.inner.platform;
-        let mut every = tokio::time::interval(platform.config().router.resync_every);
+        // The first full read comes with the subscription; the periodic one a period later.
+        let period = platform.config().router.resync_every;
+        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut events = None;
         // When the bus is away, it is asked again this often (its events are what keep routers
@@ -192,6 +204,9 @@ impl Routes {
         for id in gone {
             let _ = self.apply(id, None).await;
         }
+        self.inner
+            .resyncs
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Reads one app's route again.
