@@ -195,6 +195,18 @@ class H(http.server.BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         self.served = 0
+    def take(self, left, total):
+        # Reads `left` body bytes as they come, counting them in `progress`; None if the
+        # client went away first.
+        while left:
+            got = self.rfile.read1(left) if hasattr(self.rfile, "read1") else self.rfile.read(left)
+            if not got:
+                self.close_connection = True
+                return None
+            left -= len(got)
+            total += len(got)
+            progress["bytes"] = total
+        return total
     def answer(self, code, body, kind="application/json"):
         data = body.encode()
         self.send_response(code)
@@ -234,26 +246,14 @@ class H(http.server.BaseHTTPRequestHandler):
                     if size == 0:
                         self.rfile.readline()
                         break
-                    left = size
-                    while left:
-                        got = self.rfile.read1(left) if hasattr(self.rfile, "read1") else self.rfile.read(left)
-                        if not got:
-                            self.close_connection = True
-                            return
-                        left -= len(got)
-                        total += len(got)
-                        progress["bytes"] = total
+                    total = self.take(size, total)
+                    if total is None:
+                        return
                     self.rfile.readline()
             else:
-                left = int(self.headers.get("Content-Length", "0"))
-                while left:
-                    got = self.rfile.read1(left) if hasattr(self.rfile, "read1") else self.rfile.read(left)
-                    if not got:
-                        self.close_connection = True
-                        return
-                    left -= len(got)
-                    total += len(got)
-                    progress["bytes"] = total
+                total = self.take(int(self.headers.get("Content-Length", "0")), total)
+                if total is None:
+                    return
             return self.answer(200, json.dumps({"bytes": total}))
         if self.path == "/stream":
             self.send_response(200)
