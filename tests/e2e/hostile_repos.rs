@@ -281,16 +281,7 @@ async fn the_server_does_not_start_without_git() -> anyhow::Result<()> {
     std::fs::create_dir(&no_git)?;
     let out = tokio::time::timeout(
         Duration::from_secs(30),
-        tokio::process::Command::new(paas_tests::server::paas_bin()?)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--router-listen",
-                "127.0.0.1:0",
-            ])
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
+        paas_tests::server::serve_command(&dir.path().join("data"))?
             .env("PATH", &no_git)
             .env_remove("DATABASE_URL")
             .env("RUST_BACKTRACE", "0")

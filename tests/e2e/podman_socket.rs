@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
-use paas_tests::server::paas_bin;
 use paas_tests::{TestDb, TestServer};
 
 /// Runs `paas serve --runtime podman --podman-socket <socket>` expecting it to exit (not
@@ -14,16 +13,7 @@ async fn serve_expecting_exit(socket: &str) -> anyhow::Result<(bool, String)> {
     let dir = tempfile::tempdir()?;
     let out = tokio::time::timeout(
         Duration::from_secs(30),
-        tokio::process::Command::new(paas_bin()?)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--router-listen",
-                "127.0.0.1:0",
-            ])
-            .arg("--data-dir")
-            .arg(dir.path())
+        paas_tests::server::serve_command(dir.path())?
             .args(["--runtime", "podman", "--podman-socket", socket])
             .env_remove("DATABASE_URL")
             .env_remove("PODMAN_SOCKET")

@@ -263,16 +263,7 @@ async fn older_rows_sealed_rotation_and_a_wrong_key(db: TestDb) -> anyhow::Resul
     // Another key: the start stops with an error naming the key the data needs.
     let out = tokio::time::timeout(
         Duration::from_secs(60),
-        tokio::process::Command::new(paas_bin()?)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--router-listen",
-                "127.0.0.1:0",
-            ])
-            .arg("--data-dir")
-            .arg(&data)
+        paas_tests::server::serve_command(&data)?
             .env("DATABASE_URL", &database_url)
             .env("PAAS_SECRET_KEY", "ab".repeat(32))
             .kill_on_drop(true)

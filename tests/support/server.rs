@@ -14,6 +14,18 @@ use crate::client::Client;
 use crate::db::TestDb;
 
 /// The `paas` binary cargo built for this workspace (next to the test executable).
+/// `paas serve` on ports of its own (API and router on port 0) and `data_dir`: what every test
+/// that starts the binary itself begins with.
+pub fn serve_command(data_dir: &std::path::Path) -> anyhow::Result<Command> {
+    let mut command = Command::new(paas_bin()?);
+    command
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0", "--router-listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(data_dir);
+    Ok(command)
+}
+
 pub fn paas_bin() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     // target/<profile>/deps/<test> → target/<profile>/paas
@@ -124,15 +136,11 @@ impl TestServer {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
-        let mut command = Command::new(paas_bin()?);
+        let mut command = serve_command(data_dir)?;
         if let Some(cwd) = cwd {
             command.current_dir(cwd);
         }
         let mut child = command
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--router-listen", "127.0.0.1:0"])
-            .arg("--data-dir")
-            .arg(data_dir)
             .args(args)
             .env("DATABASE_URL", database_url)
             .env("RUST_LOG", "info,sqlx=warn")
