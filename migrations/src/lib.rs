@@ -12,6 +12,7 @@
 //! - `m20261201_000006_desired_state.rs`: whether the user wants an app running or stopped.
 //! - `m20261202_000007_domains.rs`: custom domains routed to apps.
 //! - `m20261202_000008_https_only.rs`: whether an app's plain-HTTP requests go to HTTPS.
+//! - `m20261203_000009_scaling.rs`: how many instances an app runs and when it sleeps.
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -24,6 +25,7 @@ mod m20261123_000005_logs;
 mod m20261201_000006_desired_state;
 mod m20261202_000007_domains;
 mod m20261202_000008_https_only;
+mod m20261203_000009_scaling;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -40,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_desired_state::Migration),
             Box::new(m20261202_000007_domains::Migration),
             Box::new(m20261202_000008_https_only::Migration),
+            Box::new(m20261203_000009_scaling::Migration),
         ]
     }
 }

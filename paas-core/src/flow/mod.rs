@@ -19,6 +19,7 @@ mod power;
 mod reconcile;
 mod requeue;
 mod run;
+mod scale;
 mod serving;
 mod settle;
 mod supervise;
