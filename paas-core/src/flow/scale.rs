@@ -89,6 +89,9 @@ impl Platform {
                 continue;
             }
             let running = self.instance_count(&app).await?;
+            if app.status == AppStatus::Running && running == 0 {
+                continue; // between two instances (a restart): the supervisor's, not ours
+            }
             let (last, w) = windows.entry(app.id).or_default();
             if *last != running {
                 // Woken or scaled (here or by another process): idle time starts over.
