@@ -152,6 +152,15 @@ pub struct Windows {
 }
 
 impl Windows {
+    /// Windows of an app whose count just changed at `now` (by this scaler or another
+    /// process): nothing measured yet, and the cool-down runs from `now`.
+    pub fn changed_at(now: Instant) -> Self {
+        Self {
+            last_change: Some(now),
+            ..Self::default()
+        }
+    }
+
     /// Decides for an app running `running` instances (0: asleep) with `load` requests in
     /// flight over every instance, idle for `idle`.
     pub fn decide(

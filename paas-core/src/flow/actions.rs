@@ -42,6 +42,8 @@ impl Platform {
                         });
                     }
                 }
+                // Settings out of bounds are refused before any task is recorded.
+                update.apply(app, self.config().scaler.bounds)?;
                 if let Some(name) = &update.name
                     && *name != app.name
                     && !self.name_available(name).await?

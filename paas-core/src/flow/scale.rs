@@ -83,7 +83,15 @@ impl Platform {
             .await?;
         let now = Instant::now();
         let seen: std::collections::HashSet<AppId> = apps.iter().map(|a| a.id).collect();
-        windows.retain(|id, _| seen.contains(id));
+        windows.retain(|id, _| {
+            let keep = seen.contains(id);
+            if !keep {
+                // Deleted, stopped, or on its way up again: its count is read afresh (and its
+                // idle time starts over) when it is back.
+                activity.forget(*id);
+            }
+            keep
+        });
         for app in apps {
             if app.desired != Desired::Running {
                 continue;
@@ -94,8 +102,10 @@ impl Platform {
             }
             let (last, w) = windows.entry(app.id).or_default();
             if *last != running {
-                // Woken or scaled (here or by another process): idle time starts over.
+                // Woken or scaled (here or by another process): idle time starts over, and
+                // so do the windows, with the cool-down from this change.
                 activity.touch(app.id);
+                *w = Windows::changed_at(now);
                 *last = running;
             }
             let decision = w.decide(
@@ -107,7 +117,10 @@ impl Platform {
                 now,
             );
             if decision != Decision::Keep {
-                self.act(app, decision).await?;
+                let id = app.id;
+                if let Err(e) = self.act(app, running, decision).await {
+                    tracing::warn!(app_id = %id, error = %e, "scaler: could not act");
+                }
             }
         }
         Ok(())
@@ -122,8 +135,11 @@ impl Platform {
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
-    /// Carries a decision out in the background under the app's lock, as a `SCALE` task.
-    async fn act(&self, app: Application, decision: Decision) -> Result<()> {
+    /// Carries a decision taken for an app running `running` instances out in the background,
+    /// under the app's lock, as a `SCALE` task. Under the lock the app is read again: one that
+    /// changed since the decision (another process acted on it, a user stopped or redeploys
+    /// it) is left as it is, with no task: the next period decides again.
+    async fn act(&self, app: Application, running: u32, decision: Decision) -> Result<()> {
         let key = LockKey::App(app.id);
         let purpose = match &decision {
             Decision::Sleep { .. } => "putting an idle app to sleep",
@@ -139,12 +155,15 @@ impl Platform {
                     Decision::Keep => return Ok(()),
                     Decision::Sleep { reason } | Decision::Scale { reason, .. } => reason.clone(),
                 };
+                if !platform.still_as_decided(&app, running).await? {
+                    return Ok(());
+                }
                 let mut task = Task::running(app.id, app.owner, TaskKind::Scale, &reason);
                 platform.store().put_task(&task).await?;
                 let out = match decision {
                     Decision::Sleep { reason } => platform.sleep_app(app.id, &reason).await,
                     Decision::Scale { to, reason } => {
-                        platform.scale_to(app.id, to, &reason).await.map(|_| ())
+                        platform.scale_app(app.id, running, to, &reason).await
                     }
                     Decision::Keep => Ok(()),
                 };
@@ -156,6 +175,72 @@ impl Platform {
             }
         });
         Ok(())
+    }
+
+    /// Whether `app` is, under its lock, as the scaler saw it when it decided: same status,
+    /// still wanted running, no deployment in flight, `running` instances.
+    async fn still_as_decided(&self, app: &Application, running: u32) -> Result<bool> {
+        let now = self.fresh(app.id).await?;
+        if now.status != app.status || now.desired != Desired::Running {
+            return Ok(false);
+        }
+        if self.busy_with(app.id).await?.is_some() {
+            return Ok(false);
+        }
+        Ok(self.instance_count(&now).await? == running)
+    }
+
+    /// Changes the instance count of a running app from `from` to `to` for `reason`, with the
+    /// decision and its outcome in the app's `SYSTEM` log. The caller holds the app's lock.
+    async fn scale_app(&self, app: AppId, from: u32, to: u32, reason: &str) -> Result<()> {
+        let dep = self.fresh(app).await?.deployment;
+        self.system_log(
+            app,
+            dep,
+            format!("scaling from {from} to {to} instance(s): {reason}"),
+        )
+        .await;
+        let out = if from == 0 {
+            // Asleep, and its minimum was raised: the same start as a restart (no build),
+            // then the rest of the instances.
+            self.wake_for(app, dep, reason).await
+        } else {
+            Ok(from)
+        };
+        let out = match out {
+            Ok(n) if n != to => self.scale_to(app, to, reason).await,
+            other => other,
+        };
+        let line = match &out {
+            Ok(n) => format!("scaled to {n} instance(s)"),
+            Err(e) => format!("scaling to {to} instance(s) failed: {e}"),
+        };
+        self.system_log(app, dep, line).await;
+        out.map(|_| ())
+    }
+
+    /// Starts a sleeping app's live deployment again (`SLEEPING → STARTING → RUNNING`, or
+    /// `FAILED` as any start); returns the instances running after it. The caller holds the
+    /// app's lock.
+    async fn wake_for(
+        &self,
+        app: AppId,
+        dep: Option<crate::model::DeploymentId>,
+        reason: &str,
+    ) -> Result<u32> {
+        let Some(dep) = dep else {
+            return Err(crate::error::Error::runtime(format!(
+                "application {app} has no deployment to wake"
+            )));
+        };
+        let out = self
+            .restart_instance(app, dep, Some(format!("waking up: {reason}")))
+            .await;
+        if let Err(e) = &out {
+            self.settle_after(app, dep, e).await;
+        }
+        out?;
+        self.instance_count(&self.fresh(app).await?).await
     }
 
     /// Ends a `SCALE` task: its progress keeps the reason (what it did and why).

@@ -115,7 +115,7 @@ impl Platform {
     }
 
     /// What keeps the app from taking a new task, besides its lock: a deployment in flight.
-    async fn busy_with(&self, id: AppId) -> Result<Option<String>> {
+    pub(crate) async fn busy_with(&self, id: AppId) -> Result<Option<String>> {
         let app = self.fresh(id).await?;
         if app.status == crate::AppStatus::Deleting {
             return Ok(Some("its deletion".into()));

@@ -1,0 +1,441 @@
+//! Scaling as users see it: the settings (checked, echoed, refused with `INVALID_SCALING`
+//! without a change), an idle app put to sleep (`RUNNING → SLEEPING`, its process gone, a
+//! `SCALE` task and `SYSTEM` lines with the reason), what keeps an app awake (requests, an open
+//! websocket, a request in flight), and activity counted across routers: requests on router B
+//! keep awake an app router A's process never saw a request for. The idle bound and the
+//! scaler's period are lowered with the server's flags (`--scaling-min-idle-seconds`,
+//! `--scale-every-ms`), never waited out at their defaults.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use futures::{SinkExt, StreamExt};
+use nix::sys::signal::killpg;
+use nix::unistd::Pid;
+use paas_tests::apps::{PythonApp, hello};
+use paas_tests::redis::{unique_prefix, url as redis_url};
+use paas_tests::repo::file_url;
+use paas_tests::steps::{CREATE, STATUS, create, deployed_with, page, records, show};
+use paas_tests::{Client, TestApp, TestDb, TestServer, TestWorker, eventually, git_repo, router};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::on_both_databases;
+
+const APP: &str = "query($id: ID!) {
+  application(id: $id) {
+    status version
+    scaling { minInstances maxInstances idleSeconds targetConcurrency }
+    tasks { id kind state progress error }
+  }
+}";
+
+const UPDATE: &str = "mutation($id: ID!, $input: UpdateApplicationInput!) {
+  updateApplication(id: $id, input: $input) {
+    version scaling { minInstances maxInstances idleSeconds targetConcurrency }
+  }
+}";
+
+/// A server whose apps may sleep after a second, looked at five times a second.
+const QUICK: &[&str] = &["--scaling-min-idle-seconds", "1", "--scale-every-ms", "200"];
+
+/// An app's settings as `Application.scaling` shows them: `(min, max, idle, target)`.
+fn settings(app: &Value) -> (i64, i64, i64, i64) {
+    let s = &app["scaling"];
+    let n = |k: &str| s[k].as_i64().unwrap_or(-1);
+    (
+        n("minInstances"),
+        n("maxInstances"),
+        n("idleSeconds"),
+        n("targetConcurrency"),
+    )
+}
+
+async fn read(client: &Client, id: &str) -> anyhow::Result<Value> {
+    Ok(client.data(APP, json!({ "id": id })).await?["application"].clone())
+}
+
+async fn scaling_settings_are_checked_and_echoed(db: TestDb) -> anyhow::Result<()> {
+    let server = TestApp::spawn(db, &["--scaling-max-instances", "3"]).await?;
+    let alice = server.user("alice").await?;
+    let files = [("app.py", hello())];
+    let files: Vec<(&str, &str)> = files.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    // Without settings: one instance that never sleeps.
+    let (repo, plain) = deployed_with(&alice, "plain", &files, json!({})).await?;
+    assert_eq!(settings(&read(&alice, &plain).await?), (1, 1, 300, 20));
+
+    // With settings: echoed as given.
+    let url = file_url(repo.path());
+    let input = |name: &str, scaling: Value| json!({ "input": { "name": name, "repository": { "url": url }, "scaling": scaling } });
+    let tuned = alice
+        .data(
+            CREATE,
+            input(
+                "tuned",
+                json!({ "minInstances": 0, "maxInstances": 3, "idleSeconds": 10,
+                        "targetConcurrency": 2 }),
+            ),
+        )
+        .await?["createApplication"]["application"]["id"]
+        .as_str()
+        .context("no id")?
+        .to_owned();
+    assert_eq!(settings(&read(&alice, &tuned).await?), (0, 3, 10, 2));
+    // A maximum left out grows to the minimum asked for.
+    let three = create(
+        &alice,
+        json!({ "name": "three", "repository": { "url": url }, "scaling": { "minInstances": 3 } }),
+    )
+    .await?;
+    assert_eq!(settings(&read(&alice, &three).await?), (3, 3, 300, 20));
+
+    // Out of bounds: refused, nothing written.
+    let refused = [
+        json!({ "minInstances": 3, "maxInstances": 2 }),
+        json!({ "maxInstances": 4 }), // above this server's cap of 3
+        json!({ "minInstances": 4 }),
+        json!({ "maxInstances": 0 }),
+        json!({ "minInstances": 0, "idleSeconds": 9 }), // under the default bound of 10
+        json!({ "targetConcurrency": 0 }),
+        json!({ "minInstances": -1 }),
+        json!({ "idleSeconds": -10 }),
+        json!({ "targetConcurrency": -1 }),
+    ];
+    for scaling in &refused {
+        let code = alice
+            .error_code(CREATE, input("refused", scaling.clone()))
+            .await?;
+        assert_eq!(code, "INVALID_SCALING", "create with {scaling}");
+    }
+    assert_eq!(server.count_rows("applications").await?, 3);
+
+    // A partial update changes what it names and keeps the rest.
+    let before = read(&alice, &plain).await?;
+    let v0 = before["version"].as_i64().context("no version")?;
+    let out = alice
+        .data(
+            UPDATE,
+            json!({ "id": plain, "input": { "scaling": { "targetConcurrency": 5 } } }),
+        )
+        .await?;
+    assert_eq!(settings(&out["updateApplication"]), (1, 1, 300, 5));
+    alice
+        .data(
+            UPDATE,
+            json!({ "id": plain, "input": { "scaling": { "maxInstances": 3, "idleSeconds": 60 } } }),
+        )
+        .await?;
+    let after = read(&alice, &plain).await?;
+    assert_eq!(settings(&after), (1, 3, 60, 5));
+    let v2 = after["version"].as_i64().context("no version")?;
+    assert!(v2 > v0, "{v0} → {v2}");
+    let tasks = after["tasks"].as_array().map_or(0, Vec::len);
+
+    // Refused updates: same code, and the app is as it was (same version, no task).
+    for scaling in &refused {
+        let code = alice
+            .error_code(
+                UPDATE,
+                json!({ "id": plain, "input": { "scaling": scaling } }),
+            )
+            .await?;
+        assert_eq!(code, "INVALID_SCALING", "update with {scaling}");
+    }
+    // `minInstances: 2` above the stored max of 3 is fine; 4 is above the cap.
+    let code = alice
+        .error_code(
+            UPDATE,
+            json!({ "id": plain, "input": { "scaling": { "minInstances": 4, "maxInstances": 4 } } }),
+        )
+        .await?;
+    assert_eq!(code, "INVALID_SCALING");
+    let unchanged = read(&alice, &plain).await?;
+    assert_eq!(settings(&unchanged), (1, 3, 60, 5));
+    assert_eq!(unchanged["version"].as_i64(), Some(v2));
+    assert_eq!(unchanged["tasks"].as_array().map_or(0, Vec::len), tasks);
+    assert_eq!(unchanged["status"], "RUNNING");
+    Ok(())
+}
+
+/// Waits until the app shows `status`.
+async fn until_status(client: &Client, id: &str, status: &str) -> anyhow::Result<Value> {
+    eventually(Duration::from_secs(60), || async {
+        let app = read(client, id).await?;
+        Ok((app["status"] == status).then_some(app))
+    })
+    .await
+    .with_context(|| format!("app {id} never became {status}"))
+}
+
+/// The process group of the app `name`'s one instance (the local runtime's record).
+fn process_of(data_dir: &std::path::Path, name: &str) -> anyhow::Result<i32> {
+    let prefix = format!("{name}-");
+    let mine: Vec<i32> = records(data_dir)?
+        .into_iter()
+        .filter(|(id, _)| id.starts_with(&prefix))
+        .map(|(_, pgid)| pgid)
+        .collect();
+    match mine.as_slice() {
+        [one] => Ok(*one),
+        other => anyhow::bail!("{name} runs {} instances: {other:?}", other.len()),
+    }
+}
+
+fn alive(pgid: i32) -> bool {
+    killpg(Pid::from_raw(pgid), None).is_ok()
+}
+
+/// The app's `SYSTEM` log lines.
+async fn system_lines(client: &Client, id: &str) -> anyhow::Result<Vec<String>> {
+    let lines = page(
+        client,
+        json!({ "app": id, "streams": ["SYSTEM"], "limit": 1000 }),
+    )
+    .await?;
+    Ok(lines["lines"]
+        .as_array()
+        .map(|ls| {
+            ls.iter()
+                .map(|l| l["text"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// `GET /` through `router` every 300 ms for `spell`, each answered 200, the app `RUNNING`
+/// all along.
+async fn keep_calling(
+    client: &Client,
+    router: SocketAddr,
+    id: &str,
+    name: &str,
+    spell: Duration,
+) -> anyhow::Result<()> {
+    let url = router::app_url(router, name);
+    let start = Instant::now();
+    while start.elapsed() < spell {
+        let (status, body) = router::get(router, &url).await?;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(read(client, id).await?["status"], "RUNNING");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    Ok(())
+}
+
+async fn an_idle_app_sleeps_and_requests_keep_it_awake(db: TestDb) -> anyhow::Result<()> {
+    let server = TestApp::spawn(db, QUICK).await?;
+    let router = server.router.context("no router")?;
+    let alice = server.user("alice").await?;
+    let files = [("app.py", hello())];
+    let files: Vec<(&str, &str)> = files.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // Two that must not sleep, whatever the short bound: the default, and a minimum of one.
+    let (_r1, steady) = deployed_with(&alice, "steady", &files, json!({})).await?;
+    let (_r2, floor) = deployed_with(
+        &alice,
+        "floor",
+        &files,
+        json!({ "scaling": { "minInstances": 1, "idleSeconds": 1 } }),
+    )
+    .await?;
+    let (_r3, sleepy) = deployed_with(
+        &alice,
+        "sleepy",
+        &files,
+        json!({ "scaling": { "minInstances": 0, "idleSeconds": 2 } }),
+    )
+    .await?;
+    let mut statuses = alice.subscribe(STATUS, json!({ "id": sleepy })).await?;
+    let pgid = process_of(&server.data_dir, "sleepy")?;
+    assert!(alive(pgid));
+
+    // Requests every 300 ms for three idle periods: awake all along.
+    keep_calling(&alice, router, &sleepy, "sleepy", Duration::from_secs(6)).await?;
+    assert!(
+        !read(&alice, &sleepy).await?["tasks"]
+            .as_array()
+            .context("no tasks")?
+            .iter()
+            .any(|t| t["kind"] == "SCALE"),
+        "no scaling while called"
+    );
+
+    // Quiet: asleep, its process gone, its deployment kept.
+    let asleep = until_status(&alice, &sleepy, "SLEEPING").await?;
+    let mut seen = Vec::new();
+    while seen.last().map(String::as_str) != Some("SLEEPING") {
+        let msg = statuses.next(Duration::from_secs(30)).await?;
+        seen.push(
+            msg["data"]["applicationStatus"]["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    assert!(
+        seen.ends_with(&["RUNNING".into(), "SLEEPING".into()]),
+        "{seen:?}"
+    );
+    eventually(Duration::from_secs(30), || async {
+        Ok((!alive(pgid)).then_some(()))
+    })
+    .await
+    .context("the sleeping app's process is still there")?;
+    let tasks = asleep["tasks"].as_array().context("no tasks")?;
+    let scale: Vec<&Value> = tasks.iter().filter(|t| t["kind"] == "SCALE").collect();
+    assert_eq!(scale.len(), 1, "{tasks:?}");
+    let progress = scale[0]["progress"].as_str().unwrap_or_default();
+    assert!(
+        progress.starts_with("no request for") && progress.contains("idleSeconds 2"),
+        "{progress}"
+    );
+    let state = eventually(Duration::from_secs(30), || async {
+        let app = read(&alice, &sleepy).await?;
+        let t = app["tasks"]
+            .as_array()
+            .and_then(|ts| ts.iter().find(|t| t["kind"] == "SCALE").cloned());
+        Ok(t.filter(|t| t["state"] != "RUNNING"))
+    })
+    .await?;
+    assert_eq!(state["state"], "SUCCEEDED", "{state}");
+    let system = system_lines(&alice, &sleepy).await?;
+    for expected in [
+        "going to sleep: no request for",
+        "status SLEEPING",
+        "asleep: 1 instance(s) removed",
+    ] {
+        assert!(
+            system.iter().any(|l| l.starts_with(expected)),
+            "{expected}: {system:?}"
+        );
+    }
+    let shown = show(&alice, &sleepy).await?;
+    assert_eq!(shown["instances"], json!([]), "{shown}");
+    assert_eq!(shown["deployments"][0]["status"], "RUNNING", "{shown}");
+
+    // The others, idle as long, still run.
+    for (id, name) in [(&steady, "steady"), (&floor, "floor")] {
+        let app = read(&alice, id).await?;
+        assert_eq!(app["status"], "RUNNING", "{name}: {app}");
+        assert!(alive(process_of(&server.data_dir, name)?), "{name}");
+        assert!(
+            !app["tasks"]
+                .as_array()
+                .context("no tasks")?
+                .iter()
+                .any(|t| t["kind"] == "SCALE"),
+            "{name}: {app}"
+        );
+    }
+    Ok(())
+}
+
+/// Answers `GET /<seconds>` after that many seconds, and websockets with an echo.
+fn slow_echo() -> String {
+    PythonApp::websocket_echo()
+        .body("(time.sleep(float(self.path.strip('/') or 0)), 'done')[1]")
+        .source()
+}
+
+async fn an_open_websocket_or_a_request_in_flight_keeps_an_app_awake(
+    db: TestDb,
+) -> anyhow::Result<()> {
+    let server = TestApp::spawn(db, QUICK).await?;
+    let router = server.router.context("no router")?;
+    let alice = server.user("alice").await?;
+    let source = slow_echo();
+    let (_repo, id) = deployed_with(
+        &alice,
+        "held",
+        &[("app.py", &source)],
+        json!({ "scaling": { "minInstances": 0, "idleSeconds": 1 } }),
+    )
+    .await?;
+    let url = router::app_url(router, "held");
+
+    // A websocket open and silent for four idle periods.
+    let mut ws = router::websocket(router, &url).await?;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(read(&alice, &id).await?["status"], "RUNNING");
+    ws.send(Message::Text("still there".into())).await?;
+    let echo = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await?
+        .context("the websocket closed")??;
+    assert_eq!(echo, Message::Text("still there".into()));
+
+    // A request that takes four idle periods, begun before the websocket closes.
+    let call = {
+        let url = format!("{url}4");
+        tokio::spawn(async move { router::get(router, &url).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ws.close(None).await?;
+    drop(ws);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(read(&alice, &id).await?["status"], "RUNNING");
+    let (status, body) = call.await??;
+    assert_eq!((status, body.as_str()), (200, "done"));
+
+    // Then quiet: asleep.
+    until_status(&alice, &id, "SLEEPING").await?;
+    Ok(())
+}
+
+on_both_databases!(
+    scaling_settings_are_checked_and_echoed,
+    an_idle_app_sleeps_and_requests_keep_it_awake,
+    an_open_websocket_or_a_request_in_flight_keeps_an_app_awake,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_on_router_b_keep_awake_an_app_router_a_never_sees() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let database_url = TestDb::Postgres.url(dir.path()).await?;
+    let (redis, prefix) = (redis_url(), unique_prefix());
+    let env = [
+        ("REDIS_URL", redis.as_str()),
+        ("PAAS_REDIS_PREFIX", prefix.as_str()),
+    ];
+    let mut args = vec!["--no-worker"];
+    args.extend_from_slice(QUICK);
+    let a = TestServer::spawn_in(dir.path(), &database_url, &args, &env).await?;
+    let b = TestServer::spawn_in(dir.path(), &database_url, &args, &env).await?;
+    let _worker = TestWorker::spawn(dir.path(), &database_url, &env)?;
+    let router_b = b.router.context("router B")?;
+    let alice = a.user("alice").await?;
+    let repo = git_repo(&[("app.py", &hello())])?;
+    let id = create(
+        &alice,
+        json!({ "name": "shared", "repository": { "url": file_url(repo.path()) },
+                "scaling": { "minInstances": 0, "idleSeconds": 2 } }),
+    )
+    .await?;
+    until_status(&alice, &id, "RUNNING").await?;
+    router::routed(router_b, "shared.localhost").await?;
+
+    // Through B only, for four idle periods: A's scaler hears B's reports on the bus.
+    keep_calling(&alice, router_b, &id, "shared", Duration::from_secs(8)).await?;
+    let app = read(&alice, &id).await?;
+    assert!(
+        !app["tasks"]
+            .as_array()
+            .context("no tasks")?
+            .iter()
+            .any(|t| t["kind"] == "SCALE"),
+        "{app}"
+    );
+
+    // Quiet: asleep, by one of the two (one SCALE task, not one per process).
+    let asleep = until_status(&alice, &id, "SLEEPING").await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let app = read(&alice, &id).await?;
+    let scale = app["tasks"]
+        .as_array()
+        .context("no tasks")?
+        .iter()
+        .filter(|t| t["kind"] == "SCALE")
+        .count();
+    assert_eq!(scale, 1, "{asleep}");
+    Ok(())
+}
