@@ -358,6 +358,68 @@ mod tests {
         }
     }
 
+    /// Runs the scaler once a second for `secs` seconds over `load(t)` (requests in flight,
+    /// every instance together), starting with `running` instances and applying each change;
+    /// returns the changes as `(second, new count)`.
+    fn run(
+        c: &ScalerConfig,
+        s: &Scaling,
+        mut running: u32,
+        secs: u64,
+        load: impl Fn(u64) -> f64,
+    ) -> Vec<(u64, u32)> {
+        let mut w = Windows::default();
+        let t0 = Instant::now();
+        let mut changes = Vec::new();
+        for t in 0..secs {
+            let now = t0 + Duration::from_secs(t);
+            match w.decide(s, c, running, load(t), Duration::ZERO, now) {
+                Decision::Keep => {}
+                Decision::Scale { to, .. } => {
+                    running = to;
+                    changes.push((t, to));
+                }
+                Decision::Sleep { .. } => panic!("never idle here"),
+            }
+        }
+        changes
+    }
+
+    #[test]
+    fn a_load_oscillating_around_the_target_never_flaps() {
+        let (c, s) = (config(), scaling(1, 5, 1));
+        // Around the target on one instance, a swing a second: nothing, ever.
+        let swing = |t: u64| if t % 2 == 0 { 0.6 } else { 1.4 };
+        assert_eq!(run(&c, &s, 1, 600, swing), []);
+        // Around it on three: neither up (not above for a whole window) nor down (two would
+        // carry 1.5 each, far from half the target).
+        let around = |t: u64| if t % 2 == 0 { 2.7 } else { 3.3 };
+        assert_eq!(run(&c, &s, 3, 600, around), []);
+        // Bursts above the target shorter than the up window: nothing.
+        let bursts = |t: u64| if t % 5 == 4 { 0.5 } else { 3.0 };
+        assert_eq!(run(&c, &s, 1, 600, bursts), []);
+        // Three instances for a load swinging slowly between 0.9 and 1.1: one step down once
+        // two carry it under half the target each (0.45), then steady: one would carry 0.9,
+        // neither under half the target nor above it.
+        let slow = |t: u64| if (t / 40) % 2 == 0 { 0.9 } else { 1.1 };
+        assert_eq!(run(&c, &s, 3, 600, slow), [(30, 2)]);
+    }
+
+    #[test]
+    fn the_cooldown_holds_a_removal_after_a_change() {
+        let c = ScalerConfig {
+            up_after: Duration::from_secs(5),
+            down_after: Duration::from_secs(10),
+            cooldown: Duration::from_secs(30),
+            ..ScalerConfig::default()
+        };
+        let s = scaling(1, 3, 1);
+        // Up at 5 s; the load stops at once: the down window is met at 16 s, the cool-down
+        // only at 35 s; then one step per window, each after the cool-down again.
+        let load = |t: u64| if t < 6 { 4.0 } else { 0.0 };
+        assert_eq!(run(&c, &s, 1, 200, load), [(5, 3), (35, 2), (65, 1)]);
+    }
+
     #[test]
     fn sleeps_only_when_allowed_idle_and_quiet() {
         let c = config();
@@ -407,5 +469,38 @@ mod tests {
         assert!(a.idle_for(other) >= Duration::from_millis(20));
         a.missed();
         assert!(a.idle_for(other) < Duration::from_millis(20));
+    }
+
+    #[test]
+    fn the_latest_activity_of_any_router_counts() {
+        let a = Activity::new(Duration::from_millis(50));
+        let app = AppId::new();
+        // The scaler vouches from its start: let that be a moment ago.
+        std::thread::sleep(Duration::from_millis(300));
+        let report = |router: &str, open: u32, idle_ms: u64| LoadReport {
+            router: router.into(),
+            app,
+            in_flight: f64::from(open),
+            open,
+            idle_ms,
+        };
+        // Router A has been quiet for a minute; B saw a request 100 ms ago.
+        a.note(&report("a", 0, 60_000));
+        a.note(&report("b", 0, 100));
+        let idle = a.idle_for(app);
+        assert!(
+            idle >= Duration::from_millis(100) && idle < Duration::from_secs(1),
+            "{idle:?}"
+        );
+        // A later report of A's quiet does not make the app idler than B said.
+        a.note(&report("a", 0, 61_000));
+        assert!(a.idle_for(app) < Duration::from_secs(1));
+        // A websocket open on B keeps it active while B's report is fresh, and no longer.
+        a.note(&report("b", 1, 5_000));
+        assert_eq!(a.idle_for(app), Duration::ZERO);
+        assert!((a.load(app) - 1.0).abs() < 1e-9);
+        std::thread::sleep(Duration::from_millis(120));
+        assert!(a.idle_for(app) >= Duration::from_millis(100));
+        assert!(a.load(app).abs() < 1e-9, "a stale report carries no load");
     }
 }
