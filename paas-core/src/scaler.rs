@@ -389,11 +389,11 @@ mod tests {
     fn a_load_oscillating_around_the_target_never_flaps() {
         let (c, s) = (config(), scaling(1, 5, 1));
         // Around the target on one instance, a swing a second: nothing, ever.
-        let swing = |t: u64| if t % 2 == 0 { 0.6 } else { 1.4 };
+        let swing = |t: u64| if t.is_multiple_of(2) { 0.6 } else { 1.4 };
         assert_eq!(run(&c, &s, 1, 600, swing), []);
         // Around it on three: neither up (not above for a whole window) nor down (two would
         // carry 1.5 each, far from half the target).
-        let around = |t: u64| if t % 2 == 0 { 2.7 } else { 3.3 };
+        let around = |t: u64| if t.is_multiple_of(2) { 2.7 } else { 3.3 };
         assert_eq!(run(&c, &s, 3, 600, around), []);
         // Bursts above the target shorter than the up window: nothing.
         let bursts = |t: u64| if t % 5 == 4 { 0.5 } else { 3.0 };
@@ -401,7 +401,7 @@ mod tests {
         // Three instances for a load swinging slowly between 0.9 and 1.1: one step down once
         // two carry it under half the target each (0.45), then steady: one would carry 0.9,
         // neither under half the target nor above it.
-        let slow = |t: u64| if (t / 40) % 2 == 0 { 0.9 } else { 1.1 };
+        let slow = |t: u64| if (t / 40).is_multiple_of(2) { 0.9 } else { 1.1 };
         assert_eq!(run(&c, &s, 3, 600, slow), [(30, 2)]);
     }
 

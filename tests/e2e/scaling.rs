@@ -169,14 +169,19 @@ async fn until_status(client: &Client, id: &str, status: &str) -> anyhow::Result
     .with_context(|| format!("app {id} never became {status}"))
 }
 
-/// The process group of the app `name`'s one instance (the local runtime's record).
-fn process_of(data_dir: &std::path::Path, name: &str) -> anyhow::Result<i32> {
+/// The live process groups of the app `name`'s instances (the local runtime's records).
+fn processes_of(data_dir: &std::path::Path, name: &str) -> anyhow::Result<Vec<i32>> {
     let prefix = format!("{name}-");
-    let mine: Vec<i32> = records(data_dir)?
+    Ok(records(data_dir)?
         .into_iter()
-        .filter(|(id, _)| id.starts_with(&prefix))
+        .filter(|(id, pgid)| id.starts_with(&prefix) && alive(*pgid))
         .map(|(_, pgid)| pgid)
-        .collect();
+        .collect())
+}
+
+/// The process group of the app `name`'s one live instance.
+fn process_of(data_dir: &std::path::Path, name: &str) -> anyhow::Result<i32> {
+    let mine = processes_of(data_dir, name)?;
     match mine.as_slice() {
         [one] => Ok(*one),
         other => anyhow::bail!("{name} runs {} instances: {other:?}", other.len()),
@@ -313,6 +318,58 @@ async fn an_idle_app_sleeps_and_requests_keep_it_awake(db: TestDb) -> anyhow::Re
     let shown = show(&alice, &sleepy).await?;
     assert_eq!(shown["instances"], json!([]), "{shown}");
     assert_eq!(shown["deployments"][0]["status"], "RUNNING", "{shown}");
+
+    // A minimum raised on a sleeping app starts it again (the scaler's SCALE task), from its
+    // image: no new deployment.
+    let deployments = shown["deployments"].as_array().map_or(0, Vec::len);
+    let mut statuses = alice
+        .subscribe(
+            "subscription($id: ID!, $after: Int) {
+               applicationStatus(id: $id, afterVersion: $after) { status }
+             }",
+            json!({ "id": sleepy, "after": asleep["version"] }),
+        )
+        .await?;
+    alice
+        .data(
+            UPDATE,
+            json!({ "id": sleepy, "input": { "scaling": { "minInstances": 1 } } }),
+        )
+        .await?;
+    let mut seen = Vec::new();
+    while seen.last().map(String::as_str) != Some("RUNNING") {
+        let msg = statuses.next(Duration::from_secs(60)).await?;
+        let status = msg["data"]["applicationStatus"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        anyhow::ensure!(status != "FAILED", "{seen:?} then FAILED");
+        seen.push(status);
+    }
+    assert_eq!(seen, ["STARTING", "RUNNING"]);
+    let (status, body) = router::get(router, &router::app_url(router, "sleepy")).await?;
+    assert_eq!((status, body.as_str()), (200, "hello"));
+    let awake = show(&alice, &sleepy).await?;
+    assert_eq!(
+        awake["deployments"].as_array().map_or(0, Vec::len),
+        deployments
+    );
+    assert!(alive(process_of(&server.data_dir, "sleepy")?));
+    let scale: Vec<&Value> = awake["tasks"]
+        .as_array()
+        .context("no tasks")?
+        .iter()
+        .filter(|t| t["kind"] == "SCALE")
+        .collect();
+    assert_eq!(scale.len(), 2, "{awake}");
+    assert_eq!(scale[0]["progress"], "minInstances is 1", "{awake}");
+    let system = system_lines(&alice, &sleepy).await?;
+    assert!(
+        system
+            .iter()
+            .any(|l| l.starts_with("scaling from 0 to 1 instance(s): minInstances is 1")),
+        "{system:?}"
+    );
 
     // The others, idle as long, still run.
     for (id, name) in [(&steady, "steady"), (&floor, "floor")] {
