@@ -47,20 +47,31 @@ impl Drain {
     /// Waits until `instance` has drained on every router that reported it (and `settle` has
     /// passed), or `timeout` from the start of the watch. Returns whether it drained (false:
     /// the timeout cut requests or websockets still open).
-    pub async fn wait(mut self, instance: &str, settle: Duration, timeout: Duration) -> bool {
+    pub async fn wait(self, instance: &str, settle: Duration, timeout: Duration) -> bool {
+        self.wait_all(&[instance.to_owned()], settle, timeout).await
+    }
+
+    /// [`Drain::wait`] for several instances leaving together (the replicas of a replaced
+    /// deployment): true once every one of them has drained.
+    pub async fn wait_all(
+        mut self,
+        instances: &[String],
+        settle: Duration,
+        timeout: Duration,
+    ) -> bool {
         let deadline = self.started + timeout;
         let settled = self.started + settle;
         let Some(mut events) = self.events.take() else {
             tokio::time::sleep_until(deadline).await;
             return false;
         };
-        let mut open: HashMap<String, usize> = HashMap::new();
+        let mut open: HashMap<(String, String), usize> = HashMap::new();
         loop {
             // Reports already received count before any decision (a late start of this wait
             // must not take "nothing heard yet" for "drained").
             while let Some(event) = events.next().now_or_never() {
                 match event {
-                    Some(event) => note(&mut open, instance, event),
+                    Some(event) => note(&mut open, instances, event),
                     None => return wait_out(deadline).await,
                 }
             }
@@ -80,7 +91,7 @@ impl Drain {
             tokio::select! {
                 _ = tokio::time::sleep_until(until) => {}
                 event = events.next() => match event {
-                    Some(event) => note(&mut open, instance, event),
+                    Some(event) => note(&mut open, instances, event),
                     // The bus went away: nothing more will be heard; wait out the timeout.
                     None => return wait_out(deadline).await,
                 },
@@ -89,16 +100,16 @@ impl Drain {
     }
 }
 
-/// Records a drain report of `instance` (other events are not this wait's).
-fn note(open: &mut HashMap<String, usize>, instance: &str, event: Event) {
+/// Records a drain report of one of `instances` (other events are not this wait's).
+fn note(open: &mut HashMap<(String, String), usize>, instances: &[String], event: Event) {
     if let Event::Drain(DrainReport {
-        instance: i,
+        instance,
         router,
         in_flight,
     }) = event
-        && i == instance
+        && instances.contains(&instance)
     {
-        open.insert(router, in_flight);
+        open.insert((instance, router), in_flight);
     }
 }
 
