@@ -12,6 +12,7 @@
 //! - `m20261201_000006_desired_state.rs`: whether the user wants an app running or stopped.
 //! - `m20261202_000007_domains.rs`: custom domains routed to apps.
 //! - `m20261202_000008_https_only.rs`: whether an app's plain-HTTP requests go to HTTPS.
+//! - `m20261203_000009_scaling.rs`: how many instances an app runs and when it sleeps.
 //! - `m20261203_000010_replicas.rs`: a deployment's replicas with their addresses (the app's
 //!   single endpoint and the deployment's single instance go).
 
@@ -26,6 +27,7 @@ mod m20261123_000005_logs;
 mod m20261201_000006_desired_state;
 mod m20261202_000007_domains;
 mod m20261202_000008_https_only;
+mod m20261203_000009_scaling;
 mod m20261203_000010_replicas;
 
 /// Every migration, in order.
@@ -43,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_desired_state::Migration),
             Box::new(m20261202_000007_domains::Migration),
             Box::new(m20261202_000008_https_only::Migration),
+            Box::new(m20261203_000009_scaling::Migration),
             Box::new(m20261203_000010_replicas::Migration),
         ]
     }

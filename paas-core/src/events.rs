@@ -45,6 +45,23 @@ pub struct DrainReport {
     pub in_flight: usize,
 }
 
+/// A router's load on one app over the last period ([`crate::PlatformConfig::scaler`]'s
+/// `every`), which the scaler adds up across routers. Sent only for apps with requests lately
+/// or in flight: a quiet app costs no message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadReport {
+    /// Which router counts (one id per router process).
+    pub router: String,
+    pub app: AppId,
+    /// Mean requests and websockets in flight over the period, every instance together.
+    pub in_flight: f64,
+    /// In flight at the moment of the report.
+    pub open: u32,
+    /// Milliseconds since a request for the app last began or ended on this router (a
+    /// duration, not a time: routers' clocks need not agree).
+    pub idle_ms: u64,
+}
+
 /// What travels on the bus.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Event {
@@ -54,6 +71,7 @@ pub enum Event {
     /// app's route again from the store.
     RouteChanged(AppId),
     Drain(DrainReport),
+    Load(LoadReport),
     /// Events may have been lost for this subscriber (it fell behind, or the bus lost its
     /// connection and has it back): whatever it follows, it reads again from the store.
     Missed,

@@ -60,11 +60,12 @@ pub mod redis_conn;
 pub mod retry;
 pub mod router;
 pub mod runtime;
+pub mod scaler;
 pub mod secrets;
 pub mod status;
 pub mod store;
 pub mod task;
 
 pub use error::{Error, ErrorCode, Fault, Result};
-pub use platform::{Platform, PlatformBuilder, PlatformConfig, RouterConfig};
+pub use platform::{Platform, PlatformBuilder, PlatformConfig, RouterConfig, ScalerConfig};
 pub use status::AppStatus;

@@ -48,6 +48,8 @@ pub struct PlatformConfig {
     pub drain: Duration,
     /// The router's names and how routers keep in step.
     pub router: RouterConfig,
+    /// Scale to zero, wake on request, replicas and autoscaling.
+    pub scaler: ScalerConfig,
     /// Images kept per app (newest first) for rollback; older ones are pruned.
     pub keep_images: usize,
     /// How long a lock stays held without renewal: how soon a dead holder's lock frees.
@@ -103,6 +105,41 @@ impl Default for RouterConfig {
     }
 }
 
+/// How apps sleep, wake and scale ([`crate::model::Scaling`] is each app's wish).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScalerConfig {
+    /// What an app's scaling settings may ask for.
+    pub bounds: crate::model::ScalingBounds,
+    /// How often each router reports its load per app, and the scaler looks at every app.
+    pub every: Duration,
+    /// Requests a router holds per sleeping app while it wakes; more get 503 with
+    /// `Retry-After`.
+    pub wake_queue: usize,
+    /// How long a held request waits for its app to wake before a 503 with `Retry-After`.
+    pub wake_timeout: Duration,
+    /// How long the load per instance must stay above the target before an instance is added.
+    pub up_after: Duration,
+    /// How long it must stay well below (under half the target for the instances left) before
+    /// one is removed.
+    pub down_after: Duration,
+    /// After any change of the instance count, how long before the next removal.
+    pub cooldown: Duration,
+}
+
+impl Default for ScalerConfig {
+    fn default() -> Self {
+        Self {
+            bounds: crate::model::ScalingBounds::default(),
+            every: Duration::from_secs(1),
+            wake_queue: 256,
+            wake_timeout: Duration::from_secs(60),
+            up_after: Duration::from_secs(5),
+            down_after: Duration::from_secs(30),
+            cooldown: Duration::from_secs(30),
+        }
+    }
+}
+
 impl RouterConfig {
     /// The stable URL of an app: `http://hello.localhost:8000/`.
     pub fn app_url(&self, name: &crate::model::AppName) -> String {
@@ -144,6 +181,7 @@ impl Default for PlatformConfig {
             start_timeout: Duration::from_secs(30),
             drain: Duration::from_secs(30),
             router: RouterConfig::default(),
+            scaler: ScalerConfig::default(),
             keep_images: 3,
             lock_lease: Duration::from_secs(30),
             lock_wait: Duration::from_secs(10),

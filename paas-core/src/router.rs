@@ -18,6 +18,7 @@
 //! router that missed events catches up on its periodic resync or on a miss.
 
 pub mod drain;
+pub mod load;
 pub mod table;
 pub mod traffic;
 

@@ -17,6 +17,9 @@ pub enum AppStatus {
     /// A build or start failed; the reason is kept on the app.
     Failed,
     Stopped,
+    /// Scaled to zero after a quiet spell (its scaling allows it): no instance runs, its image
+    /// and deployment stay, and the first request wakes it.
+    Sleeping,
     /// Being removed; the row goes away at the end.
     Deleting,
 }
@@ -30,13 +33,14 @@ pub struct IllegalTransition {
 }
 
 impl AppStatus {
-    pub const ALL: [AppStatus; 7] = [
+    pub const ALL: [AppStatus; 8] = [
         AppStatus::Pending,
         AppStatus::Building,
         AppStatus::Starting,
         AppStatus::Running,
         AppStatus::Failed,
         AppStatus::Stopped,
+        AppStatus::Sleeping,
         AppStatus::Deleting,
     ];
 
@@ -59,10 +63,15 @@ impl AppStatus {
                 | (Running, Failed)
                 // a redeploy of a live app builds while the old instance keeps serving
                 | (Running, Building)
+                // scale to zero after a quiet spell, and the wake on a request
+                | (Running, Sleeping)
+                | (Sleeping, Starting)
+                // a redeploy of a sleeping app builds and starts the new deployment
+                | (Sleeping, Pending)
                 // a user's stop (a deployment in flight makes the app busy for it); never the
                 // platform's own shutdown, which leaves the user's wish as it was
-                | (Starting | Running | Failed, Stopped)
-                | (Pending | Building | Starting | Running | Failed | Stopped, Deleting)
+                | (Starting | Running | Failed | Sleeping, Stopped)
+                | (Pending | Building | Starting | Running | Failed | Stopped | Sleeping, Deleting)
         )
     }
 
@@ -83,6 +92,7 @@ impl AppStatus {
             AppStatus::Running => "RUNNING",
             AppStatus::Failed => "FAILED",
             AppStatus::Stopped => "STOPPED",
+            AppStatus::Sleeping => "SLEEPING",
             AppStatus::Deleting => "DELETING",
         }
     }
@@ -95,7 +105,7 @@ impl AppStatus {
     pub fn is_settled(self) -> bool {
         matches!(
             self,
-            AppStatus::Running | AppStatus::Failed | AppStatus::Stopped
+            AppStatus::Running | AppStatus::Failed | AppStatus::Stopped | AppStatus::Sleeping
         )
     }
 }
@@ -117,9 +127,13 @@ mod tests {
             (Pending, &[Building, Starting, Failed, Deleting]),
             (Building, &[Starting, Failed, Deleting]),
             (Starting, &[Running, Failed, Stopped, Deleting]),
-            (Running, &[Starting, Building, Failed, Stopped, Deleting]),
+            (
+                Running,
+                &[Starting, Building, Failed, Stopped, Sleeping, Deleting],
+            ),
             (Failed, &[Pending, Starting, Stopped, Deleting]),
             (Stopped, &[Pending, Starting, Deleting]),
+            (Sleeping, &[Starting, Pending, Stopped, Deleting]),
             (Deleting, &[]),
         ];
         for (from, tos) in legal {

@@ -25,6 +25,9 @@ pub enum TaskKind {
     /// A user started a stopped app again, from its current image.
     Start,
     Delete,
+    /// The scaler changed the instance count: woke a sleeping app, put an idle one to sleep,
+    /// added or removed replicas for the load. The task's progress says why.
+    Scale,
 }
 
 /// Where a task stands.
@@ -50,7 +53,7 @@ macro_rules! names {
         }
     };
 }
-names!(TaskKind { Deploy => "DEPLOY", Restart => "RESTART", Update => "UPDATE", Rollback => "ROLLBACK", Stop => "STOP", Start => "START", Delete => "DELETE" });
+names!(TaskKind { Deploy => "DEPLOY", Restart => "RESTART", Update => "UPDATE", Rollback => "ROLLBACK", Stop => "STOP", Start => "START", Delete => "DELETE", Scale => "SCALE" });
 names!(TaskState { Queued => "QUEUED", Running => "RUNNING", Succeeded => "SUCCEEDED", Failed => "FAILED" });
 
 impl TaskState {

@@ -72,6 +72,30 @@ pub struct ServeFlags {
     /// Milliseconds a replaced instance may finish requests and websockets in flight.
     #[arg(long)]
     drain_timeout_ms: Option<u64>,
+    /// The most instances one app may ask for (`scaling.maxInstances`).
+    #[arg(long)]
+    scaling_max_instances: Option<u32>,
+    /// The shortest `scaling.idleSeconds` an app may ask for.
+    #[arg(long)]
+    scaling_min_idle_seconds: Option<u32>,
+    /// Milliseconds between a router's load reports and the scaler's looks.
+    #[arg(long)]
+    scale_every_ms: Option<u64>,
+    /// Requests held per sleeping app while it wakes; more get 503 with Retry-After.
+    #[arg(long)]
+    wake_queue: Option<usize>,
+    /// Milliseconds a held request waits for its app to wake before a 503.
+    #[arg(long)]
+    wake_timeout_ms: Option<u64>,
+    /// Milliseconds the load must stay above the target before an instance is added.
+    #[arg(long)]
+    scale_up_after_ms: Option<u64>,
+    /// Milliseconds the load must stay well below the target before one is removed.
+    #[arg(long)]
+    scale_down_after_ms: Option<u64>,
+    /// Milliseconds after a change of the instance count before the next removal.
+    #[arg(long)]
+    scale_cooldown_ms: Option<u64>,
     /// Milliseconds a router client may take to send a request's head (slowloris).
     #[arg(long)]
     router_header_timeout_ms: Option<u64>,
@@ -231,6 +255,14 @@ impl ServeFlags {
         v.put("domain", self.domain);
         v.put("router_public_port", self.router_public_port);
         v.put("drain_timeout_ms", self.drain_timeout_ms);
+        v.put("scaling_max_instances", self.scaling_max_instances);
+        v.put("scaling_min_idle_seconds", self.scaling_min_idle_seconds);
+        v.put("scale_every_ms", self.scale_every_ms);
+        v.put("wake_queue", self.wake_queue);
+        v.put("wake_timeout_ms", self.wake_timeout_ms);
+        v.put("scale_up_after_ms", self.scale_up_after_ms);
+        v.put("scale_down_after_ms", self.scale_down_after_ms);
+        v.put("scale_cooldown_ms", self.scale_cooldown_ms);
         v.put("router_header_timeout_ms", self.router_header_timeout_ms);
         v.put("router_idle_timeout_ms", self.router_idle_timeout_ms);
         v.put("router_max_body_mb", self.router_max_body_mb);

@@ -57,6 +57,8 @@ pub struct Settings {
     pub drain_timeout: Duration,
     /// How often the router reads every route again.
     pub router_resync: Duration,
+    /// Scale to zero, wake, replicas and autoscaling.
+    pub scaler: paas_core::ScalerConfig,
     pub runtime: RuntimeKind,
     /// Podman's API socket.
     pub podman_socket: PathBuf,
@@ -145,6 +147,18 @@ impl From<&Config> for Settings {
             router_public_port: (c.router_public_port != 0).then_some(c.router_public_port),
             drain_timeout: Duration::from_millis(c.drain_timeout_ms),
             router_resync: Duration::from_millis(c.router_resync_ms.max(1)),
+            scaler: paas_core::ScalerConfig {
+                bounds: paas_core::model::ScalingBounds {
+                    max_instances: c.scaling_max_instances.max(1),
+                    min_idle_seconds: c.scaling_min_idle_seconds,
+                },
+                every: Duration::from_millis(c.scale_every_ms.max(1)),
+                wake_queue: c.wake_queue,
+                wake_timeout: Duration::from_millis(c.wake_timeout_ms),
+                up_after: Duration::from_millis(c.scale_up_after_ms),
+                down_after: Duration::from_millis(c.scale_down_after_ms),
+                cooldown: Duration::from_millis(c.scale_cooldown_ms),
+            },
             runtime: c.runtime,
             podman_socket: c.podman_socket.path().to_path_buf(),
             publish_address: c.publish_address.clone(),
@@ -253,6 +267,7 @@ impl Settings {
             .unwrap_or(80);
         PlatformConfig {
             drain: self.drain_timeout,
+            scaler: self.scaler.clone(),
             router: paas_core::RouterConfig {
                 domain: self.domain.clone(),
                 url_port: (port != 80).then_some(port),

@@ -30,6 +30,8 @@ pub enum ErrorCode {
     InvalidResources,
     /// A domain that is not a DNS host name.
     InvalidDomain,
+    /// Scaling settings out of bounds (`0 ≤ min ≤ max ≤ the server's cap`, idle and target).
+    InvalidScaling,
     /// An id that is not an id of this server.
     InvalidId,
     /// A log timestamp or cursor that cannot be read.
@@ -96,6 +98,7 @@ impl ErrorCode {
         ErrorCode::InvalidLanguage,
         ErrorCode::InvalidResources,
         ErrorCode::InvalidDomain,
+        ErrorCode::InvalidScaling,
         ErrorCode::InvalidId,
         ErrorCode::InvalidTimestamp,
         ErrorCode::InvalidLimit,
@@ -136,6 +139,7 @@ impl ErrorCode {
             ErrorCode::InvalidLanguage => "INVALID_LANGUAGE",
             ErrorCode::InvalidResources => "INVALID_RESOURCES",
             ErrorCode::InvalidDomain => "INVALID_DOMAIN",
+            ErrorCode::InvalidScaling => "INVALID_SCALING",
             ErrorCode::InvalidId => "INVALID_ID",
             ErrorCode::InvalidTimestamp => "INVALID_TIMESTAMP",
             ErrorCode::InvalidLimit => "INVALID_LIMIT",
@@ -216,6 +220,7 @@ mod tests {
                 | ErrorCode::InvalidLanguage
                 | ErrorCode::InvalidResources
                 | ErrorCode::InvalidDomain
+                | ErrorCode::InvalidScaling
                 | ErrorCode::InvalidId
                 | ErrorCode::InvalidTimestamp
                 | ErrorCode::InvalidLimit
@@ -244,6 +249,6 @@ mod tests {
                 | ErrorCode::Internal => {}
             }
         }
-        assert_eq!(ErrorCode::ALL.len(), 35);
+        assert_eq!(ErrorCode::ALL.len(), 36);
     }
 }

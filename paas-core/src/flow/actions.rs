@@ -129,7 +129,8 @@ impl Platform {
         expected: Option<i64>,
         task: &mut Task,
     ) -> Result<Then> {
-        let next = update.apply(app);
+        let bounds = self.config().scaler.bounds;
+        let next = update.apply(app, bounds)?;
         let check = |a: &Application| match expected {
             Some(v) if a.version != v => Err(Error::VersionConflict {
                 expected: v,
@@ -139,7 +140,7 @@ impl Platform {
         };
         let copy = |a: &mut Application| {
             check(a)?;
-            *a = update.apply(a);
+            *a = update.apply(a, bounds)?;
             Ok(())
         };
         // A stopped app stays stopped: the change is kept for its next start or redeploy.

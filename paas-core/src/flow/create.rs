@@ -56,6 +56,7 @@ impl Platform {
             return Err(crate::model::ValidationError::LocalReposDisabled.into());
         }
         crate::model::validate_port_bindings(&new.port_bindings)?;
+        new.scaling.check(self.config().scaler.bounds)?;
         if !self.name_available(&new.name).await? {
             return Err(Error::NameTaken(new.name.to_string()));
         }

@@ -58,8 +58,10 @@ impl Platform {
         .await
     }
 
-    /// Starts a built deployment: app `Starting`, up to N starts, then `Running` or `Failed`.
-    /// A running app keeps serving from its live deployment until the new one answers.
+    /// Starts a built deployment: app `Starting`, as many replicas as the live deployment runs
+    /// (at least `minInstances`, at least one; up to N starts each), then `Running` or
+    /// `Failed`. A running app keeps serving from its live deployment until every new replica
+    /// answers; then the route switches to all of them at once and the old ones drain.
     #[tracing::instrument(skip(self), err)]
     pub(crate) async fn start_deployment(&self, app_id: AppId, dep_id: DeploymentId) -> Result<()> {
         let Some(mut dep) = self.store().deployment(dep_id).await? else {
@@ -86,11 +88,13 @@ impl Platform {
         dep.status = DeploymentStatus::Starting;
         self.store().update_deployment(&dep).await?;
         self.track(dep.id, "starting", None).await?;
-        match self.launch(&app, &mut dep).await? {
-            Ok(instance) => {
+        let ran = live.as_ref().map_or(0, |d| d.running().count());
+        let count = self.replicas_wanted(&app, ran);
+        match self.launch_replicas(&app, &mut dep, count).await? {
+            Ok(started) => {
                 // Listening for the routers' drain reports before the route switches.
                 let drain = Drain::watch(self).await;
-                self.went_live(&app, &mut dep, vec![instance]).await?;
+                self.went_live(&app, &mut dep, started).await?;
                 if let Some(old) = live {
                     self.retire(old, drain).await?;
                 }

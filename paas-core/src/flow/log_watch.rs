@@ -147,7 +147,10 @@ impl Platform {
                             w.poke.notify_one();
                         }
                     }
-                    Event::Status(_) | Event::RouteChanged(_) | Event::Drain(_) => {}
+                    Event::Status(_)
+                    | Event::RouteChanged(_)
+                    | Event::Drain(_)
+                    | Event::Load(_) => {}
                 }
             }
             // The bus ended: the pollers go on; the next follower starts a listener again.

@@ -20,6 +20,7 @@ mod reconcile;
 mod replicas;
 mod requeue;
 mod run;
+mod scale;
 mod serving;
 mod settle;
 mod supervise;

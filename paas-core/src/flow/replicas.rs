@@ -10,15 +10,102 @@
 //! (`STARTING`, backoff, `FAILED`), see [`super::supervise`].
 
 use crate::error::Result;
-use crate::model::{Application, Deployment, Replica};
+use crate::model::{AppId, Application, Deployment, Replica};
 use crate::platform::Platform;
+use crate::router::drain::Drain;
 use crate::runtime::Instance;
+use crate::status::AppStatus;
 
 impl Platform {
     /// How many replicas a start of `app` brings up, given that `current` ran before: as many,
-    /// and at least one.
-    pub(crate) fn replicas_wanted(&self, _app: &Application, current: usize) -> usize {
-        current.max(1)
+    /// within its `minInstances`..`maxInstances`, and at least one.
+    pub(crate) fn replicas_wanted(&self, app: &Application, current: usize) -> usize {
+        let s = app.scaling;
+        let (min, max) = (to_usize(s.min_instances), to_usize(s.max_instances));
+        current.max(min).min(max).max(1)
+    }
+
+    /// Runs `count` replicas of the app's live deployment; returns how many run after. The
+    /// caller holds the app's lock.
+    ///
+    /// More: the new ones start through the usual start path (readiness wait, attempts) and
+    /// enter the route only once they all answer; a start that fails adds none (the count
+    /// stays). Fewer: the newest leave the route first, then are removed once drained (in the
+    /// background). Zero: the app sleeps ([`Platform::sleep_app`]), where its settings allow.
+    /// A sleeping app asked for more than zero starts that many through the restart path. Each
+    /// change is a line in the app's `SYSTEM` log with `reason`.
+    #[tracing::instrument(skip(self), err)]
+    pub async fn scale_to(&self, app_id: AppId, count: u32, reason: &str) -> Result<u32> {
+        let app = self.fresh(app_id).await?;
+        let wanted = to_usize(count);
+        if app.status == AppStatus::Sleeping {
+            let Some(dep) = app.deployment else {
+                return Ok(0);
+            };
+            if wanted == 0 {
+                return Ok(0);
+            }
+            let text = format!("waking with {wanted} instance(s): {reason}");
+            self.system_log(app_id, Some(dep), text).await;
+            self.restart_replicas(app_id, dep, Some(reason.to_owned()), Some(wanted))
+                .await?;
+            return self.running_count(app_id).await;
+        }
+        let Some(mut dep) = self.live_deployment(app_id, None).await? else {
+            return Ok(0); // not running: nothing to scale (a start brings the count up)
+        };
+        let current = dep.running().count();
+        if wanted == current {
+            return Ok(count);
+        }
+        if wanted == 0 {
+            self.sleep_app(app_id, reason).await?;
+            return self.running_count(app_id).await;
+        }
+        if wanted > current {
+            let now = self
+                .add_replicas(&app, dep.clone(), wanted - current)
+                .await?;
+            if now > current {
+                let text = format!("scaled from {current} to {now} instance(s): {reason}");
+                self.system_log(app_id, Some(dep.id), text).await;
+            }
+            return Ok(u32::try_from(now).unwrap_or(u32::MAX));
+        }
+        // Fewer: the newest go, out of the route before they are removed.
+        let mut newest: Vec<(chrono::DateTime<chrono::Utc>, usize)> = dep
+            .instances
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.is_running())
+            .map(|(i, r)| (r.started_at, i))
+            .collect();
+        newest.sort_by(|a, b| b.cmp(a));
+        let mut leaving = Vec::new();
+        for (_, i) in newest.into_iter().take(current - wanted) {
+            let r = &mut dep.instances[i];
+            r.state = crate::model::ReplicaState::Draining;
+            leaving.push(r.id.clone());
+        }
+        // Listening for the routers' drain reports before the route changes.
+        let drain = Drain::watch(self).await;
+        self.write_replicas(&dep).await?;
+        let text = format!(
+            "scaled from {current} to {wanted} instance(s): {reason}; leaving: {}",
+            leaving.join(", ")
+        );
+        self.system_log(app_id, Some(dep.id), text).await;
+        self.remove_drained(app_id, dep.id, leaving, drain);
+        Ok(count)
+    }
+
+    /// How many replicas route the app's requests now.
+    async fn running_count(&self, app: AppId) -> Result<u32> {
+        let n = match self.live_deployment(app, None).await? {
+            Some(d) => d.running().count(),
+            None => 0,
+        };
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
     /// Starts `count` instances of `dep`, one after the other, each through [`Platform::launch`]
@@ -124,4 +211,8 @@ impl Platform {
             }
         }
     }
+}
+
+fn to_usize(n: u32) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }

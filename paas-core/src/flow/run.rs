@@ -3,8 +3,8 @@
 //!
 //! The loops: the builder (build requests → images), the deployer (images → instances), the
 //! supervisor (crashed instances restarted, after recovery at start), the task queue (queued
-//! user tasks run once their app is free), log retention, and requeue (messages the queue lost
-//! pushed again from the database). Instance output is captured per instance, started by the
+//! user tasks run once their app is free), log retention, requeue (messages the queue lost
+//! pushed again from the database) and the scaler (idle apps to sleep, replicas for the load). Instance output is captured per instance, started by the
 //! deployer and the supervisor.
 //!
 //! Expected flow: `run(shutdown)` spawns the selected loops → `shutdown` completes → every loop
@@ -31,6 +31,8 @@ pub struct Loops {
     pub log_retention: bool,
     /// What the queue lost pushed again from the database.
     pub requeue: bool,
+    /// Idle apps put to sleep, instances added and removed for the load.
+    pub scaler: bool,
 }
 
 impl Loops {
@@ -42,6 +44,7 @@ impl Loops {
         tasks: true,
         log_retention: true,
         requeue: true,
+        scaler: true,
     };
 
     /// Only the builder: a build worker (`paas worker`). Builds are the one step that needs
@@ -54,6 +57,7 @@ impl Loops {
         tasks: false,
         log_retention: false,
         requeue: false,
+        scaler: false,
     };
 }
 
@@ -111,6 +115,10 @@ impl Platform {
         if loops.requeue {
             let (p, stop) = (p(), stopped());
             tasks.spawn(async move { p.run_requeue(stop).await });
+        }
+        if loops.scaler {
+            let (p, stop) = (p(), stopped());
+            tasks.spawn(async move { p.run_scaler(stop).await });
         }
         tracing::info!(?loops, "platform running");
         shutdown.await;

@@ -37,6 +37,17 @@ impl Platform {
         dep_id: DeploymentId,
         reason: Option<String>,
     ) -> Result<()> {
+        self.restart_replicas(app_id, dep_id, reason, None).await
+    }
+
+    /// [`Platform::restart_instance`] bringing up `count` replicas (`None`: as many as ran).
+    pub(crate) async fn restart_replicas(
+        &self,
+        app_id: AppId,
+        dep_id: DeploymentId,
+        reason: Option<String>,
+        count: Option<usize>,
+    ) -> Result<()> {
         let Some(mut dep) = self.store().deployment(dep_id).await? else {
             return Ok(());
         };
@@ -58,7 +69,7 @@ impl Platform {
             .filter(|r| r.state != ReplicaState::Draining)
             .cloned()
             .collect();
-        let count = self.replicas_wanted(&app, old.len());
+        let count = count.unwrap_or_else(|| self.replicas_wanted(&app, old.len()));
         if !old.is_empty() {
             match self.in_place(&app, &mut dep, &old).await {
                 Ok(true) => return Ok(()),

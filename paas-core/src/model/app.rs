@@ -34,6 +34,8 @@ pub struct Application {
     /// Extra ports besides the HTTP one.
     pub port_bindings: Vec<PortBinding>,
     pub visibility: Visibility,
+    /// How many instances run and when the app sleeps.
+    pub scaling: super::Scaling,
     /// Plain-HTTP requests to the router are redirected to HTTPS (where the router serves it).
     pub https_only: bool,
     /// What the user asked for: whether it should run (see [`super::Desired`]).
@@ -75,6 +77,7 @@ impl Application {
             resources: new.resources,
             port_bindings: new.port_bindings,
             visibility: Visibility::Private,
+            scaling: new.scaling,
             https_only: new.https_only,
             desired: super::Desired::Running,
             status: AppStatus::Pending,
@@ -102,6 +105,8 @@ pub struct NewApplication {
     pub port_bindings: Vec<PortBinding>,
     /// See [`Application::https_only`].
     pub https_only: bool,
+    /// Checked with [`super::Scaling::check`].
+    pub scaling: super::Scaling,
 }
 
 impl NewApplication {
@@ -118,6 +123,7 @@ impl NewApplication {
             resources: Resources::default(),
             port_bindings: Vec::new(),
             https_only: false,
+            scaling: super::Scaling::default(),
         }
     }
 }
@@ -129,6 +135,9 @@ pub struct AppUpdate {
     pub name: Option<AppName>,
     pub visibility: Option<Visibility>,
     pub https_only: Option<bool>,
+    /// Merged into the app's settings and checked against the server's bounds; the scaler
+    /// follows it (no restart).
+    pub scaling: Option<super::ScalingChange>,
     /// `Some(None)` lets the platform choose the port again.
     pub port: Option<Option<Port>>,
     /// Replaces all env vars.
@@ -151,8 +160,12 @@ pub enum UpdateEffect {
 }
 
 impl AppUpdate {
-    /// `app` with the change applied.
-    pub fn apply(&self, app: &Application) -> Application {
+    /// `app` with the change applied; a scaling change out of `bounds` is refused.
+    pub fn apply(
+        &self,
+        app: &Application,
+        bounds: super::ScalingBounds,
+    ) -> Result<Application, super::ValidationError> {
         let mut next = app.clone();
         if let Some(name) = &self.name {
             next.name = name.clone();
@@ -162,6 +175,9 @@ impl AppUpdate {
         }
         if let Some(h) = self.https_only {
             next.https_only = h;
+        }
+        if let Some(change) = self.scaling {
+            next.scaling = app.scaling.with(change, bounds)?;
         }
         if let Some(port) = self.port {
             next.port = port;
@@ -178,7 +194,7 @@ impl AppUpdate {
         if let Some(language) = self.language {
             next.language = Some(language);
         }
-        next
+        Ok(next)
     }
 
     /// What going from `before` to `after` (= `self.apply(before)`) needs.

@@ -52,6 +52,8 @@ pub enum ValidationError {
     Ports(String),
     #[error("invalid domain: {0}")]
     Domain(String),
+    #[error("invalid scaling: {0}")]
+    Scaling(String),
     #[error("invalid id: {0}")]
     Id(String),
     #[error("invalid timestamp: {0}")]
@@ -76,6 +78,7 @@ impl ValidationError {
             ValidationError::Resources(_) => ErrorCode::InvalidResources,
             ValidationError::Ports(_) => ErrorCode::InvalidPort,
             ValidationError::Domain(_) => ErrorCode::InvalidDomain,
+            ValidationError::Scaling(_) => ErrorCode::InvalidScaling,
             ValidationError::Id(_) => ErrorCode::InvalidId,
             ValidationError::Timestamp(_) => ErrorCode::InvalidTimestamp,
             ValidationError::Limit(_) => ErrorCode::InvalidLimit,

@@ -51,8 +51,7 @@ impl Drain {
         self.wait_all(&[instance.to_owned()], settle, timeout).await
     }
 
-    /// [`Drain::wait`] for several instances leaving together (the replicas of a replaced
-    /// deployment): true once every one of them has drained.
+    /// [`Drain::wait`] for several instances at once (every replica of an app).
     pub async fn wait_all(
         mut self,
         instances: &[String],
@@ -109,7 +108,7 @@ fn note(open: &mut HashMap<(String, String), usize>, instances: &[String], event
     }) = event
         && instances.contains(&instance)
     {
-        open.insert((instance, router), in_flight);
+        open.insert((router, instance), in_flight);
     }
 }
 

@@ -148,10 +148,22 @@ impl Routes {
         // in step within milliseconds; the periodic read may be rare).
         let mut again = tokio::time::interval(RESUBSCRIBE_EVERY);
         again.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Load samples for the scaler: ten a period, a report per active app each period.
+        let report_every = platform.config().scaler.every;
+        let mut sample = tokio::time::interval(report_every / super::load::SAMPLES);
+        sample.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut sampler = super::load::LoadSampler::default();
         loop {
             tokio::select! {
                 _ = &mut shutdown => return,
                 _ = every.tick() => self.resync().await,
+                _ = sample.tick() => {
+                    for report in sampler.sample(&self.inner.id, self.samples(), report_every * 2) {
+                        if let Err(e) = platform.bus().publish(report).await {
+                            tracing::debug!(error = %e, "router: load report not published");
+                        }
+                    }
+                }
                 _ = again.tick(), if events.is_none() => {
                     match platform.bus().subscribe().await {
                         Ok(stream) => {
@@ -171,6 +183,23 @@ impl Routes {
                 },
             }
         }
+    }
+
+    /// Every app's requests in flight now (its live backends together) and its idle time.
+    fn samples(&self) -> Vec<super::load::AppSample> {
+        let state = self.read();
+        state
+            .traffic
+            .iter()
+            .map(|(app, traffic)| super::load::AppSample {
+                app: *app,
+                in_flight: match state.apps.get(app) {
+                    Some(Entry::Live(r)) => r.backends.iter().map(|b| b.in_flight()).sum(),
+                    _ => 0,
+                },
+                idle: traffic.idle_for(),
+            })
+            .collect()
     }
 
     /// Reads every app again (and forgets apps that are gone).

@@ -102,6 +102,22 @@ pub struct Config {
     pub admin_token: String,
     /// How often the router reads every route again, whatever the event bus said.
     pub router_resync_ms: u64,
+    /// The most instances one app may ask for (`scaling.maxInstances`).
+    pub scaling_max_instances: u32,
+    /// The shortest `scaling.idleSeconds` an app may ask for.
+    pub scaling_min_idle_seconds: u32,
+    /// Milliseconds between a router's load reports and the scaler's looks.
+    pub scale_every_ms: u64,
+    /// Requests held per sleeping app while it wakes; more get 503 with Retry-After.
+    pub wake_queue: usize,
+    /// Milliseconds a held request waits for its app to wake before a 503.
+    pub wake_timeout_ms: u64,
+    /// Milliseconds the load must stay above the target before an instance is added.
+    pub scale_up_after_ms: u64,
+    /// Milliseconds the load must stay well below the target before one is removed.
+    pub scale_down_after_ms: u64,
+    /// Milliseconds after a change of the instance count before the next removal.
+    pub scale_cooldown_ms: u64,
     /// `sqlite://…` or `postgres://…`; empty: SQLite in the data dir.
     pub database_url: String,
     /// Key sealing secrets at rest (64 hex digits); empty: `<data-dir>/secret.key`.
@@ -190,6 +206,14 @@ impl Default for Config {
             tls_cert_dir: String::new(),
             admin_token: String::new(),
             router_resync_ms: ms(platform.router.resync_every),
+            scaling_max_instances: platform.scaler.bounds.max_instances,
+            scaling_min_idle_seconds: platform.scaler.bounds.min_idle_seconds,
+            scale_every_ms: ms(platform.scaler.every),
+            wake_queue: platform.scaler.wake_queue,
+            wake_timeout_ms: ms(platform.scaler.wake_timeout),
+            scale_up_after_ms: ms(platform.scaler.up_after),
+            scale_down_after_ms: ms(platform.scaler.down_after),
+            scale_cooldown_ms: ms(platform.scaler.cooldown),
             database_url: String::new(),
             secret_key: String::new(),
             secret_key_previous: Vec::new(),

@@ -18,6 +18,9 @@ pub enum TaskKind {
     Stop,
     Start,
     Delete,
+    /// The scaler changed the instance count (woke the app, put it to sleep, added or removed
+    /// replicas); `progress` says why.
+    Scale,
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +83,8 @@ pub struct UpdateApplicationInput {
     /// `null` follows the branch head again.
     pub commit: MaybeUndefined<String>,
     pub language: Option<Language>,
+    /// Fields left out keep their values; no restart (the scaler follows).
+    pub scaling: Option<super::types::ScalingInput>,
 }
 
 impl UpdateApplicationInput {
@@ -89,6 +94,7 @@ impl UpdateApplicationInput {
             name: self.name.as_deref().map(AppName::parse).transpose().gql()?,
             visibility: self.visibility.map(Into::into),
             https_only: self.https_only,
+            scaling: self.scaling.map(super::types::ScalingInput::change),
             port: match self.port {
                 MaybeUndefined::Undefined => None,
                 MaybeUndefined::Null => Some(None),

@@ -61,6 +61,12 @@ impl MutationRoot {
                 .collect::<Result<Vec<_>, _>>()
                 .gql()?,
             https_only: input.https_only.unwrap_or(false),
+            scaling: paas_core::model::Scaling::default()
+                .with(
+                    input.scaling.unwrap_or_default().change(),
+                    platform.config().scaler.bounds,
+                )
+                .gql()?,
         };
         validate_port_bindings(&new.port_bindings).gql()?;
         let app = platform.create_application(user, new).await.gql()?;

@@ -18,6 +18,9 @@ pub enum AppStatus {
     Running,
     Failed,
     Stopped,
+    /// Scaled to zero after `scaling.idleSeconds` without a request: no instance runs; the
+    /// next request wakes it (`SLEEPING → STARTING → RUNNING`).
+    Sleeping,
     Deleting,
 }
 
@@ -82,6 +85,55 @@ pub struct Resources {
     pub cpu_millis: Option<i32>,
     /// Memory limit in MiB: 16–1048576.
     pub memory_mb: Option<i32>,
+}
+
+/// How many instances the app runs and when it sleeps.
+#[derive(SimpleObject, Clone, Copy)]
+pub struct Scaling {
+    /// Instances kept running; 0 lets the app sleep after `idleSeconds` without requests.
+    pub min_instances: i32,
+    /// The most instances the autoscaler runs (up to the server's cap).
+    pub max_instances: i32,
+    /// Seconds without a request, open websocket or request in flight before a
+    /// `minInstances: 0` app sleeps (at least 10 on a default server).
+    pub idle_seconds: i32,
+    /// Requests in flight per instance the autoscaler aims at.
+    pub target_concurrency: i32,
+}
+
+impl From<model::Scaling> for Scaling {
+    fn from(s: model::Scaling) -> Self {
+        let n = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+        Self {
+            min_instances: n(s.min_instances),
+            max_instances: n(s.max_instances),
+            idle_seconds: n(s.idle_seconds),
+            target_concurrency: n(s.target_concurrency),
+        }
+    }
+}
+
+/// Scaling settings to set; a field left out keeps its value (on create: the default of one
+/// instance that never sleeps). A `maxInstances` left out grows to `minInstances`. Checked:
+/// `0 ≤ minInstances ≤ maxInstances ≤ the server's cap`, `idleSeconds ≥ 10`,
+/// `targetConcurrency ≥ 1` (`INVALID_SCALING`).
+#[derive(InputObject, Clone, Copy, Default)]
+pub struct ScalingInput {
+    pub min_instances: Option<i32>,
+    pub max_instances: Option<i32>,
+    pub idle_seconds: Option<i32>,
+    pub target_concurrency: Option<i32>,
+}
+
+impl ScalingInput {
+    pub fn change(self) -> model::ScalingChange {
+        model::ScalingChange {
+            min_instances: self.min_instances.map(i64::from),
+            max_instances: self.max_instances.map(i64::from),
+            idle_seconds: self.idle_seconds.map(i64::from),
+            target_concurrency: self.target_concurrency.map(i64::from),
+        }
+    }
 }
 
 /// An extra port: `count` consecutive host ports from `hostPort`, the same numbers inside the
@@ -241,6 +293,8 @@ pub struct Application {
     pub visibility: Visibility,
     /// The router answers plain-HTTP requests with a redirect to HTTPS (where it serves HTTPS).
     pub https_only: bool,
+    /// How many instances it runs and when it sleeps.
+    pub scaling: Scaling,
     /// Bumped on every change; pass it back to update without losing another change.
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -395,6 +449,7 @@ impl From<model::Application> for Application {
             },
             visibility: a.visibility.into(),
             https_only: a.https_only,
+            scaling: a.scaling.into(),
             version: a.version,
             created_at: a.created_at,
             updated_at: a.updated_at,
@@ -470,6 +525,8 @@ pub struct CreateApplicationInput {
     pub ports: Option<Vec<PortBinding>>,
     /// Redirect plain-HTTP requests to HTTPS (default false).
     pub https_only: Option<bool>,
+    /// Default: one instance that never sleeps.
+    pub scaling: Option<ScalingInput>,
 }
 
 #[derive(SimpleObject)]

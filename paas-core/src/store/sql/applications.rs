@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::events::StatusEvent;
 use crate::model::{
     AppId, AppName, Application, Branch, CommitId, Deployment, Desired, EnvVars, GitSource, GitUrl,
-    Language, Port, Resources, SourcePolicy, UserId, Visibility,
+    Language, Port, Resources, Scaling, SourcePolicy, UserId, Visibility,
 };
 use crate::secrets::Keyring;
 use crate::status::AppStatus;
@@ -46,6 +46,10 @@ pub struct Model {
     /// JSON array of the port bindings.
     #[sea_orm(column_type = "Text")]
     pub port_bindings: String,
+    pub min_instances: i32,
+    pub max_instances: i32,
+    pub idle_seconds: i32,
+    pub target_concurrency: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -100,6 +104,12 @@ impl TryFrom<Model> for Application {
                 _ => Visibility::Private,
             },
             https_only: m.https_only,
+            scaling: Scaling {
+                min_instances: count("min instances", m.min_instances)?,
+                max_instances: count("max instances", m.max_instances)?,
+                idle_seconds: count("idle seconds", m.idle_seconds)?,
+                target_concurrency: count("target concurrency", m.target_concurrency)?,
+            },
             desired: Desired::parse(&m.desired_state)
                 .ok_or_else(|| corrupt("desired state", &m.desired_state))?,
             status: AppStatus::parse(&m.status).ok_or_else(|| corrupt("status", &m.status))?,
@@ -110,6 +120,11 @@ impl TryFrom<Model> for Application {
             updated_at: m.updated_at,
         })
     }
+}
+
+/// A stored scaling number (never negative unless edited by hand).
+fn count(what: &str, n: i32) -> Result<u32, Error> {
+    u32::try_from(n).map_err(|_| corrupt(what, &n.to_string()))
 }
 
 /// Where an app's env is sealed: the value opens only in this row.
@@ -168,9 +183,18 @@ fn active(app: &Application, with_id: bool) -> ActiveModel {
         port_bindings: Set(
             serde_json::to_string(&app.port_bindings).unwrap_or_else(|_| "[]".into())
         ),
+        min_instances: Set(stored_count(app.scaling.min_instances)),
+        max_instances: Set(stored_count(app.scaling.max_instances)),
+        idle_seconds: Set(stored_count(app.scaling.idle_seconds)),
+        target_concurrency: Set(stored_count(app.scaling.target_concurrency)),
         created_at: Set(app.created_at),
         updated_at: Set(app.updated_at),
     }
+}
+
+/// A scaling number as a column holds it (checked values are far below `i32::MAX`).
+fn stored_count(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
 }
 
 #[async_trait]
