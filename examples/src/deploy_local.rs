@@ -25,8 +25,9 @@ async fn main() -> anyhow::Result<()> {
         println!("{:>9}  {reason}", change.status.as_str());
     })
     .await?;
-    if let Some(endpoint) = &deployed.app.endpoint {
-        println!("running at {} (Ctrl-C stops it)", endpoint.url());
+    let serving = deployed.platform.serving_instances(&deployed.app).await?;
+    for instance in &serving {
+        println!("running at {} (Ctrl-C stops it)", instance.endpoint.url());
     }
     tokio::signal::ctrl_c().await?;
     deployed.stop().await

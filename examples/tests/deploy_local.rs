@@ -71,7 +71,7 @@ async fn the_example_runs_every_loop_of_the_platform() -> anyhow::Result<()> {
     let (platform, user, app) = (&deployed.platform, &deployed.user, &deployed.app);
     assert_eq!(seen.first(), Some(&AppStatus::Pending), "{seen:?}");
     assert_eq!(app.status, AppStatus::Running);
-    let url = app.endpoint.as_ref().context("no endpoint")?.url();
+    let url = live_url(platform, app.id).await?.context("no replica")?;
     assert_eq!(get(&url).await?, "hello from paas\n");
 
     // A redeploy asked for while the app is busy (its lock held, as by another server's
@@ -104,37 +104,42 @@ async fn the_example_runs_every_loop_of_the_platform() -> anyhow::Result<()> {
     .await?;
     let second = current(platform, app.id).await?;
     assert_ne!(second.id, first.id, "the redeploy made a new deployment");
-    let url = platform
-        .app(app.id)
-        .await?
-        .and_then(|a| a.endpoint)
-        .context("no endpoint")?
-        .url();
+    let url = live_url(platform, app.id).await?.context("no replica")?;
     assert_eq!(get(&url).await?, "hello from paas\n");
 
     // The instance is killed behind the platform's back: the supervisor starts it again.
-    let instance = second.instance.clone().context("no instance")?;
+    let instance = second
+        .running()
+        .next()
+        .map(|r| r.id.clone())
+        .context("no instance")?;
     killpg(
         Pid::from_raw(pgid_of(data.path(), &instance)?),
         Signal::SIGKILL,
     )?;
     let restarted = eventually(Duration::from_secs(60), || async {
         let dep = current(platform, app.id).await?;
-        let app = platform.app(app.id).await?.context("app gone")?;
-        Ok(
-            (dep.restarts >= 1 && dep.instance != Some(instance.clone()))
-                .then_some(())
-                .and(app.endpoint.filter(|_| app.status == AppStatus::Running)),
-        )
+        let replaced = dep.restarts >= 1 && dep.running().all(|r| r.id != instance);
+        Ok(match replaced {
+            true => live_url(platform, app.id).await?,
+            false => None,
+        })
     })
     .await?;
-    assert_eq!(get(&restarted.url()).await?, "hello from paas\n");
+    assert_eq!(get(&restarted).await?, "hello from paas\n");
 
     deployed.stop().await?;
     // The app's instance died with the platform.
-    assert!(
-        get(&restarted.url()).await.is_err(),
-        "stopped with the platform"
-    );
+    assert!(get(&restarted).await.is_err(), "stopped with the platform");
     Ok(())
+}
+
+/// The address of the app's first serving replica, while it is `RUNNING`.
+async fn live_url(platform: &paas_core::Platform, app: AppId) -> anyhow::Result<Option<String>> {
+    let app = platform.app(app).await?.context("app gone")?;
+    if app.status != AppStatus::Running {
+        return Ok(None);
+    }
+    let serving = platform.serving_instances(&app).await?;
+    Ok(serving.first().map(|s| s.endpoint.url()))
 }

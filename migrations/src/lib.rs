@@ -13,6 +13,8 @@
 //! - `m20261202_000007_domains.rs`: custom domains routed to apps.
 //! - `m20261202_000008_https_only.rs`: whether an app's plain-HTTP requests go to HTTPS.
 //! - `m20261203_000009_scaling.rs`: how many instances an app runs and when it sleeps.
+//! - `m20261203_000010_replicas.rs`: a deployment's replicas with their addresses (the app's
+//!   single endpoint and the deployment's single instance go).
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -26,6 +28,7 @@ mod m20261201_000006_desired_state;
 mod m20261202_000007_domains;
 mod m20261202_000008_https_only;
 mod m20261203_000009_scaling;
+mod m20261203_000010_replicas;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -43,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_domains::Migration),
             Box::new(m20261202_000008_https_only::Migration),
             Box::new(m20261203_000009_scaling::Migration),
+            Box::new(m20261203_000010_replicas::Migration),
         ]
     }
 }

@@ -64,15 +64,43 @@ pub struct AppRoute {
     pub https_only: bool,
     /// What the router counted for this app (shared by every route of the app).
     pub traffic: Arc<Traffic>,
+    /// Where the next pick starts looking: backends with as few requests in flight take turns.
+    turn: AtomicUsize,
 }
 
 impl AppRoute {
-    /// Takes a place on the backend with the fewest requests in flight, skipping draining
-    /// ones. The place is counted before the backend's draining flag is read, so a drain that
-    /// reads the count after marking the backend either sees this request or this pick sees
-    /// the mark: a request never goes to a backend a drain reported empty.
+    /// A running app's route over `backends` (its replicas).
+    pub fn new(
+        app: AppId,
+        name: AppName,
+        hosts: Vec<Domain>,
+        backends: Vec<Arc<Backend>>,
+        https_only: bool,
+        traffic: Arc<Traffic>,
+    ) -> Self {
+        Self {
+            app,
+            name,
+            hosts,
+            backends,
+            https_only,
+            traffic,
+            turn: AtomicUsize::new(0),
+        }
+    }
+
+    /// Takes a place on the backend with the fewest requests in flight (least outstanding
+    /// requests), skipping draining ones; backends with as few take turns, so that requests
+    /// one after the other spread over every replica. The place is counted before the
+    /// backend's draining flag is read, so a drain that reads the count after marking the
+    /// backend either sees this request or this pick sees the mark: a request never goes to a
+    /// backend a drain reported empty.
     pub fn pick(&self) -> Option<InFlight> {
-        let mut candidates: Vec<&Arc<Backend>> = self.backends.iter().collect();
+        let n = self.backends.len().max(1);
+        let start = self.turn.fetch_add(1, Ordering::Relaxed) % n;
+        let (before, after) = self.backends.split_at(start.min(self.backends.len()));
+        let mut candidates: Vec<&Arc<Backend>> = after.iter().chain(before).collect();
+        // A stable sort: among equals, the turn's order stands.
         candidates.sort_by_key(|b| b.in_flight());
         candidates.into_iter().find_map(|b| {
             let place = b.begin();
@@ -197,4 +225,68 @@ pub trait RouteTable: Send + Sync {
     fn routes(&self) -> Vec<RouteView>;
     /// What was counted for an app, in this router.
     fn traffic(&self, app: AppId) -> Option<Arc<Traffic>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(ports: &[u16]) -> anyhow::Result<AppRoute> {
+        let dep = DeploymentId::new();
+        let backends = ports
+            .iter()
+            .map(|p| Arc::new(Backend::new(format!("r{p}"), dep, "127.0.0.1".into(), *p)))
+            .collect();
+        Ok(AppRoute::new(
+            AppId::new(),
+            AppName::parse("web")?,
+            Vec::new(),
+            backends,
+            false,
+            Arc::default(),
+        ))
+    }
+
+    fn port(p: &InFlight) -> u16 {
+        p.backend().port
+    }
+
+    #[test]
+    fn requests_one_after_the_other_take_turns_over_the_replicas() -> anyhow::Result<()> {
+        let r = route(&[1, 2, 3])?;
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            let p = r.pick().ok_or_else(|| anyhow::anyhow!("no pick"))?;
+            seen.push(port(&p));
+        }
+        assert_eq!(seen, [1, 2, 3, 1, 2, 3]);
+        Ok(())
+    }
+
+    #[test]
+    fn the_least_busy_replica_is_picked_and_a_draining_one_never() -> anyhow::Result<()> {
+        let r = route(&[1, 2, 3])?;
+        // Two requests held on 1, one on 2: the next ones go to 3 until it has as many.
+        let held: Vec<InFlight> = [0, 0, 1]
+            .iter()
+            .map(|i: &usize| r.backends[*i].begin())
+            .collect();
+        let next = r.pick().ok_or_else(|| anyhow::anyhow!("no pick"))?;
+        assert_eq!(port(&next), 3);
+        let after = r.pick().ok_or_else(|| anyhow::anyhow!("no pick"))?;
+        assert!(matches!(port(&after), 2 | 3), "not the busiest");
+        drop((held, next, after));
+
+        // Draining: never picked, however idle it is.
+        r.backends[0].set_draining();
+        for _ in 0..9 {
+            let p = r.pick().ok_or_else(|| anyhow::anyhow!("no pick"))?;
+            assert_ne!(port(&p), 1, "a draining replica was picked");
+        }
+        for b in &r.backends {
+            b.set_draining();
+        }
+        assert!(r.pick().is_none(), "nothing to pick once all drain");
+        Ok(())
+    }
 }

@@ -11,7 +11,7 @@ use futures::StreamExt;
 use paas_core::events::{DrainReport, Event};
 use paas_core::model::{
     AppId, AppName, Application, Branch, Deployment, DeploymentStatus, Domain, Endpoint, GitUrl,
-    NewApplication, SourcePolicy, User, UserId,
+    NewApplication, Replica, SourcePolicy, User, UserId,
 };
 use paas_core::router::drain::Drain;
 use paas_core::router::{Resolution, RouteTable, Routes};
@@ -74,7 +74,7 @@ async fn pending(s: &Setup, name: &str) -> anyhow::Result<(Application, Deployme
     Ok((app, dep))
 }
 
-/// Records `dep` running on `instance` at `127.0.0.1:port`, the app's endpoint switched to it
+/// Records `dep` running one replica `instance` at `127.0.0.1:port`, the app switched to it
 /// (as an instance going live does). No event is published.
 async fn live(
     s: &Setup,
@@ -84,7 +84,14 @@ async fn live(
     port: u16,
 ) -> anyhow::Result<()> {
     dep.status = DeploymentStatus::Running;
-    dep.instance = Some(instance.into());
+    dep.instances = vec![Replica::running(
+        instance.into(),
+        Endpoint {
+            host: "127.0.0.1".into(),
+            port,
+        },
+        Utc::now(),
+    )];
     let store = s.platform.store();
     store.update_deployment(&dep).await?;
     let current = store
@@ -94,10 +101,6 @@ async fn live(
     let mut next = current.clone();
     next.status = AppStatus::Running;
     next.deployment = Some(dep.id);
-    next.endpoint = Some(Endpoint {
-        host: "127.0.0.1".into(),
-        port,
-    });
     store.update_app(&next, current.version, None).await?;
     Ok(())
 }

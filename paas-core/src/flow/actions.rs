@@ -309,8 +309,8 @@ impl Platform {
             self.set_status(app.id, AppStatus::Deleting, None).await?;
         }
         for dep in self.store().deployments_of(app.id).await? {
-            if let Some(instance) = &dep.instance {
-                self.runtime().remove(instance).await?;
+            for replica in &dep.instances {
+                self.runtime().remove(&replica.id).await?;
             }
             if let Some(image) = &dep.image {
                 self.images().remove_image(image).await?;

@@ -63,13 +63,13 @@ impl Platform {
         Ok(apps)
     }
 
-    /// What the app's live instance uses now, where the runtime measures it.
+    /// What the app's first live replica uses now, where the runtime measures it.
     pub async fn stats(&self, app: &Application) -> Result<Option<crate::runtime::InstanceStats>> {
         let Some(dep) = self.live_deployment(app.id, None).await? else {
             return Ok(None);
         };
-        match dep.instance {
-            Some(instance) => self.runtime().stats(&instance).await,
+        match dep.running().next() {
+            Some(replica) => self.runtime().stats(&replica.id).await,
             None => Ok(None),
         }
     }
@@ -150,7 +150,8 @@ impl Platform {
             match written {
                 Ok(saved) => {
                     self.cache().put_app(&saved).await;
-                    let rerouted = saved.endpoint != current.endpoint
+                    // A deployment written with the app may carry new replicas.
+                    let rerouted = new_deployment.is_some()
                         || saved.deployment != current.deployment
                         || saved.https_only != current.https_only;
                     if let Some(event) = event {

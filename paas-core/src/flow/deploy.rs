@@ -13,7 +13,9 @@ use tokio::net::TcpStream;
 
 use super::consume::{Attempts, STEP_WAIT, Step, Work, run_steps};
 use crate::error::{Error, Result};
-use crate::model::{AppId, Application, Deployment, DeploymentId, DeploymentStatus};
+use crate::events::Event;
+use crate::lock::LockKey;
+use crate::model::{AppId, Application, Deployment, DeploymentId, DeploymentStatus, Replica};
 use crate::platform::Platform;
 use crate::queue::{Message, Topic};
 use crate::router::drain::Drain;
@@ -22,6 +24,9 @@ use crate::status::AppStatus;
 
 /// How often a starting instance is probed.
 const PROBE_EVERY: Duration = Duration::from_millis(25);
+
+/// How long removed replicas wait for their app's lock to be forgotten on their deployment.
+const FORGET_WAIT: Duration = Duration::from_secs(120);
 
 impl Platform {
     /// Runs the deployer until `shutdown` completes.
@@ -53,8 +58,10 @@ impl Platform {
         .await
     }
 
-    /// Starts a built deployment: app `Starting`, up to N starts, then `Running` or `Failed`.
-    /// A running app keeps serving from its live deployment until the new one answers.
+    /// Starts a built deployment: app `Starting`, as many replicas as the live deployment runs
+    /// (at least `minInstances`, at least one; up to N starts each), then `Running` or
+    /// `Failed`. A running app keeps serving from its live deployment until every new replica
+    /// answers; then the route switches to all of them at once and the old ones drain.
     #[tracing::instrument(skip(self), err)]
     pub(crate) async fn start_deployment(&self, app_id: AppId, dep_id: DeploymentId) -> Result<()> {
         let Some(mut dep) = self.store().deployment(dep_id).await? else {
@@ -81,11 +88,13 @@ impl Platform {
         dep.status = DeploymentStatus::Starting;
         self.store().update_deployment(&dep).await?;
         self.track(dep.id, "starting", None).await?;
-        match self.launch(&app, &mut dep).await? {
-            Ok(instance) => {
+        let ran = live.as_ref().map_or(0, |d| d.running().count());
+        let count = self.replicas_wanted(&app, ran);
+        match self.launch_replicas(&app, &mut dep, count).await? {
+            Ok(started) => {
                 // Listening for the routers' drain reports before the route switches.
                 let drain = Drain::watch(self).await;
-                self.went_live(&app, &mut dep, instance).await?;
+                self.went_live(&app, &mut dep, started).await?;
                 if let Some(old) = live {
                     self.retire(old, drain).await?;
                 }
@@ -123,63 +132,119 @@ impl Platform {
         }
     }
 
-    /// Records a started instance: deployment and app `RUNNING`, the endpoint switched to it,
-    /// its task done. The deployment (with its instance) and the app (with the instance's
-    /// address) are written in one transaction: a router never pairs one instance's id with
-    /// another's address.
+    /// Records started instances: deployment and app `RUNNING`, the route switched to them
+    /// (the deployment's replicas that were running drain; one restarted in place keeps its
+    /// id and is simply replaced), the task done. The deployment (with its replicas and their
+    /// addresses) and the app are written in one transaction. Returns the draining replicas:
+    /// the caller removes them once drained ([`Platform::remove_drained`]).
     pub(crate) async fn went_live(
         &self,
         app: &Application,
         dep: &mut Deployment,
-        instance: Instance,
-    ) -> Result<()> {
+        started: Vec<Instance>,
+    ) -> Result<Vec<String>> {
+        let now = chrono::Utc::now();
+        dep.instances
+            .retain(|r| !started.iter().any(|i| i.id == r.id));
+        let draining = dep.drain_running();
+        for instance in &started {
+            tracing::info!(app_id = %app.id, url = %instance.endpoint.url(), "instance live");
+        }
+        dep.instances.extend(
+            started
+                .into_iter()
+                .map(|i| Replica::running(i.id, i.endpoint, now)),
+        );
         dep.status = DeploymentStatus::Running;
-        dep.instance = Some(instance.id.clone());
-        dep.started_at = Some(chrono::Utc::now());
+        dep.started_at = Some(now);
         dep.error = None;
         self.update_app_adding(app.id, dep, |a| {
             a.status = AppStatus::Running;
             a.status_reason = None;
             a.deployment = Some(dep.id);
-            a.endpoint = Some(instance.endpoint.clone());
             Ok(())
         })
         .await?;
-        tracing::info!(app_id = %app.id, url = %instance.endpoint.url(), "application running");
-        self.track(dep.id, "", Some(None)).await
+        tracing::info!(app_id = %app.id, replicas = dep.running().count(), "application running");
+        self.track(dep.id, "", Some(None)).await?;
+        Ok(draining)
     }
 
-    /// Marks a replaced deployment stopped and removes its instance once the routers have
-    /// drained it (requests and websockets in flight on it finished, or the drain timeout).
+    /// Marks a replaced deployment stopped and removes its replicas once the routers have
+    /// drained them (requests and websockets in flight on them finished, or the drain timeout).
     pub(crate) async fn retire(&self, mut old: Deployment, drain: Drain) -> Result<()> {
         old.status = DeploymentStatus::Stopped;
-        self.store().update_deployment(&old).await?;
-        if let Some(instance) = old.instance.clone() {
-            self.remove_drained(old.app_id, instance, drain);
-        }
+        let draining = old.drain_running();
+        self.write_replicas(&old).await?;
+        self.remove_drained(old.app_id, old.id, draining, drain);
         Ok(())
     }
 
-    /// Removes `instance` in the background once `drain` says no router uses it any more.
-    pub(crate) fn remove_drained(&self, app: AppId, instance: String, drain: Drain) {
+    /// Stores `dep` with its replicas and tells the routers to read the app's route again.
+    pub(crate) async fn write_replicas(&self, dep: &Deployment) -> Result<()> {
+        self.store().update_deployment(dep).await?;
+        self.bus().publish(Event::RouteChanged(dep.app_id)).await
+    }
+
+    /// Removes the replicas `instances` of deployment `dep` in the background once `drain` says
+    /// no router uses them any more, then forgets them on the deployment (under the app's lock,
+    /// so no other writer of the deployment loses the change; a lock that stays busy leaves
+    /// them listed until the recovery at the next start forgets them).
+    pub(crate) fn remove_drained(
+        &self,
+        app: AppId,
+        dep: DeploymentId,
+        instances: Vec<String>,
+        drain: Drain,
+    ) {
+        if instances.is_empty() {
+            return;
+        }
         let platform = self.clone();
         tokio::spawn(async move {
             let config = platform.config();
             let drained = drain
-                .wait(&instance, config.router.drain_settle, config.drain)
+                .wait_all(&instances, config.router.drain_settle, config.drain)
                 .await;
             let how = if drained {
                 "drained"
             } else {
                 "drain timeout passed"
             };
-            platform
-                .system_log(app, None, format!("instance {instance} removed ({how})"))
-                .await;
-            if let Err(e) = platform.runtime().remove(&instance).await {
-                tracing::warn!(%instance, error = %e, "could not remove a replaced instance");
+            for instance in &instances {
+                platform
+                    .system_log(app, None, format!("instance {instance} removed ({how})"))
+                    .await;
+                if let Err(e) = platform.runtime().remove(instance).await {
+                    tracing::warn!(%instance, error = %e, "could not remove a replaced instance");
+                }
+            }
+            if let Err(e) = platform.forget_replicas(app, dep, &instances).await {
+                tracing::warn!(app_id = %app, error = %e, "removed replicas still listed");
             }
         });
+    }
+
+    /// Forgets removed replicas on their deployment, under the app's lock.
+    async fn forget_replicas(&self, app: AppId, dep: DeploymentId, ids: &[String]) -> Result<()> {
+        let key = LockKey::App(app);
+        let lease = self
+            .locks()
+            .acquire(&key, "forgetting removed replicas", FORGET_WAIT)
+            .await?;
+        let work = async {
+            if let Some(mut d) = self.store().deployment(dep).await? {
+                let mut changed = false;
+                for id in ids {
+                    changed |= d.forget(id);
+                }
+                if changed {
+                    self.store().update_deployment(&d).await?;
+                }
+            }
+            Ok(())
+        };
+        self.locks().hold(lease, work).await
     }
 
     async fn start_once(&self, app: &Application, dep: &Deployment) -> Result<Instance> {

@@ -4,7 +4,7 @@
 //! Expected flow of a stop: check (a stopped app answers `ALREADY_STOPPED`) → take the app's lock
 //! (a deployment in flight makes it busy) → record `Desired::Stopped` first, so that crash
 //! supervision leaves the app alone from then on → remove its instances in the background,
-//! under the same lock → `STOPPED`, no endpoint. A stopped app stays stopped across restarts of
+//! under the same lock (each out of the route before it goes) → `STOPPED`. A stopped app stays stopped across restarts of
 //! the server; recovery finishes a stop the server died in.
 //!
 //! Expected flow of a start: check (only a `STOPPED` app with a built image: `NOT_STOPPED`,
@@ -71,14 +71,18 @@ impl Platform {
                 dep.status,
                 DeploymentStatus::Running | DeploymentStatus::Starting
             );
-            if !live {
+            if !live && dep.instances.is_empty() {
                 continue;
             }
-            if let Some(instance) = dep.instance.take() {
-                self.runtime().remove(&instance).await?;
+            // Out of the route first, then gone.
+            let replicas = std::mem::take(&mut dep.instances);
+            if live {
+                dep.status = DeploymentStatus::Stopped;
             }
-            dep.status = DeploymentStatus::Stopped;
-            self.store().update_deployment(&dep).await?;
+            self.write_replicas(&dep).await?;
+            for replica in replicas {
+                self.runtime().remove(&replica.id).await?;
+            }
         }
         // Instances nothing records any more (a replaced one still draining, an interrupted
         // start) go too: a stopped app runs nothing.
@@ -90,7 +94,6 @@ impl Platform {
         self.update_app(app_id, |a| {
             a.status = AppStatus::Stopped;
             a.status_reason = Some("stopped by a user".into());
-            a.endpoint = None;
             Ok(())
         })
         .await?;

@@ -3,15 +3,16 @@
 //! Expected flow (under the `task:reconcile` lock, so two servers starting together do not both
 //! recover; each app under its own lock, which a dead holder loses when its lease runs out):
 //! - an app being deleted is deleted;
-//! - an app the user wants running ([`Desired::Running`]) whose instance is gone is started
-//!   again: a `RUNNING` one (killed with the platform, or stopped by its Ctrl-C), and a `STOPPED`
+//! - an app the user wants running ([`Desired::Running`]) with a replica gone has its replicas
+//!   started again (as many as it ran): a `RUNNING` one (killed with the platform, or stopped by its Ctrl-C), and a `STOPPED`
 //!   one that an earlier version of the platform recorded so when it shut down;
 //! - an app a user stopped ([`Desired::Stopped`]) stays stopped, and a stop that was under way
 //!   is finished;
 //! - an app in `PENDING`/`BUILDING`/`STARTING` is resumed: with a queue that lost its messages
 //!   (in memory) its build is queued again, with a durable queue the request is still there and
 //!   another worker takes it over; a start that was under way is run again;
-//! - instances of a known app that nothing records (an interrupted start) are removed;
+//! - instances of a known app that nothing records (an interrupted start), and draining
+//!   replicas whose removal died with the last run, are removed;
 //! - tasks that were running when the platform died are failed with the reason.
 
 use std::time::Duration;
@@ -20,7 +21,7 @@ use futures::future::join_all;
 
 use crate::error::{Error, Result};
 use crate::lock::LockKey;
-use crate::model::{Application, DeploymentStatus, Desired};
+use crate::model::{Application, DeploymentStatus, Desired, Replica, ReplicaState};
 use crate::platform::Platform;
 use crate::runtime::InstanceState;
 use crate::status::AppStatus;
@@ -120,10 +121,24 @@ impl Platform {
             return Ok((true, 0));
         }
         let live = self.live_deployment(app.id, None).await?;
-        let live_instance = live.as_ref().and_then(|d| d.instance.clone());
+        // The live deployment's replicas stay (crashed ones are restarted below); draining
+        // ones whose removal died with the last run go, as do instances nothing records.
+        let keep: Vec<Replica> = live
+            .iter()
+            .flat_map(|d| d.instances.iter())
+            .filter(|r| r.state != ReplicaState::Draining)
+            .cloned()
+            .collect();
+        for mut dep in self.store().deployments_of(app.id).await? {
+            let before = dep.instances.len();
+            dep.instances.retain(|r| keep.contains(r));
+            if dep.instances.len() != before {
+                self.write_replicas(&dep).await?;
+            }
+        }
         let mut orphans = 0;
         for known in self.runtime().instances().await? {
-            if known.app == app.id && Some(&known.id) != live_instance.as_ref() {
+            if known.app == app.id && !keep.iter().any(|r| r.id == known.id) {
                 self.runtime().remove(&known.id).await?;
                 orphans += 1;
             }
@@ -159,21 +174,21 @@ impl Platform {
             return Ok((false, orphans));
         };
         let resumed = match (app.status, dep.status) {
-            (AppStatus::Running, _) => match (&live, &live_instance) {
-                (Some(live), Some(instance))
-                    if self.runtime().inspect(instance).await? == InstanceState::Running =>
-                {
-                    // Adopted: its output goes on into the log where the last run stopped.
-                    self.collect_output(app.id, live.id, instance);
+            (AppStatus::Running, _) => match &live {
+                Some(live) if self.all_answering(&keep).await? => {
+                    // Adopted: their output goes on into the log where the last run stopped.
+                    for r in &keep {
+                        self.collect_output(app.id, live.id, &r.id);
+                    }
                     false
                 }
-                (Some(live), _) => {
-                    let why = "its instance was gone when the platform started again";
+                Some(live) => {
+                    let why = "an instance was gone when the platform started again";
                     self.restart_instance(app.id, live.id, Some(why.into()))
                         .await?;
                     true
                 }
-                (None, _) => false,
+                None => false,
             },
             (_, DeploymentStatus::Queued | DeploymentStatus::Building) if !durable => {
                 self.request_build(app.id, dep.id).await?;
@@ -201,6 +216,19 @@ impl Platform {
             _ => false,
         };
         Ok((resumed, orphans))
+    }
+
+    /// Whether every one of `replicas` (at least one) is routed and running.
+    async fn all_answering(&self, replicas: &[Replica]) -> Result<bool> {
+        if replicas.is_empty() {
+            return Ok(false);
+        }
+        for r in replicas {
+            if !r.is_running() || self.runtime().inspect(&r.id).await? != InstanceState::Running {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Fails tasks recorded as running whose app nobody holds: they died with the platform.

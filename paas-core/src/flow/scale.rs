@@ -309,30 +309,12 @@ impl Platform {
 impl Platform {
     /// Forgets the instances of deployment `dep` (removed by the caller): it stays the app's
     /// live deployment, with nothing running.
-    async fn forget_instances(&self, app: AppId, dep: crate::model::DeploymentId) -> Result<()> {
+    async fn forget_instances(&self, _app: AppId, dep: crate::model::DeploymentId) -> Result<()> {
         if let Some(mut d) = self.store().deployment(dep).await? {
-            d.instance = None;
-            self.store().update_deployment(&d).await?;
+            d.instances.clear();
+            self.write_replicas(&d).await?;
         }
-        self.update_app(app, |a| {
-            a.endpoint = None;
-            Ok(())
-        })
-        .await?;
         Ok(())
-    }
-
-    /// Runs `count` instances of the app's live deployment; returns how many run. The caller
-    /// holds the app's lock.
-    ///
-    /// One instance per deployment until replicas land: any other count is refused.
-    pub(crate) async fn scale_to(&self, app: AppId, count: u32, reason: &str) -> Result<u32> {
-        if count == 1 {
-            return Ok(1);
-        }
-        Err(crate::error::Error::runtime(format!(
-            "cannot run {count} instances of {app} ({reason}): one instance per app on this server"
-        )))
     }
 }
 

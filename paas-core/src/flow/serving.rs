@@ -1,17 +1,16 @@
-//! Which instance serves an app now: what routers send requests to and what operators see
+//! Which replicas serve an app now: what routers send requests to and what operators see
 //! (`Application.instances`).
 //!
-//! The app's endpoint is the address of its live instance; the instance itself is recorded on
-//! a deployment. The two are written together when an instance goes live
-//! ([`Platform::went_live`] puts the deployment and the app in one transaction), so a reader
-//! pairs them without a window in which an address is taken for another instance's.
+//! A deployment records its replicas with their addresses ([`crate::model::Replica`]), so one
+//! read of an app's deployments says where it answers: no pairing of rows written apart.
 //!
-//! Expected states: the app's current deployment holds the live instance (`RUNNING`, or
-//! `STARTING` while a restart brings up its replacement); or the current deployment is still
-//! being built or started and an older one, still `RUNNING`, serves until the switch.
+//! Expected states: the app's current deployment holds the live replicas (`RUNNING`, or
+//! `STARTING` while a restart brings up their replacements); or the current deployment is still
+//! being built or started and an older one, still `RUNNING`, serves until the switch. Only
+//! `Running` replicas are routed: a draining or crashed one takes no new request.
 
 use crate::error::Result;
-use crate::model::{Application, DeploymentId, DeploymentStatus, Endpoint};
+use crate::model::{Application, Deployment, DeploymentId, DeploymentStatus, Replica};
 use crate::platform::Platform;
 use crate::status::AppStatus;
 
@@ -22,47 +21,50 @@ pub struct ServingInstance {
     pub instance: String,
     pub deployment: DeploymentId,
     /// Its own address (the router's backend).
-    pub endpoint: Endpoint,
+    pub endpoint: crate::model::Endpoint,
+}
+
+/// A replica of one of an app's deployments, as operators see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedReplica {
+    pub deployment: DeploymentId,
+    pub replica: Replica,
 }
 
 impl Platform {
-    /// The instances serving `app` now (none while it is not running).
-    ///
-    /// The app's endpoint and its deployments are two reads: an instance going live between
-    /// them would pair one instance's id with another's address. So the app is read again after
-    /// the deployments, and the pair is taken only when the app did not change in between.
+    /// The replicas serving `app` now (none while it is not running).
     pub async fn serving_instances(&self, app: &Application) -> Result<Vec<ServingInstance>> {
-        let mut app = app.clone();
-        for _ in 0..SNAPSHOT_TRIES {
-            let deployments = self.store().deployments_of(app.id).await?;
-            let Some(now) = self.store().app(app.id).await? else {
-                return Ok(Vec::new());
-            };
-            if now.version == app.version {
-                return Ok(serving(&app, &deployments));
-            }
-            app = now;
+        if !matches!(app.status, AppStatus::Running | AppStatus::Starting) {
+            return Ok(Vec::new());
         }
-        Err(crate::error::Error::Storage(
-            format!("application {} kept changing while read", app.id).into(),
-        ))
+        let deployments = self.store().deployments_of(app.id).await?;
+        Ok(serving(app, &deployments))
+    }
+
+    /// Every replica of `app`'s deployments: the routed ones, then those leaving (draining or
+    /// crashed), oldest first within each.
+    pub async fn replicas_of(&self, app: &Application) -> Result<Vec<ListedReplica>> {
+        let deployments = self.store().deployments_of(app.id).await?;
+        let mut all: Vec<ListedReplica> = deployments
+            .iter()
+            .rev()
+            .flat_map(|d| {
+                d.instances.iter().map(|r| ListedReplica {
+                    deployment: d.id,
+                    replica: r.clone(),
+                })
+            })
+            .collect();
+        all.sort_by_key(|l| !l.replica.is_running());
+        Ok(all)
     }
 }
 
-/// Reads of an app and its deployments before giving up on a consistent pair.
-const SNAPSHOT_TRIES: usize = 8;
-
-/// The instance serving `app`, given its deployments as they were at `app`'s version.
-fn serving(app: &Application, deployments: &[crate::model::Deployment]) -> Vec<ServingInstance> {
-    let Some(endpoint) = &app.endpoint else {
-        return Vec::new();
-    };
-    if !matches!(app.status, AppStatus::Running | AppStatus::Starting) {
-        return Vec::new();
-    }
-    let current = deployments.iter().find(|d| {
+/// The running replicas serving `app`, given its deployments (newest first).
+fn serving(app: &Application, deployments: &[Deployment]) -> Vec<ServingInstance> {
+    let routed = |d: &&Deployment| d.running().next().is_some();
+    let current = deployments.iter().filter(routed).find(|d| {
         Some(d.id) == app.deployment
-            && d.instance.is_some()
             && matches!(
                 d.status,
                 DeploymentStatus::Running | DeploymentStatus::Starting
@@ -72,16 +74,17 @@ fn serving(app: &Application, deployments: &[crate::model::Deployment]) -> Vec<S
     let serving = current.or_else(|| {
         deployments
             .iter()
-            .find(|d| d.status == DeploymentStatus::Running && d.instance.is_some())
+            .filter(routed)
+            .find(|d| d.status == DeploymentStatus::Running)
     });
     serving
-        .and_then(|d| {
-            d.instance.clone().map(|instance| ServingInstance {
-                instance,
+        .into_iter()
+        .flat_map(|d| {
+            d.running().map(|r| ServingInstance {
+                instance: r.id.clone(),
                 deployment: d.id,
-                endpoint: endpoint.clone(),
+                endpoint: r.endpoint.clone(),
             })
         })
-        .into_iter()
         .collect()
 }

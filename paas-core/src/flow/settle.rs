@@ -41,8 +41,8 @@ impl Platform {
             // Running on paper while the app is not: an instance nobody will route to.
             let stray = dep.status == DeploymentStatus::Running && app.status != AppStatus::Running;
             if dep.in_flight() || stray {
-                if let Some(instance) = dep.instance.take() {
-                    self.runtime().remove(&instance).await?;
+                for replica in std::mem::take(&mut dep.instances) {
+                    self.runtime().remove(&replica.id).await?;
                 }
                 tracing::warn!(app_id = %app_id, deployment = %dep_id, %reason, "settling after an error");
                 self.fail_deployment(&mut dep, reason.clone()).await?;

@@ -19,7 +19,7 @@ use chrono::Utc;
 use super::deploy::exit_reason;
 use crate::error::Result;
 use crate::lock::LockKey;
-use crate::model::{AppId, DeploymentId, DeploymentStatus, Desired};
+use crate::model::{AppId, DeploymentId, DeploymentStatus, Desired, Replica, ReplicaState};
 use crate::platform::Platform;
 use crate::router::drain::Drain;
 use crate::runtime::InstanceState;
@@ -27,13 +27,26 @@ use crate::status::AppStatus;
 use crate::task::{Task, TaskKind};
 
 impl Platform {
-    /// Replaces the instance of deployment `dep_id` with a new one: app `STARTING`, the old
-    /// instance removed, up to N starts, then `RUNNING` or `FAILED`. The caller holds the lock.
+    /// Replaces the replicas of deployment `dep_id` with new ones (as many as it ran, at least
+    /// one): app `STARTING`, up to N starts each, then `RUNNING` or `FAILED`. Replicas that
+    /// still answer serve until the new ones answer, then drain; crashed ones are removed first.
+    /// The caller holds the lock.
     pub(crate) async fn restart_instance(
         &self,
         app_id: AppId,
         dep_id: DeploymentId,
         reason: Option<String>,
+    ) -> Result<()> {
+        self.restart_replicas(app_id, dep_id, reason, None).await
+    }
+
+    /// [`Platform::restart_instance`] bringing up `count` replicas (`None`: as many as ran).
+    pub(crate) async fn restart_replicas(
+        &self,
+        app_id: AppId,
+        dep_id: DeploymentId,
+        reason: Option<String>,
+        count: Option<usize>,
     ) -> Result<()> {
         let Some(mut dep) = self.store().deployment(dep_id).await? else {
             return Ok(());
@@ -48,90 +61,99 @@ impl Platform {
                 })
                 .await?;
         }
-        if let Some(old) = dep.instance.clone() {
+        // The replicas to replace: the routed ones and the crashed ones (draining ones are on
+        // their way out already).
+        let old: Vec<Replica> = dep
+            .instances
+            .iter()
+            .filter(|r| r.state != ReplicaState::Draining)
+            .cloned()
+            .collect();
+        let count = count.unwrap_or_else(|| self.replicas_wanted(&app, old.len()));
+        if !old.is_empty() {
             match self.in_place(&app, &mut dep, &old).await {
                 Ok(true) => return Ok(()),
                 Ok(false) => {}
                 Err(e) => {
-                    tracing::info!(instance = %old, error = %e, "no restart in place; replacing it");
+                    tracing::info!(app_id = %app_id, error = %e, "no restart in place; replacing");
                 }
             }
         }
-        // Make before break: an old instance that still answers keeps serving (and stays
-        // recorded on the deployment, so routers keep finding it) until the new one answers,
-        // then drains; a dead one (a crash) is removed first.
-        let old = dep.instance.clone();
-        let serving = match &old {
-            Some(old) => matches!(
-                self.runtime().inspect(old).await,
+        // Make before break: replicas that still answer keep serving (and stay recorded, so
+        // routers keep finding them) until the new ones answer, then drain; dead ones go first.
+        let mut serving = Vec::new();
+        for r in old.iter().filter(|r| r.is_running()) {
+            if matches!(
+                self.runtime().inspect(&r.id).await,
                 Ok(InstanceState::Running)
-            ),
-            None => false,
-        };
-        if let Some(dead) = &old
-            && !serving
-        {
-            // No router sends to a dead instance while the new one starts.
-            app = self.forget_endpoint(app_id).await?;
-            self.runtime().remove(dead).await?;
-            dep.instance = None;
+            ) {
+                serving.push(r.id.clone());
+            }
+        }
+        let dead: Vec<String> = old
+            .iter()
+            .map(|r| r.id.clone())
+            .filter(|id| !serving.contains(id))
+            .collect();
+        if !dead.is_empty() {
+            // No router sends to a dead instance while the new ones start.
+            for id in &dead {
+                dep.forget(id);
+            }
+            self.write_replicas(&dep).await?;
+            for id in &dead {
+                self.runtime().remove(id).await?;
+            }
         }
         dep.status = DeploymentStatus::Starting;
         dep.start_attempts = 0;
         dep.error = None;
         self.store().update_deployment(&dep).await?;
-        match self.launch(&app, &mut dep).await? {
-            Ok(instance) => {
+        match self.launch_replicas(&app, &mut dep, count).await? {
+            Ok(started) => {
                 // Listening for the routers' drain reports before the route switches.
                 let drain = Drain::watch(self).await;
-                self.went_live(&app, &mut dep, instance).await?;
-                if let Some(old) = old
-                    && serving
-                {
-                    self.remove_drained(app_id, old, drain);
-                }
+                let draining = self.went_live(&app, &mut dep, started).await?;
+                self.remove_drained(app_id, dep.id, draining, drain);
                 Ok(())
             }
             Err(reason) => {
-                if let Some(old) = old
-                    && serving
-                {
-                    self.forget_endpoint(app_id).await?;
-                    self.runtime().remove(&old).await?;
-                    dep.instance = None;
+                if !serving.is_empty() {
+                    for id in &serving {
+                        dep.forget(id);
+                    }
+                    self.write_replicas(&dep).await?;
+                    for id in &serving {
+                        self.runtime().remove(id).await?;
+                    }
                 }
                 self.fail_deployment(&mut dep, reason).await
             }
         }
     }
 
-    /// Clears the app's endpoint: routers stop sending to its instance (they answer 503).
-    async fn forget_endpoint(&self, app_id: AppId) -> Result<crate::model::Application> {
-        self.update_app(app_id, |a| {
-            a.endpoint = None;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Restarts the instance where it is, if the runtime can; true once it answers again.
+    /// Restarts the replicas where they are, if the runtime can; true once they answer again.
     async fn in_place(
         &self,
         app: &crate::model::Application,
         dep: &mut crate::model::Deployment,
-        old: &str,
+        old: &[Replica],
     ) -> Result<bool> {
-        let Some(instance) = self.runtime().restart(old).await? else {
-            return Ok(false);
-        };
-        self.system_log(
-            app.id,
-            Some(dep.id),
-            format!("instance {old} restarted in place"),
-        )
-        .await;
-        self.wait_ready(&instance).await?;
-        self.went_live(app, dep, instance).await?;
+        let mut restarted = Vec::new();
+        for r in old {
+            let Some(instance) = self.runtime().restart(&r.id).await? else {
+                return Ok(false);
+            };
+            self.system_log(
+                app.id,
+                Some(dep.id),
+                format!("instance {} restarted in place", r.id),
+            )
+            .await;
+            self.wait_ready(&instance).await?;
+            restarted.push(instance);
+        }
+        self.went_live(app, dep, restarted).await?;
         Ok(true)
     }
 
@@ -154,8 +176,8 @@ impl Platform {
         }
     }
 
-    /// Looks at every running app's live instance once; a crashed one is handled in the
-    /// background under its app's lock. Returns how many crashes it took on.
+    /// Looks at every running app's live replicas once; a crash is handled in the background
+    /// under its app's lock. Returns how many crashes it took on.
     pub async fn supervise_step(&self) -> Result<usize> {
         let mut taken = 0;
         for app in self.store().apps_in_status(&[AppStatus::Running]).await? {
@@ -165,10 +187,14 @@ impl Platform {
             let Some(mut dep) = self.live_deployment(app.id, None).await? else {
                 continue;
             };
-            let Some(instance) = dep.instance.clone() else {
-                continue;
-            };
-            if self.runtime().inspect(&instance).await? == InstanceState::Running {
+            let mut crashed = false;
+            for r in dep.running() {
+                if self.runtime().inspect(&r.id).await? != InstanceState::Running {
+                    crashed = true;
+                    break;
+                }
+            }
+            if !crashed {
                 if dep.restarts > 0 && self.ran_steadily(dep.started_at) {
                     dep.restarts = 0;
                     self.store().update_deployment(&dep).await?;
@@ -207,7 +233,9 @@ impl Platform {
         since.is_some_and(|t| Utc::now() - t >= steady)
     }
 
-    /// Counts a crash and restarts after the backoff, or fails the app after too many.
+    /// Counts a crash and restarts after the backoff, or fails the app after too many. A
+    /// replica that crashed while others still answer is replaced alone
+    /// ([`Platform::replace_crashed`]) and the app stays `RUNNING`.
     #[tracing::instrument(skip(self), err)]
     async fn handle_crash(&self, app_id: AppId, dep_id: DeploymentId) -> Result<()> {
         // Looked at again under the lock: a task may have changed things since.
@@ -219,19 +247,33 @@ impl Platform {
         if !running || app.desired == Desired::Stopped {
             return Ok(());
         }
-        let Some(instance) = dep.instance.clone() else {
+        let mut dead = Vec::new();
+        let mut alive = 0;
+        for r in dep.running() {
+            match self.runtime().inspect(&r.id).await? {
+                InstanceState::Running => alive += 1,
+                state => dead.push((r.id.clone(), state)),
+            }
+        }
+        let Some((_, state)) = dead.first() else {
             return Ok(());
         };
-        let state = self.runtime().inspect(&instance).await?;
-        if state == InstanceState::Running {
-            return Ok(());
+        let why = exit_reason(state);
+        // Out of the route at once: no router sends to a dead instance from here on.
+        for r in &mut dep.instances {
+            if dead.iter().any(|(id, _)| *id == r.id) {
+                r.state = ReplicaState::Crashed;
+            }
         }
-        let why = exit_reason(&state);
+        self.write_replicas(&dep).await?;
         let crashes = if self.ran_steadily(dep.started_at) {
             1
         } else {
             dep.restarts + 1
         };
+        if alive > 0 {
+            return self.replace_crashed(&app, dep, crashes, &why).await;
+        }
         let policy = self.config().crash_restart;
         let mut task = Task::running(app.id, app.owner, TaskKind::Restart, "after a crash");
         task.deployment = Some(dep.id);
@@ -242,11 +284,13 @@ impl Platform {
                 "the app crashed {crashes} times in a row, the platform stopped restarting it; \
                  the last time {why}"
             );
-            self.runtime().remove(&instance).await?;
-            dep.instance = None;
+            for (id, _) in &dead {
+                self.runtime().remove(id).await?;
+                dep.forget(id);
+            }
             dep.status = DeploymentStatus::Failed;
             dep.error = Some(reason.clone());
-            self.store().update_deployment(&dep).await?;
+            self.write_replicas(&dep).await?;
             self.set_status(app.id, AppStatus::Failed, Some(reason.clone()))
                 .await?;
             tracing::warn!(app_id = %app.id, crashes, "crash loop: application failed");
@@ -261,12 +305,9 @@ impl Platform {
             delay.as_secs_f64()
         );
         tracing::info!(app_id = %app.id, %reason, "restarting a crashed instance");
-        // STARTING with no endpoint: routers answer 503 instead of sending to a dead instance
-        // during the backoff.
         self.update_app(app.id, |a| {
             a.status = AppStatus::Starting;
             a.status_reason = Some(reason.clone());
-            a.endpoint = None;
             Ok(())
         })
         .await?;

@@ -16,19 +16,6 @@ pub enum Visibility {
     Public,
 }
 
-/// Where a running app answers.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Endpoint {
-    pub host: String,
-    pub port: u16,
-}
-
-impl Endpoint {
-    pub fn url(&self) -> String {
-        format!("http://{}:{}/", self.host, self.port)
-    }
-}
-
 /// An application: a repository and branch the platform keeps built and running. Serde is for
 /// caches (they hold what the store returned).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -57,9 +44,9 @@ pub struct Application {
     pub status: AppStatus,
     /// Why the app is in its status (the error of a `Failed` app).
     pub status_reason: Option<String>,
-    /// The deployment that is (or is becoming) the live one.
+    /// The deployment that is (or is becoming) the live one. Its instances, with their
+    /// addresses, are recorded on it ([`super::Deployment::instances`]).
     pub deployment: Option<DeploymentId>,
-    pub endpoint: Option<Endpoint>,
     /// Bumped on every write: updates are compare-and-set on it, so none is lost.
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -96,7 +83,6 @@ impl Application {
             status: AppStatus::Pending,
             status_reason: None,
             deployment: Some(first.id),
-            endpoint: None,
             version: 1,
             created_at: first.created_at,
             updated_at: first.created_at,

@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{AppId, CommitId, DeploymentId};
+use super::{AppId, CommitId, DeploymentId, Replica, ReplicaState};
 
 /// Where one build+run attempt stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -64,8 +64,9 @@ pub struct Deployment {
     pub image: Option<String>,
     /// Start command decided at build time (Procfile `web:` or the language default).
     pub start_command: Option<String>,
-    /// The runtime's id of the instance running this deployment.
-    pub instance: Option<String>,
+    /// The instances running this deployment, oldest first: the `Running` ones are its route,
+    /// the `Draining` ones wait to be removed.
+    pub instances: Vec<Replica>,
     pub error: Option<String>,
     /// How many times the build ran (platform faults are retried, user faults never).
     pub build_attempts: i32,
@@ -74,7 +75,7 @@ pub struct Deployment {
     /// Crashes of the running instance restarted by the restart policy since it last ran
     /// steadily.
     pub restarts: i32,
-    /// When the current instance last came up (the restart policy counts crashes from here).
+    /// When the current instances last came up (the restart policy counts crashes from here).
     pub started_at: Option<DateTime<Utc>>,
     /// The deployment whose image this one runs again without building (rollback, or a change
     /// of env or port).
@@ -93,7 +94,7 @@ impl Deployment {
             status: DeploymentStatus::Queued,
             image: None,
             start_command: None,
-            instance: None,
+            instances: Vec::new(),
             error: None,
             build_attempts: 0,
             start_attempts: 0,
@@ -125,5 +126,34 @@ impl Deployment {
                 | DeploymentStatus::Built
                 | DeploymentStatus::Starting
         )
+    }
+
+    /// The replicas in the route.
+    pub fn running(&self) -> impl Iterator<Item = &Replica> {
+        self.instances.iter().filter(|r| r.is_running())
+    }
+
+    /// The runtime ids of every replica, draining ones too.
+    pub fn instance_ids(&self) -> Vec<String> {
+        self.instances.iter().map(|r| r.id.clone()).collect()
+    }
+
+    /// Takes the running replicas out of the route (they drain); returns their ids.
+    pub fn drain_running(&mut self) -> Vec<String> {
+        let mut ids = Vec::new();
+        for r in &mut self.instances {
+            if r.state == ReplicaState::Running {
+                r.state = ReplicaState::Draining;
+                ids.push(r.id.clone());
+            }
+        }
+        ids
+    }
+
+    /// Forgets the replica `id` (removed from the runtime); false when it was not recorded.
+    pub fn forget(&mut self, id: &str) -> bool {
+        let before = self.instances.len();
+        self.instances.retain(|r| r.id != id);
+        self.instances.len() != before
     }
 }

@@ -329,14 +329,14 @@ impl Routes {
                 reason: app.status_reason,
             });
         }
-        Ok(Entry::Live(Arc::new(AppRoute {
-            app: app.id,
-            name: app.name,
+        Ok(Entry::Live(Arc::new(AppRoute::new(
+            app.id,
+            app.name,
             hosts,
             backends,
-            https_only: app.https_only,
+            app.https_only,
             traffic,
-        })))
+        ))))
     }
 
     /// The backend this table has for `instance` at `endpoint` (it keeps its counters).

@@ -47,6 +47,18 @@ pub enum DeploymentStatus {
     Stopped,
 }
 
+/// Whether a replica takes requests.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "paas_core::model::ReplicaState")]
+pub enum InstanceState {
+    /// Answering; the router sends it requests.
+    Running,
+    /// Replaced or scaled away: no new request, removed once what is in flight finished.
+    Draining,
+    /// Exited while it ran: no request; the restart policy replaces it.
+    Crashed,
+}
+
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "paas_core::model::Language")]
 pub enum Language {
@@ -184,7 +196,8 @@ pub struct Endpoint {
     pub url: String,
 }
 
-/// One instance serving an app, at its own address (for operators; users use the endpoint).
+/// One instance (replica) of an app, at its own address (for operators; users use the
+/// endpoint).
 #[derive(SimpleObject)]
 pub struct Instance {
     /// The runtime's id of the instance.
@@ -193,6 +206,9 @@ pub struct Instance {
     pub port: i32,
     /// The deployment it runs.
     pub deployment: ID,
+    pub state: InstanceState,
+    /// When it first answered (it entered the route then).
+    pub started_at: DateTime<Utc>,
 }
 
 #[derive(SimpleObject)]
@@ -316,20 +332,23 @@ impl Application {
         })
     }
 
-    /// The instances serving the app now, at their own addresses; empty while it is not
-    /// running.
+    /// Every replica of the app, at its own address, with its state: the `RUNNING` ones (the
+    /// router balances across them) first, then those leaving (`DRAINING` after a redeploy or
+    /// a scale-down, `CRASHED` until replaced); empty while nothing runs.
     async fn instances(&self, ctx: &Context<'_>) -> GqlResult<Vec<Instance>> {
         let platform = ctx.data::<Platform>()?;
         Ok(platform
-            .serving_instances(&self.domain)
+            .replicas_of(&self.domain)
             .await
             .gql()?
             .into_iter()
-            .map(|s| Instance {
-                id: s.instance,
-                host: s.endpoint.host,
-                port: i32::from(s.endpoint.port),
-                deployment: ID(s.deployment.to_string()),
+            .map(|l| Instance {
+                id: l.replica.id,
+                host: l.replica.endpoint.host,
+                port: i32::from(l.replica.endpoint.port),
+                deployment: ID(l.deployment.to_string()),
+                state: l.replica.state.into(),
+                started_at: l.replica.started_at,
             })
             .collect())
     }

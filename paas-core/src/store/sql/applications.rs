@@ -8,8 +8,8 @@ use super::{SqlStore, deployments, status_events};
 use crate::error::{Error, Result};
 use crate::events::StatusEvent;
 use crate::model::{
-    AppId, AppName, Application, Branch, CommitId, Deployment, Desired, Endpoint, EnvVars,
-    GitSource, GitUrl, Language, Port, Resources, Scaling, SourcePolicy, UserId, Visibility,
+    AppId, AppName, Application, Branch, CommitId, Deployment, Desired, EnvVars, GitSource, GitUrl,
+    Language, Port, Resources, Scaling, SourcePolicy, UserId, Visibility,
 };
 use crate::secrets::Keyring;
 use crate::status::AppStatus;
@@ -40,8 +40,6 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub status_reason: Option<String>,
     pub deployment: Option<Uuid>,
-    pub endpoint_host: Option<String>,
-    pub endpoint_port: Option<i32>,
     pub version: i64,
     pub cpu_millis: Option<i32>,
     pub memory_mb: Option<i32>,
@@ -117,14 +115,6 @@ impl TryFrom<Model> for Application {
             status: AppStatus::parse(&m.status).ok_or_else(|| corrupt("status", &m.status))?,
             status_reason: m.status_reason,
             deployment: m.deployment.map(Into::into),
-            endpoint: match (m.endpoint_host, m.endpoint_port) {
-                (Some(host), Some(port)) => Some(Endpoint {
-                    host,
-                    port: u16::try_from(port)
-                        .map_err(|_| corrupt("endpoint port", &port.to_string()))?,
-                }),
-                _ => None,
-            },
             version: m.version,
             created_at: m.created_at,
             updated_at: m.updated_at,
@@ -187,8 +177,6 @@ fn active(app: &Application, with_id: bool) -> ActiveModel {
         desired_state: Set(app.desired.as_str().to_owned()),
         status_reason: Set(app.status_reason.clone()),
         deployment: Set(app.deployment.map(|d| d.as_uuid())),
-        endpoint_host: Set(app.endpoint.as_ref().map(|e| e.host.clone())),
-        endpoint_port: Set(app.endpoint.as_ref().map(|e| i32::from(e.port))),
         version: Set(app.version),
         cpu_millis: Set(app.resources.cpu_millis.and_then(|c| i32::try_from(c).ok())),
         memory_mb: Set(app.resources.memory_mb.and_then(|c| i32::try_from(c).ok())),

@@ -22,7 +22,10 @@ pub struct Model {
     pub image: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub start_command: Option<String>,
-    pub instance: Option<String>,
+    /// JSON array of the replicas ([`crate::model::Replica`]); `NULL` in rows of deployments
+    /// that never ran.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub instances: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub error: Option<String>,
     pub build_attempts: i32,
@@ -57,7 +60,10 @@ impl TryFrom<Model> for Deployment {
             status: DeploymentStatus::parse(&m.status).ok_or_else(|| corrupt("status"))?,
             image: m.image,
             start_command: m.start_command,
-            instance: m.instance,
+            instances: match m.instances.as_deref() {
+                None | Some("") => Vec::new(),
+                Some(json) => serde_json::from_str(json).map_err(|_| corrupt("instances"))?,
+            },
             error: m.error,
             build_attempts: m.build_attempts,
             start_attempts: m.start_attempts,
@@ -79,7 +85,9 @@ impl From<&Deployment> for ActiveModel {
             status: Set(d.status.as_str().to_owned()),
             image: Set(d.image.clone()),
             start_command: Set(d.start_command.clone()),
-            instance: Set(d.instance.clone()),
+            instances: Set(Some(
+                serde_json::to_string(&d.instances).unwrap_or_else(|_| "[]".to_owned()),
+            )),
             error: Set(d.error.clone()),
             build_attempts: Set(d.build_attempts),
             start_attempts: Set(d.start_attempts),
