@@ -367,7 +367,7 @@ async fn an_idle_app_sleeps_and_requests_keep_it_awake(db: TestDb) -> anyhow::Re
     assert!(
         system
             .iter()
-            .any(|l| l.starts_with("scaling from 0 to 1 instance(s): minInstances is 1")),
+            .any(|l| l.starts_with("waking with 1 instance(s): minInstances is 1")),
         "{system:?}"
     );
 

@@ -190,57 +190,26 @@ impl Platform {
         Ok(self.instance_count(&now).await? == running)
     }
 
-    /// Changes the instance count of a running app from `from` to `to` for `reason`, with the
-    /// decision and its outcome in the app's `SYSTEM` log. The caller holds the app's lock.
+    /// Changes the instance count of an app from `from` to `to` for `reason`
+    /// ([`Platform::scale_to`], which writes what it did to the app's `SYSTEM` log; a sleeping
+    /// app is woken). A change that falls short is an error: the task fails with it, in the
+    /// log too. The caller holds the app's lock.
     async fn scale_app(&self, app: AppId, from: u32, to: u32, reason: &str) -> Result<()> {
+        let failed = match self.scale_to(app, to, reason).await {
+            Ok(n) if n == to => return Ok(()),
+            Ok(n) => crate::error::Error::runtime(format!(
+                "scaling from {from} to {to} instance(s) left {n} running"
+            )),
+            Err(e) => e,
+        };
         let dep = self.fresh(app).await?.deployment;
         self.system_log(
             app,
             dep,
-            format!("scaling from {from} to {to} instance(s): {reason}"),
+            format!("scaling from {from} to {to} instance(s) failed: {failed}"),
         )
         .await;
-        let out = if from == 0 {
-            // Asleep, and its minimum was raised: the same start as a restart (no build),
-            // then the rest of the instances.
-            self.wake_for(app, dep, reason).await
-        } else {
-            Ok(from)
-        };
-        let out = match out {
-            Ok(n) if n != to => self.scale_to(app, to, reason).await,
-            other => other,
-        };
-        let line = match &out {
-            Ok(n) => format!("scaled to {n} instance(s)"),
-            Err(e) => format!("scaling to {to} instance(s) failed: {e}"),
-        };
-        self.system_log(app, dep, line).await;
-        out.map(|_| ())
-    }
-
-    /// Starts a sleeping app's live deployment again (`SLEEPING → STARTING → RUNNING`, or
-    /// `FAILED` as any start); returns the instances running after it. The caller holds the
-    /// app's lock.
-    async fn wake_for(
-        &self,
-        app: AppId,
-        dep: Option<crate::model::DeploymentId>,
-        reason: &str,
-    ) -> Result<u32> {
-        let Some(dep) = dep else {
-            return Err(crate::error::Error::runtime(format!(
-                "application {app} has no deployment to wake"
-            )));
-        };
-        let out = self
-            .restart_instance(app, dep, Some(format!("waking up: {reason}")))
-            .await;
-        if let Err(e) = &out {
-            self.settle_after(app, dep, e).await;
-        }
-        out?;
-        self.instance_count(&self.fresh(app).await?).await
+        Err(failed)
     }
 
     /// Ends a `SCALE` task: its progress keeps the reason (what it did and why).
