@@ -439,7 +439,172 @@ async fn an_open_websocket_or_a_request_in_flight_keeps_an_app_awake(
     Ok(())
 }
 
+/// Instances of the app as `Application.instances` shows them: `(id, state)`.
+async fn instances(client: &Client, id: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let data = client
+        .data(
+            "query($id: ID!) { application(id: $id) { instances { id state } } }",
+            json!({ "id": id }),
+        )
+        .await?;
+    Ok(data["application"]["instances"]
+        .as_array()
+        .map(|is| {
+            is.iter()
+                .map(|i| {
+                    (
+                        i["id"].as_str().unwrap_or_default().to_owned(),
+                        i["state"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Waits until the app runs `n` instances: `n` running in `Application.instances` and `n`
+/// live processes.
+async fn until_instances(
+    client: &Client,
+    data_dir: &std::path::Path,
+    id: &str,
+    name: &str,
+    n: usize,
+) -> anyhow::Result<()> {
+    eventually(Duration::from_secs(60), || async {
+        let running = instances(client, id)
+            .await?
+            .iter()
+            .filter(|(_, state)| state == "RUNNING")
+            .count();
+        let processes = processes_of(data_dir, name)?.len();
+        Ok((running == n && processes == n).then_some(()))
+    })
+    .await
+    .with_context(|| format!("{name} never ran {n} instance(s)"))
+}
+
+/// Server flags for windows short enough to watch: looks five times a second, up after a
+/// second above the target, down after a second under half of it and a second since the last
+/// change.
+const BRISK: &[&str] = &[
+    "--scale-every-ms",
+    "200",
+    "--scale-up-after-ms",
+    "1000",
+    "--scale-down-after-ms",
+    "1000",
+    "--scale-cooldown-ms",
+    "1000",
+];
+
+async fn a_load_above_the_target_adds_instances_and_they_go_when_it_stops(
+    db: TestDb,
+) -> anyhow::Result<()> {
+    let server = TestApp::spawn(db, BRISK).await?;
+    let router = server.router.context("no router")?;
+    let alice = server.user("alice").await?;
+    let source = slow_echo();
+    let (_repo, id) = deployed_with(
+        &alice,
+        "busy",
+        &[("app.py", &source)],
+        json!({ "scaling": { "minInstances": 1, "maxInstances": 3, "targetConcurrency": 1 } }),
+    )
+    .await?;
+    until_instances(&alice, &server.data_dir, &id, "busy", 1).await?;
+
+    // Four clients, each with a 200 ms request in flight at all times: ~4 in flight.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let url = format!("{}0.2", router::app_url(router, "busy"));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, url) = (stop.clone(), url.clone());
+            tokio::spawn(async move {
+                let http = router::client_for(router, &url)?;
+                let (mut ok, mut failed) = (0u32, Vec::new());
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let res = http.get(&url).send().await?;
+                    let status = res.status().as_u16();
+                    let body = res.text().await?;
+                    if status == 200 && body == "done" {
+                        ok += 1;
+                    } else {
+                        failed.push(format!("{status} {body}"));
+                    }
+                }
+                anyhow::Ok((ok, failed))
+            })
+        })
+        .collect();
+    let scaled_up = until_instances(&alice, &server.data_dir, &id, "busy", 3).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut answered = 0;
+    for c in clients {
+        let (ok, failed) = c.await??;
+        assert!(failed.is_empty(), "failed under load: {failed:?}");
+        answered += ok;
+    }
+    scaled_up?;
+    assert!(answered > 0);
+
+    // The load is gone: back to the minimum, one instance at a time.
+    until_instances(&alice, &server.data_dir, &id, "busy", 1).await?;
+    let app = eventually(Duration::from_secs(30), || async {
+        let app = read(&alice, &id).await?;
+        let over = app["tasks"]
+            .as_array()
+            .is_some_and(|ts| ts.iter().all(|t| t["state"] != "RUNNING"));
+        Ok(over.then_some(app))
+    })
+    .await?;
+    assert_eq!(app["status"], "RUNNING");
+    let scale: Vec<&Value> = app["tasks"]
+        .as_array()
+        .context("no tasks")?
+        .iter()
+        .filter(|t| t["kind"] == "SCALE")
+        .collect();
+    assert!(scale.iter().all(|t| t["state"] == "SUCCEEDED"), "{scale:?}");
+    let progress: Vec<&str> = scale
+        .iter()
+        .map(|t| t["progress"].as_str().unwrap_or_default())
+        .collect();
+    assert!(
+        progress
+            .iter()
+            .any(|p| p.contains("above the target of 1 per instance")),
+        "{progress:?}"
+    );
+    assert!(
+        progress
+            .iter()
+            .filter(|p| p.contains("under half the target of 1 per instance"))
+            .count()
+            >= 2,
+        "{progress:?}"
+    );
+    // The SYSTEM log tells the way up to three and down to one, in order.
+    let system = system_lines(&alice, &id).await?;
+    let counts: Vec<(u32, u32)> = system
+        .iter()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("scaled from ")?;
+            let (from, rest) = rest.split_once(" to ")?;
+            let (to, _) = rest.split_once(" instance(s)")?;
+            Some((from.parse().ok()?, to.parse().ok()?))
+        })
+        .collect();
+    let top = counts.iter().position(|(_, to)| *to == 3);
+    assert!(top.is_some(), "{system:?}");
+    let (up, down) = counts.split_at(top.map_or(0, |t| t + 1));
+    assert!(up.iter().all(|(f, t)| f < t), "{counts:?}");
+    assert_eq!(down, [(3, 2), (2, 1)], "{counts:?}");
+    Ok(())
+}
+
 on_both_databases!(
+    a_load_above_the_target_adds_instances_and_they_go_when_it_stops,
     scaling_settings_are_checked_and_echoed,
     an_idle_app_sleeps_and_requests_keep_it_awake,
     an_open_websocket_or_a_request_in_flight_keeps_an_app_awake,
