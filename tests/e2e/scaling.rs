@@ -14,6 +14,7 @@ use futures::{SinkExt, StreamExt};
 use nix::sys::signal::killpg;
 use nix::unistd::Pid;
 use paas_tests::apps::{PythonApp, hello};
+use paas_tests::podman;
 use paas_tests::redis::{unique_prefix, url as redis_url};
 use paas_tests::repo::file_url;
 use paas_tests::steps::{CREATE, STATUS, create, deployed_with, page, records, show};
@@ -347,6 +348,7 @@ async fn an_idle_app_sleeps_and_requests_keep_it_awake(db: TestDb) -> anyhow::Re
         seen.push(status);
     }
     assert_eq!(seen, ["STARTING", "RUNNING"]);
+    router::routed(router, "sleepy.localhost").await?;
     let (status, body) = router::get(router, &router::app_url(router, "sleepy")).await?;
     assert_eq!((status, body.as_str()), (200, "hello"));
     let awake = show(&alice, &sleepy).await?;
@@ -600,6 +602,59 @@ async fn a_load_above_the_target_adds_instances_and_they_go_when_it_stops(
     let (up, down) = counts.split_at(top.map_or(0, |t| t + 1));
     assert!(up.iter().all(|(f, t)| f < t), "{counts:?}");
     assert_eq!(down, [(3, 2), (2, 1)], "{counts:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_podman_a_sleeping_app_has_no_container_and_keeps_its_image() -> anyhow::Result<()> {
+    let mut args = podman::serve_args();
+    args.extend(QUICK.iter().map(|a| (*a).to_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = TestApp::spawn(TestDb::Sqlite, &args).await?;
+    let alice = server.user("alice").await?;
+    let cleanup = podman::Cleanup::default();
+    let repo = git_repo(&[("app.py", &hello())])?;
+    let id = create(
+        &alice,
+        json!({ "name": "pod-sleepy", "repository": { "url": file_url(repo.path()) },
+                "scaling": { "minInstances": 0, "idleSeconds": 1 } }),
+    )
+    .await?;
+    cleanup.track(&id);
+    until_status(&alice, &id, "RUNNING").await?;
+    let before = podman::containers_of(&id).await?;
+    assert_eq!(before.len(), 1, "{before:?}");
+
+    until_status(&alice, &id, "SLEEPING").await?;
+    eventually(Duration::from_secs(30), || async {
+        Ok(podman::containers_of(&id).await?.is_empty().then_some(()))
+    })
+    .await
+    .context("the sleeping app's container is still there")?;
+    assert!(!podman::images_of(&id).await?.is_empty(), "its image stays");
+
+    // Woken (its minimum raised): a container of the same image, no build.
+    let deployments = show(&alice, &id).await?["deployments"]
+        .as_array()
+        .map_or(0, Vec::len);
+    alice
+        .data(
+            UPDATE,
+            json!({ "id": id, "input": { "scaling": { "minInstances": 1 } } }),
+        )
+        .await?;
+    until_status(&alice, &id, "RUNNING").await?;
+    let after = podman::containers_of(&id).await?;
+    assert_eq!(after.len(), 1, "{after:?}");
+    let router = server.router.context("no router")?;
+    router::routed(router, "pod-sleepy.localhost").await?;
+    let (status, body) = router::get(router, &router::app_url(router, "pod-sleepy")).await?;
+    assert_eq!((status, body.as_str()), (200, "hello"));
+    let shown = show(&alice, &id).await?;
+    assert_eq!(
+        shown["deployments"].as_array().map_or(0, Vec::len),
+        deployments
+    );
     Ok(())
 }
 
