@@ -85,4 +85,9 @@ pub trait EventBus: Send + Sync {
     async fn publish(&self, event: Event) -> Result<()>;
     /// Every event published from now on.
     async fn subscribe(&self) -> Result<BoxStream<'static, Event>>;
+    /// Whether events of other processes reach this one now. While not, silence on the bus
+    /// says nothing (the scaler decides nothing on it). A bus within one process always is.
+    fn hears_others(&self) -> bool {
+        true
+    }
 }

@@ -15,7 +15,7 @@ use nix::sys::signal::killpg;
 use nix::unistd::Pid;
 use paas_tests::apps::{PythonApp, hello};
 use paas_tests::podman;
-use paas_tests::redis::{unique_prefix, url as redis_url};
+use paas_tests::redis::{PrivateRedis, unique_prefix, url as redis_url};
 use paas_tests::repo::file_url;
 use paas_tests::steps::{CREATE, STATUS, create, deployed_with, page, records, show};
 use paas_tests::{Client, TestApp, TestDb, TestServer, TestWorker, eventually, git_repo, router};
@@ -602,6 +602,45 @@ async fn a_load_above_the_target_adds_instances_and_they_go_when_it_stops(
     let (up, down) = counts.split_at(top.map_or(0, |t| t + 1));
     assert!(up.iter().all(|(f, t)| f < t), "{counts:?}");
     assert_eq!(down, [(3, 2), (2, 1)], "{counts:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_called_on_router_b_while_redis_is_away_is_not_put_to_sleep() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut redis = PrivateRedis::start().await?;
+    let database_url = TestDb::Postgres.url(dir.path()).await?;
+    let (redis_url, prefix) = (redis.url(), unique_prefix());
+    let env = [
+        ("REDIS_URL", redis_url.as_str()),
+        ("PAAS_REDIS_PREFIX", prefix.as_str()),
+    ];
+    let mut args = vec!["--no-worker"];
+    args.extend_from_slice(QUICK);
+    let a = TestServer::spawn_in(dir.path(), &database_url, &args, &env).await?;
+    let b = TestServer::spawn_in(dir.path(), &database_url, &args, &env).await?;
+    let _worker = TestWorker::spawn(dir.path(), &database_url, &env)?;
+    let router_b = b.router.context("router B")?;
+    let alice = a.user("alice").await?;
+    let repo = git_repo(&[("app.py", &hello())])?;
+    let id = create(
+        &alice,
+        json!({ "name": "unheard", "repository": { "url": file_url(repo.path()) },
+                "scaling": { "minInstances": 0, "idleSeconds": 2 } }),
+    )
+    .await?;
+    until_status(&alice, &id, "RUNNING").await?;
+    router::routed(router_b, "unheard.localhost").await?;
+
+    // B's reports cannot reach A's scaler: A cannot vouch for the silence, and does not act
+    // on it.
+    redis.kill().await?;
+    keep_calling(&alice, router_b, &id, "unheard", Duration::from_secs(6)).await?;
+    redis.restart().await?;
+    keep_calling(&alice, router_b, &id, "unheard", Duration::from_secs(3)).await?;
+
+    // Reports heard again: quiet, it sleeps.
+    until_status(&alice, &id, "SLEEPING").await?;
     Ok(())
 }
 

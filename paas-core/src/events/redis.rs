@@ -8,6 +8,8 @@
 //! what they missed from the store. If Redis cannot take a publish, the event still reaches this
 //! process's own subscribers; a [`Breaker`] skips a dead Redis so publishing never waits on it.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -34,6 +36,8 @@ pub struct RedisBus {
     channel: String,
     local: MemoryBus,
     breaker: Breaker,
+    /// Whether this process's subscription is relaying now.
+    subscribed: Arc<AtomicBool>,
 }
 
 impl RedisBus {
@@ -45,11 +49,18 @@ impl RedisBus {
             conn,
             channel: format!("{prefix}:events"),
             local: MemoryBus::default(),
+            subscribed: Arc::new(AtomicBool::new(false)),
         };
         let (channel, local) = (bus.channel.clone(), bus.local.clone());
         // Subscribed before `connect` returns, so nothing published after it is missed here.
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(subscribe_forever(client, channel, local, ready_tx));
+        tokio::spawn(subscribe_forever(
+            client,
+            channel,
+            local,
+            ready_tx,
+            bus.subscribed.clone(),
+        ));
         let _ = tokio::time::timeout(Duration::from_secs(5), ready_rx).await;
         Ok(bus)
     }
@@ -65,11 +76,13 @@ async fn subscribe_forever(
     channel: String,
     local: MemoryBus,
     ready: tokio::sync::oneshot::Sender<()>,
+    subscribed: Arc<AtomicBool>,
 ) {
     let mut ready = Some(ready);
     loop {
         match tokio::time::timeout(CALL_TIMEOUT, subscribe(&client, &channel)).await {
             Ok(Ok((mut sink, mut messages))) => {
+                subscribed.store(true, Ordering::Release);
                 match ready.take() {
                     Some(r) => {
                         let _ = r.send(());
@@ -81,6 +94,7 @@ async fn subscribe_forever(
                     }
                 }
                 relay(&mut sink, &mut messages, &local).await;
+                subscribed.store(false, Ordering::Release);
                 tracing::warn!("event subscription lost; subscribing again");
             }
             Ok(Err(e)) => tracing::debug!(error = %e, "could not subscribe to events"),
@@ -150,5 +164,11 @@ impl EventBus for RedisBus {
 
     async fn subscribe(&self) -> Result<BoxStream<'static, Event>> {
         self.local.subscribe().await
+    }
+
+    /// Subscribed, and the last publish reached Redis (a publish that failed went to this
+    /// process alone: others' may be failing too).
+    fn hears_others(&self) -> bool {
+        self.subscribed.load(Ordering::Acquire) && !self.breaker.is_open()
     }
 }

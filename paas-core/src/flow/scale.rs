@@ -9,8 +9,12 @@
 //! the deployment and its image stay, so a wake starts the same image again without a build.
 //!
 //! Guarantees: an app is never put to sleep on silence the scaler cannot vouch for (its own
-//! start, lost bus events: [`crate::scaler::Activity`]); an app that just changed its count
-//! (woken, scaled) starts its idle time over.
+//! start, lost bus events: [`crate::scaler::Activity`]), and while the bus is away nothing is
+//! decided at all, nor while other processes' reports cannot reach this one
+//! ([`crate::events::EventBus::hears_others`]: no report is not a load of zero); an app that just changed its count
+//! (woken, scaled, here or by another process) starts its idle time and its windows over. A
+//! decision is carried out only if the app is, under its lock, as it was when decided: two
+//! processes deciding alike make one change and one `SCALE` task.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -54,6 +58,14 @@ impl Platform {
             tokio::select! {
                 _ = &mut shutdown => return,
                 _ = tick.tick() => {
+                    if events.is_none() || !self.bus().hears_others() {
+                        // No bus, or other processes' reports cannot reach this one (Redis is
+                        // away): silence says nothing, and no load is not a load of zero.
+                        // Nothing is decided until the reports are back.
+                        activity.missed();
+                        windows.clear();
+                        continue;
+                    }
                     if let Err(e) = self.scale_step(&activity, &mut windows).await {
                         tracing::warn!(error = %e, "scaler step failed");
                     }
