@@ -697,7 +697,99 @@ async fn on_podman_a_sleeping_app_has_no_container_and_keeps_its_image() -> anyh
     Ok(())
 }
 
+/// Waits until the app is `SLEEPING` and its `SCALE` task over (the instances removed: until
+/// then the task holds the app, and a user's task waits for it or is refused `APP_BUSY`).
+async fn until_asleep(client: &Client, id: &str) -> anyhow::Result<Value> {
+    eventually(Duration::from_secs(60), || async {
+        let app = read(client, id).await?;
+        let over = app["tasks"]
+            .as_array()
+            .is_some_and(|ts| ts.iter().all(|t| t["state"] != "RUNNING"));
+        Ok((app["status"] == "SLEEPING" && over).then_some(app))
+    })
+    .await
+    .with_context(|| format!("app {id} never fell asleep"))
+}
+
+/// Puts a fresh `minInstances: 0, idleSeconds: 1` app named `name` to sleep; returns its id.
+async fn asleep(client: &Client, name: &str) -> anyhow::Result<String> {
+    let files = [("app.py", hello())];
+    let files: Vec<(&str, &str)> = files.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (_repo, id) = deployed_with(
+        client,
+        name,
+        &files,
+        json!({ "scaling": { "minInstances": 0, "idleSeconds": 1 } }),
+    )
+    .await?;
+    until_asleep(client, &id).await?;
+    Ok(id)
+}
+
+async fn a_sleeping_app_is_stopped_started_changed_and_deleted_as_any(
+    db: TestDb,
+) -> anyhow::Result<()> {
+    let server = TestApp::spawn(db, QUICK).await?;
+    let router = server.router.context("no router")?;
+    let alice = server.user("alice").await?;
+
+    // Stopped: STOPPED, and it stays so (no sleep, no wake); started: it runs.
+    let id = asleep(&alice, "napper").await?;
+    let stopped = alice
+        .data(
+            "mutation($id: ID!) { stopApplication(id: $id) { status } }",
+            json!({ "id": id }),
+        )
+        .await?;
+    assert_ne!(stopped["stopApplication"]["status"], "RUNNING");
+    until_status(&alice, &id, "STOPPED").await?;
+    alice
+        .data(
+            "mutation($id: ID!) { startApplication(id: $id) { status } }",
+            json!({ "id": id }),
+        )
+        .await?;
+    until_status(&alice, &id, "RUNNING").await?;
+    router::routed(router, "napper.localhost").await?;
+    let (status, body) = router::get(router, &router::app_url(router, "napper")).await?;
+    assert_eq!((status, body.as_str()), (200, "hello"));
+    // … and being still allowed to, it sleeps again once quiet.
+    until_asleep(&alice, &id).await?;
+
+    // A change that needs a restart starts the new settings.
+    alice
+        .data(
+            UPDATE,
+            json!({ "id": id, "input": { "env": [{ "key": "GREETING", "value": "changed" }] } }),
+        )
+        .await?;
+    until_status(&alice, &id, "RUNNING").await?;
+    router::routed(router, "napper.localhost").await?;
+    let (status, body) = router::get(router, &router::app_url(router, "napper")).await?;
+    assert_eq!((status, body.as_str()), (200, "changed"));
+    assert_eq!(processes_of(&server.data_dir, "napper")?.len(), 1);
+
+    // Deleted while asleep: gone.
+    until_asleep(&alice, &id).await?;
+    let deleted = alice
+        .data(
+            "mutation($id: ID!) { deleteApplication(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await?;
+    assert_eq!(deleted["deleteApplication"], true);
+    eventually(Duration::from_secs(30), || async {
+        let code = alice.error_code(APP, json!({ "id": id })).await.ok();
+        Ok((code.as_deref() == Some("NOT_FOUND")).then_some(()))
+    })
+    .await
+    .context("the deleted app is still there")?;
+    assert!(processes_of(&server.data_dir, "napper")?.is_empty());
+    Ok(())
+}
+
 on_both_databases!(
+    a_sleeping_app_is_stopped_started_changed_and_deleted_as_any,
     a_load_above_the_target_adds_instances_and_they_go_when_it_stops,
     scaling_settings_are_checked_and_echoed,
     an_idle_app_sleeps_and_requests_keep_it_awake,
