@@ -74,6 +74,10 @@ impl Activity {
                 .unwrap_or(now)
         };
         app.last_active = Some(app.last_active.map_or(active, |a| a.max(active)));
+        // Routers gone quiet (or gone: each process start is a new router) are dropped.
+        let fresh = self.fresh;
+        app.routers
+            .retain(|_, (at, _, _)| now.duration_since(*at) < fresh);
         app.routers
             .insert(report.router.clone(), (now, report.in_flight, report.open));
     }
@@ -502,5 +506,8 @@ mod tests {
         std::thread::sleep(Duration::from_millis(120));
         assert!(a.idle_for(app) >= Duration::from_millis(100));
         assert!(a.load(app).abs() < 1e-9, "a stale report carries no load");
+        // … and is dropped with the next report: routers that come and go leave nothing.
+        a.note(&report("c", 0, 0));
+        assert_eq!(a.state().apps[&app].routers.len(), 1);
     }
 }
