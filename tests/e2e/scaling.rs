@@ -464,23 +464,54 @@ async fn instances(client: &Client, id: &str) -> anyhow::Result<Vec<(String, Str
         .unwrap_or_default())
 }
 
+/// Where an app's instances run, to count them there.
+#[derive(Clone, Copy)]
+enum Runs {
+    Processes,
+    Containers,
+}
+
+/// The app's instances alive on the machine: processes of the local runtime, or running
+/// containers.
+async fn alive_instances(
+    runs: Runs,
+    data_dir: &std::path::Path,
+    id: &str,
+    name: &str,
+) -> anyhow::Result<usize> {
+    Ok(match runs {
+        Runs::Processes => processes_of(data_dir, name)?.len(),
+        Runs::Containers => podman::cli(&[
+            "ps",
+            "--filter",
+            &format!("label=paas.app={id}"),
+            "--format",
+            "{{.Names}}",
+        ])
+        .await?
+        .lines()
+        .count(),
+    })
+}
+
 /// Waits until the app runs `n` instances: `n` running in `Application.instances` and `n`
-/// live processes.
+/// alive on the machine.
 async fn until_instances(
     client: &Client,
+    runs: Runs,
     data_dir: &std::path::Path,
     id: &str,
     name: &str,
     n: usize,
 ) -> anyhow::Result<()> {
-    eventually(Duration::from_secs(60), || async {
+    eventually(Duration::from_secs(90), || async {
         let running = instances(client, id)
             .await?
             .iter()
             .filter(|(_, state)| state == "RUNNING")
             .count();
-        let processes = processes_of(data_dir, name)?.len();
-        Ok((running == n && processes == n).then_some(()))
+        let alive = alive_instances(runs, data_dir, id, name).await?;
+        Ok((running == n && alive == n).then_some(()))
     })
     .await
     .with_context(|| format!("{name} never ran {n} instance(s)"))
@@ -504,17 +535,35 @@ async fn a_load_above_the_target_adds_instances_and_they_go_when_it_stops(
     db: TestDb,
 ) -> anyhow::Result<()> {
     let server = TestApp::spawn(db, BRISK).await?;
+    autoscales(&server, Runs::Processes, &podman::Cleanup::default()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_podman_a_load_above_the_target_adds_containers() -> anyhow::Result<()> {
+    let mut args = podman::serve_args();
+    args.extend(BRISK.iter().map(|a| (*a).to_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = TestApp::spawn(TestDb::Sqlite, &args).await?;
+    autoscales(&server, Runs::Containers, &podman::Cleanup::default()).await
+}
+
+/// ~4 requests in flight on an app with `targetConcurrency: 1, maxInstances: 3`: three
+/// instances; none once the load stops but the minimum of one.
+async fn autoscales(server: &TestApp, runs: Runs, cleanup: &podman::Cleanup) -> anyhow::Result<()> {
     let router = server.router.context("no router")?;
     let alice = server.user("alice").await?;
     let source = slow_echo();
-    let (_repo, id) = deployed_with(
+    let repo = git_repo(&[("app.py", &source)])?;
+    let id = create(
         &alice,
-        "busy",
-        &[("app.py", &source)],
-        json!({ "scaling": { "minInstances": 1, "maxInstances": 3, "targetConcurrency": 1 } }),
+        json!({ "name": "busy", "repository": { "url": file_url(repo.path()) },
+                "scaling": { "minInstances": 1, "maxInstances": 3, "targetConcurrency": 1 } }),
     )
     .await?;
-    until_instances(&alice, &server.data_dir, &id, "busy", 1).await?;
+    cleanup.track(&id);
+    until_status(&alice, &id, "RUNNING").await?;
+    let data_dir = server.data_dir.clone();
+    until_instances(&alice, runs, &data_dir, &id, "busy", 1).await?;
 
     // Four clients, each with a 200 ms request in flight at all times: ~4 in flight.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -531,7 +580,7 @@ async fn a_load_above_the_target_adds_instances_and_they_go_when_it_stops(
                     let body = res.text().await?;
                     if status == 200 && body == "done" {
                         ok += 1;
-                    } else {
+                    } else if failed.len() < 5 {
                         failed.push(format!("{status} {body}"));
                     }
                 }
@@ -539,8 +588,12 @@ async fn a_load_above_the_target_adds_instances_and_they_go_when_it_stops(
             })
         })
         .collect();
-    let scaled_up = until_instances(&alice, &server.data_dir, &id, "busy", 3).await;
+    let scaled_up = until_instances(&alice, runs, &data_dir, &id, "busy", 3).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if scaled_up.is_err() {
+        eprintln!("SYSTEM log: {:#?}", system_lines(&alice, &id).await?);
+        eprintln!("instances: {:?}", instances(&alice, &id).await?);
+    }
     let mut answered = 0;
     for c in clients {
         let (ok, failed) = c.await??;
@@ -551,7 +604,7 @@ async fn a_load_above_the_target_adds_instances_and_they_go_when_it_stops(
     assert!(answered > 0);
 
     // The load is gone: back to the minimum, one instance at a time.
-    until_instances(&alice, &server.data_dir, &id, "busy", 1).await?;
+    until_instances(&alice, runs, &data_dir, &id, "busy", 1).await?;
     let app = eventually(Duration::from_secs(30), || async {
         let app = read(&alice, &id).await?;
         let over = app["tasks"]
