@@ -98,6 +98,15 @@ pub trait Runtime: Send + Sync {
     async fn stats(&self, _instance: &str) -> Result<Option<InstanceStats>> {
         Ok(None)
     }
+    /// Sets how many instances of `spec`'s deployment run, where the runtime keeps an app's
+    /// replicas itself (a Nomad job group's `count`): returns every running instance once
+    /// there are `count` (those that ran on keep their ids; the runtime picks which go when
+    /// there are fewer). `None` (the default): the runtime runs single instances, and the
+    /// platform starts and removes each replica with [`Runtime::start`] and
+    /// [`Runtime::remove`].
+    async fn scale(&self, _spec: &InstanceSpec, _count: u32) -> Result<Option<Vec<Instance>>> {
+        Ok(None)
+    }
     /// Restarts an instance in place (same id and endpoint), where the runtime can (a Nomad
     /// allocation); `None` where it cannot, and the platform replaces the instance instead.
     async fn restart(&self, _instance: &str) -> Result<Option<Instance>> {

@@ -24,6 +24,7 @@ mod private;
 mod production;
 mod recovery;
 mod redis_outage;
+mod replicas;
 mod router_proxy;
 mod router_switch;
 mod router_tls;

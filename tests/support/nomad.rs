@@ -12,7 +12,8 @@
 //! (`spec.rs`) in [`FakeNomad::problems`], which tests assert to be empty. It answers as Nomad
 //! does: allocations, evaluations and deployments in the job's namespace, allocated ports
 //! mapped `To` the job's port, log frames naming the file they come from, rollouts as the job's
-//! `Update` block says (`register.rs`).
+//! `Update` block says (`register.rs`), a group's count changed through the job's scale
+//! endpoint (`scale.rs`).
 //!
 //! A "running" allocation is a small HTTP server on 127.0.0.1 answering `hello from nomad`, so
 //! the platform's start check and users' requests reach something real.
@@ -32,6 +33,7 @@ mod allocs;
 mod handlers;
 mod logs;
 mod register;
+mod scale;
 mod spec;
 mod validate;
 

@@ -206,23 +206,33 @@ impl Platform {
             let drained = drain
                 .wait_all(&instances, config.router.drain_settle, config.drain)
                 .await;
-            let how = if drained {
-                "drained"
-            } else {
-                "drain timeout passed"
-            };
-            for instance in &instances {
-                platform
-                    .system_log(app, None, format!("instance {instance} removed ({how})"))
-                    .await;
-                if let Err(e) = platform.runtime().remove(instance).await {
-                    tracing::warn!(%instance, error = %e, "could not remove a replaced instance");
-                }
-            }
-            if let Err(e) = platform.forget_replicas(app, dep, &instances).await {
-                tracing::warn!(app_id = %app, error = %e, "removed replicas still listed");
-            }
+            platform.remove_leaving(app, dep, &instances, drained).await;
         });
+    }
+
+    /// Removes drained replicas `instances` of `dep`, then forgets them on it.
+    pub(crate) async fn remove_leaving(
+        &self,
+        app: AppId,
+        dep: DeploymentId,
+        instances: &[String],
+        drained: bool,
+    ) {
+        let how = if drained {
+            "drained"
+        } else {
+            "drain timeout passed"
+        };
+        for instance in instances {
+            self.system_log(app, None, format!("instance {instance} removed ({how})"))
+                .await;
+            if let Err(e) = self.runtime().remove(instance).await {
+                tracing::warn!(%instance, error = %e, "could not remove a replaced instance");
+            }
+        }
+        if let Err(e) = self.forget_replicas(app, dep, instances).await {
+            tracing::warn!(app_id = %app, error = %e, "removed replicas still listed");
+        }
     }
 
     /// Forgets removed replicas on their deployment, under the app's lock.
@@ -247,12 +257,13 @@ impl Platform {
         self.locks().hold(lease, work).await
     }
 
-    async fn start_once(&self, app: &Application, dep: &Deployment) -> Result<Instance> {
+    /// What the runtime runs for `dep` of `app`.
+    pub(crate) fn spec_of(&self, app: &Application, dep: &Deployment) -> Result<InstanceSpec> {
         let image = dep
             .image
             .clone()
             .ok_or_else(|| Error::runtime("the deployment has no built image"))?;
-        let spec = InstanceSpec {
+        Ok(InstanceSpec {
             app_id: app.id,
             app_name: app.name.clone(),
             deployment_id: dep.id,
@@ -262,7 +273,11 @@ impl Platform {
             env: app.env.clone(),
             resources: app.resources,
             port_bindings: app.port_bindings.clone(),
-        };
+        })
+    }
+
+    async fn start_once(&self, app: &Application, dep: &Deployment) -> Result<Instance> {
+        let spec = self.spec_of(app, dep)?;
         let instance = self.runtime().start(&spec).await?;
         self.system_log(
             app.id,

@@ -3,8 +3,8 @@
 //! Expected flow (under the `task:reconcile` lock, so two servers starting together do not both
 //! recover; each app under its own lock, which a dead holder loses when its lease runs out):
 //! - an app being deleted is deleted;
-//! - an app the user wants running ([`Desired::Running`]) with a replica gone has its replicas
-//!   started again (as many as it ran): a `RUNNING` one (killed with the platform, or stopped by its Ctrl-C), and a `STOPPED`
+//! - an app the user wants running ([`Desired::Running`]) whose replicas are all gone is
+//!   started again (as many as it ran; one gone among others that answer is the supervisor's): a `RUNNING` one (killed with the platform, or stopped by its Ctrl-C), and a `STOPPED`
 //!   one that an earlier version of the platform recorded so when it shut down;
 //! - an app a user stopped ([`Desired::Stopped`]) stays stopped, and a stop that was under way
 //!   is finished;
@@ -175,15 +175,16 @@ impl Platform {
         };
         let resumed = match (app.status, dep.status) {
             (AppStatus::Running, _) => match &live {
-                Some(live) if self.all_answering(&keep).await? => {
+                Some(live) if !self.answering(&keep).await?.is_empty() => {
                     // Adopted: their output goes on into the log where the last run stopped.
-                    for r in &keep {
-                        self.collect_output(app.id, live.id, &r.id);
+                    // One that is gone is the supervisor's (replaced while the others serve).
+                    for id in self.answering(&keep).await? {
+                        self.collect_output(app.id, live.id, &id);
                     }
                     false
                 }
                 Some(live) => {
-                    let why = "an instance was gone when the platform started again";
+                    let why = "its instances were gone when the platform started again";
                     self.restart_instance(app.id, live.id, Some(why.into()))
                         .await?;
                     true
@@ -218,17 +219,15 @@ impl Platform {
         Ok((resumed, orphans))
     }
 
-    /// Whether every one of `replicas` (at least one) is routed and running.
-    async fn all_answering(&self, replicas: &[Replica]) -> Result<bool> {
-        if replicas.is_empty() {
-            return Ok(false);
-        }
-        for r in replicas {
-            if !r.is_running() || self.runtime().inspect(&r.id).await? != InstanceState::Running {
-                return Ok(false);
+    /// The ids of `replicas` that are routed and running.
+    async fn answering(&self, replicas: &[Replica]) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        for r in replicas.iter().filter(|r| r.is_running()) {
+            if self.runtime().inspect(&r.id).await? == InstanceState::Running {
+                ids.push(r.id.clone());
             }
         }
-        Ok(true)
+        Ok(ids)
     }
 
     /// Fails tasks recorded as running whose app nobody holds: they died with the platform.

@@ -10,7 +10,7 @@
 //! (`STARTING`, backoff, `FAILED`), see [`super::supervise`].
 
 use crate::error::Result;
-use crate::model::{AppId, Application, Deployment, Replica};
+use crate::model::{AppId, Application, Deployment, DeploymentId, Replica};
 use crate::platform::Platform;
 use crate::router::drain::Drain;
 use crate::runtime::Instance;
@@ -95,8 +95,55 @@ impl Platform {
             leaving.join(", ")
         );
         self.system_log(app_id, Some(dep.id), text).await;
-        self.remove_drained(app_id, dep.id, leaving, drain);
+        let spec = self.spec_of(&app, &dep)?;
+        let platform = self.clone();
+        tokio::spawn(async move {
+            let config = platform.config();
+            let drained = drain
+                .wait_all(&leaving, config.router.drain_settle, config.drain)
+                .await;
+            // A runtime that keeps replicas itself (Nomad) lowers its count and picks which go;
+            // elsewhere the drained ones are removed.
+            match platform.runtime().scale(&spec, count).await {
+                Ok(Some(kept)) => {
+                    let kept: Vec<String> = kept.into_iter().map(|i| i.id).collect();
+                    if let Err(e) = platform.keep_only(app_id, spec.deployment_id, &kept).await {
+                        tracing::warn!(app_id = %app_id, error = %e, "replicas not updated after a scale-down");
+                    }
+                }
+                Ok(None) => {
+                    platform
+                        .remove_leaving(app_id, spec.deployment_id, &leaving, drained)
+                        .await;
+                }
+                Err(e) => {
+                    tracing::warn!(app_id = %app_id, error = %e, "the runtime did not scale down");
+                }
+            }
+        });
         Ok(count)
+    }
+
+    /// After the runtime chose which replicas of `dep` stay (`kept`): the others are forgotten,
+    /// the kept ones routed again (under the app's lock).
+    async fn keep_only(&self, app: AppId, dep: DeploymentId, kept: &[String]) -> Result<()> {
+        let key = crate::lock::LockKey::App(app);
+        let wait = std::time::Duration::from_secs(120);
+        let lease = self
+            .locks()
+            .acquire(&key, "replicas after a scale-down", wait)
+            .await?;
+        let work = async {
+            if let Some(mut d) = self.store().deployment(dep).await? {
+                d.instances.retain(|r| kept.contains(&r.id));
+                for r in &mut d.instances {
+                    r.state = crate::model::ReplicaState::Running;
+                }
+                self.write_replicas(&d).await?;
+            }
+            Ok(())
+        };
+        self.locks().hold(lease, work).await
     }
 
     /// How many replicas route the app's requests now.
@@ -118,20 +165,65 @@ impl Platform {
         count: usize,
     ) -> Result<std::result::Result<Vec<Instance>, String>> {
         let mut started: Vec<Instance> = Vec::with_capacity(count);
-        for _ in 0..count {
+        if count > 1 {
+            // The first through the usual start; a runtime that keeps replicas itself (Nomad)
+            // then runs the rest as its count.
+            match self.launch(app, dep).await? {
+                Ok(first) => started.push(first),
+                Err(reason) => return Ok(Err(reason)),
+            }
+            match self.scaled(app, dep, count, &[]).await {
+                Ok(Some(all)) => return Ok(Ok(all)),
+                Ok(None) => {}
+                Err(e) => {
+                    self.remove_all(&started).await;
+                    return Ok(Err(format!(
+                        "the runtime did not run {count} replicas: {e}"
+                    )));
+                }
+            }
+        }
+        for _ in started.len()..count {
             match self.launch(app, dep).await {
                 Ok(Ok(instance)) => started.push(instance),
                 failed => {
-                    for instance in &started {
-                        if let Err(e) = self.runtime().remove(&instance.id).await {
-                            tracing::warn!(instance = %instance.id, error = %e, "could not remove a started replica");
-                        }
-                    }
+                    self.remove_all(&started).await;
                     return failed.map(|r| r.map(|i| vec![i]));
                 }
             }
         }
         Ok(Ok(started))
+    }
+
+    /// `count` replicas of `dep` through the runtime's own count ([`Runtime::scale`]), each
+    /// new one (not in `known`) answering; `None` where the runtime does not keep replicas.
+    ///
+    /// [`Runtime::scale`]: crate::runtime::Runtime::scale
+    async fn scaled(
+        &self,
+        app: &Application,
+        dep: &Deployment,
+        count: usize,
+        known: &[String],
+    ) -> Result<Option<Vec<Instance>>> {
+        let spec = self.spec_of(app, dep)?;
+        let n = u32::try_from(count).unwrap_or(u32::MAX);
+        let Some(all) = self.runtime().scale(&spec, n).await? else {
+            return Ok(None);
+        };
+        for instance in all.iter().filter(|i| !known.contains(&i.id)) {
+            self.wait_ready(instance).await?;
+            self.collect_output(app.id, dep.id, &instance.id);
+        }
+        Ok(Some(all))
+    }
+
+    async fn remove_all(&self, instances: &[Instance]) {
+        for instance in instances {
+            if let Err(e) = self.runtime().remove(&instance.id).await {
+                tracing::warn!(instance = %instance.id, error = %e, "could not remove a started replica");
+            }
+        }
     }
 
     /// Replaces the replicas of `dep` marked `CRASHED` while others still serve: after the
@@ -191,6 +283,28 @@ impl Platform {
         mut dep: Deployment,
         count: usize,
     ) -> Result<usize> {
+        // A runtime that keeps replicas itself (Nomad) runs one more as its count.
+        let known = dep.instance_ids();
+        let running = dep.running().count();
+        match self.scaled(app, &dep, running + count, &known).await {
+            Ok(Some(all)) => {
+                let at = chrono::Utc::now();
+                let mut now = self.store().deployment(dep.id).await?.unwrap_or(dep);
+                for i in all {
+                    if !known.contains(&i.id) {
+                        now.instances.push(Replica::running(i.id, i.endpoint, at));
+                    }
+                }
+                self.write_replicas(&now).await?;
+                return Ok(now.running().count());
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let text = format!("no replica added: the runtime did not run more: {e}");
+                self.system_log(app.id, Some(dep.id), text).await;
+                return Ok(running);
+            }
+        }
         match self.launch_replicas(app, &mut dep, count).await? {
             Ok(started) => {
                 // Read again: the deployment's row may have changed while they started.

@@ -187,7 +187,11 @@ impl Platform {
             let Some(mut dep) = self.live_deployment(app.id, None).await? else {
                 continue;
             };
-            let mut crashed = false;
+            // A replica left CRASHED (its replacement died with an earlier run) counts too.
+            let mut crashed = dep
+                .instances
+                .iter()
+                .any(|r| r.state == ReplicaState::Crashed);
             for r in dep.running() {
                 if self.runtime().inspect(&r.id).await? != InstanceState::Running {
                     crashed = true;
@@ -249,9 +253,12 @@ impl Platform {
         }
         let mut dead = Vec::new();
         let mut alive = 0;
-        for r in dep.running() {
+        for r in &dep.instances {
+            if r.state == ReplicaState::Draining {
+                continue;
+            }
             match self.runtime().inspect(&r.id).await? {
-                InstanceState::Running => alive += 1,
+                InstanceState::Running if r.is_running() => alive += 1,
                 state => dead.push((r.id.clone(), state)),
             }
         }

@@ -324,6 +324,21 @@ impl NomadApi {
         self.send("the job revert", req).await.map(|_| ())
     }
 
+    /// `POST /v1/job/:id/scale`: the count of the job's group (Nomad places or stops
+    /// allocations to match it).
+    pub async fn scale(&self, job: &str, group: &str, count: u32, message: &str) -> Result<()> {
+        let req = self.scoped(
+            self.http
+                .post(format!("{}/v1/job/{job}/scale", self.settings.address))
+                .json(&serde_json::json!({
+                    "Count": count,
+                    "Target": { "Group": group },
+                    "Message": message,
+                })),
+        );
+        self.send("the job scaling", req).await.map(|_| ())
+    }
+
     /// The job's latest deployment (`null` when it has none).
     pub async fn job_deployment(&self, job: &str) -> Result<Option<Deployment>> {
         let resp = self

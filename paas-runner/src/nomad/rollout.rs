@@ -1,12 +1,13 @@
 //! Rolling out a job version: waiting for its allocation (blocking queries), telling why it
 //! failed in Nomad's words (the task's events, the job's deployment, the evaluation's placement
-//! metrics), and taking back a version that did not come up.
+//! metrics), and taking back a version that did not come up. Also waiting for the group's count
+//! of allocations (replicas) after a scaling.
 
 use std::time::Duration;
 
 use paas_core::{Error, Result};
 
-use super::api::{self, AllocStub, ClientStatus, DeploymentStatus, WAIT};
+use super::api::{self, AllocStub, ClientStatus, DeploymentStatus, DesiredStatus, WAIT};
 use super::job::TASK;
 use super::runtime::NomadRuntime;
 
@@ -56,6 +57,41 @@ impl NomadRuntime {
                 return Err(Error::StartFailed(format!(
                     "no allocation of job {job_id} version {version} ran within {}s",
                     self.start_timeout.as_secs()
+                )));
+            }
+            if index == 0 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+
+    /// Waits until `count` allocations of the job run (and none more is meant to); returns
+    /// them, oldest first.
+    pub(super) async fn wait_count(&self, job_id: &str, count: u32) -> Result<Vec<AllocStub>> {
+        let deadline = tokio::time::Instant::now() + self.start_timeout;
+        let want = usize::try_from(count).unwrap_or(usize::MAX);
+        let mut index = 0;
+        loop {
+            let (allocs, next) = self.api.job_allocations(job_id, index, WAIT).await?;
+            index = next;
+            let meant: Vec<AllocStub> = allocs
+                .into_iter()
+                .filter(|a| a.desired_status == DesiredStatus::Run && !a.client_status.is_over())
+                .collect();
+            let mut running: Vec<AllocStub> = meant
+                .iter()
+                .filter(|a| a.client_status == ClientStatus::Running)
+                .cloned()
+                .collect();
+            if running.len() == want && meant.len() == want {
+                running.sort_by_key(|a| a.create_index);
+                return Ok(running);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::StartFailed(format!(
+                    "job {job_id} did not run {count} allocations within {}s ({} run)",
+                    self.start_timeout.as_secs(),
+                    running.len()
                 )));
             }
             if index == 0 {

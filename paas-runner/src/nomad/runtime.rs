@@ -5,6 +5,8 @@
 //!   (with the job's deployment's status) or when the evaluation could not place it (no
 //!   capacity);
 //! - `inspect` reads the allocation; `restart` restarts it in place;
+//! - `scale` sets the group's `count` (an app's replicas) and waits until that many run; a new
+//!   version keeps the count;
 //! - `remove` deregisters the job when the allocation is the job's live one, and stops the
 //!   allocation otherwise (an older version the platform retires);
 //! - `output` follows the task's stdout and stderr through `fs/logs`.
@@ -176,6 +178,27 @@ impl NomadRuntime {
         Ok(Endpoint { host, port })
     }
 
+    /// The count of the app's job group, if the job exists.
+    async fn count(&self, job_id: &str) -> Result<Option<i32>> {
+        let read = self
+            .client
+            .read_job(
+                job_id,
+                &ReadJobOptions {
+                    namespace: self.namespace(),
+                },
+            )
+            .await;
+        match read {
+            Ok(job) => Ok(job
+                .task_groups
+                .and_then(|g| g.first().and_then(|g| g.count))
+                .filter(|c| *c > 0)),
+            Err(ClientError::NomadRejected { status: 404, .. }) => Ok(None),
+            Err(e) => Err(self.error("the job read", e)),
+        }
+    }
+
     /// The job of an allocation, if Nomad still knows the allocation.
     async fn job_id_of(&self, alloc: &str) -> Result<Option<String>> {
         match self.read_allocation(alloc).await {
@@ -190,8 +213,14 @@ impl NomadRuntime {
 impl Runtime for NomadRuntime {
     #[tracing::instrument(skip_all, fields(app_id = %spec.app_id, deployment = %spec.deployment_id), err)]
     async fn start(&self, spec: &InstanceSpec) -> Result<Instance> {
-        let job = job::render(spec, self.settings())?;
+        let mut job = job::render(spec, self.settings())?;
         let job_id = job::job_id(spec.app_id);
+        // A new version keeps the group's count (its replicas): Nomad rolls them over to it.
+        if let Some(count) = self.count(&job_id).await?
+            && let Some(group) = job.task_groups.as_mut().and_then(|g| g.first_mut())
+        {
+            group.count = Some(count);
+        }
         let registered = self
             .client
             .create_job(&CreateJobRequest {
@@ -236,6 +265,27 @@ impl Runtime for NomadRuntime {
 
     async fn stop(&self, instance: &str) -> Result<()> {
         self.remove(instance).await
+    }
+
+    /// Replicas are the job group's `count`: set through the job's scale endpoint, Nomad places
+    /// or stops allocations (it picks which go), and this waits until `count` run.
+    async fn scale(&self, spec: &InstanceSpec, count: u32) -> Result<Option<Vec<Instance>>> {
+        let job_id = job::job_id(spec.app_id);
+        let message = format!(
+            "paas: {count} replica(s) of deployment {}",
+            spec.deployment_id
+        );
+        self.api.scale(&job_id, job::GROUP, count, &message).await?;
+        let mut instances = Vec::new();
+        for alloc in self.wait_count(&job_id, count).await? {
+            let endpoint = self.endpoint(&alloc.id).await?;
+            instances.push(Instance {
+                id: alloc.id,
+                endpoint,
+            });
+        }
+        tracing::info!(job = %job_id, count, "nomad group scaled");
+        Ok(Some(instances))
     }
 
     async fn remove(&self, instance: &str) -> Result<()> {

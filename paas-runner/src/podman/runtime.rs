@@ -130,8 +130,14 @@ impl Runtime for PodmanRuntime {
             .map(serde_json::from_value)
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| Error::runtime_from("port mapping", e))?;
-        // Named after app and deployment, so a container is easy to find with `podman ps`.
-        let name = format!("paas-{}-{}", spec.app_name, spec.deployment_id);
+        // Named after app and deployment, so a container is easy to find with `podman ps`, and
+        // after the start (a deployment runs several replicas side by side).
+        let name = format!(
+            "paas-{}-{}-{:x}",
+            spec.app_name,
+            spec.deployment_id,
+            paas_core::logs::LogTime::now().nanos()
+        );
         let mut opts = ContainerCreateOpts::builder()
             .image(&spec.image)
             .name(&name)
@@ -171,8 +177,6 @@ impl Runtime for PodmanRuntime {
             opts = opts.resource_limits(limits);
         }
         let containers = self.podman.containers();
-        // A container left by an earlier try of this deployment would hold the name.
-        self.remove(&name).await?;
         let created = containers
             .create(&opts.build())
             .await

@@ -6,6 +6,7 @@
 //! - `failures`: Nomad down, a rejected job, no capacity, a failed canary, and what is taken
 //!   back after each;
 //! - `refusals`: the stand-in itself refuses what Nomad refuses, in Nomad's words;
+//! - `replicas`: the group's count as an app's replicas (the scale endpoint);
 //! - `example`: the example app's rendered job is the one in `examples/nomad`.
 
 use std::time::Duration;
@@ -19,6 +20,7 @@ mod example;
 mod failures;
 mod lifecycle;
 mod refusals;
+mod replicas;
 
 pub const TOKEN: &str = "s3cr3t-acl-token";
 pub const NAMESPACE: &str = "apps";

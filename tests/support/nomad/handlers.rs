@@ -70,6 +70,9 @@ pub(super) async fn handle(
         (Method::GET, ["job", id]) => read_job(&shared, id),
         (Method::POST | Method::PUT, ["job", id, "revert"]) => revert(&shared, id, &body, &query),
         (Method::DELETE, ["job", id]) => deregister(&shared, id, &query),
+        (Method::POST | Method::PUT, ["job", id, "scale"]) => {
+            super::scale::scale(&shared, id, &body, &query).await
+        }
         (Method::GET, ["job", id, "deployment"]) => {
             // 200 with `null` for a job without one (or an unknown job), as Nomad answers.
             let id = id.to_string();

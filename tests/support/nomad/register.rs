@@ -25,14 +25,14 @@ use super::{Alloc, JobEntry, NextAlloc, Shared, event, fail, indexed, new_id, te
 
 /// How a job's versions roll out (its group's `Update`, with Nomad's defaults).
 #[derive(Clone, Copy)]
-struct Rollout {
+pub(super) struct Rollout {
     canary: u64,
     auto_promote: bool,
     auto_revert: bool,
 }
 
 impl Rollout {
-    fn of(group: &Value) -> Self {
+    pub(super) fn of(group: &Value) -> Self {
         Self {
             canary: group["Update"]["Canary"].as_u64().unwrap_or(0),
             auto_promote: group["Update"]["AutoPromote"].as_bool().unwrap_or(false),
@@ -172,7 +172,15 @@ pub(super) async fn register(
         (index, version, alloc)
     });
     if let Some(alloc) = alloc {
-        tokio::spawn(place(shared.clone(), id, alloc, version, next, rollout));
+        tokio::spawn(place(
+            shared.clone(),
+            id,
+            alloc,
+            version,
+            next,
+            rollout,
+            true,
+        ));
     }
     indexed(
         index,
@@ -182,14 +190,16 @@ pub(super) async fn register(
 }
 
 /// The client starts the allocation a moment later: it runs (and a healthy canary is promoted
-/// when the job says so), or its task fails and the deployment with it.
-async fn place(
+/// when the job says so), or its task fails and the deployment with it. An allocation of a new
+/// version (`replaces`) stops the older ones once promoted; one placed for a count does not.
+pub(super) async fn place(
     shared: Arc<Shared>,
     id: String,
     alloc: String,
     version: u64,
     next: NextAlloc,
     rollout: Rollout,
+    replaces: bool,
 ) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let server = match &next {
@@ -259,7 +269,7 @@ async fn place(
             j.modify_index = index;
         }
         // A promoted canary replaces the older allocations of the job.
-        if promoted {
+        if promoted && replaces {
             for other in s.allocs.values_mut() {
                 if other.job_id == id && other.id != alloc && other.desired_status == "run" {
                     other.retire(index);

@@ -32,7 +32,11 @@ pub(super) fn check_job(job: &Value, namespace: Option<&str>) -> Vec<String> {
     let groups = job["TaskGroups"].as_array().cloned().unwrap_or_default();
     need(groups.len() == 1, "one task group");
     let Some(g) = groups.first() else { return p };
-    need(g["Count"] == 1, "Count 1");
+    // One allocation, or the count of the app's replicas a new version keeps.
+    need(
+        g["Count"].as_u64().is_some_and(|c| c >= 1),
+        "Count of at least 1",
+    );
     let dynamic = &g["Networks"][0]["DynamicPorts"][0];
     need(dynamic["Label"] == "http", "a dynamic port labelled http");
     let tasks = g["Tasks"].as_array().cloned().unwrap_or_default();
