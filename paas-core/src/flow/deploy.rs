@@ -20,8 +20,9 @@ use crate::router::drain::Drain;
 use crate::runtime::{Instance, InstanceSpec, InstanceState};
 use crate::status::AppStatus;
 
-/// How often a starting instance is probed.
-const PROBE_EVERY: Duration = Duration::from_millis(25);
+/// How often a starting instance is probed: often, as a woken app's first request waits on
+/// it (a probe is an inspect and a connect).
+const PROBE_EVERY: Duration = Duration::from_millis(5);
 
 impl Platform {
     /// Runs the deployer until `shutdown` completes.
@@ -89,6 +90,8 @@ impl Platform {
                 if let Some(old) = live {
                     self.retire(old, drain).await?;
                 }
+                // A sleeping app redeployed: the deployment it slept with is done.
+                self.retire_slept(app.id, dep.id).await?;
                 self.prune_images(app.id).await?;
             }
             Err(reason) => self.fail_deployment(&mut dep, reason).await?,

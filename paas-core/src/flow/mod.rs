@@ -24,6 +24,7 @@ mod serving;
 mod settle;
 mod supervise;
 mod tasks;
+mod wake;
 mod watch;
 
 pub use consume::Step;
@@ -32,3 +33,4 @@ pub use follow::LogItem;
 pub(crate) use log_watch::LogWatches;
 pub use run::Loops;
 pub use serving::ServingInstance;
+pub use wake::{WAKING, Woken};

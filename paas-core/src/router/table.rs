@@ -72,6 +72,9 @@ struct Inner {
     unknown: Mutex<Misses>,
     /// Full reads done (operators and tests see that the table caught up).
     resyncs: std::sync::atomic::AtomicU64,
+    /// Bumped whenever an app's entry is written: held requests wait on it for their app's
+    /// route ([`RouteTable::changes`]).
+    changed: tokio::sync::watch::Sender<u64>,
 }
 
 /// Hosts found nowhere lately, and the store reads of this second.
@@ -118,6 +121,7 @@ impl Routes {
                 state: RwLock::new(State::default()),
                 unknown: Mutex::new(Misses::default()),
                 resyncs: std::sync::atomic::AtomicU64::new(0),
+                changed: tokio::sync::watch::Sender::new(0),
             }),
         }
     }
@@ -289,6 +293,7 @@ impl Routes {
                 _ => Vec::new(),
             }
         };
+        self.inner.changed.send_modify(|n| *n = n.wrapping_add(1));
         for backend in leaving {
             self.drain(backend);
         }
@@ -396,7 +401,12 @@ impl Routes {
 
     fn resolution(&self, host: &Domain) -> Option<Resolution> {
         let state = self.read();
-        let id = state.hosts.get(host)?;
+        let id = *state.hosts.get(host)?;
+        Self::resolution_of(&state, id)
+    }
+
+    fn resolution_of(state: &State, id: AppId) -> Option<Resolution> {
+        let id = &id;
         Some(match state.apps.get(id)? {
             Entry::Live(r) => Resolution::Live(r.clone()),
             Entry::Down {
@@ -528,6 +538,22 @@ impl RouteTable for Routes {
 
     fn traffic(&self, app: AppId) -> Option<Arc<Traffic>> {
         self.read().traffic.get(&app).cloned()
+    }
+
+    fn route_of(&self, app: AppId) -> Resolution {
+        Self::resolution_of(&self.read(), app).unwrap_or(Resolution::Unknown)
+    }
+
+    fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.changed.subscribe()
+    }
+
+    async fn refresh(&self, app: AppId) {
+        self.reload(app).await;
+    }
+
+    async fn wake(&self, app: AppId) -> crate::error::Result<crate::flow::Woken> {
+        self.inner.platform.wake(app).await
     }
 }
 
