@@ -28,6 +28,7 @@ mod router_proxy;
 mod router_switch;
 mod router_tls;
 mod routers;
+mod scale_to_zero;
 mod secrets;
 mod start;
 mod tasks;

@@ -56,8 +56,9 @@ impl Platform {
                 return Ok(Woken::NotAsleep);
             }
             let dep = self.sleeping_deployment(&app).await?;
+            // Not tied to the deployment: the start's own steps would end it and drop its
+            // reason; it ends here, with the start's outcome.
             let mut task = Task::running(app.id, app.owner, TaskKind::Scale, "woken by a request");
-            task.deployment = Some(dep.id);
             self.store().put_task(&task).await?;
             self.system_log(app.id, Some(dep.id), "waking up: a request came in")
                 .await;
@@ -67,7 +68,19 @@ impl Platform {
             if let Err(e) = &out {
                 self.settle_after(app.id, dep.id, e).await;
             }
-            self.end_with_deployment(&mut task, dep.id, &out).await;
+            let failed = match &out {
+                Err(e) => Some(e.to_string()),
+                Ok(()) => self
+                    .store()
+                    .deployment(dep.id)
+                    .await?
+                    .filter(|d| d.status == DeploymentStatus::Failed)
+                    .map(|d| d.error.unwrap_or_else(|| "it did not start".into())),
+            };
+            task.end(failed);
+            if let Err(e) = self.store().put_task(&task).await {
+                tracing::warn!(task = %task.id, error = %e, "could not record the end of a task");
+            }
             out.map(|()| Woken::Started)
         };
         self.locks().hold(lease, work).await
@@ -90,7 +103,11 @@ impl Platform {
 
     /// Marks the deployments an app slept with (`RUNNING` with no instance) stopped, all but
     /// `except`: once another deployment is live, a wake must not find them.
-    pub(crate) async fn retire_slept(&self, app: AppId, except: crate::model::DeploymentId) -> Result<()> {
+    pub(crate) async fn retire_slept(
+        &self,
+        app: AppId,
+        except: crate::model::DeploymentId,
+    ) -> Result<()> {
         for mut dep in self.store().deployments_of(app).await? {
             if dep.id != except && dep.status == DeploymentStatus::Running && dep.instance.is_none()
             {
