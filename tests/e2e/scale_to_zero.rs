@@ -4,7 +4,8 @@
 //! instance; a full hold queue and a wake timeout answer 503 with `Retry-After`; an app that
 //! crashes as it wakes answers the held requests 502 and ends `FAILED`; a websocket wakes it;
 //! a sleeping app can be updated (kept for its wake), redeployed, stopped and deleted, and
-//! stays asleep across a restart of the server.
+//! stays asleep across a restart of the server. On Podman, sleep removes the container and a
+//! request wakes it.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -393,5 +394,43 @@ async fn a_sleeping_app_stays_asleep_across_a_restart_of_the_server() -> anyhow:
     let url = router::app_url(router, "dreamer");
     assert_eq!(router::get(router, &url).await?, (200, "hello".to_owned()));
     assert_eq!(live_processes(&server.data_dir, "dreamer")?, 1);
+    Ok(())
+}
+
+/// On Podman: sleep removes the container, a request through the router wakes it (a new
+/// container of the same image, no build) and gets the app's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_podman_sleep_removes_the_container_and_a_request_wakes_it() -> anyhow::Result<()> {
+    use paas_tests::podman::{Cleanup, containers_of, images_of, serve_args};
+    let cleanup = Cleanup::default();
+    let mut args: Vec<String> = serve_args();
+    args.extend(QUICK.iter().map(|a| (*a).to_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = TestApp::spawn(TestDb::Sqlite, &args).await?;
+    let router = server.router.context("no router")?;
+    let alice = server.user("alice").await?;
+    let repo = paas_tests::git_repo(&[("app.py", &app().source())])?;
+    let input = json!({
+        "name": "pod-nap",
+        "repository": { "url": paas_tests::repo::file_url(repo.path()) },
+        "scaling": { "minInstances": 0, "idleSeconds": 1 },
+    });
+    let id = paas_tests::steps::create(&alice, input).await?;
+    cleanup.track(&id);
+    let seen = paas_tests::steps::statuses_until_settled(&alice, &id).await?;
+    assert_eq!(seen.last().map(String::as_str), Some("RUNNING"), "{seen:?}");
+    let images = images_of(&id).await?;
+
+    sleeps(&alice, &id).await?;
+    assert!(
+        containers_of(&id).await?.is_empty(),
+        "the container is gone"
+    );
+    assert_eq!(images_of(&id).await?, images, "the image stays");
+
+    let url = router::app_url(router, "pod-nap");
+    assert_eq!(router::get(router, &url).await?, (200, "hello".to_owned()));
+    assert_eq!(containers_of(&id).await?.len(), 1, "one container woke");
+    assert_eq!(wakes(&alice, &id).await?.len(), 1);
     Ok(())
 }

@@ -405,9 +405,9 @@ impl Routes {
         Self::resolution_of(&state, id)
     }
 
+    /// Where a request for app `id` goes, as `state` says.
     fn resolution_of(state: &State, id: AppId) -> Option<Resolution> {
-        let id = &id;
-        Some(match state.apps.get(id)? {
+        Some(match state.apps.get(&id)? {
             Entry::Live(r) => Resolution::Live(r.clone()),
             Entry::Down {
                 name,
@@ -415,11 +415,11 @@ impl Routes {
                 reason,
                 ..
             } => Resolution::Down {
-                app: *id,
+                app: id,
                 name: name.clone(),
                 status: *status,
                 reason: reason.clone(),
-                traffic: state.traffic.get(id).cloned().unwrap_or_default(),
+                traffic: state.traffic.get(&id).cloned().unwrap_or_default(),
             },
         })
     }
