@@ -7,6 +7,9 @@
 //! event said. A host it does not know is looked up in the store at the request ("a route read
 //! on a miss") and, when unknown there too, remembered as unknown for a moment.
 //!
+//! Every write of an app's entry is signalled ([`RouteTable::changes`]): requests the HTTP
+//! router holds for a waking app wait on it, not on a timer.
+//!
 //! Guarantees: a backend that leaves an app's route is marked draining first (no new request
 //! picks it) and reported on the bus until nothing is in flight on it ([`super::drain`]).
 //! While the store or the bus is away, the table keeps serving what it has.

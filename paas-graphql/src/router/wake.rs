@@ -193,8 +193,15 @@ impl Wakes {
                         table.refresh(app).await;
                         continue;
                     }
-                    // Another process is at it, or the app changed meanwhile: its route says.
-                    Ok(Woken::Busy | Woken::NotAsleep) => {
+                    // Woken meanwhile (by another process), or stopped: its route says.
+                    Ok(Woken::NotAsleep) => {
+                        table.refresh(app).await;
+                        if asleep(table.route_of(app)) {
+                            let _ = tokio::time::timeout(BUSY_RETRY, changes.changed()).await;
+                        }
+                    }
+                    // Another process is at it: ask again unless its route moves first.
+                    Ok(Woken::Busy) => {
                         let _ = tokio::time::timeout(BUSY_RETRY, changes.changed()).await;
                         table.refresh(app).await;
                     }
@@ -262,6 +269,16 @@ impl Wakes {
     }
 }
 
+fn asleep(route: Resolution) -> bool {
+    matches!(
+        route,
+        Resolution::Down {
+            status: AppStatus::Sleeping,
+            ..
+        }
+    )
+}
+
 /// A request counted in a hold until it leaves (answered, forwarded or gone).
 struct Waiting(Arc<Hold>);
 
@@ -277,4 +294,28 @@ fn unavailable(text: &str) -> Response<ProxyBody> {
     res.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER));
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_sleeping_or_waking_app_holds_requests() {
+        assert!(held(AppStatus::Sleeping, None));
+        assert!(held(AppStatus::Starting, Some(WAKING)));
+        // A restart or a first start is not a wake: 503 as before.
+        assert!(!held(AppStatus::Starting, Some("restarting")));
+        assert!(!held(AppStatus::Starting, None));
+        for status in [
+            AppStatus::Pending,
+            AppStatus::Building,
+            AppStatus::Running,
+            AppStatus::Failed,
+            AppStatus::Stopped,
+            AppStatus::Deleting,
+        ] {
+            assert!(!held(status, None), "{status:?}");
+        }
+    }
 }
