@@ -434,3 +434,79 @@ async fn on_podman_sleep_removes_the_container_and_a_request_wakes_it() -> anyho
     assert_eq!(wakes(&alice, &id).await?.len(), 1);
     Ok(())
 }
+
+/// Two servers on one PostgreSQL and one Redis, each with its router: requests for a sleeping
+/// app through both at once are all answered by the app, and one instance was started (the
+/// router that got the app's lock woke it; the other waited for the route).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_routers_waking_at_once_start_one_instance() -> anyhow::Result<()> {
+    use paas_tests::redis::{unique_prefix, url};
+    const ADMIN: &str = "scale-to-zero-admin";
+    let dir = tempfile::tempdir()?;
+    let db = TestDb::Postgres.url(dir.path()).await?;
+    let (redis, prefix) = (url(), unique_prefix());
+    let env = [
+        ("REDIS_URL", redis.as_str()),
+        ("PAAS_REDIS_PREFIX", prefix.as_str()),
+    ];
+    let mut args = QUICK.to_vec();
+    args.extend(["--no-worker", "--admin-token", ADMIN]);
+    let a = TestServer::spawn_in(dir.path(), db.as_ref(), &args, &env).await?;
+    let b = TestServer::spawn_in(dir.path(), db.as_ref(), &args, &env).await?;
+    let _worker = paas_tests::TestWorker::spawn(dir.path(), db.as_ref(), &env)?;
+    let (router_a, router_b) = (a.router.context("router A")?, b.router.context("router B")?);
+    let alice = a.user("alice").await?;
+    let source = app().source();
+    let (_repo, id) = paas_tests::steps::deployed_with(
+        &alice,
+        "pair",
+        &[("app.py", &source)],
+        json!({
+            "env": [{ "key": "SLOW", "value": "0.5" }],
+            "scaling": { "minInstances": 0, "idleSeconds": 1 },
+        }),
+    )
+    .await?;
+    sleeps(&alice, &id).await?;
+    // Both routers know it sleeps (they hear it on the bus).
+    for server in [&a, &b] {
+        eventually(Duration::from_secs(10), || async {
+            let routes: Value = reqwest::Client::new()
+                .get(format!("{}/routes", server.url))
+                .bearer_auth(ADMIN)
+                .send()
+                .await?
+                .json()
+                .await?;
+            let asleep = routes.as_array().is_some_and(|r| {
+                r.iter()
+                    .any(|r| r["name"] == "pair" && r["status"] == "SLEEPING")
+            });
+            Ok(asleep.then_some(()))
+        })
+        .await?;
+    }
+    assert_eq!(live_processes(dir.path(), "pair")?, 0);
+
+    let mut requests = Vec::new();
+    for n in 0..20 {
+        let router = if n % 2 == 0 { router_a } else { router_b };
+        let url = router::app_url(router, "pair");
+        let http = router::client_for(router, &url)?;
+        requests.push(tokio::spawn(async move {
+            let r = http.get(&url).send().await?;
+            anyhow::Ok((r.status().as_u16(), r.text().await?))
+        }));
+    }
+    for answer in futures::future::join_all(requests).await {
+        let (status, body) = answer??;
+        assert_eq!((status, body.as_str()), (200, "hello"));
+    }
+    assert_eq!(
+        live_processes(dir.path(), "pair")?,
+        1,
+        "one instance started"
+    );
+    assert_eq!(wakes(&alice, &id).await?.len(), 1, "one wake");
+    Ok(())
+}
