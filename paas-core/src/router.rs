@@ -225,6 +225,16 @@ pub trait RouteTable: Send + Sync {
     fn routes(&self) -> Vec<RouteView>;
     /// What was counted for an app, in this router.
     fn traffic(&self, app: AppId) -> Option<Arc<Traffic>>;
+    /// Where a request for `app` goes, as this table knows it now (no store read).
+    fn route_of(&self, app: AppId) -> Resolution;
+    /// Changes whenever any route of the table changes: a request held for a waking app waits
+    /// on it, then looks at [`RouteTable::route_of`] again.
+    fn changes(&self) -> tokio::sync::watch::Receiver<u64>;
+    /// Reads one app's route from the store now (not waiting for the bus).
+    async fn refresh(&self, app: AppId);
+    /// Asks the platform to wake a sleeping app ([`crate::Platform::wake`]); returns once it
+    /// runs, failed to start, or someone else is at it.
+    async fn wake(&self, app: AppId) -> crate::error::Result<crate::flow::Woken>;
 }
 
 #[cfg(test)]

@@ -301,3 +301,34 @@ async fn missed_events_make_the_table_read_again() -> anyhow::Result<()> {
     .await?;
     Ok(())
 }
+
+/// What a request held for a waking app waits on: each route read signals a change, and
+/// `route_of` says where the app's requests go now; a wake of an app that is not asleep does
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_changes_are_signalled_for_held_requests() -> anyhow::Result<()> {
+    let s = setup().await?;
+    let mut changes = s.routes.changes();
+    changes.mark_unchanged();
+    let (app, dep) = pending(&s, "waker").await?;
+    assert!(matches!(s.routes.route_of(app.id), Resolution::Unknown));
+    s.routes.refresh(app.id).await;
+    assert!(changes.has_changed()?, "a read of the route signals");
+    changes.mark_unchanged();
+    assert!(matches!(
+        s.routes.route_of(app.id),
+        Resolution::Down {
+            status: AppStatus::Pending,
+            ..
+        }
+    ));
+    live(&s, app.id, dep, "waker-1", 4301).await?;
+    s.routes.refresh(app.id).await;
+    assert!(changes.has_changed()?);
+    assert!(matches!(s.routes.route_of(app.id), Resolution::Live(_)));
+    assert_eq!(
+        s.routes.wake(app.id).await?,
+        paas_core::flow::Woken::NotAsleep
+    );
+    Ok(())
+}

@@ -17,6 +17,8 @@
 //! - [`Listeners`]: the HTTP and HTTPS listeners of a server, bound at build, served at run.
 //! - [`tls`]: certificates (default and per domain by SNI), reloadable.
 //! - [`access`]: access lines into the apps' logs (`ROUTER` stream), sampled, off by default.
+//! - [`wake`]: requests for a sleeping app, held while it wakes (bounded, timed), then
+//!   forwarded in order.
 
 pub mod access;
 mod body;
@@ -26,6 +28,7 @@ mod listeners;
 mod pages;
 mod proxy;
 pub mod tls;
+mod wake;
 
 use std::future::Future;
 
@@ -34,6 +37,7 @@ use tokio::net::TcpListener;
 pub use config::{AccessLog, OptionalAddr, RouterSettings};
 pub use listeners::Listeners;
 pub use proxy::Proxy;
+pub use wake::WakeLimits;
 
 use crate::limits::Limits;
 

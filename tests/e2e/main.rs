@@ -29,6 +29,7 @@ mod router_proxy;
 mod router_switch;
 mod router_tls;
 mod routers;
+mod scale_to_zero;
 mod scaling;
 mod secrets;
 mod start;

@@ -146,9 +146,14 @@ impl Platform {
             Ok(())
         };
         // A stopped app stays stopped: the change is kept for its next start or redeploy.
-        let effect = match app.desired {
-            Desired::Stopped => UpdateEffect::DataOnly,
-            Desired::Running => AppUpdate::effect(app, &next),
+        // A sleeping app has no instance to restart: the change is kept for its wake (a new
+        // source still builds, as a redeploy of a sleeping app does).
+        let effect = match (app.desired, AppUpdate::effect(app, &next)) {
+            (Desired::Stopped, _) => UpdateEffect::DataOnly,
+            (Desired::Running, UpdateEffect::Restart) if app.status == AppStatus::Sleeping => {
+                UpdateEffect::DataOnly
+            }
+            (Desired::Running, effect) => effect,
         };
         let image = self.restartable(app).await.ok();
         let then = match (effect, image) {

@@ -22,8 +22,9 @@ use crate::router::drain::Drain;
 use crate::runtime::{Instance, InstanceSpec, InstanceState};
 use crate::status::AppStatus;
 
-/// How often a starting instance is probed.
-const PROBE_EVERY: Duration = Duration::from_millis(25);
+/// How often a starting instance is probed: often, as a woken app's first request waits on
+/// it (a probe is an inspect and a connect).
+const PROBE_EVERY: Duration = Duration::from_millis(5);
 
 /// How long removed replicas wait for their app's lock to be forgotten on their deployment.
 const FORGET_WAIT: Duration = Duration::from_secs(120);
@@ -98,6 +99,8 @@ impl Platform {
                 if let Some(old) = live {
                     self.retire(old, drain).await?;
                 }
+                // A sleeping app redeployed: the deployment it slept with is done.
+                self.retire_slept(app.id, dep.id).await?;
                 self.prune_images(app.id).await?;
             }
             Err(reason) => self.fail_deployment(&mut dep, reason).await?,

@@ -25,6 +25,7 @@ mod serving;
 mod settle;
 mod supervise;
 mod tasks;
+mod wake;
 mod watch;
 
 pub use consume::Step;
@@ -33,3 +34,4 @@ pub use follow::LogItem;
 pub(crate) use log_watch::LogWatches;
 pub use run::Loops;
 pub use serving::{ListedReplica, ServingInstance};
+pub use wake::{WAKING, Woken};

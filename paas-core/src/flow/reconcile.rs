@@ -8,6 +8,8 @@
 //!   one that an earlier version of the platform recorded so when it shut down;
 //! - an app a user stopped ([`Desired::Stopped`]) stays stopped, and a stop that was under way
 //!   is finished;
+//! - a `SLEEPING` app stays asleep (its next request wakes it), and a sleep that was under way
+//!   is finished (no instance left);
 //! - an app in `PENDING`/`BUILDING`/`STARTING` is resumed: with a queue that lost its messages
 //!   (in memory) its build is queued again, with a durable queue the request is still there and
 //!   another worker takes it over; a start that was under way is run again;
@@ -64,6 +66,7 @@ impl Platform {
                 AppStatus::Building,
                 AppStatus::Starting,
                 AppStatus::Running,
+                AppStatus::Sleeping,
                 AppStatus::Stopped,
                 AppStatus::Deleting,
             ])
@@ -163,6 +166,12 @@ impl Platform {
                 self.restart_instance(app.id, dep.id, Some(why.into()))
                     .await?;
                 return Ok((true, orphans));
+            }
+            (Desired::Running, AppStatus::Sleeping) => {
+                // Asleep it stays (the next request wakes it); a sleep the server died in is
+                // finished (its instances were removed above).
+                self.keep_asleep(app.id).await?;
+                return Ok((false, orphans));
             }
             (Desired::Running, _) => {}
         }

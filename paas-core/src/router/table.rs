@@ -7,6 +7,9 @@
 //! event said. A host it does not know is looked up in the store at the request ("a route read
 //! on a miss") and, when unknown there too, remembered as unknown for a moment.
 //!
+//! Every write of an app's entry is signalled ([`RouteTable::changes`]): requests the HTTP
+//! router holds for a waking app wait on it, not on a timer.
+//!
 //! Guarantees: a backend that leaves an app's route is marked draining first (no new request
 //! picks it) and reported on the bus until nothing is in flight on it ([`super::drain`]).
 //! While the store or the bus is away, the table keeps serving what it has.
@@ -72,6 +75,9 @@ struct Inner {
     unknown: Mutex<Misses>,
     /// Full reads done (operators and tests see that the table caught up).
     resyncs: std::sync::atomic::AtomicU64,
+    /// Bumped whenever an app's entry is written: held requests wait on it for their app's
+    /// route ([`RouteTable::changes`]).
+    changed: tokio::sync::watch::Sender<u64>,
 }
 
 /// Hosts found nowhere lately, and the store reads of this second.
@@ -118,6 +124,7 @@ impl Routes {
                 state: RwLock::new(State::default()),
                 unknown: Mutex::new(Misses::default()),
                 resyncs: std::sync::atomic::AtomicU64::new(0),
+                changed: tokio::sync::watch::Sender::new(0),
             }),
         }
     }
@@ -289,6 +296,7 @@ impl Routes {
                 _ => Vec::new(),
             }
         };
+        self.inner.changed.send_modify(|n| *n = n.wrapping_add(1));
         for backend in leaving {
             self.drain(backend);
         }
@@ -396,8 +404,13 @@ impl Routes {
 
     fn resolution(&self, host: &Domain) -> Option<Resolution> {
         let state = self.read();
-        let id = state.hosts.get(host)?;
-        Some(match state.apps.get(id)? {
+        let id = *state.hosts.get(host)?;
+        Self::resolution_of(&state, id)
+    }
+
+    /// Where a request for app `id` goes, as `state` says.
+    fn resolution_of(state: &State, id: AppId) -> Option<Resolution> {
+        Some(match state.apps.get(&id)? {
             Entry::Live(r) => Resolution::Live(r.clone()),
             Entry::Down {
                 name,
@@ -405,11 +418,11 @@ impl Routes {
                 reason,
                 ..
             } => Resolution::Down {
-                app: *id,
+                app: id,
                 name: name.clone(),
                 status: *status,
                 reason: reason.clone(),
-                traffic: state.traffic.get(id).cloned().unwrap_or_default(),
+                traffic: state.traffic.get(&id).cloned().unwrap_or_default(),
             },
         })
     }
@@ -528,6 +541,22 @@ impl RouteTable for Routes {
 
     fn traffic(&self, app: AppId) -> Option<Arc<Traffic>> {
         self.read().traffic.get(&app).cloned()
+    }
+
+    fn route_of(&self, app: AppId) -> Resolution {
+        Self::resolution_of(&self.read(), app).unwrap_or(Resolution::Unknown)
+    }
+
+    fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.changed.subscribe()
+    }
+
+    async fn refresh(&self, app: AppId) {
+        self.reload(app).await;
+    }
+
+    async fn wake(&self, app: AppId) -> crate::error::Result<crate::flow::Woken> {
+        self.inner.platform.wake(app).await
     }
 }
 

@@ -74,8 +74,12 @@ impl Listeners {
         F: Future<Output = ()> + Send + 'static,
     {
         let https_port = self.https_addr().map(|a| a.port());
+        let wake = super::WakeLimits {
+            queue: platform.config().scaler.wake_queue,
+            timeout: platform.config().scaler.wake_timeout,
+        };
         let access = AccessLogger::start(self.settings.access_log, platform);
-        let proxy = Proxy::with(table, self.settings.clone(), https_port, access);
+        let proxy = Proxy::with(table, self.settings.clone(), https_port, access).holding(wake);
         let mut tasks = Vec::new();
         let mut start = |listener, acceptor| {
             let (proxy, settings, limits, stop) = (

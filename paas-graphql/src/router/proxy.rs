@@ -3,8 +3,9 @@
 //! Expected flow: `CONNECT` is refused (405) → the head is checked (too many or too big
 //! headers: 431; no host, a host that is not a name: 400; an absolute-form target naming
 //! another host than `Host`: 400, this is no open proxy) → a `Content-Length` over the body
-//! limit: 413, the app never asked → the table resolves the host (unknown: 404; the app not
-//! running: 503 with its status) → an HTTPS-only app asked over plain HTTP: 308 to HTTPS → the
+//! limit: 413, the app never asked → the table resolves the host (unknown: 404; a sleeping
+//! app: the request is held while it wakes, [`super::wake`]; the app not running otherwise:
+//! 503 with its status) → an HTTPS-only app asked over plain HTTP: 308 to HTTPS → the
 //! backend with the fewest requests in flight is picked and the request counted on it →
 //! hop-by-hop headers dropped, `X-Forwarded-*` and `Forwarded` set → sent over a pooled
 //! upstream connection, bodies streamed both ways (a request body growing past the limit is
@@ -36,6 +37,7 @@ use super::body::{Capped, Counted, ProxyBody, Seen};
 use super::config::RouterSettings;
 use super::headers::{self, BadHead};
 use super::pages::{down, empty, page, to_https};
+use super::wake::{Held, WakeLimits, Wakes};
 
 type Upstream = Client<HttpConnector, Capped>;
 
@@ -51,6 +53,8 @@ pub struct Proxy {
     /// The public port of HTTPS, where the router serves it (HTTPS-only apps redirect there).
     https_port: Option<u16>,
     access: AccessLogger,
+    /// Requests held for sleeping apps.
+    wakes: Wakes,
 }
 
 impl Proxy {
@@ -81,7 +85,14 @@ impl Proxy {
             settings: Arc::new(settings),
             https_port,
             access,
+            wakes: Wakes::new(WakeLimits::default()),
         }
+    }
+
+    /// This proxy, holding requests for sleeping apps within `limits`.
+    pub fn holding(mut self, limits: WakeLimits) -> Self {
+        self.wakes = Wakes::new(limits);
+        self
     }
 
     /// Answers one request from `peer`, which came in over `scheme` (`http` or `https`).
@@ -109,8 +120,25 @@ impl Proxy {
         {
             return too_large(s.max_body_bytes);
         }
-        let route = match self.table.resolve(&host).await {
-            Resolution::Live(route) => route,
+        let received = Instant::now();
+        let (route, turn) = match self.table.resolve(&host).await {
+            Resolution::Live(route) => (route, None),
+            Resolution::Down {
+                app,
+                name,
+                status,
+                reason,
+                traffic,
+            } if super::wake::held(status, reason.as_deref()) => {
+                match self.wakes.hold(&self.table, app, &name, &traffic).await {
+                    Held::Live(route, turn) => (route, Some(turn)),
+                    Held::Answer(response) => {
+                        let status = response.status().as_u16();
+                        traffic.record(status, 0, 0, received.elapsed());
+                        return response;
+                    }
+                }
+            }
             Resolution::Down {
                 name,
                 status,
@@ -135,7 +163,10 @@ impl Proxy {
             let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
             return to_https(&host, port, path);
         }
-        let Some(in_flight) = route.pick() else {
+        let picked = route.pick();
+        // The next request held for this app may go now: this one has its backend.
+        drop(turn);
+        let Some(in_flight) = picked else {
             return page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the application is switching instances; retry",
