@@ -109,7 +109,9 @@ impl Platform {
         except: crate::model::DeploymentId,
     ) -> Result<()> {
         for mut dep in self.store().deployments_of(app).await? {
-            if dep.id != except && dep.status == DeploymentStatus::Running && dep.instances.is_empty()
+            if dep.id != except
+                && dep.status == DeploymentStatus::Running
+                && dep.instances.is_empty()
             {
                 dep.status = DeploymentStatus::Stopped;
                 self.store().update_deployment(&dep).await?;
