@@ -655,6 +655,37 @@ async fn autoscales(server: &TestApp, runs: Runs, cleanup: &podman::Cleanup) -> 
     let (up, down) = counts.split_at(top.map_or(0, |t| t + 1));
     assert!(up.iter().all(|(f, t)| f < t), "{counts:?}");
     assert_eq!(down, [(3, 2), (2, 1)], "{counts:?}");
+
+    // Bounds apply at once, no load needed: a minimum raised adds, a maximum lowered removes.
+    alice
+        .data(
+            UPDATE,
+            json!({ "id": id, "input": { "scaling": { "minInstances": 2 } } }),
+        )
+        .await?;
+    until_instances(&alice, runs, &data_dir, &id, "busy", 2).await?;
+    alice
+        .data(
+            UPDATE,
+            json!({ "id": id, "input": { "scaling": { "minInstances": 1, "maxInstances": 1 } } }),
+        )
+        .await?;
+    until_instances(&alice, runs, &data_dir, &id, "busy", 1).await?;
+    let progress: Vec<String> = eventually(Duration::from_secs(30), || async {
+        let app = read(&alice, &id).await?;
+        let tasks = app["tasks"].as_array().cloned().unwrap_or_default();
+        let over = tasks.iter().all(|t| t["state"] != "RUNNING");
+        Ok(over.then(|| {
+            tasks
+                .iter()
+                .filter(|t| t["kind"] == "SCALE")
+                .take(2)
+                .map(|t| t["progress"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        }))
+    })
+    .await?;
+    assert_eq!(progress, ["maxInstances is 1", "minInstances is 2"]);
     Ok(())
 }
 
