@@ -2,9 +2,14 @@
 //! without a change), an idle app put to sleep (`RUNNING → SLEEPING`, its process gone, a
 //! `SCALE` task and `SYSTEM` lines with the reason), what keeps an app awake (requests, an open
 //! websocket, a request in flight), and activity counted across routers: requests on router B
-//! keep awake an app router A's process never saw a request for. The idle bound and the
-//! scaler's period are lowered with the server's flags (`--scaling-min-idle-seconds`,
-//! `--scale-every-ms`), never waited out at their defaults.
+//! keep awake an app router A's process never saw a request for, and while Redis is away no
+//! process sleeps an app on silence it cannot vouch for. A sleeping app is stopped, started,
+//! changed and deleted as any. Autoscaling: ~4 requests in flight with `targetConcurrency: 1`
+//! run three instances (processes or containers, counted), one again once the load stops;
+//! bounds moved by new settings apply at once. The idle bound, the scaler's period and its
+//! windows are lowered with the server's flags (`--scaling-min-idle-seconds`,
+//! `--scale-every-ms`, `--scale-up-after-ms`, `--scale-down-after-ms`,
+//! `--scale-cooldown-ms`), never waited out at their defaults.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -550,7 +555,7 @@ async fn a_load_above_the_target_adds_instances_and_they_go_when_it_stops(
     db: TestDb,
 ) -> anyhow::Result<()> {
     let server = TestApp::spawn(db, BRISK).await?;
-    autoscales(&server, Runs::Processes, &podman::Cleanup::default()).await
+    autoscales(&server, Runs::Processes, None).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -558,13 +563,19 @@ async fn on_podman_a_load_above_the_target_adds_containers() -> anyhow::Result<(
     let mut args = podman::serve_args();
     args.extend(BRISK.iter().map(|a| (*a).to_owned()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // Declared first, dropped last: the containers go once the server stopped.
+    let cleanup = podman::Cleanup::default();
     let server = TestApp::spawn(TestDb::Sqlite, &args).await?;
-    autoscales(&server, Runs::Containers, &podman::Cleanup::default()).await
+    autoscales(&server, Runs::Containers, Some(&cleanup)).await
 }
 
 /// ~4 requests in flight on an app with `targetConcurrency: 1, maxInstances: 3`: three
 /// instances; none once the load stops but the minimum of one.
-async fn autoscales(server: &TestApp, runs: Runs, cleanup: &podman::Cleanup) -> anyhow::Result<()> {
+async fn autoscales(
+    server: &TestApp,
+    runs: Runs,
+    cleanup: Option<&podman::Cleanup>,
+) -> anyhow::Result<()> {
     let router = server.router.context("no router")?;
     let alice = server.user("alice").await?;
     let source = slow_echo();
@@ -575,7 +586,9 @@ async fn autoscales(server: &TestApp, runs: Runs, cleanup: &podman::Cleanup) -> 
                 "scaling": { "minInstances": 1, "maxInstances": 3, "targetConcurrency": 1 } }),
     )
     .await?;
-    cleanup.track(&id);
+    if let Some(cleanup) = cleanup {
+        cleanup.track(&id);
+    }
     until_status(&alice, &id, "RUNNING").await?;
     let data_dir = server.data_dir.clone();
     until_instances(&alice, runs, &data_dir, &id, "busy", 1).await?;
@@ -748,9 +761,10 @@ async fn on_podman_a_sleeping_app_has_no_container_and_keeps_its_image() -> anyh
     let mut args = podman::serve_args();
     args.extend(QUICK.iter().map(|a| (*a).to_owned()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // Declared first, dropped last: the containers go once the server stopped.
+    let cleanup = podman::Cleanup::default();
     let server = TestApp::spawn(TestDb::Sqlite, &args).await?;
     let alice = server.user("alice").await?;
-    let cleanup = podman::Cleanup::default();
     let repo = git_repo(&[("app.py", &hello())])?;
     let id = create(
         &alice,
