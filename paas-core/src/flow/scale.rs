@@ -179,6 +179,7 @@ impl Platform {
                     return Ok(());
                 }
                 let mut task = Task::running(app.id, app.owner, TaskKind::Scale, &reason);
+                task.deployment = app.deployment;
                 platform.store().put_task(&task).await?;
                 let out = match decision {
                     Decision::Sleep { reason } => platform.sleep_app(app.id, &reason).await,
