@@ -339,7 +339,10 @@ async fn an_idle_app_sleeps_and_requests_keep_it_awake(db: TestDb) -> anyhow::Re
     let shown = show(&alice, &sleepy).await?;
     assert_eq!(shown["instances"], json!([]), "{shown}");
     assert_eq!(shown["deployments"][0]["status"], "RUNNING", "{shown}");
-    assert_eq!(state["deployment"], shown["deployments"][0]["id"], "{state}");
+    assert_eq!(
+        state["deployment"], shown["deployments"][0]["id"],
+        "{state}"
+    );
 
     // A minimum raised on a sleeping app starts it again (the scaler's SCALE task), from its
     // image: no new deployment.
