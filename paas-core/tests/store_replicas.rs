@@ -123,7 +123,9 @@ async fn an_instance_of_an_earlier_version_becomes_a_running_replica(
             .and_where(Expr::col(Alias::new("id")).eq(app.id.as_uuid())),
     )
     .await?;
-    s.migrate().await?;
+    // Up again on the same connection as the rows were written (SQLite: one writer at a time).
+    Migrator::up(&conn, None).await?;
+    conn.close().await?;
 
     let back = s
         .deployment(dep.id)

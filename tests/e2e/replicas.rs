@@ -16,13 +16,14 @@ use nix::unistd::Pid;
 use paas_core::lock::LockKey;
 use paas_core::model::AppId;
 use paas_tests::apps::PythonApp;
+use paas_tests::nomad::FakeNomad;
 use paas_tests::podman::{Cleanup, containers_of, serve_args};
 use paas_tests::router;
 use paas_tests::steps::{
     FAST_CRASH_POLICY, commit_version, create, deployed_with, page, records, settled,
     statuses_until_settled,
 };
-use paas_tests::{Client, TestApp, TestDb, eventually};
+use paas_tests::{Client, TestApp, TestDb, TestServer, eventually};
 use serde_json::{Value, json};
 
 use crate::on_both_databases;
@@ -425,5 +426,92 @@ async fn three_containers_share_the_load_and_redeploy_without_a_failed_request()
         now.iter().all(|c| !containers.contains(c)),
         "{now:?} {containers:?}"
     );
+    Ok(())
+}
+
+/// On Nomad (the test's Nomad API): `minInstances: 3` is the job group's count, three
+/// allocations each at its own address, all listed and routed; scaling down to one lowers the
+/// count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_nomad_replicas_are_the_group_count() -> anyhow::Result<()> {
+    const TOKEN: &str = "e2e-nomad-token";
+    const NAMESPACE: &str = "paas-apps";
+    let fake = FakeNomad::start(Some(TOKEN), Some(NAMESPACE)).await?;
+    let registry = std::env::var("PAAS_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".into());
+    let mut args = serve_args();
+    args[1] = "nomad".into(); // --runtime nomad; images still built on Podman
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let dir = tempfile::tempdir()?;
+    let database_url = TestDb::Sqlite.url(dir.path()).await?;
+    let server = TestServer::spawn_in(
+        dir.path(),
+        &database_url,
+        &args,
+        &[
+            ("NOMAD_ADDR", fake.address.as_str()),
+            ("NOMAD_TOKEN", TOKEN),
+            ("NOMAD_NAMESPACE", NAMESPACE),
+            ("PAAS_REGISTRY", registry.as_str()),
+            ("PAAS_REGISTRY_TLS_VERIFY", "false"),
+        ],
+    )
+    .await?;
+    let alice = server.user("alice").await?;
+    let cleanup = Cleanup::default();
+    let repo = paas_tests::git_repo(&[("app.py", &paas_tests::apps::hello())])?;
+    let id = create(
+        &alice,
+        json!({ "name": "nomad-trio", "repository": { "url": paas_tests::repo::file_url(repo.path()) },
+                "scaling": { "minInstances": 3, "maxInstances": 3 } }),
+    )
+    .await?;
+    cleanup.track(&id);
+    let seen = statuses_until_settled(&alice, &id).await?;
+    assert_eq!(seen.last().map(String::as_str), Some("RUNNING"), "{seen:?}");
+
+    let job_id = format!("paas-{id}");
+    let listed = running(&alice, &id, 3).await?;
+    let job = fake.job(&job_id).context("no job")?;
+    assert_eq!(job.job["TaskGroups"][0]["Count"], 3, "{}", job.job);
+    let live: Vec<_> = fake
+        .allocs_of(&job_id)
+        .into_iter()
+        .filter(|a| a.desired_status == "run")
+        .collect();
+    assert_eq!(live.len(), 3, "{live:?}");
+    for a in &live {
+        assert!(
+            listed
+                .iter()
+                .any(|l| l.0 == a.id && l.1 == i64::from(a.port)),
+            "allocation {} at port {} listed: {listed:?}",
+            a.id,
+            a.port
+        );
+    }
+    let router = server.router.context("no router")?;
+    let url = router::app_url(router, "nomad-trio");
+    router::routed(router, "nomad-trio.localhost").await?;
+    let seen = spread(router, &url, 9).await?;
+    assert_eq!(seen.get("hello from nomad"), Some(&9), "{seen:?}");
+
+    // One replica: the scaler lowers the count once minInstances is 1.
+    alice
+        .data(
+            "mutation($id: ID!, $input: UpdateApplicationInput!) {
+               updateApplication(id: $id, input: $input, queue: true) { status } }",
+            json!({ "id": id, "input": { "scaling": { "minInstances": 1, "maxInstances": 1 } } }),
+        )
+        .await?;
+    running(&alice, &id, 1).await?;
+    eventually(Duration::from_secs(60), || async {
+        let count = fake
+            .job(&job_id)
+            .map(|j| j.job["TaskGroups"][0]["Count"].clone());
+        Ok((count == Some(json!(1))).then_some(()))
+    })
+    .await
+    .context("the group's count never went down to 1")?;
+    assert_eq!(fake.problems(), Vec::<String>::new());
     Ok(())
 }

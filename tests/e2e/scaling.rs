@@ -2,9 +2,14 @@
 //! without a change), an idle app put to sleep (`RUNNING → SLEEPING`, its process gone, a
 //! `SCALE` task and `SYSTEM` lines with the reason), what keeps an app awake (requests, an open
 //! websocket, a request in flight), and activity counted across routers: requests on router B
-//! keep awake an app router A's process never saw a request for. The idle bound and the
-//! scaler's period are lowered with the server's flags (`--scaling-min-idle-seconds`,
-//! `--scale-every-ms`), never waited out at their defaults.
+//! keep awake an app router A's process never saw a request for, and while Redis is away no
+//! process sleeps an app on silence it cannot vouch for. A sleeping app is stopped, started,
+//! changed and deleted as any. Autoscaling: ~4 requests in flight with `targetConcurrency: 1`
+//! run three instances (processes or containers, counted), one again once the load stops;
+//! bounds moved by new settings apply at once. The idle bound, the scaler's period and its
+//! windows are lowered with the server's flags (`--scaling-min-idle-seconds`,
+//! `--scale-every-ms`, `--scale-up-after-ms`, `--scale-down-after-ms`,
+//! `--scale-cooldown-ms`), never waited out at their defaults.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -28,7 +33,7 @@ const APP: &str = "query($id: ID!) {
   application(id: $id) {
     status version
     scaling { minInstances maxInstances idleSeconds targetConcurrency }
-    tasks { id kind state progress error }
+    tasks { id kind state progress error deployment }
   }
 }";
 
@@ -210,8 +215,8 @@ async fn system_lines(client: &Client, id: &str) -> anyhow::Result<Vec<String>> 
         .unwrap_or_default())
 }
 
-/// `GET /` through `router` every 300 ms for `spell`, each answered 200, the app `RUNNING`
-/// all along.
+/// `GET /` through `router` every 300 ms for `spell` (from a task of its own, so the pace
+/// does not hang on the API), each answered 200; the app `RUNNING` all along.
 async fn keep_calling(
     client: &Client,
     router: SocketAddr,
@@ -220,13 +225,28 @@ async fn keep_calling(
     spell: Duration,
 ) -> anyhow::Result<()> {
     let url = router::app_url(router, name);
+    let caller = tokio::spawn(async move {
+        let http = router::client_for(router, &url)?;
+        let start = Instant::now();
+        let mut calls = 0;
+        while start.elapsed() < spell {
+            let res = http.get(&url).send().await?;
+            let status = res.status().as_u16();
+            let body = res.text().await?;
+            anyhow::ensure!(status == 200, "call {calls}: {status} {body}");
+            calls += 1;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        anyhow::Ok(calls)
+    });
     let start = Instant::now();
     while start.elapsed() < spell {
-        let (status, body) = router::get(router, &url).await?;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(read(client, id).await?["status"], "RUNNING");
+        let status = read(client, id).await?["status"].clone();
+        assert_eq!(status, "RUNNING", "after {:?} of calls", start.elapsed());
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    let calls = caller.await??;
+    assert!(calls > 0);
     Ok(())
 }
 
@@ -319,6 +339,10 @@ async fn an_idle_app_sleeps_and_requests_keep_it_awake(db: TestDb) -> anyhow::Re
     let shown = show(&alice, &sleepy).await?;
     assert_eq!(shown["instances"], json!([]), "{shown}");
     assert_eq!(shown["deployments"][0]["status"], "RUNNING", "{shown}");
+    assert_eq!(
+        state["deployment"], shown["deployments"][0]["id"],
+        "{state}"
+    );
 
     // A minimum raised on a sleeping app starts it again (the scaler's SCALE task), from its
     // image: no new deployment.
@@ -535,7 +559,7 @@ async fn a_load_above_the_target_adds_instances_and_they_go_when_it_stops(
     db: TestDb,
 ) -> anyhow::Result<()> {
     let server = TestApp::spawn(db, BRISK).await?;
-    autoscales(&server, Runs::Processes, &podman::Cleanup::default()).await
+    autoscales(&server, Runs::Processes, None).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -543,13 +567,19 @@ async fn on_podman_a_load_above_the_target_adds_containers() -> anyhow::Result<(
     let mut args = podman::serve_args();
     args.extend(BRISK.iter().map(|a| (*a).to_owned()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // Declared first, dropped last: the containers go once the server stopped.
+    let cleanup = podman::Cleanup::default();
     let server = TestApp::spawn(TestDb::Sqlite, &args).await?;
-    autoscales(&server, Runs::Containers, &podman::Cleanup::default()).await
+    autoscales(&server, Runs::Containers, Some(&cleanup)).await
 }
 
 /// ~4 requests in flight on an app with `targetConcurrency: 1, maxInstances: 3`: three
 /// instances; none once the load stops but the minimum of one.
-async fn autoscales(server: &TestApp, runs: Runs, cleanup: &podman::Cleanup) -> anyhow::Result<()> {
+async fn autoscales(
+    server: &TestApp,
+    runs: Runs,
+    cleanup: Option<&podman::Cleanup>,
+) -> anyhow::Result<()> {
     let router = server.router.context("no router")?;
     let alice = server.user("alice").await?;
     let source = slow_echo();
@@ -560,7 +590,9 @@ async fn autoscales(server: &TestApp, runs: Runs, cleanup: &podman::Cleanup) -> 
                 "scaling": { "minInstances": 1, "maxInstances": 3, "targetConcurrency": 1 } }),
     )
     .await?;
-    cleanup.track(&id);
+    if let Some(cleanup) = cleanup {
+        cleanup.track(&id);
+    }
     until_status(&alice, &id, "RUNNING").await?;
     let data_dir = server.data_dir.clone();
     until_instances(&alice, runs, &data_dir, &id, "busy", 1).await?;
@@ -655,6 +687,37 @@ async fn autoscales(server: &TestApp, runs: Runs, cleanup: &podman::Cleanup) -> 
     let (up, down) = counts.split_at(top.map_or(0, |t| t + 1));
     assert!(up.iter().all(|(f, t)| f < t), "{counts:?}");
     assert_eq!(down, [(3, 2), (2, 1)], "{counts:?}");
+
+    // Bounds apply at once, no load needed: a minimum raised adds, a maximum lowered removes.
+    alice
+        .data(
+            UPDATE,
+            json!({ "id": id, "input": { "scaling": { "minInstances": 2 } } }),
+        )
+        .await?;
+    until_instances(&alice, runs, &data_dir, &id, "busy", 2).await?;
+    alice
+        .data(
+            UPDATE,
+            json!({ "id": id, "input": { "scaling": { "minInstances": 1, "maxInstances": 1 } } }),
+        )
+        .await?;
+    until_instances(&alice, runs, &data_dir, &id, "busy", 1).await?;
+    let progress: Vec<String> = eventually(Duration::from_secs(30), || async {
+        let app = read(&alice, &id).await?;
+        let tasks = app["tasks"].as_array().cloned().unwrap_or_default();
+        let over = tasks.iter().all(|t| t["state"] != "RUNNING");
+        Ok(over.then(|| {
+            tasks
+                .iter()
+                .filter(|t| t["kind"] == "SCALE")
+                .take(2)
+                .map(|t| t["progress"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        }))
+    })
+    .await?;
+    assert_eq!(progress, ["maxInstances is 1", "minInstances is 2"]);
     Ok(())
 }
 
@@ -702,9 +765,10 @@ async fn on_podman_a_sleeping_app_has_no_container_and_keeps_its_image() -> anyh
     let mut args = podman::serve_args();
     args.extend(QUICK.iter().map(|a| (*a).to_owned()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // Declared first, dropped last: the containers go once the server stopped.
+    let cleanup = podman::Cleanup::default();
     let server = TestApp::spawn(TestDb::Sqlite, &args).await?;
     let alice = server.user("alice").await?;
-    let cleanup = podman::Cleanup::default();
     let repo = git_repo(&[("app.py", &hello())])?;
     let id = create(
         &alice,

@@ -26,8 +26,9 @@ use crate::status::AppStatus;
 /// it (a probe is an inspect and a connect).
 const PROBE_EVERY: Duration = Duration::from_millis(5);
 
-/// How long removed replicas wait for their app's lock to be forgotten on their deployment.
-const FORGET_WAIT: Duration = Duration::from_secs(120);
+/// How long removed replicas wait for their app's lock to be forgotten on their deployment (a
+/// build of the next redeploy may hold it for minutes).
+const FORGET_WAIT: Duration = Duration::from_secs(600);
 
 impl Platform {
     /// Runs the deployer until `shutdown` completes.

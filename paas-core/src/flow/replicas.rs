@@ -128,7 +128,7 @@ impl Platform {
     /// the kept ones routed again (under the app's lock).
     async fn keep_only(&self, app: AppId, dep: DeploymentId, kept: &[String]) -> Result<()> {
         let key = crate::lock::LockKey::App(app);
-        let wait = std::time::Duration::from_secs(120);
+        let wait = std::time::Duration::from_secs(600);
         let lease = self
             .locks()
             .acquire(&key, "replicas after a scale-down", wait)

@@ -1,20 +1,28 @@
 //! The scaler loop: follows every router's load reports and, once a period, decides for each
 //! app that wants to run ([`crate::scaler::Windows::decide`]), then acts under the app's lock:
 //! one decider per app across every process (a busy app is looked at again next period).
-//! Each action is a `SCALE` task whose progress keeps the reason, and a line in the app's
+//! Each action is a `SCALE` task whose progress keeps the reason, and lines in the app's
 //! `SYSTEM` log.
 //!
-//! Expected flow of a sleep: no request for `idleSeconds` → lock → `SLEEPING` (routers drop
-//! the route and hold new requests, [`crate::router`]) → the instances removed once drained;
-//! the deployment and its image stay, so a wake starts the same image again without a build.
+//! Expected flow of a sleep: no request for `idleSeconds` → lock → the app read again →
+//! `SLEEPING` (routers drop the route and hold new requests, [`crate::router`]) → the
+//! instances removed once drained; the deployment and its image stay, so a wake starts the
+//! same image again without a build. Of a change of count (the load, or bounds moved by new
+//! settings): lock → the app read again → [`Platform::scale_to`] (new instances enter the
+//! route once they answer; leaving ones drain first) → its `SYSTEM` line; a count that fell
+//! short fails the task with the reason.
 //!
-//! Guarantees: an app is never put to sleep on silence the scaler cannot vouch for (its own
-//! start, lost bus events: [`crate::scaler::Activity`]), and while the bus is away nothing is
-//! decided at all, nor while other processes' reports cannot reach this one
-//! ([`crate::events::EventBus::hears_others`]: no report is not a load of zero); an app that just changed its count
-//! (woken, scaled, here or by another process) starts its idle time and its windows over. A
-//! decision is carried out only if the app is, under its lock, as it was when decided: two
-//! processes deciding alike make one change and one `SCALE` task.
+//! Guarantees:
+//! - an app is never put to sleep on silence the scaler cannot vouch for (its own start, lost
+//!   bus events: [`crate::scaler::Activity`]);
+//! - while the bus is away, or other processes' reports cannot reach this one
+//!   ([`crate::events::EventBus::hears_others`]), nothing is decided at all: no report is not a
+//!   load of zero;
+//! - an app whose count just changed (woken, scaled, here or by another process) starts its
+//!   idle time and its windows over, the cool-down from then;
+//! - a decision is carried out only if the app is, under its lock, as it was when decided (same
+//!   status and count, still wanted running, no deployment in flight): two processes deciding
+//!   alike make one change and one `SCALE` task.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -171,6 +179,7 @@ impl Platform {
                     return Ok(());
                 }
                 let mut task = Task::running(app.id, app.owner, TaskKind::Scale, &reason);
+                task.deployment = app.deployment;
                 platform.store().put_task(&task).await?;
                 let out = match decision {
                     Decision::Sleep { reason } => platform.sleep_app(app.id, &reason).await,

@@ -106,4 +106,28 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn a_request_in_flight_is_reported_however_long_ago_it_began() {
+        // A long request (or an open websocket) began a minute ago: no request began or ended
+        // since, yet the app is busy, and reported so every period.
+        let app = AppId::new();
+        let mut s = LoadSampler::default();
+        for period in 0..3 {
+            let mut out = Vec::new();
+            for _ in 0..SAMPLES {
+                let sample = AppSample {
+                    app,
+                    in_flight: 1,
+                    idle: Duration::from_secs(60 + period),
+                };
+                out = s.sample("r1", [sample], Duration::from_secs(2));
+            }
+            let [Event::Load(r)] = out.as_slice() else {
+                panic!("one report each period: {out:?}")
+            };
+            assert_eq!((r.open, r.idle_ms), (1, (60 + period) * 1000));
+            assert!((r.in_flight - 1.0).abs() < 1e-9);
+        }
+    }
 }

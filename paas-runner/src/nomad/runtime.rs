@@ -7,8 +7,9 @@
 //! - `inspect` reads the allocation; `restart` restarts it in place;
 //! - `scale` sets the group's `count` (an app's replicas) and waits until that many run; a new
 //!   version keeps the count;
-//! - `remove` deregisters the job when the allocation is the job's live one, and stops the
-//!   allocation otherwise (an older version the platform retires);
+//! - `remove` deregisters the job when the allocation is the job's last live one, lowers the
+//!   group's count when others of its version run (replicas), and stops the allocation
+//!   otherwise (an older version the platform retires);
 //! - `output` follows the task's stdout and stderr through `fs/logs`.
 
 use std::time::Duration;
@@ -293,17 +294,34 @@ impl Runtime for NomadRuntime {
             return Ok(()); // Nomad forgot it: gone
         };
         let (allocs, _) = self.api.job_allocations(&job_id, 0, WAIT).await?;
-        let others_live = allocs.iter().any(|a| {
-            a.id != instance && a.desired_status == DesiredStatus::Run && !a.client_status.is_over()
-        });
-        if others_live {
-            // An older version: the newer allocation serves, this one goes.
-            match self.client.stop_allocation(instance).await {
-                Ok(_) | Err(ClientError::NomadRejected { status: 404, .. }) => Ok(()),
-                Err(e) => Err(self.error("the allocation stop", e)),
-            }
-        } else {
-            self.purge_job(&job_id).await
+        let version = allocs
+            .iter()
+            .find(|a| a.id == instance)
+            .map(|a| a.job_version);
+        let others: Vec<&api::AllocStub> = allocs
+            .iter()
+            .filter(|a| {
+                a.id != instance
+                    && a.desired_status == DesiredStatus::Run
+                    && !a.client_status.is_over()
+            })
+            .collect();
+        if others.is_empty() {
+            return self.purge_job(&job_id).await;
+        }
+        if others.iter().all(|a| Some(a.job_version) == version) {
+            // One replica of the live version: one fewer in the group's count (a stopped
+            // allocation alone would be placed again by Nomad to keep the count).
+            let count = u32::try_from(others.len()).unwrap_or(u32::MAX);
+            return self
+                .api
+                .scale(&job_id, job::GROUP, count, "paas: a replica removed")
+                .await;
+        }
+        // An older version: the newer allocations serve, this one goes.
+        match self.client.stop_allocation(instance).await {
+            Ok(_) | Err(ClientError::NomadRejected { status: 404, .. }) => Ok(()),
+            Err(e) => Err(self.error("the allocation stop", e)),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Replicas on Nomad are the job group's `count`: scaled through the job's scale endpoint, each
-//! allocation its own address; a new version keeps the count; a scale-down keeps the oldest.
+//! allocation its own address; a new version keeps the count; removing one replica lowers the
+//! count; a scale-down keeps the oldest.
 
 use std::collections::BTreeSet;
 
@@ -62,6 +63,14 @@ async fn replicas_are_the_group_count() -> anyhow::Result<()> {
         rolled.iter().all(|i| !ids.contains(i.id.as_str())),
         "all replaced"
     );
+
+    // One replica removed: one fewer in the count (a stopped allocation alone Nomad would place
+    // again), the job stays.
+    runtime.remove(&rolled[2].id).await?;
+    let job = fake
+        .job(&job_id(app))
+        .ok_or_else(|| anyhow::anyhow!("no job"))?;
+    assert_eq!(job.job["TaskGroups"][0]["Count"], 2, "{}", job.job);
 
     // Down to one: Nomad stops the newest, the oldest stays.
     let left = runtime

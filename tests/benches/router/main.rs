@@ -7,7 +7,9 @@
 //!    backend process, at 16 and 64 connections, `SECONDS` s each, after a short warm-up of
 //!    each. Printed: requests/s, p50, p99, the router/nginx throughput ratio and the p99 each
 //!    proxy adds over the direct one.
-//! 2. Switching: `REDEPLOYS` redeploys (each of a new commit) while a client sends requests through the router back to
+//! 2. Replicas: requests/s through the router (64 connections) to the app with 1 replica, then
+//!    with 3 (`scaling.minInstances`), and the ratio.
+//! 3. Switching: `REDEPLOYS` redeploys (each of a new commit) while a client sends requests through the router back to
 //!    back; for each, the time from the new deployment's `startedAt` (written as it goes live) to
 //!    the first answer from the new version; and the requests that failed meanwhile.
 //!
@@ -85,6 +87,26 @@ async fn throughput(paas: &platform::Paas) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Requests/s through the router to the app with 1 replica, then with 3 (each the same small
+/// backend; the router balances by least outstanding requests).
+async fn replicas(paas: &platform::Paas, id: &str) -> anyhow::Result<()> {
+    let connections = 64;
+    println!("replicas: wrk through the router, {connections} connections, {SECONDS} s per run:");
+    let mut rates = Vec::new();
+    for n in [1, 3] {
+        paas.replicas(id, n).await?;
+        wrk::run(&paas.router, 16, WARM_UP).await?;
+        let r = wrk::run(&paas.router, connections, SECONDS).await?;
+        row(&format!("{n} repl."), &r);
+        rates.push(r.requests_per_s);
+    }
+    println!(
+        "  3 replicas / 1 replica throughput {:.3}",
+        rates[1] / rates[0]
+    );
+    paas.replicas(id, 1).await
+}
+
 async fn switching(
     paas: &platform::Paas,
     id: &str,
@@ -113,6 +135,7 @@ async fn main() -> anyhow::Result<()> {
     let repo = platform::backend_repo()?;
     let id = paas.deploy_backend(&repo).await?;
     throughput(&paas).await?;
+    replicas(&paas, &id).await?;
     switching(&paas, &id, &repo).await?;
     Ok(())
 }

@@ -126,6 +126,36 @@ impl Paas {
         Ok(id)
     }
 
+    /// Runs `n` replicas of the app (`scaling { minInstances: n, maxInstances: n }`; the scaler
+    /// brings the count there): returns once `n` are `RUNNING` and none other is listed.
+    pub async fn replicas(&self, id: &str, n: u32) -> anyhow::Result<()> {
+        self.client
+            .data(
+                "mutation($id: ID!, $input: UpdateApplicationInput!) {
+                   updateApplication(id: $id, input: $input, queue: true) { status } }",
+                json!({ "id": id, "input": { "scaling": { "minInstances": n, "maxInstances": n } } }),
+            )
+            .await?;
+        let want = usize::try_from(n)?;
+        eventually(Duration::from_secs(120), || async {
+            let d = self
+                .client
+                .data(
+                    "query($id: ID!) { application(id: $id) { instances { state } } }",
+                    json!({ "id": id }),
+                )
+                .await?;
+            let list = d["application"]["instances"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let running = list.iter().filter(|i| i["state"] == "RUNNING").count();
+            Ok((running == want && list.len() == want).then_some(()))
+        })
+        .await
+        .with_context(|| format!("the app never ran {n} replicas"))
+    }
+
     /// One request through the router; the body.
     pub async fn get(&self, http: &reqwest::Client) -> anyhow::Result<String> {
         let resp = http
