@@ -54,8 +54,8 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-/// Polls `port` every millisecond until it accepts, then `GET /` → its head.
-async fn first_byte_when_up(port: u16) -> anyhow::Result<()> {
+/// Polls `port` every millisecond until it accepts, then `GET /` with `http` → its head.
+async fn first_byte_when_up(http: &reqwest::Client, port: u16) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
@@ -66,7 +66,7 @@ async fn first_byte_when_up(port: u16) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    let res = reqwest::get(format!("http://127.0.0.1:{port}/")).await?;
+    let res = http.get(format!("http://127.0.0.1:{port}/")).send().await?;
     anyhow::ensure!(res.status().is_success(), "{}", res.status());
     Ok(())
 }
@@ -74,6 +74,7 @@ async fn first_byte_when_up(port: u16) -> anyhow::Result<()> {
 /// The plain start of a process: `python3 app.py` → first byte.
 async fn spawn_process(dir: &Path) -> anyhow::Result<Duration> {
     let port = free_port()?;
+    let http = reqwest::Client::new();
     let started = Instant::now();
     let mut child = tokio::process::Command::new("python3")
         .arg("app.py")
@@ -81,7 +82,7 @@ async fn spawn_process(dir: &Path) -> anyhow::Result<Duration> {
         .env("PORT", port.to_string())
         .kill_on_drop(true)
         .spawn()?;
-    first_byte_when_up(port).await?;
+    first_byte_when_up(&http, port).await?;
     let took = started.elapsed();
     child.kill().await?;
     Ok(took)
@@ -101,6 +102,7 @@ async fn start_container(
         "protocol": "tcp",
     }))?];
     let name = format!("bench-cold-{n}-{}", std::process::id());
+    let http = reqwest::Client::new();
     let started = Instant::now();
     let opts = ContainerCreateOpts::builder()
         .image(image)
@@ -115,7 +117,7 @@ async fn start_container(
     let containers = podman.containers();
     let id = containers.create(&opts).await?.id;
     containers.get(&id).start(None).await?;
-    first_byte_when_up(port).await?;
+    first_byte_when_up(&http, port).await?;
     let took = started.elapsed();
     containers.get(&id).remove().await?;
     Ok(took)
