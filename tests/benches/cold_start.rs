@@ -8,7 +8,8 @@
 //! app's lock, the `SCALE` task and status writes, the start of a new instance (a process, or a
 //! container from the image the app slept with), the readiness probe, the route switch, the
 //! forwarding. The other side is a plain start of the same app, measured in the same run:
-//! spawning `python3 app.py` (local processes), or a libpod create + start of a container of the
+//! spawning `/usr/bin/python3 app.py` with a clean environment (local processes: the
+//! interpreter an app's own user reaches; `COLD_START_PYTHON` names another), or a libpod create + start of a container of the
 //! same image with the same port mapping (Podman), then polling its port every millisecond
 //! until it accepts and sending the same `GET` → first byte. Rounds alternate which side goes
 //! first. Printed: min, median and max of each side, the added time (difference of the
@@ -76,9 +77,12 @@ async fn spawn_process(dir: &Path) -> anyhow::Result<Duration> {
     let port = free_port()?;
     let http = reqwest::Client::new();
     let started = Instant::now();
-    let mut child = tokio::process::Command::new("python3")
+    let python = std::env::var("COLD_START_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
+    let mut child = tokio::process::Command::new(python)
         .arg("app.py")
         .current_dir(dir)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
         .env("PORT", port.to_string())
         .kill_on_drop(true)
         .spawn()?;
@@ -209,7 +213,7 @@ async fn measure(podman: bool) -> anyhow::Result<()> {
     let (runtime, how) = if podman {
         ("Podman", "libpod create + start")
     } else {
-        ("local processes", "spawn python3")
+        ("local processes", "spawn /usr/bin/python3")
     };
     println!("{runtime}:");
     println!("  plain start ({how}) → first byte (ms): {floor}");
