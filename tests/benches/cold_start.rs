@@ -19,7 +19,7 @@
 //! scripts/setup-podman.sh && cargo build --release -p paas-graphql \
 //!   && cargo bench -p paas-tests --bench cold_start
 //! ```
-//! Set `COLD_START_RUNTIMES=local` to skip Podman.
+//! Set `COLD_START_RUNTIMES=local` to skip Podman, `COLD_START_ROUNDS=20` for more rounds.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -32,7 +32,7 @@ use paas_tests::{Client, TestDb, TestServer, eventually, git_repo};
 use podman_api::opts::{ContainerCreateOpts, ContainerRestartPolicy};
 use serde_json::json;
 
-/// Rounds per side after one warm-up of each.
+/// Rounds per side after one warm-up of each (`COLD_START_ROUNDS` sets another count).
 const ROUNDS: usize = 10;
 /// The port paas gives a container when the app names none.
 const CONTAINER_PORT: u16 = 8080;
@@ -201,7 +201,11 @@ async fn measure(podman: bool) -> anyhow::Result<()> {
     plain(0).await?;
     wake(&client, &id, &url).await?;
     let (mut floor, mut ours) = (Samples::default(), Samples::default());
-    for n in 1..=ROUNDS {
+    let rounds = std::env::var("COLD_START_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(ROUNDS);
+    for n in 1..=rounds {
         if n % 2 == 0 {
             floor.push_duration(plain(n).await?);
             ours.push_duration(wake(&client, &id, &url).await?);
