@@ -8,7 +8,8 @@
 //! app's lock, the `SCALE` task and status writes, the start of a new instance (a process, or a
 //! container from the image the app slept with), the readiness probe, the route switch, the
 //! forwarding. The other side is a plain start of the same app, measured in the same run:
-//! spawning `python3 app.py` (local processes), or a libpod create + start of a container of the
+//! spawning `/usr/bin/python3 app.py` with a clean environment (local processes: the
+//! interpreter an app's own user reaches; `COLD_START_PYTHON` names another), or a libpod create + start of a container of the
 //! same image with the same port mapping (Podman), then polling its port every millisecond
 //! until it accepts and sending the same `GET` → first byte. Rounds alternate which side goes
 //! first. Printed: min, median and max of each side, the added time (difference of the
@@ -18,7 +19,7 @@
 //! scripts/setup-podman.sh && cargo build --release -p paas-graphql \
 //!   && cargo bench -p paas-tests --bench cold_start
 //! ```
-//! Set `COLD_START_RUNTIMES=local` to skip Podman.
+//! Set `COLD_START_RUNTIMES=local` to skip Podman, `COLD_START_ROUNDS=20` for more rounds.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -31,7 +32,7 @@ use paas_tests::{Client, TestDb, TestServer, eventually, git_repo};
 use podman_api::opts::{ContainerCreateOpts, ContainerRestartPolicy};
 use serde_json::json;
 
-/// Rounds per side after one warm-up of each.
+/// Rounds per side after one warm-up of each (`COLD_START_ROUNDS` sets another count).
 const ROUNDS: usize = 10;
 /// The port paas gives a container when the app names none.
 const CONTAINER_PORT: u16 = 8080;
@@ -54,8 +55,8 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-/// Polls `port` every millisecond until it accepts, then `GET /` → its head.
-async fn first_byte_when_up(port: u16) -> anyhow::Result<()> {
+/// Polls `port` every millisecond until it accepts, then `GET /` with `http` → its head.
+async fn first_byte_when_up(http: &reqwest::Client, port: u16) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
@@ -66,7 +67,7 @@ async fn first_byte_when_up(port: u16) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    let res = reqwest::get(format!("http://127.0.0.1:{port}/")).await?;
+    let res = http.get(format!("http://127.0.0.1:{port}/")).send().await?;
     anyhow::ensure!(res.status().is_success(), "{}", res.status());
     Ok(())
 }
@@ -74,14 +75,18 @@ async fn first_byte_when_up(port: u16) -> anyhow::Result<()> {
 /// The plain start of a process: `python3 app.py` → first byte.
 async fn spawn_process(dir: &Path) -> anyhow::Result<Duration> {
     let port = free_port()?;
+    let http = reqwest::Client::new();
     let started = Instant::now();
-    let mut child = tokio::process::Command::new("python3")
+    let python = std::env::var("COLD_START_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
+    let mut child = tokio::process::Command::new(python)
         .arg("app.py")
         .current_dir(dir)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
         .env("PORT", port.to_string())
         .kill_on_drop(true)
         .spawn()?;
-    first_byte_when_up(port).await?;
+    first_byte_when_up(&http, port).await?;
     let took = started.elapsed();
     child.kill().await?;
     Ok(took)
@@ -101,6 +106,7 @@ async fn start_container(
         "protocol": "tcp",
     }))?];
     let name = format!("bench-cold-{n}-{}", std::process::id());
+    let http = reqwest::Client::new();
     let started = Instant::now();
     let opts = ContainerCreateOpts::builder()
         .image(image)
@@ -115,7 +121,7 @@ async fn start_container(
     let containers = podman.containers();
     let id = containers.create(&opts).await?.id;
     containers.get(&id).start(None).await?;
-    first_byte_when_up(port).await?;
+    first_byte_when_up(&http, port).await?;
     let took = started.elapsed();
     containers.get(&id).remove().await?;
     Ok(took)
@@ -195,7 +201,11 @@ async fn measure(podman: bool) -> anyhow::Result<()> {
     plain(0).await?;
     wake(&client, &id, &url).await?;
     let (mut floor, mut ours) = (Samples::default(), Samples::default());
-    for n in 1..=ROUNDS {
+    let rounds = std::env::var("COLD_START_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(ROUNDS);
+    for n in 1..=rounds {
         if n % 2 == 0 {
             floor.push_duration(plain(n).await?);
             ours.push_duration(wake(&client, &id, &url).await?);
@@ -207,7 +217,7 @@ async fn measure(podman: bool) -> anyhow::Result<()> {
     let (runtime, how) = if podman {
         ("Podman", "libpod create + start")
     } else {
-        ("local processes", "spawn python3")
+        ("local processes", "spawn /usr/bin/python3")
     };
     println!("{runtime}:");
     println!("  plain start ({how}) → first byte (ms): {floor}");

@@ -95,16 +95,21 @@ fn live_processes(data_dir: &std::path::Path, name: &str) -> anyhow::Result<usiz
         .count())
 }
 
-/// The app's `SCALE` tasks that woke it.
+/// The app's `SCALE` tasks that woke it, once they ended (a held request is answered as soon
+/// as the app runs or failed; its wake's task ends a moment later).
 async fn wakes(alice: &Client, id: &str) -> anyhow::Result<Vec<Value>> {
-    let app = show(alice, id).await?;
-    Ok(app["tasks"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|t| t["kind"] == "SCALE" && t["progress"] == "woken by a request")
-        .collect())
+    eventually(Duration::from_secs(10), || async {
+        let app = show(alice, id).await?;
+        let woke: Vec<Value> = app["tasks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| t["kind"] == "SCALE" && t["progress"] == "woken by a request")
+            .collect();
+        Ok(woke.iter().all(|t| t["state"] != "RUNNING").then_some(woke))
+    })
+    .await
 }
 
 async fn one_request_wakes_a_sleeping_app(db: TestDb) -> anyhow::Result<()> {

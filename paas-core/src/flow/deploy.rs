@@ -309,6 +309,11 @@ impl Platform {
         let deadline = tokio::time::Instant::now() + self.config().start_timeout;
         let addr = (instance.endpoint.host.as_str(), instance.endpoint.port);
         loop {
+            // The connect first: once the app listens, a woken app's held requests need not
+            // wait for one more inspect (a libpod call on Podman).
+            if TcpStream::connect(addr).await.is_ok() {
+                return Ok(());
+            }
             match self.runtime().inspect(&instance.id).await? {
                 state @ InstanceState::Exited { .. } => {
                     return Err(Error::StartFailed(exit_reason(&state)));
@@ -317,9 +322,6 @@ impl Platform {
                     return Err(Error::StartFailed("the instance disappeared".into()));
                 }
                 InstanceState::Running => {}
-            }
-            if TcpStream::connect(addr).await.is_ok() {
-                return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(Error::StartFailed(format!(

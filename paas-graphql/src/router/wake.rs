@@ -5,8 +5,9 @@
 //! [`paas_core::flow::WAKING`]) → it joins the app's [`Hold`] in this router (the first one
 //! creates it and its driver) and counts as activity → the driver asks the platform to wake the
 //! app, once (again every [`BUSY_RETRY`] while another process holds the app's lock and the app
-//! still sleeps) → the platform returns once the app runs, and the driver reads the route at
-//! once (the bus would bring it a moment later) → the gate opens: the held requests take one
+//! still sleeps) → meanwhile the driver follows the app's route: it goes on as soon as the
+//! bus brings the route live (or the app failed), or the wake returns (then it reads the route
+//! at once) → the gate opens: the held requests take one
 //! permit at a time in the order they came, each keeping it until a backend is picked for it, so
 //! they are forwarded in arrival order.
 //!
@@ -188,24 +189,27 @@ impl Wakes {
                 Resolution::Down {
                     status: AppStatus::Sleeping,
                     ..
-                } => match table.wake(app).await {
-                    Ok(Woken::Started) => {
+                } => match self.wake(&table, app, &mut changes).await {
+                    // The route went live (or the app failed) before the wake's own book-keeping
+                    // ended: the requests need not wait for it.
+                    None => continue,
+                    Some(Ok(Woken::Started)) => {
                         table.refresh(app).await;
                         continue;
                     }
                     // Woken meanwhile (by another process), or stopped: its route says.
-                    Ok(Woken::NotAsleep) => {
+                    Some(Ok(Woken::NotAsleep)) => {
                         table.refresh(app).await;
                         if asleep(table.route_of(app)) {
                             let _ = tokio::time::timeout(BUSY_RETRY, changes.changed()).await;
                         }
                     }
                     // Another process is at it: ask again unless its route moves first.
-                    Ok(Woken::Busy) => {
+                    Some(Ok(Woken::Busy)) => {
                         let _ = tokio::time::timeout(BUSY_RETRY, changes.changed()).await;
                         table.refresh(app).await;
                     }
-                    Err(e) => {
+                    Some(Err(e)) => {
                         tracing::warn!(app_id = %app, error = %e, "router: a wake failed");
                         tokio::time::sleep(BUSY_RETRY).await;
                         table.refresh(app).await;
@@ -242,6 +246,43 @@ impl Wakes {
             }
         }
         self.forget(app, &hold);
+    }
+
+    /// Asks the platform to wake the app, in the background; `None` as soon as the app's route
+    /// settles (live, or failed) even if the wake has not returned yet, else what it returned.
+    async fn wake(
+        &self,
+        table: &Arc<dyn RouteTable>,
+        app: AppId,
+        changes: &mut tokio::sync::watch::Receiver<u64>,
+    ) -> Option<paas_core::error::Result<Woken>> {
+        let waking = {
+            let table = table.clone();
+            tokio::spawn(async move { table.wake(app).await })
+        };
+        let settled = async {
+            loop {
+                if changes.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+                if matches!(
+                    table.route_of(app),
+                    Resolution::Live(_)
+                        | Resolution::Down {
+                            status: AppStatus::Failed,
+                            ..
+                        }
+                ) {
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            out = waking => Some(out.unwrap_or_else(|e| {
+                Err(paas_core::error::Error::runtime(format!("the wake ended: {e}")))
+            })),
+            () = settled => None,
+        }
     }
 
     /// Drops the hold when nobody waits on it (all timed out or went away).
