@@ -27,7 +27,8 @@
 //!   first deployment) → `build` (build requests in, images out) → `deploy` (images in, running
 //!   instances out), both halves on the one consume loop of `consume` (pull, delivery limit,
 //!   dead letter, app lock, renew, ack); `capture` (build and instance output into the log
-//!   store, one loop); `tasks`, `supervise`, `reconcile`, `requeue`; `run`
+//!   store, one loop); `tasks`, `supervise`, `reconcile`, `requeue`; `scale` (sleep) and
+//!   `wake` (a sleeping app started for a request the router holds); `run`
 //!   ([`Platform::run`]), which starts every background loop.
 //!
 //! ## Embedding
