@@ -25,17 +25,15 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use paas_tests::bench::Samples;
+use paas_tests::bench::{Samples, start_plain_container};
 use paas_tests::podman::{Cleanup, images_of, serve_args};
 use paas_tests::repo::file_url;
 use paas_tests::{Client, TestDb, TestServer, eventually, git_repo};
-use podman_api::opts::{ContainerCreateOpts, ContainerRestartPolicy};
 use serde_json::json;
 
 /// Rounds per side after one warm-up of each (`COLD_START_ROUNDS` sets another count).
 const ROUNDS: usize = 10;
 /// The port paas gives a container when the app names none.
-const CONTAINER_PORT: u16 = 8080;
 /// Sleep after a second without a request; the scaler looks every 100 ms.
 const QUICK: &[&str] = &["--scaling-min-idle-seconds", "1", "--scale-every-ms", "100"];
 
@@ -99,31 +97,13 @@ async fn start_container(
     n: usize,
 ) -> anyhow::Result<Duration> {
     let port = free_port()?;
-    let ports = vec![serde_json::from_value(json!({
-        "container_port": CONTAINER_PORT,
-        "host_port": port,
-        "host_ip": "127.0.0.1",
-        "protocol": "tcp",
-    }))?];
     let name = format!("bench-cold-{n}-{}", std::process::id());
     let http = reqwest::Client::new();
     let started = Instant::now();
-    let opts = ContainerCreateOpts::builder()
-        .image(image)
-        .name(&name)
-        .env([("PORT", CONTAINER_PORT.to_string())])
-        .portmappings(ports)
-        .init(true)
-        .labels([("paas.app", "bench"), ("paas.deployment", "bench")])
-        .restart_policy(ContainerRestartPolicy::No)
-        .stop_timeout(10)
-        .build();
-    let containers = podman.containers();
-    let id = containers.create(&opts).await?.id;
-    containers.get(&id).start(None).await?;
+    let id = start_plain_container(podman, image, &name, port).await?;
     first_byte_when_up(&http, port).await?;
     let took = started.elapsed();
-    containers.get(&id).remove().await?;
+    podman.containers().get(&id).remove().await?;
     Ok(took)
 }
 

@@ -23,17 +23,16 @@ use futures::StreamExt;
 use paas_core::model::Language;
 use paas_runner::podman::BaseImages;
 use paas_runner::podman::containerfile;
-use paas_tests::bench::Samples;
+use paas_tests::bench::{CONTAINER_PORT, Samples, start_plain_container};
 use paas_tests::podman::{Cleanup, serve_args};
 use paas_tests::repo::{commit, file_url};
 use paas_tests::{TestDb, TestServer, git_repo};
-use podman_api::opts::{ContainerCreateOpts, ContainerRestartPolicy, ImageBuildOpts};
+use podman_api::opts::ImageBuildOpts;
 use serde_json::json;
 
 /// Rounds per side after one warm-up of each.
 const ROUNDS: usize = 12;
 /// The port paas gives a container when the app names none.
-const CONTAINER_PORT: u16 = 8080;
 /// The file every round changes, so both sides rebuild from the `COPY` step on.
 const ROUND_FILE: &str = "round.txt";
 
@@ -94,28 +93,10 @@ async fn direct(podman: &podman_api::Podman, dir: &Path, n: usize) -> anyhow::Re
         chunk?;
     }
     drop(stream);
-    let ports = vec![serde_json::from_value(json!({
-        "container_port": CONTAINER_PORT,
-        "host_port": port,
-        "host_ip": "127.0.0.1",
-        "protocol": "tcp",
-    }))?];
-    let opts = ContainerCreateOpts::builder()
-        .image(&tag)
-        .name(&name)
-        .env([("PORT", CONTAINER_PORT.to_string())])
-        .portmappings(ports)
-        .init(true)
-        .labels([("paas.app", "bench"), ("paas.deployment", "bench")])
-        .restart_policy(ContainerRestartPolicy::No)
-        .stop_timeout(10)
-        .build();
-    let containers = podman.containers();
-    let id = containers.create(&opts).await?.id;
-    containers.get(&id).start(None).await?;
+    let id = start_plain_container(podman, &tag, &name, port).await?;
     first_answer(&format!("http://127.0.0.1:{port}/"), None).await?;
     let took = started.elapsed();
-    containers.get(&id).remove().await?;
+    podman.containers().get(&id).remove().await?;
     images.get(&tag).remove().await?;
     Ok(took)
 }

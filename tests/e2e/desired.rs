@@ -9,10 +9,10 @@ use anyhow::Context;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use paas_tests::steps::{
-    FAST_CRASH_POLICY, body, instance_url, records, settled, show, versioned_app,
+    FAST_CRASH_POLICY, body, instance_url, records_of, settled, show, until_status, versioned_app,
 };
 use paas_tests::{Client, TestDb, TestServer};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::on_both_databases;
 use paas_tests::eventually;
@@ -39,24 +39,6 @@ async fn answers(client: &Client, id: &str, expected: &str) -> anyhow::Result<()
     .with_context(|| format!("app {id} never answered {expected:?}"))
 }
 
-async fn until_status(client: &Client, id: &str, status: &str) -> anyhow::Result<Value> {
-    eventually(Duration::from_secs(90), || async {
-        let app = show(client, id).await?;
-        Ok((app["status"] == status).then_some(app))
-    })
-    .await
-    .with_context(|| format!("app {id} never became {status}"))
-}
-
-/// Instances the local runtime records for an app named `name`.
-fn instances_of(server: &TestServer, name: &str) -> anyhow::Result<Vec<(String, i32)>> {
-    let prefix = format!("{name}-");
-    Ok(records(&server.data_dir)?
-        .into_iter()
-        .filter(|(id, _)| id.starts_with(&prefix))
-        .collect())
-}
-
 async fn a_server_restart_brings_the_apps_back(db: TestDb) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let url = db.url(dir.path()).await?;
@@ -71,7 +53,7 @@ async fn a_server_restart_brings_the_apps_back(db: TestDb) -> anyhow::Result<()>
     answers(&alice, &id, "v1").await?;
     let app = show(&alice, &id).await?;
     assert_eq!(app["status"], "RUNNING", "{app}");
-    assert_eq!(instances_of(&server, "upgraded")?.len(), 1);
+    assert_eq!(records_of(&server.data_dir, "upgraded")?.len(), 1);
     Ok(())
 }
 on_both_databases!(a_server_restart_brings_the_apps_back);
@@ -95,7 +77,7 @@ async fn a_stopped_app_stays_stopped_until_started(db: TestDb) -> anyhow::Result
     let app = until_status(&alice, &paused, "STOPPED").await?;
     assert_eq!(app["tasks"][0]["kind"], "STOP");
     assert_eq!(app["instances"], json!([]), "{app}");
-    assert!(instances_of(&server, "paused")?.is_empty());
+    assert!(records_of(&server.data_dir, "paused")?.is_empty());
     assert!(
         reqwest::get(&old_url).await.is_err(),
         "the instance still answers"
@@ -111,7 +93,7 @@ async fn a_stopped_app_stays_stopped_until_started(db: TestDb) -> anyhow::Result
     answers(&alice, &witness, "v1").await?;
     let app = show(&alice, &paused).await?;
     assert_eq!(app["status"], "STOPPED", "{app}");
-    assert!(instances_of(&server, "paused")?.is_empty());
+    assert!(records_of(&server.data_dir, "paused")?.is_empty());
 
     let answer = alice.data(START, json!({ "id": paused })).await?;
     assert_eq!(answer["startApplication"]["status"], "STARTING");
@@ -133,7 +115,7 @@ async fn a_crash_restart_that_cannot_start_settles_the_app(db: TestDb) -> anyhow
     let server = TestServer::spawn(db, FAST_CRASH_POLICY).await?;
     let alice = server.user("alice").await?;
     let (_repo, id) = versioned_app(&alice, "fragile").await?;
-    let [(_, pgid)] = instances_of(&server, "fragile")?[..] else {
+    let [(_, pgid)] = records_of(&server.data_dir, "fragile")?[..] else {
         anyhow::bail!("not one instance");
     };
 

@@ -19,21 +19,28 @@ use serde_json::json;
 
 use paas_tests::eventually;
 
-const TOKEN: &str = "e2e-nomad-token";
-const NAMESPACE: &str = "paas-apps";
+pub(crate) const TOKEN: &str = "e2e-nomad-token";
+pub(crate) const NAMESPACE: &str = "paas-apps";
 
 const LOGS: &str = "query($app: ID!) {
   logs(appId: $app, streams: [STDOUT, STDERR, SYSTEM], limit: 1000) { lines { stream text } }
 }";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn apps_run_as_nomad_jobs() -> anyhow::Result<()> {
-    let fake = FakeNomad::start(Some(TOKEN), Some(NAMESPACE)).await?;
-    // The real registry scripts/setup-registry.sh serves: images are pushed there.
-    let registry = std::env::var("PAAS_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".into());
+/// The real registry scripts/setup-registry.sh serves: images are pushed there.
+fn registry() -> String {
+    std::env::var("PAAS_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".into())
+}
+
+/// `paas serve --runtime nomad` (SQLite in a new directory, kept as long as the server) on
+/// the test's Nomad API `fake` (token [`TOKEN`], namespace [`NAMESPACE`]), pushing images to
+/// the registry; images are still built on Podman.
+pub(crate) async fn serve_on_nomad(
+    fake: &FakeNomad,
+) -> anyhow::Result<(TestServer, tempfile::TempDir)> {
+    let registry = registry();
     let mut args = serve_args();
-    args[1] = "nomad".into(); // --runtime nomad; images still built on Podman
     assert_eq!(args[0], "--runtime");
+    args[1] = "nomad".into();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let dir = tempfile::tempdir()?;
     let database_url = TestDb::Sqlite.url(dir.path()).await?;
@@ -50,6 +57,13 @@ async fn apps_run_as_nomad_jobs() -> anyhow::Result<()> {
         ],
     )
     .await?;
+    Ok((server, dir))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apps_run_as_nomad_jobs() -> anyhow::Result<()> {
+    let fake = FakeNomad::start(Some(TOKEN), Some(NAMESPACE)).await?;
+    let (server, _dir) = serve_on_nomad(&fake).await?;
     let alice = server.user("alice").await?;
     let cleanup = Cleanup::default();
 
@@ -88,6 +102,7 @@ async fn apps_run_as_nomad_jobs() -> anyhow::Result<()> {
         .as_str()
         .unwrap_or_default()
         .to_owned();
+    let registry = registry();
     let pushed = format!("{registry}/paas/on-nomad:");
     assert!(image.starts_with(&pushed), "the pushed image: {task}");
     let tags: serde_json::Value =

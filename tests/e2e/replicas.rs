@@ -20,10 +20,10 @@ use paas_tests::nomad::FakeNomad;
 use paas_tests::podman::{Cleanup, containers_of, serve_args};
 use paas_tests::router;
 use paas_tests::steps::{
-    FAST_CRASH_POLICY, commit_version, create, deployed_with, page, records, settled,
+    FAST_CRASH_POLICY, commit_version, create, deployed_with, page, records_of, settled,
     statuses_until_settled,
 };
-use paas_tests::{Client, TestApp, TestDb, TestServer, eventually};
+use paas_tests::{Client, TestApp, TestDb, eventually};
 use serde_json::{Value, json};
 
 use crate::on_both_databases;
@@ -95,19 +95,10 @@ async fn running(
     .with_context(|| format!("{id} never listed {n} running replicas"))
 }
 
-/// Process records of the local runtime for the app `name` (one per running instance).
-fn processes(server: &TestApp, name: &str) -> anyhow::Result<Vec<(String, i32)>> {
-    let prefix = format!("{name}-");
-    Ok(records(&server.data_dir)?
-        .into_iter()
-        .filter(|(id, _)| id.starts_with(&prefix))
-        .collect())
-}
-
 /// Waits until the app `name` has exactly `n` processes.
 async fn processes_are(server: &TestApp, name: &str, n: usize) -> anyhow::Result<()> {
     eventually(Duration::from_secs(60), || async {
-        Ok((processes(server, name)?.len() == n).then_some(()))
+        Ok((records_of(&server.data_dir, name)?.len() == n).then_some(()))
     })
     .await
     .with_context(|| format!("{name} never had {n} processes"))
@@ -247,7 +238,7 @@ async fn a_crashed_replica_is_replaced_while_the_others_serve(db: TestDb) -> any
     processes_are(&server, "sturdy", 3).await?;
 
     let victim = before[0].clone();
-    let (_, pgid) = processes(&server, "sturdy")?
+    let (_, pgid) = records_of(&server.data_dir, "sturdy")?
         .into_iter()
         .find(|(instance, _)| *instance == victim.0)
         .context("no process for the replica")?;
@@ -434,28 +425,9 @@ async fn three_containers_share_the_load_and_redeploy_without_a_failed_request()
 /// count.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_nomad_replicas_are_the_group_count() -> anyhow::Result<()> {
-    const TOKEN: &str = "e2e-nomad-token";
-    const NAMESPACE: &str = "paas-apps";
+    use crate::nomad::{NAMESPACE, TOKEN, serve_on_nomad};
     let fake = FakeNomad::start(Some(TOKEN), Some(NAMESPACE)).await?;
-    let registry = std::env::var("PAAS_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".into());
-    let mut args = serve_args();
-    args[1] = "nomad".into(); // --runtime nomad; images still built on Podman
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let dir = tempfile::tempdir()?;
-    let database_url = TestDb::Sqlite.url(dir.path()).await?;
-    let server = TestServer::spawn_in(
-        dir.path(),
-        &database_url,
-        &args,
-        &[
-            ("NOMAD_ADDR", fake.address.as_str()),
-            ("NOMAD_TOKEN", TOKEN),
-            ("NOMAD_NAMESPACE", NAMESPACE),
-            ("PAAS_REGISTRY", registry.as_str()),
-            ("PAAS_REGISTRY_TLS_VERIFY", "false"),
-        ],
-    )
-    .await?;
+    let (server, _dir) = serve_on_nomad(&fake).await?;
     let alice = server.user("alice").await?;
     let cleanup = Cleanup::default();
     let repo = paas_tests::git_repo(&[("app.py", &paas_tests::apps::hello())])?;

@@ -15,7 +15,7 @@ use futures::{SinkExt, StreamExt};
 use nix::sys::signal::killpg;
 use nix::unistd::Pid;
 use paas_tests::apps::PythonApp;
-use paas_tests::steps::{STATUS, records, show};
+use paas_tests::steps::{STATUS, live_processes, records, show, until_status};
 use paas_tests::{Client, TestApp, TestDb, TestServer, eventually, router};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -82,17 +82,7 @@ async fn sleeps(alice: &Client, id: &str) -> anyhow::Result<Value> {
 
 /// Live processes of the app `name` on `server`.
 fn processes(server: &TestApp, name: &str) -> anyhow::Result<usize> {
-    live_processes(&server.data_dir, name)
-}
-
-/// Live processes of the app `name` (the local runtime's records whose process group lives).
-fn live_processes(data_dir: &std::path::Path, name: &str) -> anyhow::Result<usize> {
-    let prefix = format!("{name}-");
-    Ok(records(data_dir)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(id, pgid)| id.starts_with(&prefix) && killpg(Pid::from_raw(*pgid), None).is_ok())
-        .count())
+    Ok(live_processes(&server.data_dir, name)?.len())
 }
 
 /// The app's `SCALE` tasks that woke it, once they ended (a held request is answered as soon
@@ -192,16 +182,6 @@ fn send(
     })
 }
 
-/// Waits until the app shows `status`.
-async fn shows(alice: &Client, id: &str, status: &str) -> anyhow::Result<Value> {
-    eventually(Duration::from_secs(60), || async {
-        let app = show(alice, id).await?;
-        Ok((app["status"] == status).then_some(app))
-    })
-    .await
-    .with_context(|| format!("never {status}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_hold_queue_answers_503_with_retry_after() -> anyhow::Result<()> {
     let env = json!([{ "key": "SLOW", "value": "3" }]);
@@ -211,7 +191,7 @@ async fn a_full_hold_queue_answers_503_with_retry_after() -> anyhow::Result<()> 
     let http = router::client_for(router, &url)?;
     let held = [send(&http, &url), send(&http, &url)];
     // Both are held once the wake began (the first one asked for it).
-    shows(&alice, &id, "STARTING").await?;
+    until_status(&alice, &id, "STARTING").await?;
     let (status, retry) = send(&http, &url).await??;
     assert_eq!(status, 503);
     assert!(retry.is_some(), "a Retry-After");
@@ -232,7 +212,7 @@ async fn a_wake_timeout_answers_503_with_retry_after() -> anyhow::Result<()> {
     assert_eq!(status, 503);
     assert!(retry.is_some(), "a Retry-After");
     // The wake went on: the app comes up and answers.
-    shows(&alice, &id, "RUNNING").await?;
+    until_status(&alice, &id, "RUNNING").await?;
     assert_eq!(router::get(router, &url).await?, (200, "hello".to_owned()));
     Ok(())
 }
@@ -261,7 +241,7 @@ async fn an_app_that_crashes_as_it_wakes_answers_502_and_fails() -> anyhow::Resu
         let (status, _) = request.await??;
         assert_eq!(status, 502);
     }
-    let app = shows(&alice, &id, "FAILED").await?;
+    let app = until_status(&alice, &id, "FAILED").await?;
     let (_, body) = router::get(router, &url).await?;
     assert!(
         !body.contains("crashing on purpose"),
@@ -325,7 +305,7 @@ async fn a_sleeping_app_is_redeployed_stopped_and_deleted(db: TestDb) -> anyhow:
     sleeps(&alice, &id).await?;
     let stop = "mutation($id: ID!) { stopApplication(id: $id, queue: true) { status } }";
     alice.data(stop, json!({ "id": id })).await?;
-    shows(&alice, &id, "STOPPED").await?;
+    until_status(&alice, &id, "STOPPED").await?;
     let (status, _) = eventually(Duration::from_secs(10), || async {
         let got = router::get(router, &url).await?;
         Ok((got.0 == 503).then_some(got))
@@ -337,7 +317,7 @@ async fn a_sleeping_app_is_redeployed_stopped_and_deleted(db: TestDb) -> anyhow:
     // Started again it runs, sleeps once idle, and a sleeping app is deleted.
     let start = "mutation($id: ID!) { startApplication(id: $id, queue: true) { status } }";
     alice.data(start, json!({ "id": id })).await?;
-    shows(&alice, &id, "RUNNING").await?;
+    until_status(&alice, &id, "RUNNING").await?;
     sleeps(&alice, &id).await?;
     let del = "mutation($id: ID!) { deleteApplication(id: $id, queue: true) }";
     alice.data(del, json!({ "id": id })).await?;
@@ -395,10 +375,10 @@ async fn a_sleeping_app_stays_asleep_across_a_restart_of_the_server() -> anyhow:
     })
     .await?;
     assert_eq!(show(&alice, &dreamer).await?["status"], "SLEEPING");
-    assert_eq!(live_processes(&server.data_dir, "dreamer")?, 0);
+    assert_eq!(live_processes(&server.data_dir, "dreamer")?.len(), 0);
     let url = router::app_url(router, "dreamer");
     assert_eq!(router::get(router, &url).await?, (200, "hello".to_owned()));
-    assert_eq!(live_processes(&server.data_dir, "dreamer")?, 1);
+    assert_eq!(live_processes(&server.data_dir, "dreamer")?.len(), 1);
     Ok(())
 }
 
@@ -491,7 +471,7 @@ async fn two_routers_waking_at_once_start_one_instance() -> anyhow::Result<()> {
         })
         .await?;
     }
-    assert_eq!(live_processes(dir.path(), "pair")?, 0);
+    assert_eq!(live_processes(dir.path(), "pair")?.len(), 0);
 
     let mut requests = Vec::new();
     for n in 0..20 {
@@ -508,7 +488,7 @@ async fn two_routers_waking_at_once_start_one_instance() -> anyhow::Result<()> {
         assert_eq!((status, body.as_str()), (200, "hello"));
     }
     assert_eq!(
-        live_processes(dir.path(), "pair")?,
+        live_processes(dir.path(), "pair")?.len(),
         1,
         "one instance started"
     );

@@ -22,7 +22,9 @@ use paas_tests::apps::{PythonApp, hello};
 use paas_tests::podman;
 use paas_tests::redis::{PrivateRedis, unique_prefix, url as redis_url};
 use paas_tests::repo::file_url;
-use paas_tests::steps::{CREATE, STATUS, create, deployed_with, page, records, show};
+use paas_tests::steps::{
+    CREATE, STATUS, create, deployed_with, live_processes, page, show, until_status,
+};
 use paas_tests::{Client, TestApp, TestDb, TestServer, TestWorker, eventually, git_repo, router};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -165,29 +167,9 @@ async fn scaling_settings_are_checked_and_echoed(db: TestDb) -> anyhow::Result<(
     Ok(())
 }
 
-/// Waits until the app shows `status`.
-async fn until_status(client: &Client, id: &str, status: &str) -> anyhow::Result<Value> {
-    eventually(Duration::from_secs(60), || async {
-        let app = read(client, id).await?;
-        Ok((app["status"] == status).then_some(app))
-    })
-    .await
-    .with_context(|| format!("app {id} never became {status}"))
-}
-
-/// The live process groups of the app `name`'s instances (the local runtime's records).
-fn processes_of(data_dir: &std::path::Path, name: &str) -> anyhow::Result<Vec<i32>> {
-    let prefix = format!("{name}-");
-    Ok(records(data_dir)?
-        .into_iter()
-        .filter(|(id, pgid)| id.starts_with(&prefix) && alive(*pgid))
-        .map(|(_, pgid)| pgid)
-        .collect())
-}
-
 /// The process group of the app `name`'s one live instance.
 fn process_of(data_dir: &std::path::Path, name: &str) -> anyhow::Result<i32> {
-    let mine = processes_of(data_dir, name)?;
+    let mine = live_processes(data_dir, name)?;
     match mine.as_slice() {
         [one] => Ok(*one),
         other => anyhow::bail!("{name} runs {} instances: {other:?}", other.len()),
@@ -278,12 +260,9 @@ async fn an_idle_app_sleeps_and_requests_keep_it_awake(db: TestDb) -> anyhow::Re
 
     // Requests every 300 ms for three idle periods: awake all along.
     keep_calling(&alice, router, &sleepy, "sleepy", Duration::from_secs(6)).await?;
-    assert!(
-        !read(&alice, &sleepy).await?["tasks"]
-            .as_array()
-            .context("no tasks")?
-            .iter()
-            .any(|t| t["kind"] == "SCALE"),
+    assert_eq!(
+        scale_tasks(&read(&alice, &sleepy).await?)?,
+        0,
         "no scaling while called"
     );
 
@@ -504,7 +483,7 @@ async fn alive_instances(
     name: &str,
 ) -> anyhow::Result<usize> {
     Ok(match runs {
-        Runs::Processes => processes_of(data_dir, name)?.len(),
+        Runs::Processes => live_processes(data_dir, name)?.len(),
         Runs::Containers => podman::cli(&[
             "ps",
             "--filter",
@@ -723,40 +702,19 @@ async fn autoscales(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_called_on_router_b_while_redis_is_away_is_not_put_to_sleep() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
     let mut redis = PrivateRedis::start().await?;
-    let database_url = TestDb::Postgres.url(dir.path()).await?;
-    let (redis_url, prefix) = (redis.url(), unique_prefix());
-    let env = [
-        ("REDIS_URL", redis_url.as_str()),
-        ("PAAS_REDIS_PREFIX", prefix.as_str()),
-    ];
-    let mut args = vec!["--no-worker"];
-    args.extend_from_slice(QUICK);
-    let a = TestServer::spawn_in(dir.path(), &database_url, &args, &env).await?;
-    let b = TestServer::spawn_in(dir.path(), &database_url, &args, &env).await?;
-    let _worker = TestWorker::spawn(dir.path(), &database_url, &env)?;
-    let router_b = b.router.context("router B")?;
-    let alice = a.user("alice").await?;
-    let repo = git_repo(&[("app.py", &hello())])?;
-    let id = create(
-        &alice,
-        json!({ "name": "unheard", "repository": { "url": file_url(repo.path()) },
-                "scaling": { "minInstances": 0, "idleSeconds": 2 } }),
-    )
-    .await?;
-    until_status(&alice, &id, "RUNNING").await?;
-    router::routed(router_b, "unheard.localhost").await?;
+    let shared = TwoRouters::start(&redis.url(), "unheard").await?;
+    let (alice, id, router_b) = (&shared.alice, &shared.id, shared.router_b);
 
     // B's reports cannot reach A's scaler: A cannot vouch for the silence, and does not act
     // on it.
     redis.kill().await?;
-    keep_calling(&alice, router_b, &id, "unheard", Duration::from_secs(6)).await?;
+    keep_calling(alice, router_b, id, "unheard", Duration::from_secs(6)).await?;
     redis.restart().await?;
-    keep_calling(&alice, router_b, &id, "unheard", Duration::from_secs(3)).await?;
+    keep_calling(alice, router_b, id, "unheard", Duration::from_secs(3)).await?;
 
     // Reports heard again: quiet, it sleeps.
-    until_status(&alice, &id, "SLEEPING").await?;
+    until_status(alice, id, "SLEEPING").await?;
     Ok(())
 }
 
@@ -882,10 +840,10 @@ async fn a_sleeping_app_is_stopped_started_changed_and_deleted_as_any(
         )
         .await?;
     assert_eq!(read(&alice, &id).await?["status"], "SLEEPING");
-    assert!(processes_of(&server.data_dir, "napper")?.is_empty());
+    assert!(live_processes(&server.data_dir, "napper")?.is_empty());
     let (status, body) = router::get(router, &router::app_url(router, "napper")).await?;
     assert_eq!((status, body.as_str()), (200, "changed"));
-    assert_eq!(processes_of(&server.data_dir, "napper")?.len(), 1);
+    assert_eq!(live_processes(&server.data_dir, "napper")?.len(), 1);
 
     // Deleted while asleep: gone.
     until_asleep(&alice, &id).await?;
@@ -902,7 +860,7 @@ async fn a_sleeping_app_is_stopped_started_changed_and_deleted_as_any(
     })
     .await
     .context("the deleted app is still there")?;
-    assert!(processes_of(&server.data_dir, "napper")?.is_empty());
+    assert!(live_processes(&server.data_dir, "napper")?.is_empty());
     Ok(())
 }
 
@@ -916,52 +874,72 @@ on_both_databases!(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_on_router_b_keep_awake_an_app_router_a_never_sees() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let database_url = TestDb::Postgres.url(dir.path()).await?;
-    let (redis, prefix) = (redis_url(), unique_prefix());
-    let env = [
-        ("REDIS_URL", redis.as_str()),
-        ("PAAS_REDIS_PREFIX", prefix.as_str()),
-    ];
-    let mut args = vec!["--no-worker"];
-    args.extend_from_slice(QUICK);
-    let a = TestServer::spawn_in(dir.path(), &database_url, &args, &env).await?;
-    let b = TestServer::spawn_in(dir.path(), &database_url, &args, &env).await?;
-    let _worker = TestWorker::spawn(dir.path(), &database_url, &env)?;
-    let router_b = b.router.context("router B")?;
-    let alice = a.user("alice").await?;
-    let repo = git_repo(&[("app.py", &hello())])?;
-    let id = create(
-        &alice,
-        json!({ "name": "shared", "repository": { "url": file_url(repo.path()) },
-                "scaling": { "minInstances": 0, "idleSeconds": 2 } }),
-    )
-    .await?;
-    until_status(&alice, &id, "RUNNING").await?;
-    router::routed(router_b, "shared.localhost").await?;
+    let shared = TwoRouters::start(&redis_url(), "shared").await?;
+    let (alice, id, router_b) = (&shared.alice, &shared.id, shared.router_b);
 
     // Through B only, for four idle periods: A's scaler hears B's reports on the bus.
-    keep_calling(&alice, router_b, &id, "shared", Duration::from_secs(8)).await?;
-    let app = read(&alice, &id).await?;
-    assert!(
-        !app["tasks"]
-            .as_array()
-            .context("no tasks")?
-            .iter()
-            .any(|t| t["kind"] == "SCALE"),
-        "{app}"
-    );
+    keep_calling(alice, router_b, id, "shared", Duration::from_secs(8)).await?;
+    let app = read(alice, id).await?;
+    assert_eq!(scale_tasks(&app)?, 0, "{app}");
 
     // Quiet: asleep, by one of the two (one SCALE task, not one per process).
-    let asleep = until_status(&alice, &id, "SLEEPING").await?;
+    let asleep = until_status(alice, id, "SLEEPING").await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let app = read(&alice, &id).await?;
-    let scale = app["tasks"]
+    assert_eq!(scale_tasks(&read(alice, id).await?)?, 1, "{asleep}");
+    Ok(())
+}
+
+/// How many `SCALE` tasks an app (as [`read`] answers) has.
+fn scale_tasks(app: &Value) -> anyhow::Result<usize> {
+    Ok(app["tasks"]
         .as_array()
         .context("no tasks")?
         .iter()
         .filter(|t| t["kind"] == "SCALE")
-        .count();
-    assert_eq!(scale, 1, "{asleep}");
-    Ok(())
+        .count())
+}
+
+/// Two servers (A and B) and a build worker on one PostgreSQL and the Redis at `redis`, with a
+/// `minInstances: 0, idleSeconds: 2` app `name` of alice's running and routed on B.
+struct TwoRouters {
+    alice: Client,
+    id: String,
+    router_b: SocketAddr,
+    // Kept for the test's length: dropping them stops the processes and removes the files.
+    _servers: (TestServer, TestServer, TestWorker),
+    _repo: tempfile::TempDir,
+    _dir: tempfile::TempDir,
+}
+
+impl TwoRouters {
+    async fn start(redis: &str, name: &str) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let database_url = TestDb::Postgres.url(dir.path()).await?;
+        let prefix = unique_prefix();
+        let env = [("REDIS_URL", redis), ("PAAS_REDIS_PREFIX", prefix.as_str())];
+        let mut args = vec!["--no-worker"];
+        args.extend_from_slice(QUICK);
+        let a = TestServer::spawn_in(dir.path(), &database_url, &args, &env).await?;
+        let b = TestServer::spawn_in(dir.path(), &database_url, &args, &env).await?;
+        let worker = TestWorker::spawn(dir.path(), &database_url, &env)?;
+        let router_b = b.router.context("router B")?;
+        let alice = a.user("alice").await?;
+        let repo = git_repo(&[("app.py", &hello())])?;
+        let id = create(
+            &alice,
+            json!({ "name": name, "repository": { "url": file_url(repo.path()) },
+                    "scaling": { "minInstances": 0, "idleSeconds": 2 } }),
+        )
+        .await?;
+        until_status(&alice, &id, "RUNNING").await?;
+        router::routed(router_b, &format!("{name}.localhost")).await?;
+        Ok(Self {
+            alice,
+            id,
+            router_b,
+            _servers: (a, b, worker),
+            _repo: repo,
+            _dir: dir,
+        })
+    }
 }

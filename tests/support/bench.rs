@@ -76,6 +76,41 @@ impl fmt::Display for Samples {
     }
 }
 
+/// The port the benches' container apps listen on inside (given as `$PORT`).
+pub const CONTAINER_PORT: u16 = 8080;
+
+/// The floor of the Podman benches: libpod's create and start of `image` as a container named
+/// `name`, published on 127.0.0.1:`port`, with the spec paas gives an app's container (init,
+/// no restart, labels, stop timeout). Returns the container's id; the caller removes it.
+pub async fn start_plain_container(
+    podman: &podman_api::Podman,
+    image: &str,
+    name: &str,
+    port: u16,
+) -> anyhow::Result<String> {
+    use podman_api::opts::{ContainerCreateOpts, ContainerRestartPolicy};
+    let ports = vec![serde_json::from_value(serde_json::json!({
+        "container_port": CONTAINER_PORT,
+        "host_port": port,
+        "host_ip": "127.0.0.1",
+        "protocol": "tcp",
+    }))?];
+    let opts = ContainerCreateOpts::builder()
+        .image(image)
+        .name(name)
+        .env([("PORT", CONTAINER_PORT.to_string())])
+        .portmappings(ports)
+        .init(true)
+        .labels([("paas.app", "bench"), ("paas.deployment", "bench")])
+        .restart_policy(ContainerRestartPolicy::No)
+        .stop_timeout(10)
+        .build();
+    let containers = podman.containers();
+    let id = containers.create(&opts).await?.id;
+    containers.get(&id).start(None).await?;
+    Ok(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::Samples;

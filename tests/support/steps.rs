@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::Client;
-use anyhow::bail;
+use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use crate::eventually;
@@ -204,6 +204,34 @@ pub fn records(data_dir: &std::path::Path) -> anyhow::Result<Vec<(String, i32)>>
         ));
     }
     Ok(out)
+}
+
+/// The local runtime's records of the app `name`'s instances: `(instance id, process group)`.
+pub fn records_of(data_dir: &std::path::Path, name: &str) -> anyhow::Result<Vec<(String, i32)>> {
+    let prefix = format!("{name}-");
+    Ok(records(data_dir)?
+        .into_iter()
+        .filter(|(id, _)| id.starts_with(&prefix))
+        .collect())
+}
+
+/// The process groups of the app `name`'s instances that are alive.
+pub fn live_processes(data_dir: &std::path::Path, name: &str) -> anyhow::Result<Vec<i32>> {
+    Ok(records_of(data_dir, name)?
+        .into_iter()
+        .map(|(_, pgid)| pgid)
+        .filter(|pgid| nix::sys::signal::killpg(nix::unistd::Pid::from_raw(*pgid), None).is_ok())
+        .collect())
+}
+
+/// Waits (up to 90 s) until the app shows `status`; returns it as [`show`] reads it.
+pub async fn until_status(client: &Client, id: &str, status: &str) -> anyhow::Result<Value> {
+    eventually(Duration::from_secs(90), || async {
+        let app = show(client, id).await?;
+        Ok((app["status"] == status).then_some(app))
+    })
+    .await
+    .with_context(|| format!("app {id} never became {status}"))
 }
 
 pub const SHOW: &str = "query($id: ID!) {
