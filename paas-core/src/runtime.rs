@@ -123,6 +123,12 @@ pub trait Runtime: Send + Sync {
     ) -> BoxStream<'static, Result<OutputBatch>> {
         stream::empty().boxed()
     }
+    /// Whether an instance's fixed port (`InstanceSpec::port`) is taken on the host itself, so
+    /// that two replicas of an app with one could not both listen (local processes); runtimes
+    /// that give each instance its own network (containers, allocations) say no.
+    fn fixed_ports_are_shared(&self) -> bool {
+        false
+    }
     /// Called once when the platform shuts down: a runtime whose instances die with the
     /// platform's process (local processes) stops them here and returns their ids; others keep
     /// them running and return nothing.

@@ -159,6 +159,22 @@ async fn scaling_settings_are_checked_and_echoed(db: TestDb) -> anyhow::Result<(
         )
         .await?;
     assert_eq!(code, "INVALID_SCALING");
+    // On local processes replicas of an app on a fixed port would share it: refused, both
+    // ways round (a fixed port for an app that may scale, replicas for one on a fixed port).
+    let code = alice
+        .error_code(UPDATE, json!({ "id": plain, "input": { "port": 8080 } }))
+        .await?;
+    assert_eq!(
+        code, "INVALID_SCALING",
+        "a fixed port for an app of up to 3"
+    );
+    let fixed = json!({ "name": "fixed", "repository": { "url": url }, "port": 8080,
+                        "scaling": { "maxInstances": 2 } });
+    let code = alice.error_code(CREATE, json!({ "input": fixed })).await?;
+    assert_eq!(
+        code, "INVALID_SCALING",
+        "replicas of a new app on a fixed port"
+    );
     let unchanged = read(&alice, &plain).await?;
     assert_eq!(settings(&unchanged), (1, 3, 60, 5));
     assert_eq!(unchanged["version"].as_i64(), Some(v2));

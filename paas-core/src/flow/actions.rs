@@ -43,7 +43,8 @@ impl Platform {
                     }
                 }
                 // Settings out of bounds are refused before any task is recorded.
-                update.apply(app, self.config().scaler.bounds)?;
+                let next = update.apply(app, self.config().scaler.bounds)?;
+                self.replicas_fit(next.port, &next.scaling)?;
                 if let Some(name) = &update.name
                     && *name != app.name
                     && !self.name_available(name).await?

@@ -43,6 +43,27 @@ impl Platform {
         }
     }
 
+    /// Refuses scaling that would start replicas of an app with a fixed port where they would
+    /// share it (local processes): they could not all listen.
+    pub(crate) fn replicas_fit(
+        &self,
+        port: Option<crate::model::Port>,
+        scaling: &crate::model::Scaling,
+    ) -> Result<()> {
+        if let Some(port) = port
+            && scaling.max_instances > 1
+            && self.runtime().fixed_ports_are_shared()
+        {
+            return Err(crate::model::ValidationError::Scaling(format!(
+                "an app on the fixed port {port} runs one instance on this runtime \
+                 (maxInstances {}): let the platform choose the port to run replicas",
+                scaling.max_instances
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
     /// Creates an application and queues its first build. Answers at once with the app
     /// `Pending`; the build and start follow on the queue (if the queue is unreachable, once it
     /// is back). Any refusal writes nothing.
@@ -57,6 +78,7 @@ impl Platform {
         }
         crate::model::validate_port_bindings(&new.port_bindings)?;
         new.scaling.check(self.config().scaler.bounds)?;
+        self.replicas_fit(new.port, &new.scaling)?;
         if !self.name_available(&new.name).await? {
             return Err(Error::NameTaken(new.name.to_string()));
         }

@@ -149,6 +149,10 @@ impl LocalRuntime {
 
 #[async_trait]
 impl Runtime for LocalRuntime {
+    fn fixed_ports_are_shared(&self) -> bool {
+        true
+    }
+
     #[tracing::instrument(skip_all, fields(app_id = %spec.app_id, deployment = %spec.deployment_id), err)]
     async fn start(&self, spec: &InstanceSpec) -> Result<Instance> {
         let command = spec
