@@ -99,7 +99,10 @@ async fn failed_redeploy_keeps_the_old_version_serving(db: TestDb) -> anyhow::Re
     )?;
 
     alice.data(REDEPLOY, json!({ "id": id })).await?;
-    let shown = newest_deployment_settled(&alice, &id).await?;
+    newest_deployment_settled(&alice, &id).await?;
+    // Read again: one answer reads the app before its deployments, and the app's reason is
+    // written before the deployment's end; a read after the end sees both.
+    let shown = app(&alice, &id).await?;
     assert_eq!(shown["deployments"][0]["status"], "FAILED");
     assert_eq!(shown["deployments"][0]["startAttempts"], 3);
     assert_eq!(shown["deployments"][1]["status"], "RUNNING");
