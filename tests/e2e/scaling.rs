@@ -924,6 +924,8 @@ struct TwoRouters {
     // Kept for the test's length: dropping them stops the processes and removes the files.
     _servers: (TestServer, TestServer, TestWorker),
     _repo: tempfile::TempDir,
+    // Dropped last: the database, then the directory.
+    _database: paas_tests::TestDatabase,
     _dir: tempfile::TempDir,
 }
 
@@ -955,6 +957,7 @@ impl TwoRouters {
             router_b,
             _servers: (a, b, worker),
             _repo: repo,
+            _database: database_url,
             _dir: dir,
         })
     }
