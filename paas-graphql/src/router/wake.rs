@@ -78,7 +78,8 @@ pub enum Held {
     /// The app is live: send the request there; drop the permit once a backend is picked (the
     /// next held request is let go then).
     Live(Arc<AppRoute>, OwnedSemaphorePermit),
-    /// The router's own answer (503: queue full or wake timeout; 502: the wake failed).
+    /// The router's own answer (503: queue full or wake timeout; 502: the wake failed; as for
+    /// any request when the app was stopped (503) or deleted (404) meanwhile).
     Answer(Response<ProxyBody>),
 }
 
@@ -97,8 +98,9 @@ struct Hold {
     /// No permit until the app is live; then one, passed from request to request in the order
     /// they came (tokio's semaphore is fair). Closed when the wake failed.
     gate: Arc<Semaphore>,
-    /// Why the wake failed, once it did.
-    failed: OnceLock<String>,
+    /// How the wait ended when the app did not come up: the status it settled in, `None` when
+    /// it is gone.
+    ended: OnceLock<Option<AppStatus>>,
 }
 
 impl Wakes {
@@ -134,11 +136,7 @@ impl Wakes {
                 )));
             }
             Ok(Err(_closed)) => {
-                let why = hold.failed.get().map_or("it did not start", String::as_str);
-                return Held::Answer(page(
-                    StatusCode::BAD_GATEWAY,
-                    &format!("application {name} could not be woken: {why}"),
-                ));
+                return Held::Answer(ended(name, hold.ended.get().copied().flatten()));
             }
             Ok(Ok(permit)) => permit,
         };
@@ -161,7 +159,7 @@ impl Wakes {
                 let hold = Arc::new(Hold {
                     waiting: AtomicUsize::new(0),
                     gate: Arc::new(Semaphore::new(0)),
-                    failed: OnceLock::new(),
+                    ended: OnceLock::new(),
                 });
                 holds.insert(app, hold.clone());
                 tokio::spawn(self.clone().drive(table.clone(), app, hold.clone()));
@@ -227,16 +225,12 @@ impl Wakes {
                     }
                 }
                 Resolution::Down { status, .. } => {
-                    let why = match status {
-                        AppStatus::Failed => "it failed to start (its logs say why)".to_owned(),
-                        other => format!("it is {}", other.as_str()),
-                    };
-                    let _ = hold.failed.set(why);
+                    let _ = hold.ended.set(Some(status));
                     hold.gate.close();
                     break;
                 }
                 Resolution::Unknown => {
-                    let _ = hold.failed.set("it is gone".to_owned());
+                    let _ = hold.ended.set(None);
                     hold.gate.close();
                     break;
                 }
@@ -330,6 +324,27 @@ impl Drop for Waiting {
 }
 
 /// 503 with `Retry-After`: the app is waking, ask again.
+/// The answer to a held request whose app did not come up: it settled in `status` (`None`:
+/// it is gone). A wake that failed is the router's 502; a user's stop or delete meanwhile gets
+/// what any request gets then.
+fn ended(name: &AppName, status: Option<AppStatus>) -> Response<ProxyBody> {
+    match status {
+        Some(status @ (AppStatus::Stopped | AppStatus::Deleting)) => {
+            super::pages::down(name.as_str(), status)
+        }
+        None => page(
+            StatusCode::NOT_FOUND,
+            &format!("application {name} is gone"),
+        ),
+        Some(_) => page(
+            StatusCode::BAD_GATEWAY,
+            &format!(
+                "application {name} could not be woken: it failed to start (its logs say why)"
+            ),
+        ),
+    }
+}
+
 fn unavailable(text: &str) -> Response<ProxyBody> {
     let mut res = page(StatusCode::SERVICE_UNAVAILABLE, text);
     res.headers_mut()
@@ -358,5 +373,24 @@ mod tests {
         ] {
             assert!(!held(status, None), "{status:?}");
         }
+    }
+
+    #[test]
+    fn a_held_request_whose_app_did_not_come_up_gets_what_fits() {
+        let name = AppName::parse("napper").expect("a name");
+        let failed = ended(&name, Some(AppStatus::Failed));
+        assert_eq!(failed.status(), StatusCode::BAD_GATEWAY);
+        // Stopped or deleted by a user meanwhile: as any request for it then.
+        for status in [AppStatus::Stopped, AppStatus::Deleting] {
+            let res = ended(&name, Some(status));
+            assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{status:?}");
+            assert_eq!(
+                res.headers()
+                    .get("x-paas-app-status")
+                    .and_then(|v| v.to_str().ok()),
+                Some(status.as_str())
+            );
+        }
+        assert_eq!(ended(&name, None).status(), StatusCode::NOT_FOUND);
     }
 }
