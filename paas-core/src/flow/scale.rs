@@ -188,7 +188,8 @@ impl Platform {
                     }
                     Decision::Keep => Ok(()),
                 };
-                platform.end_scale_task(&mut task, &out).await;
+                let failed = out.as_ref().err().map(ToString::to_string);
+                platform.end_scale_task(&mut task, failed).await;
                 out
             };
             if let Err(e) = platform.locks().hold(lease, work).await {
@@ -233,9 +234,10 @@ impl Platform {
         Err(failed)
     }
 
-    /// Ends a `SCALE` task: its progress keeps the reason (what it did and why).
-    pub(crate) async fn end_scale_task(&self, task: &mut Task, out: &Result<()>) {
-        task.end(out.as_ref().err().map(ToString::to_string));
+    /// Ends a `SCALE` task, failed with `error` if any: its progress keeps the reason (what it
+    /// did and why).
+    pub(crate) async fn end_scale_task(&self, task: &mut Task, error: Option<String>) {
+        task.end(error);
         if let Err(e) = self.store().put_task(task).await {
             tracing::warn!(task = %task.id, error = %e, "could not record the end of a task");
         }
@@ -257,12 +259,7 @@ impl Platform {
         let Some(live) = self.live_deployment(app_id, None).await? else {
             return Ok(());
         };
-        let instances: Vec<String> = self
-            .serving_instances(&app)
-            .await?
-            .into_iter()
-            .map(|s| s.instance)
-            .collect();
+        let instances: Vec<String> = live.running().map(|r| r.id.clone()).collect();
         // Listening for the routers' drain reports before the route goes down.
         let drain = Drain::watch(self).await;
         self.update_app(app_id, |a| {
@@ -280,7 +277,7 @@ impl Platform {
         for instance in &instances {
             self.runtime().remove(instance).await?;
         }
-        self.forget_instances(app_id, live.id).await?;
+        self.forget_instances(live.id).await?;
         let how = if drained {
             "drained"
         } else {
@@ -299,7 +296,7 @@ impl Platform {
 impl Platform {
     /// Forgets the instances of deployment `dep` (removed by the caller): it stays the app's
     /// live deployment, with nothing running.
-    async fn forget_instances(&self, _app: AppId, dep: crate::model::DeploymentId) -> Result<()> {
+    async fn forget_instances(&self, dep: crate::model::DeploymentId) -> Result<()> {
         if let Some(mut d) = self.store().deployment(dep).await? {
             d.instances.clear();
             self.write_replicas(&d).await?;

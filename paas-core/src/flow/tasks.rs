@@ -220,16 +220,26 @@ impl Platform {
         dep: DeploymentId,
         out: &Result<()>,
     ) {
-        let error = match out {
+        let error = self.rollout_error(dep, out).await;
+        if let Err(e) = self.end_task(task, error).await {
+            tracing::warn!(task = %task.id, error = %e, "could not record the end of a task");
+        }
+    }
+
+    /// What a task that rolled out `dep` failed with: its work's error, or the deployment's
+    /// when the deployment failed; `None` when both went well.
+    pub(crate) async fn rollout_error(
+        &self,
+        dep: DeploymentId,
+        out: &Result<()>,
+    ) -> Option<String> {
+        match out {
             Err(e) => Some(e.to_string()),
             Ok(()) => match self.store().deployment(dep).await {
                 Ok(Some(d)) if d.status == crate::model::DeploymentStatus::Failed => d.error,
                 Ok(_) => None,
                 Err(e) => Some(e.to_string()),
             },
-        };
-        if let Err(e) = self.end_task(task, error).await {
-            tracing::warn!(task = %task.id, error = %e, "could not record the end of a task");
         }
     }
 

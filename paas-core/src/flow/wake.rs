@@ -68,19 +68,8 @@ impl Platform {
             if let Err(e) = &out {
                 self.settle_after(app.id, dep.id, e).await;
             }
-            let failed = match &out {
-                Err(e) => Some(e.to_string()),
-                Ok(()) => self
-                    .store()
-                    .deployment(dep.id)
-                    .await?
-                    .filter(|d| d.status == DeploymentStatus::Failed)
-                    .map(|d| d.error.unwrap_or_else(|| "it did not start".into())),
-            };
-            task.end(failed);
-            if let Err(e) = self.store().put_task(&task).await {
-                tracing::warn!(task = %task.id, error = %e, "could not record the end of a task");
-            }
+            let failed = self.rollout_error(dep.id, &out).await;
+            self.end_scale_task(&mut task, failed).await;
             out.map(|()| Woken::Started)
         };
         self.locks().hold(lease, work).await
