@@ -288,15 +288,8 @@ impl Platform {
         let running = dep.running().count();
         match self.scaled(app, &dep, running + count, &known).await {
             Ok(Some(all)) => {
-                let at = chrono::Utc::now();
-                let mut now = self.store().deployment(dep.id).await?.unwrap_or(dep);
-                for i in all {
-                    if !known.contains(&i.id) {
-                        now.instances.push(Replica::running(i.id, i.endpoint, at));
-                    }
-                }
-                self.write_replicas(&now).await?;
-                return Ok(now.running().count());
+                let new = all.into_iter().filter(|i| !known.contains(&i.id));
+                return self.route_added(dep, new).await;
             }
             Ok(None) => {}
             Err(e) => {
@@ -306,24 +299,30 @@ impl Platform {
             }
         }
         match self.launch_replicas(app, &mut dep, count).await? {
-            Ok(started) => {
-                // Read again: the deployment's row may have changed while they started.
-                let mut now = self.store().deployment(dep.id).await?.unwrap_or(dep);
-                let at = chrono::Utc::now();
-                now.instances.extend(
-                    started
-                        .into_iter()
-                        .map(|i| Replica::running(i.id, i.endpoint, at)),
-                );
-                self.write_replicas(&now).await?;
-                Ok(now.running().count())
-            }
+            Ok(started) => self.route_added(dep, started.into_iter()).await,
             Err(reason) => {
                 self.system_log(app.id, Some(dep.id), format!("no replica added: {reason}"))
                     .await;
                 Ok(dep.running().count())
             }
         }
+    }
+}
+
+impl Platform {
+    /// Adds the started replicas `new` of `dep` to its route; returns its running replicas
+    /// after. The deployment is read again first: its row may have changed while they started.
+    async fn route_added(
+        &self,
+        dep: Deployment,
+        new: impl Iterator<Item = Instance>,
+    ) -> Result<usize> {
+        let mut now = self.store().deployment(dep.id).await?.unwrap_or(dep);
+        let at = chrono::Utc::now();
+        now.instances
+            .extend(new.map(|i| Replica::running(i.id, i.endpoint, at)));
+        self.write_replicas(&now).await?;
+        Ok(now.running().count())
     }
 }
 

@@ -95,16 +95,8 @@ impl Platform {
             .map(|r| r.id.clone())
             .filter(|id| !serving.contains(id))
             .collect();
-        if !dead.is_empty() {
-            // No router sends to a dead instance while the new ones start.
-            for id in &dead {
-                dep.forget(id);
-            }
-            self.write_replicas(&dep).await?;
-            for id in &dead {
-                self.runtime().remove(id).await?;
-            }
-        }
+        // No router sends to a dead instance while the new ones start.
+        self.drop_replicas(&mut dep, &dead).await?;
         dep.status = DeploymentStatus::Starting;
         dep.start_attempts = 0;
         dep.error = None;
@@ -118,18 +110,30 @@ impl Platform {
                 Ok(())
             }
             Err(reason) => {
-                if !serving.is_empty() {
-                    for id in &serving {
-                        dep.forget(id);
-                    }
-                    self.write_replicas(&dep).await?;
-                    for id in &serving {
-                        self.runtime().remove(id).await?;
-                    }
-                }
+                self.drop_replicas(&mut dep, &serving).await?;
                 self.fail_deployment(&mut dep, reason).await
             }
         }
+    }
+
+    /// Takes the replicas `ids` of `dep` out of its route (routers stop sending to them at
+    /// once), then removes them from the runtime.
+    async fn drop_replicas(
+        &self,
+        dep: &mut crate::model::Deployment,
+        ids: &[String],
+    ) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        for id in ids {
+            dep.forget(id);
+        }
+        self.write_replicas(dep).await?;
+        for id in ids {
+            self.runtime().remove(id).await?;
+        }
+        Ok(())
     }
 
     /// Restarts the replicas where they are, if the runtime can; true once they answer again.
