@@ -69,6 +69,8 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Print the GraphQL schema (SDL) the server serves.
+    Schema,
     /// Manage the key that seals secrets at rest.
     Secrets {
         #[command(subcommand)]
@@ -227,6 +229,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             store.create_user(&user, &token.hash()).await?;
             println!("{}", token.expose());
         }
+        Command::Schema => print!("{}", paas_graphql::schema::sdl()),
         Command::Secrets {
             command: SecretsCommand::Rotate { data },
         } => {

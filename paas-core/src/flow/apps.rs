@@ -5,7 +5,7 @@ use chrono::Utc;
 
 use crate::error::{Error, Result};
 use crate::events::{Event, StatusEvent};
-use crate::model::{AppId, Application, Deployment, User};
+use crate::model::{AppId, AppName, Application, Deployment, User};
 use crate::platform::Platform;
 use crate::status::AppStatus;
 
@@ -19,6 +19,19 @@ impl Platform {
         match self.app(id).await? {
             Some(app) if app.owner == user.id => Ok(app),
             _ => Err(Error::NotFound("application")),
+        }
+    }
+
+    /// The app of that name, if it exists and `user` may see it (another user's is "not
+    /// found" too).
+    pub async fn app_named_for(&self, user: &User, name: &AppName) -> Result<Application> {
+        let id = match self.cache().app_id_by_name(name).await {
+            Some(id) => Some(id),
+            None => self.store().app_by_name(name).await?.map(|app| app.id),
+        };
+        match id {
+            Some(id) => self.app_for(user, id).await,
+            None => Err(Error::NotFound("application")),
         }
     }
 

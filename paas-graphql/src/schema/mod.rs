@@ -24,10 +24,32 @@ pub fn build(platform: Platform) -> PaasSchema {
     builder(platform).finish()
 }
 
+/// The schema as SDL: what `paas schema` prints and `paas-graphql/schema.graphql` holds (the
+/// client's typed queries and the dashboard are checked against that file).
+pub fn sdl() -> String {
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+        .finish()
+        .sdl()
+}
+
 /// The schema's builder, for the server to add its extensions.
 pub fn builder(platform: Platform) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .data(platform)
         .limit_depth(12)
         .limit_complexity(2_000)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The committed schema file is the schema served: `paas schema > paas-graphql/schema.graphql`
+    /// after changing the API.
+    #[test]
+    fn committed_schema_is_current() {
+        let committed = include_str!("../../schema.graphql");
+        assert!(
+            committed == super::sdl(),
+            "paas-graphql/schema.graphql is stale: run `cargo run -p paas-graphql -- schema > paas-graphql/schema.graphql`"
+        );
+    }
 }

@@ -54,11 +54,32 @@ impl QueryRoot {
         })
     }
 
-    /// One of the viewer's applications.
-    async fn application(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Application>> {
+    /// One of the viewer's applications, by `id` or by `name` (exactly one of the two;
+    /// `INVALID_ARGUMENT` otherwise). Another user's app, like a missing one, is `NOT_FOUND`.
+    async fn application(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        name: Option<String>,
+    ) -> GqlResult<Option<Application>> {
         let user = viewer(ctx)?;
-        let id: AppId = id.parse().gql()?;
-        let app = ctx.data::<Platform>()?.app_for(user, id).await.gql()?;
+        let platform = ctx.data::<Platform>()?;
+        let app = match (id, name) {
+            (Some(id), None) => {
+                let id: AppId = id.parse().gql()?;
+                platform.app_for(user, id).await.gql()?
+            }
+            (None, Some(name)) => {
+                let name = AppName::parse(&name).gql()?;
+                platform.app_named_for(user, &name).await.gql()?
+            }
+            _ => {
+                return Err(coded(
+                    ErrorCode::InvalidArgument,
+                    "give the application's id or its name, not both",
+                ));
+            }
+        };
         Ok(Some(app.into()))
     }
 
