@@ -120,6 +120,81 @@ async fn updates_do_what_each_change_needs(db: TestDb) -> anyhow::Result<()> {
     assert_eq!(app["env"], json!([{ "key": "GREETING" }]));
     assert_eq!(app["tasks"][0]["kind"], "UPDATE");
     assert_eq!(app["tasks"][0]["state"], "SUCCEEDED");
+
+    // setEnv/unsetEnv change some variables and keep the others' values (which no client can
+    // read back): GREETING is still served after OTHER is added and removed.
+    alice
+        .data(
+            UPDATE,
+            json!({ "id": id, "input": { "setEnv": [{ "key": "OTHER", "value": "x" }] } }),
+        )
+        .await?;
+    let app = eventually(Duration::from_secs(60), || async {
+        let app = settled(&alice, &id).await?;
+        Ok((app["deployments"][0]["status"] == "RUNNING"
+            && app["deployments"].as_array().map_or(0, Vec::len) == 3)
+            .then_some(app))
+    })
+    .await?;
+    assert_eq!(
+        app["env"],
+        json!([{ "key": "GREETING" }, { "key": "OTHER" }])
+    );
+    assert_eq!(body(&alice, &id).await?, "hi there");
+    let both = alice
+        .error_code(
+            UPDATE,
+            json!({ "id": id, "input": { "setEnv": [{ "key": "OTHER", "value": "y" }], "unsetEnv": ["OTHER"] } }),
+        )
+        .await?;
+    assert_eq!(both, "INVALID_ENV");
+    let bad_key = alice
+        .error_code(UPDATE, json!({ "id": id, "input": { "unsetEnv": ["1X"] } }))
+        .await?;
+    assert_eq!(bad_key, "INVALID_ENV");
+    assert_eq!(
+        show(&alice, &id).await?["deployments"]
+            .as_array()
+            .map_or(0, Vec::len),
+        3,
+        "nothing changed"
+    );
+    alice
+        .data(
+            UPDATE,
+            json!({ "id": id, "input": { "unsetEnv": ["OTHER", "NEVER_SET"] } }),
+        )
+        .await?;
+    let app = eventually(Duration::from_secs(60), || async {
+        let app = settled(&alice, &id).await?;
+        Ok((app["deployments"][0]["status"] == "RUNNING"
+            && app["deployments"].as_array().map_or(0, Vec::len) == 4)
+            .then_some(app))
+    })
+    .await?;
+    assert_eq!(app["env"], json!([{ "key": "GREETING" }]));
+    assert_eq!(body(&alice, &id).await?, "hi there");
+
+    // By name: the owner finds it; another user, like a missing name, gets NOT_FOUND.
+    const BY_NAME: &str = "query($name: String) { application(name: $name) { id } }";
+    let found = alice.data(BY_NAME, json!({ "name": "welcomer" })).await?;
+    assert_eq!(found["application"]["id"], id.as_str());
+    let bob = server.user("bob").await?;
+    assert_eq!(
+        bob.error_code(BY_NAME, json!({ "name": "welcomer" }))
+            .await?,
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        alice
+            .error_code(BY_NAME, json!({ "name": "nobody" }))
+            .await?,
+        "NOT_FOUND"
+    );
+    let neither = alice
+        .error_code("{ application { id } }", json!({}))
+        .await?;
+    assert_eq!(neither, "INVALID_ARGUMENT");
     Ok(())
 }
 on_both_databases!(updates_do_what_each_change_needs);

@@ -142,6 +142,9 @@ pub struct AppUpdate {
     pub port: Option<Option<Port>>,
     /// Replaces all env vars.
     pub env: Option<EnvVars>,
+    /// Sets some variables and removes others, keeping the rest (after `env`, if both).
+    #[serde(default)]
+    pub env_change: Option<super::EnvChange>,
     pub branch: Option<super::Branch>,
     /// `Some(None)` follows the branch head again.
     pub commit: Option<Option<super::CommitId>>,
@@ -184,6 +187,9 @@ impl AppUpdate {
         }
         if let Some(env) = &self.env {
             next.env = env.clone();
+        }
+        if let Some(change) = &self.env_change {
+            next.env = next.env.with(change)?;
         }
         if let Some(branch) = &self.branch {
             next.source.branch = branch.clone();

@@ -105,6 +105,33 @@ impl EnvVars {
         Ok(Self(vars))
     }
 
+    /// These variables with `change` applied: its values set (added or replaced), then its
+    /// keys removed (a key not set is no error). A key both set and removed, or a result past
+    /// the bound on variables, is refused.
+    pub fn with(&self, change: &EnvChange) -> Result<Self, ValidationError> {
+        if change.unset.len() > MAX_VARS {
+            return Err(ValidationError::Env(format!(
+                "more than {MAX_VARS} keys to unset"
+            )));
+        }
+        if let Some(key) = change.unset.iter().find(|k| change.set.0.contains_key(*k)) {
+            return Err(ValidationError::Env(format!(
+                "key {key} is both set and unset"
+            )));
+        }
+        let mut vars = self.0.clone();
+        vars.extend(change.set.0.iter().map(|(k, v)| (k.clone(), v.clone())));
+        for key in &change.unset {
+            vars.remove(key);
+        }
+        if vars.len() > MAX_VARS {
+            return Err(ValidationError::Env(format!(
+                "more than {MAX_VARS} variables"
+            )));
+        }
+        Ok(Self(vars))
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = &EnvKey> {
         self.0.keys()
     }
@@ -139,6 +166,14 @@ impl EnvVars {
     }
 }
 
+/// Variables to set and keys to remove, leaving the others as they are: how a client that
+/// cannot read values back (they are write-only) changes one variable.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvChange {
+    pub set: EnvVars,
+    pub unset: Vec<EnvKey>,
+}
+
 impl fmt::Debug for EnvVars {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_set().entries(self.0.keys()).finish()
@@ -148,6 +183,37 @@ impl fmt::Debug for EnvVars {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_sets_and_unsets_leaving_the_rest() {
+        let vars = EnvVars::parse([("A", "1"), ("B", "2"), ("C", "3")]).expect("vars");
+        let change = EnvChange {
+            set: EnvVars::parse([("B", "20"), ("D", "4")]).expect("set"),
+            unset: vec![
+                EnvKey::parse("C").expect("key"),
+                EnvKey::parse("Z").expect("key"),
+            ],
+        };
+        let next = vars.with(&change).expect("change");
+        let got: Vec<(&str, &str)> = next.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(got, [("A", "1"), ("B", "20"), ("D", "4")]);
+
+        let both = EnvChange {
+            set: EnvVars::parse([("A", "9")]).expect("set"),
+            unset: vec![EnvKey::parse("A").expect("key")],
+        };
+        assert!(matches!(vars.with(&both), Err(ValidationError::Env(_))));
+
+        let many: Vec<(String, String)> = (0..MAX_VARS)
+            .map(|i| (format!("K{i}"), "v".into()))
+            .collect();
+        let full = EnvVars::parse(many).expect("full");
+        let one_more = EnvChange {
+            set: EnvVars::parse([("EXTRA", "x")]).expect("set"),
+            unset: Vec::new(),
+        };
+        assert!(matches!(full.with(&one_more), Err(ValidationError::Env(_))));
+    }
 
     #[test]
     fn keys_follow_the_shell_rule() {

@@ -20,7 +20,7 @@ pub use app::{AppUpdate, Application, NewApplication, UpdateEffect, Visibility};
 pub use deployment::{Deployment, DeploymentStatus};
 pub use desired::Desired;
 pub use domain::Domain;
-pub use env::{EnvKey, EnvVars};
+pub use env::{EnvChange, EnvKey, EnvVars};
 pub use ids::{AppId, DeploymentId, TaskId, UserId};
 pub use language::{Language, Procfile};
 pub use name::AppName;

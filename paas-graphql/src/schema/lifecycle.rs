@@ -79,12 +79,39 @@ pub struct UpdateApplicationInput {
     pub port: MaybeUndefined<i32>,
     /// Replaces all env vars.
     pub env: Option<Vec<EnvVarInput>>,
+    /// Sets these variables (added or replaced), keeping the others.
+    pub set_env: Option<Vec<EnvVarInput>>,
+    /// Removes these variables (a key not set is no error), keeping the others.
+    pub unset_env: Option<Vec<String>>,
     pub branch: Option<String>,
     /// `null` follows the branch head again.
     pub commit: MaybeUndefined<String>,
     pub language: Option<Language>,
     /// Fields left out keep their values; no restart (the scaler follows).
     pub scaling: Option<super::types::ScalingInput>,
+}
+
+/// `setEnv` and `unsetEnv` as one change, if either is given.
+fn env_change(
+    set: Option<Vec<EnvVarInput>>,
+    unset: Option<Vec<String>>,
+) -> GqlResult<Option<model::EnvChange>> {
+    if set.is_none() && unset.is_none() {
+        return Ok(None);
+    }
+    let set = EnvVars::parse(
+        set.unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.key, e.value)),
+    )
+    .gql()?;
+    let unset = unset
+        .unwrap_or_default()
+        .iter()
+        .map(|k| model::EnvKey::parse(k))
+        .collect::<Result<Vec<_>, _>>()
+        .gql()?;
+    Ok(Some(model::EnvChange { set, unset }))
 }
 
 impl UpdateApplicationInput {
@@ -105,6 +132,7 @@ impl UpdateApplicationInput {
                 .map(|env| EnvVars::parse(env.into_iter().map(|e| (e.key, e.value))))
                 .transpose()
                 .gql()?,
+            env_change: env_change(self.set_env, self.unset_env)?,
             branch: self
                 .branch
                 .as_deref()
