@@ -73,7 +73,7 @@ pub enum TaskRequest {
         force: bool,
     },
     Update {
-        update: AppUpdate,
+        update: Box<AppUpdate>,
         expected_version: Option<i64>,
     },
     Rollback {

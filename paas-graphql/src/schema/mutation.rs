@@ -137,7 +137,7 @@ impl MutationRoot {
     ) -> GqlResult<Application> {
         let update = input.parse()?;
         let request = TaskRequest::Update {
-            update,
+            update: Box::new(update),
             expected_version,
         };
         submit(ctx, id, request, queue).await
