@@ -62,6 +62,15 @@ pub trait GitProvider: Send + Sync {
         token: Option<&Secret>,
     ) -> Result<RepoCheck>;
 
+    /// The names of the files (not directories) at the top of `branch`'s head, read without
+    /// fetching their contents: what language detection looks at before any build.
+    async fn top_files(
+        &self,
+        url: &GitUrl,
+        branch: &Branch,
+        token: Option<&Secret>,
+    ) -> Result<Vec<String>>;
+
     /// Checks out `branch` (at `commit` if given, else its head) into `dest`; returns the commit.
     async fn clone_at(
         &self,

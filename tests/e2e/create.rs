@@ -81,6 +81,56 @@ async fn python_app_goes_live(db: TestDb) -> anyhow::Result<()> {
 }
 on_both_databases!(python_app_goes_live);
 
+/// The check names the language a build of the branch would detect (what the create wizard
+/// shows), from the branch's own top-level files: a directory named like a manifest is no
+/// manifest; a missing branch has none.
+async fn the_check_names_the_branch_language(db: TestDb) -> anyhow::Result<()> {
+    let python = git_repo(&[("app.py", &hello())])?;
+    {
+        let r = git2::Repository::open(python.path())?;
+        let head = r.head()?.peel_to_commit()?;
+        r.branch("rusty", &head, false)?;
+        r.set_head("refs/heads/rusty")?;
+        paas_tests::repo::commit(&r, python.path(), &[("Cargo.toml", "[package]\n")], "rust")?;
+        r.set_head("refs/heads/main")?;
+    }
+    let site = git_repo(&[
+        ("index.html", "<p>hi</p>"),
+        ("Cargo.toml/notes.txt", "a dir"),
+    ])?;
+    let server = TestServer::spawn(db, &[]).await?;
+    let alice = server.user("alice").await?;
+    let check = "query($u: String!, $b: String) { repository(url: $u, branch: $b) { branchExists language } }";
+    let cases = [
+        (
+            file_url(python.path()),
+            None,
+            json!({ "branchExists": true, "language": "PYTHON" }),
+        ),
+        (
+            file_url(python.path()),
+            Some("rusty"),
+            json!({ "branchExists": true, "language": "RUST" }),
+        ),
+        (
+            file_url(python.path()),
+            Some("nope"),
+            json!({ "branchExists": false, "language": null }),
+        ),
+        (
+            file_url(site.path()),
+            None,
+            json!({ "branchExists": true, "language": "STATIC" }),
+        ),
+    ];
+    for (url, branch, want) in cases {
+        let seen = alice.data(check, json!({ "u": url, "b": branch })).await?;
+        assert_eq!(seen["repository"], want, "{url} at {branch:?}");
+    }
+    Ok(())
+}
+on_both_databases!(the_check_names_the_branch_language);
+
 async fn fixed_port_and_procfile(db: TestDb) -> anyhow::Result<()> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?

@@ -44,6 +44,21 @@ async fn private_repo_deploys_with_the_users_token(db: TestDb) -> anyhow::Result
         r["repository"],
         json!({ "exists": true, "branchExists": true })
     );
+    // The language is read with her token too (over smart HTTP).
+    let r = alice
+        .data(
+            "query($u: String!) { repository(url: $u) { language } }",
+            json!({ "u": url }),
+        )
+        .await?;
+    assert_eq!(r["repository"]["language"], "PYTHON");
+    let r = bob
+        .data(
+            "query($u: String!) { repository(url: $u) { language } }",
+            json!({ "u": url }),
+        )
+        .await?;
+    assert_eq!(r["repository"]["language"], serde_json::Value::Null);
     // The token is alice's: bob still cannot read the repository.
     let r = bob.data(check, json!({ "u": url })).await?;
     assert_eq!(r["repository"]["exists"], false);

@@ -6,7 +6,9 @@ use chrono::Utc;
 use crate::error::{Error, Result};
 use crate::events::{Event, StatusEvent};
 use crate::git::RepoCheck;
-use crate::model::{AppId, AppName, Application, Branch, Deployment, GitUrl, NewApplication, User};
+use crate::model::{
+    AppId, AppName, Application, Branch, Deployment, GitUrl, Language, NewApplication, User,
+};
 use crate::platform::Platform;
 
 impl Platform {
@@ -41,6 +43,23 @@ impl Platform {
             }),
             other => other,
         }
+    }
+
+    /// The language a build of `branch` would detect, from the names at the top of its head
+    /// (fetched without their contents, with `user`'s git token); `None` when nothing there
+    /// names one. What the create wizard shows before anything is created.
+    pub async fn detect_language(
+        &self,
+        user: &User,
+        url: &GitUrl,
+        branch: &Branch,
+    ) -> Result<Option<Language>> {
+        if url.is_local() && !self.config().source_policy.allow_local {
+            return Err(crate::model::ValidationError::LocalReposDisabled.into());
+        }
+        let token = self.store().git_token(user.id).await?;
+        let files = self.git().top_files(url, branch, token.as_ref()).await?;
+        Ok(Language::detect_in(&files))
     }
 
     /// Refuses scaling that would start replicas of an app with a fixed port where they would

@@ -162,6 +162,66 @@ impl GitProvider for GitCli {
     }
 
     #[tracing::instrument(skip_all, fields(url = %url, branch = %branch), err)]
+    async fn top_files(
+        &self,
+        url: &GitUrl,
+        branch: &Branch,
+        token: Option<&Secret>,
+    ) -> Result<Vec<String>> {
+        // The head commit and its trees only (`blob:none`; a server without partial clone
+        // sends the blobs of that one commit), bounded like a clone, by the check's deadline.
+        let deadline = Instant::now() + self.limits.check_timeout;
+        let scratch = tempfile::tempdir().map_err(|e| Error::Git {
+            message: format!("a scratch directory for a look at {url}: {e}"),
+            fault: Fault::Platform,
+            source: None,
+        })?;
+        let dest = scratch.path();
+        let mut init = os(&["init", "-q", "--bare", "--template="]);
+        init.push(dest.as_os_str().to_owned());
+        let out = self.remote(url, self.run(init, deadline), None).await?;
+        if !out.status.success() {
+            return Err(exited(url, Step::Remote, &out));
+        }
+        let tracking = format!("refs/remotes/origin/{branch}");
+        let refspec = format!("+refs/heads/{branch}:{tracking}");
+        let fetch = in_dir(
+            dest,
+            &[
+                "fetch",
+                "-q",
+                "--no-tags",
+                "--no-recurse-submodules",
+                "--depth=1",
+                "--filter=blob:none",
+                "--",
+                url.as_str(),
+                refspec.as_str(),
+            ],
+        );
+        let watched = Run {
+            watch: Some((dest.to_path_buf(), self.limits.max_clone_bytes)),
+            ..self.run(fetch, deadline)
+        };
+        let out = self.remote(url, watched, token).await?;
+        if !out.status.success() {
+            if out.stderr.contains("couldn't find remote ref") {
+                return Err(Error::BranchNotFound {
+                    url: url.to_string(),
+                    branch: branch.to_string(),
+                });
+            }
+            return Err(exited(url, Step::Remote, &out));
+        }
+        let list = in_dir(dest, &["ls-tree", "-z", "--", tracking.as_str()]);
+        let out = self.remote(url, self.run(list, deadline), None).await?;
+        if !out.status.success() {
+            return Err(exited(url, Step::Checkout, &out));
+        }
+        Ok(refs::blob_names(&out.stdout))
+    }
+
+    #[tracing::instrument(skip_all, fields(url = %url, branch = %branch), err)]
     async fn clone_at(
         &self,
         url: &GitUrl,

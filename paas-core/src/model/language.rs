@@ -35,7 +35,24 @@ impl Language {
     /// A Containerfile/Dockerfile wins, because a repository that ships one states how it wants
     /// to be built; then the language manifests; `index.html` last, since many apps also have one.
     pub fn detect(dir: &Path) -> Option<Language> {
-        let has = |f: &str| dir.join(f).is_file();
+        Self::detect_by(|f| dir.join(f).is_file(), || has_python_file(dir))
+    }
+
+    /// [`Language::detect`] from the names of the files at the top of a tree (as a look at a
+    /// remote branch gives them, before any checkout).
+    pub fn detect_in<S: AsRef<str>>(files: &[S]) -> Option<Language> {
+        let has = |f: &str| files.iter().any(|n| n.as_ref() == f);
+        Self::detect_by(has, || {
+            files
+                .iter()
+                .any(|n| Path::new(n.as_ref()).extension().is_some_and(|x| x == "py"))
+        })
+    }
+
+    fn detect_by(
+        has: impl Fn(&str) -> bool,
+        python_file: impl FnOnce() -> bool,
+    ) -> Option<Language> {
         if has("Containerfile") || has("Dockerfile") {
             Some(Language::Containerfile)
         } else if has("Cargo.toml") {
@@ -44,7 +61,7 @@ impl Language {
             Some(Language::Go)
         } else if has("package.json") {
             Some(Language::Node)
-        } else if has("requirements.txt") || has("pyproject.toml") || has_python_file(dir) {
+        } else if has("requirements.txt") || has("pyproject.toml") || python_file() {
             Some(Language::Python)
         } else if has("index.html") {
             Some(Language::Static)
@@ -155,6 +172,7 @@ mod tests {
         for (files, want) in cases {
             let d = dir_with(files);
             assert_eq!(Language::detect(d.path()), *want, "{files:?}");
+            assert_eq!(Language::detect_in(files), *want, "names {files:?}");
         }
     }
 

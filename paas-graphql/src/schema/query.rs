@@ -47,10 +47,22 @@ impl QueryRoot {
             .check_repository(user, &url, branch.as_ref())
             .await
             .gql()?;
+        let looked_at = branch.as_ref().or(check.default_branch.as_ref());
+        let language = match looked_at {
+            Some(branch) if check.branch_exists && ctx.look_ahead().field("language").exists() => {
+                platform
+                    .detect_language(user, &url, branch)
+                    .await
+                    .gql()?
+                    .map(Into::into)
+            }
+            _ => None,
+        };
         Ok(RepositoryCheck {
             exists: check.exists,
             branch_exists: check.branch_exists,
             default_branch: check.default_branch.map(|b| b.to_string()),
+            language,
         })
     }
 

@@ -464,6 +464,10 @@ pub struct RepositoryCheck {
     pub exists: bool,
     pub branch_exists: bool,
     pub default_branch: Option<String>,
+    /// The language a build would detect from the branch's top-level files (null when none
+    /// is recognised or the branch does not exist). Read only when asked for: it fetches the
+    /// branch head's file names.
+    pub language: Option<Language>,
 }
 
 /// One status change, as the subscription streams it.

@@ -1,4 +1,5 @@
-//! What `git ls-remote --symref` prints, read into a [`RepoCheck`].
+//! What git prints about refs and trees: `git ls-remote --symref` read into a [`RepoCheck`],
+//! `git ls-tree -z` read into the names of a tree's files.
 
 use crate::git::RepoCheck;
 use crate::model::{Branch, CommitId};
@@ -102,5 +103,33 @@ mod tests {
             assert_eq!(c.default_branch, None, "{out}");
             assert!(!c.branch_exists && c.head.is_none() && c.exists, "{out}");
         }
+    }
+}
+
+/// The names of the files (`blob` entries, links and submodules left out) of a
+/// `git ls-tree -z` listing: `<mode> <type> <oid>\t<name>\0` per entry.
+pub(super) fn blob_names(out: &[u8]) -> Vec<String> {
+    out.split(|b| *b == 0)
+        .filter_map(|entry| {
+            let entry = std::str::from_utf8(entry).ok()?;
+            let (meta, name) = entry.split_once('\t')?;
+            let mut meta = meta.split(' ');
+            let mode = meta.next()?;
+            let kind = meta.next()?;
+            // 100644 and 100755 are files; 120000 is a link, which detection does not follow.
+            (kind == "blob" && mode != "120000").then(|| name.to_owned())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tree_tests {
+    use super::blob_names;
+
+    #[test]
+    fn only_files_are_named() {
+        let out = b"100644 blob aa\tapp.py\x00040000 tree bb\tsrc\x00120000 blob cc\tlink.txt\x00100755 blob dd\trun me.sh\x00160000 commit ee\tsub\x00";
+        assert_eq!(blob_names(out), ["app.py", "run me.sh"]);
+        assert!(blob_names(b"").is_empty());
     }
 }
