@@ -21,6 +21,7 @@
 //! - `ws`: `/graphql/ws`, with the `connection_init` timeout; [`subscriptions`]: the bounds on
 //!   running subscriptions per connection and per user.
 //! - `playground`: GraphiQL, served from files embedded in the binary.
+//! - `ui`: the web dashboard (built from `web/` into `ui/`), served from the binary under `/ui/`.
 //! - [`nofile`]: the open-file limit raised at start.
 
 pub mod auth;
@@ -40,6 +41,7 @@ pub mod server;
 pub mod settings;
 mod start_checks;
 pub mod subscriptions;
+mod ui;
 mod ws;
 
 pub use server::Server;

@@ -177,7 +177,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // On stdout, for people and for scripts that start paas on port 0 (which may stop
             // reading it once they have what they need: a closed pipe is no reason to stop).
             let mut out = std::io::stdout();
-            let _ = writeln!(out, "paas listening on http://{addr}/ (GraphQL playground)");
+            let _ = writeln!(
+                out,
+                "paas listening on http://{addr}/ (dashboard at /ui/, GraphQL playground at /graphql)"
+            );
             if let Some(router) = server.router_addr() {
                 let _ = writeln!(out, "paas router on http://{router}/ (apps by name)");
             }

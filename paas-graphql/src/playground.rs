@@ -9,8 +9,9 @@ use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-/// Only this origin; no inline script, no framing, no form posts elsewhere.
-const CSP: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:; \
+/// Only this origin; no inline script, no framing, no form posts elsewhere (the dashboard's
+/// too).
+pub(crate) const CSP: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:; \
 font-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'; \
 frame-ancestors 'none'";
 
@@ -55,7 +56,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ),
 ];
 
-/// `GET /` and `GET /graphql`: the page.
+/// `GET /graphql`: the page.
 pub(crate) async fn page() -> Response {
     (
         [

@@ -1,6 +1,7 @@
 //! The HTTP server: `Server::build(settings)` then `.run(shutdown)`, the same in `main` and in
 //! tests. Routes: `POST /graphql`, websocket subscriptions on `/graphql/ws` (graphql-transport-ws
-//! and the older graphql-ws), GraphiQL at `GET /`, `GET /healthz`, an app's log as JSON at
+//! and the older graphql-ws), GraphiQL at `GET /graphql`, the web dashboard at `GET /ui/` (`GET /`
+//! redirects there), `GET /healthz`, an app's log as JSON at
 //! `GET /apps/{id}/logs` (`http_logs`), and the route table at `GET /routes` (`routes_api`).
 //! Beside the API: the router on its own listeners (HTTP, and HTTPS when configured).
 
@@ -207,7 +208,11 @@ impl Server {
             admin_token: settings.admin_token.clone(),
         };
         let router = Router::new()
-            .route("/", get(crate::playground::page))
+            .route("/", get(crate::ui::root))
+            .route("/ui", get(crate::ui::page))
+            .route("/ui/", get(crate::ui::page))
+            .route("/ui/assets/{file}", get(crate::ui::asset))
+            .route("/ui/{*path}", get(crate::ui::page))
             .route("/playground/{file}", get(crate::playground::asset))
             .route("/graphql", get(crate::playground::page).post(graphql))
             .route("/graphql/ws", get(crate::ws::graphql_ws))

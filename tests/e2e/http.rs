@@ -1,4 +1,5 @@
-//! The HTTP surface besides GraphQL: the playground and the health check.
+//! The HTTP surface besides GraphQL: the playground and the health check (the dashboard is in
+//! `dashboard`).
 
 use paas_tests::{TestApp, TestDb};
 
@@ -6,7 +7,7 @@ use crate::on_both_databases;
 
 async fn playground_and_health(db: TestDb) -> anyhow::Result<()> {
     let server = TestApp::spawn(db, &[]).await?;
-    let page = reqwest::get(format!("{}/", server.url)).await?;
+    let page = reqwest::get(format!("{}/graphql", server.url)).await?;
     assert!(page.status().is_success());
     let html = page.text().await?;
     assert!(

@@ -5,6 +5,7 @@ mod auth;
 mod build_log;
 mod config;
 mod create;
+mod dashboard;
 mod desired;
 mod domains;
 mod failures;
