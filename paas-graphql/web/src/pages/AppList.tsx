@@ -1,10 +1,11 @@
 // The viewer's apps, a page at a time (`applications(first, after)`: Next follows the page's
 // end cursor, Previous goes back to the cursor the earlier page was read with). Each row's
-// status follows `applicationStatus` live, all over the one websocket.
+// status follows `applicationStatus` live, all over the one websocket; while an app is being
+// deleted the page is read again until it is gone.
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, asApiError, gql } from "../api";
 import { subscribe } from "../live";
-import { APPS, STATUS, type AppRow, type PageInfo, type StatusChange } from "../queries";
+import { APPS, STATUS, type AppRow, type AppStatus, type PageInfo, type StatusChange } from "../queries";
 import { Badge, ErrorBanner, Link } from "../ui";
 
 const PAGE = 10;
@@ -15,7 +16,25 @@ export function AppList() {
   const [rows, setRows] = useState<AppRow[] | null>(null);
   const [pageInfo, setPageInfo] = useState<PageInfo | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
+  // Apps being deleted: the page is read again until they are gone.
+  const [deleting, setDeleting] = useState<Set<string>>(new Set());
+  const [reads, setReads] = useState(0);
   const after = cursors[cursors.length - 1];
+
+  const onStatus = (id: string, status: AppStatus) =>
+    setDeleting((ids) => {
+      if ((status === "DELETING") === ids.has(id)) return ids;
+      const next = new Set(ids);
+      if (status === "DELETING") next.add(id);
+      else next.delete(id);
+      return next;
+    });
+
+  useEffect(() => {
+    if (deleting.size === 0) return;
+    const timer = setInterval(() => setReads((n) => n + 1), 1000);
+    return () => clearInterval(timer);
+  }, [deleting.size]);
 
   useEffect(() => {
     let live = true;
@@ -25,12 +44,14 @@ export function AppList() {
         if (!live) return;
         setRows(data.applications.nodes);
         setPageInfo(data.applications.pageInfo);
+        const shown = new Set(data.applications.nodes.map((n) => n.id));
+        setDeleting((ids) => new Set([...ids].filter((id) => shown.has(id))));
       })
       .catch((e) => live && setError(asApiError(e)));
     return () => {
       live = false;
     };
-  }, [after]);
+  }, [after, reads]);
 
   return (
     <section>
@@ -48,7 +69,7 @@ export function AppList() {
       ) : (
         <ul class="app-list" data-testid="app-list">
           {rows.map((row) => (
-            <Row key={row.id} row={row} />
+            <Row key={row.id} row={row} onStatus={onStatus} />
           ))}
         </ul>
       )}
@@ -75,8 +96,9 @@ export function AppList() {
   );
 }
 
-function Row({ row }: { row: AppRow }) {
+function Row({ row, onStatus }: { row: AppRow; onStatus: (id: string, status: AppStatus) => void }) {
   const [status, setStatus] = useState(row.status);
+  useEffect(() => onStatus(row.id, status), [status]);
   const [error, setError] = useState<ApiError | null>(null);
   useEffect(
     () =>

@@ -1,6 +1,6 @@
 // One app: its status (live: every `applicationStatus` change reloads the page's data), its
 // stable URL, the actions, its instances, deployments (rollback, build logs), what the platform
-// did to it (tasks), env vars, scaling and domains. Runtime logs have their own page.
+// did to it (tasks; read again every second while one runs), env vars, scaling and domains. Runtime logs have their own page.
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, asApiError, gql } from "../api";
 import { subscribe } from "../live";
@@ -62,6 +62,15 @@ export function AppPage({ id }: { id: string }) {
       stop();
     };
   }, [id, loaded, load]);
+
+  // A task under way may change the app without a status change (a new instance of a running
+  // app): read the app again while one runs.
+  const working = app?.tasks.some((t) => t.state === "QUEUED" || t.state === "RUNNING") ?? false;
+  useEffect(() => {
+    if (!working) return;
+    const timer = setInterval(() => void load(), 1000);
+    return () => clearInterval(timer);
+  }, [working, load]);
 
   /** A mutation answering the app: the page shows its answer, or the error. */
   const run: Run = async (query, variables = {}) => {
