@@ -1,7 +1,7 @@
 // The web dashboard in a real browser against a real `paas serve`: a wrong token refused with
 // its code, sign in; the create wizard checking the name and the repository as they are typed
 // (language shown), the build followed to RUNNING; the app's URL answering; the list following
-// a status change live; the runtime log's tail, paged back to its first line (no line twice)
+// a status change live, across a dropped connection; the runtime log's tail, paged back to its first line (no line twice)
 // and following a line printed after the page opened; an env change and the restart it makes;
 // a rollback to the first deployment; the layout at phone width; deletion; the list's pages.
 //
@@ -36,7 +36,8 @@ async function shownLines(page) {
 function assertNoLineTwice(lines) {
   const ts = new Set(lines.map((l) => l.ts));
   assert(ts.size === lines.length, `a line shown twice: ${lines.length} lines, ${ts.size} timestamps`);
-  const requests = lines.map((l) => l.text).filter((t) => t.startsWith('request '));
+  // Each of these paths was asked for once (a browser also asks for /favicon.ico per page).
+  const requests = lines.map((l) => l.text).filter((t) => /^request \/(old|live)-/.test(t));
   assert(new Set(requests).size === requests.length, `a request line shown twice: ${requests}`);
 }
 
@@ -48,6 +49,15 @@ main(async () => {
   const session = await open({ base });
   const { browser, page } = session;
   const byId = (id) => page.getByTestId(id);
+  // The page's websocket to the API passes through here, so that the test can drop it.
+  let socket = null;
+  await page.routeWebSocket(
+    (url) => url.pathname === '/graphql/ws',
+    (ws) => {
+      ws.connectToServer();
+      socket = ws;
+    },
+  );
 
   // GET / leads to the dashboard; a wrong token is refused with the API's code, not JSON.
   await page.goto(`${base}/`);
@@ -118,6 +128,12 @@ main(async () => {
   await shot(page, 'list');
   await api(base, token, 'mutation($id: ID!) { stopApplication(id: $id) { status } }', { id: appId });
   await waitForText(row.getByTestId('app-status'), 'STOPPED', { timeout: SETTLE });
+  // The live connection drops: the page says so, reconnects, and its subscriptions go on.
+  assert(socket, 'no websocket seen');
+  await socket.close({ code: 1012, reason: 'dropped by the test' });
+  await waitForText(byId('connection-lost'), 'reconnecting');
+  await waitForText(byId('connection'), 'live', { timeout: SETTLE });
+  await byId('connection-lost').waitFor({ state: 'detached' });
   await api(base, token, 'mutation($id: ID!) { startApplication(id: $id) { status } }', { id: appId });
   await waitForText(row.getByTestId('app-status'), 'RUNNING', { timeout: SETTLE });
 
@@ -162,7 +178,8 @@ main(async () => {
   await waitForText(byId('log-lines'), `request ${fresh}`, { timeout: SETTLE });
   lines = await shownLines(page);
   assertNoLineTwice(lines);
-  assert(lines[lines.length - 1].text === `request ${fresh}`, 'the live line is not last');
+  const at = (text) => lines.findIndex((l) => l.text === text);
+  assert(at(`request ${fresh}`) > at('request /old-29'), 'the live line is not after the history');
 
   // An env var changed: the value is write-only, the app restarts with it.
   await byId('back-to-app').click();

@@ -47,6 +47,7 @@ function Signed({ bearer }: { bearer: string }) {
       </header>
       <main>
         <ErrorBanner error={error} />
+        <ConnectionLost />
         <Page route={route} />
       </main>
     </>
@@ -83,5 +84,17 @@ function ConnectionDot() {
     <span class={`conn conn-${state}`} data-testid="connection" title={lastClose ?? ""}>
       {label}
     </span>
+  );
+}
+
+/** A dropped live connection, while graphql-ws retries it. */
+function ConnectionLost() {
+  const { state, lastClose } = useConnection();
+  if (state !== "reconnecting") return null;
+  return (
+    <div class="banner warn" role="status" data-testid="connection-lost">
+      <strong>CONNECTION_LOST</strong>
+      <span>The live connection to the server dropped{lastClose ? ` (${lastClose})` : ""}; reconnecting…</span>
+    </div>
   );
 }

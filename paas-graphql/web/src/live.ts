@@ -29,7 +29,6 @@ function wsUrl(): string {
 function open(): Client {
   if (client) return client;
   const bearer = token();
-  let connectedOnce = false;
   client = createClient({
     url: wsUrl(),
     lazy: true,
@@ -43,15 +42,18 @@ function open(): Client {
       return code !== 4403 && code !== 4400;
     },
     on: {
-      connecting: () => setState(connectedOnce ? "reconnecting" : "connecting"),
-      connected: () => {
-        connectedOnce = true;
-        setState("live", null);
-      },
+      connecting: (isRetry) => setState(isRetry ? "reconnecting" : "connecting"),
+      connected: () => setState("live", null),
       closed: (event) => {
         const close = event as CloseEvent | undefined;
-        const reason = close && close.code !== 1000 ? `closed (${close.code}${close.reason ? `: ${close.reason}` : ""})` : null;
-        setState(connectedOnce ? "reconnecting" : "idle", reason);
+        // 1000: closed on purpose (no subscription left, or a new token); 4400/4403 are not
+        // retried; anything else is a drop, retried.
+        if (!close || close.code === 1000) {
+          setState("idle", null);
+        } else {
+          const reason = `closed (${close.code}${close.reason ? `: ${close.reason}` : ""})`;
+          setState(close.code === 4403 || close.code === 4400 ? "idle" : "reconnecting", reason);
+        }
       },
     },
   });
@@ -87,6 +89,8 @@ export function subscribe<T>(query: string, variables: Record<string, unknown>, 
         if (error instanceof CloseEvent || (error && typeof error === "object" && "code" in error && "reason" in error)) {
           const close = error as CloseEvent;
           sink.error?.(new ApiError("CONNECTION_CLOSED", `The live connection closed (${close.code}${close.reason ? `: ${close.reason}` : ""}).`));
+        } else if (error instanceof Event) {
+          sink.error?.(new ApiError("CONNECTION_FAILED", "The live connection to the server failed."));
         } else {
           sink.error?.(asApiError(error));
         }
