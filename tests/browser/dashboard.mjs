@@ -3,7 +3,7 @@
 // (language shown), the build followed to RUNNING; the app's URL answering; the list following
 // a status change live, across a dropped connection; the runtime log's tail, paged back to its first line (no line twice)
 // and following a line printed after the page opened; an env change and the restart it makes;
-// a rollback to the first deployment; the layout at phone width; deletion; the list's pages.
+// a rollback to the first deployment; a build log, scaling and a domain; the layout at phone width; deletion; the list's pages.
 //
 // Inputs: PAAS_URL (the API), PAAS_TOKEN, PAAS_REPO (a git URL of a Python app answering
 // $GREETING and printing `request <path>` per request), PAAS_APP (the name to create).
@@ -210,6 +210,28 @@ main(async () => {
   await newest.getByTestId('current-deployment').waitFor({ timeout: SETTLE });
   const rolledBack = await appPage.goto(appUrl);
   assert(rolledBack.status() === 200, `after the rollback: ${rolledBack.status()}`);
+
+  // The first deployment's build log, read again from the app page.
+  await byId('deployment').last().getByTestId('build-log-toggle').click();
+  await waitForText(byId('build-log-state'), 'ended', { timeout: SETTLE });
+  assert((await byId('build-log-lines').innerText()).trim().length > 0, 'an empty build log');
+
+  // Scaling and a custom domain.
+  await byId('scaling-maxInstances').fill('2');
+  await byId('scaling-save').click();
+  await waitForText(byId('scaling-notice'), 'Scaling saved');
+  await byId('domain-input').fill('shop.example.com');
+  await byId('domain-add').click();
+  await waitForText(byId('domain-list'), 'shop.example.com');
+  await byId('domain-input').fill('Not a domain');
+  await byId('domain-add').click();
+  await waitForText(byId('error-code'), 'INVALID_DOMAIN');
+  await page.reload();
+  await waitForText(byId('app-status'), 'RUNNING');
+  assert((await byId('scaling-maxInstances').inputValue()) === '2', 'scaling not kept');
+  await waitForText(byId('domain-list'), 'shop.example.com');
+  await byId('domain').getByRole('button', { name: 'Remove' }).click();
+  await waitForText(byId('domains'), 'No custom domain');
 
   // At phone width: one column, nothing wider than the screen.
   await page.setViewportSize({ width: 390, height: 844 });

@@ -12,8 +12,9 @@ import { BuildLog } from "./BuildLog";
 
 type Check<T> = { state: "idle" } | { state: "checking" } | { state: "done"; value: T } | { state: "error"; error: ApiError };
 
-/** Runs `run` on the debounced `key` (skipped while `key` is empty). */
-function useCheck<T>(key: string, run: () => Promise<T>): Check<T> {
+/** Runs `run` on the debounced `key` (skipped while `key` is empty); the answer shows while
+ * `key` is still what was checked. */
+function useCheck<T>(key: string, run: (key: string) => Promise<T>): Check<T> {
   const settled = useDebounced(key, 300);
   const [check, setCheck] = useState<Check<T>>({ state: "idle" });
   useEffect(() => {
@@ -23,7 +24,7 @@ function useCheck<T>(key: string, run: () => Promise<T>): Check<T> {
     }
     let live = true;
     setCheck({ state: "checking" });
-    run()
+    run(settled)
       .then((value) => live && setCheck({ state: "done", value }))
       .catch((e) => live && setCheck({ state: "error", error: asApiError(e) }));
     return () => {
@@ -55,15 +56,14 @@ export function CreateWizard() {
   const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState<Created | null>(null);
 
-  const nameCheck = useCheck(name.trim(), () =>
-    gql<{ nameAvailable: boolean }>(NAME_AVAILABLE, { name: name.trim() }).then((d) => d.nameAvailable),
+  const nameCheck = useCheck(name.trim(), (checked) =>
+    gql<{ nameAvailable: boolean }>(NAME_AVAILABLE, { name: checked }).then((d) => d.nameAvailable),
   );
-  const repoKey = url.trim() ? `${url.trim()}\n${branch.trim()}` : "";
-  const repoCheck = useCheck(repoKey, () =>
-    gql<{ repository: RepositoryCheck }>(REPOSITORY, { url: url.trim(), branch: branch.trim() || null }).then(
-      (d) => d.repository,
-    ),
-  );
+  const repoKey = url.trim() ? JSON.stringify([url.trim(), branch.trim()]) : "";
+  const repoCheck = useCheck(repoKey, (checked) => {
+    const [u, b] = JSON.parse(checked) as [string, string];
+    return gql<{ repository: RepositoryCheck }>(REPOSITORY, { url: u, branch: b || null }).then((d) => d.repository);
+  });
 
   if (created) return <Follow created={created} />;
 
