@@ -3,10 +3,11 @@
 // (language shown), the build followed to RUNNING; the app's URL answering; the list following
 // a status change live, across a dropped connection; the runtime log's tail, paged back to its first line (no line twice)
 // and following a line printed after the page opened; an env change and the restart it makes;
-// a rollback to the first deployment; a build log, scaling and a domain; the layout at phone width; deletion; the list's pages.
+// a rollback to the first deployment; a build log, scaling and a domain; the layout at phone width; deletion; a failed build's reason; the list's pages.
 //
 // Inputs: PAAS_URL (the API), PAAS_TOKEN, PAAS_REPO (a git URL of a Python app answering
-// $GREETING and printing `request <path>` per request), PAAS_APP (the name to create).
+// $GREETING and printing `request <path>` per request), PAAS_APP (the name to create),
+// PAAS_BARE_REPO (a git URL of a repository with no app in it).
 // Prints one JSON line: { "app": <id>, "first": <first deployment>, "lines": <log lines seen> }.
 
 import { assert, assertClean, env, main, open, shot, waitForText } from './lib.mjs';
@@ -46,6 +47,7 @@ main(async () => {
   const token = env('PAAS_TOKEN');
   const repo = env('PAAS_REPO');
   const name = env('PAAS_APP');
+  const bare = env('PAAS_BARE_REPO');
   const session = await open({ base });
   const { browser, page } = session;
   const byId = (id) => page.getByTestId(id);
@@ -249,6 +251,24 @@ main(async () => {
   await byId('delete-name').fill(name.slice(0, -1));
   assert(await byId('delete-confirm-button').isDisabled(), 'deletion allowed with a wrong name');
   await byId('delete-name').fill(name);
+  await byId('delete-confirm-button').click();
+  await waitForText(byId('no-apps'), 'No apps yet', { timeout: SETTLE });
+
+  // A repository without a language: the wizard says so, and the build fails with its reason.
+  await byId('new-app').click();
+  await byId('name').fill('broken');
+  await waitForText(byId('name-check'), 'available');
+  await byId('repo-url').fill(bare);
+  await waitForText(byId('repo-exists'), 'Repository found');
+  await waitForText(byId('language'), 'not detected');
+  await byId('create').click();
+  await waitForText(byId('follow-status'), 'FAILED', { timeout: BUILD });
+  await waitForText(byId('follow-reason'), "could not tell the app's language");
+  await shot(page, 'build-failed');
+  await byId('open-app').click();
+  await waitForText(byId('status-reason'), "could not tell the app's language");
+  await byId('delete').click();
+  await byId('delete-name').fill('broken');
   await byId('delete-confirm-button').click();
   await waitForText(byId('no-apps'), 'No apps yet', { timeout: SETTLE });
 

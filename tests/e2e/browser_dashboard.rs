@@ -2,8 +2,9 @@
 //! `paas serve` with its router: sign in (a wrong token refused), create a Python app through
 //! the wizard (name and repository checks visible, language shown), follow it to `RUNNING`,
 //! open its URL, read its log (paged back, a new line followed live), change an env var and see
-//! the restart, roll back to the first deployment, delete. Screenshots of the main pages, at
-//! phone width too, land in `target/browser-artifacts/dashboard/`.
+//! the restart, roll back to the first deployment, delete; a build that fails shows why; the
+//! list's pages. Screenshots of the main pages, at phone width too, land in
+//! `target/browser-artifacts/dashboard/`.
 
 use anyhow::Context;
 use paas_tests::apps::PythonApp;
@@ -22,6 +23,7 @@ async fn the_dashboard_runs_an_app_from_creation_to_deletion() -> anyhow::Result
         .body("(print(\"request \" + self.path, flush=True), os.environ.get(\"GREETING\", \"hello\"))[1]")
         .source();
     let repo = git_repo(&[("app.py", &app)])?;
+    let bare = git_repo(&[("README.md", "nothing to run here\n")])?;
 
     let out = run_script(
         "dashboard.mjs",
@@ -30,6 +32,7 @@ async fn the_dashboard_runs_an_app_from_creation_to_deletion() -> anyhow::Result
             ("PAAS_TOKEN", token),
             ("PAAS_REPO", file_url(repo.path())),
             ("PAAS_APP", "shown".to_owned()),
+            ("PAAS_BARE_REPO", file_url(bare.path())),
             ("PAAS_BROWSER_TIMEOUT_MS", "600000".to_owned()),
         ],
     )
