@@ -2,6 +2,7 @@
 //! over GraphQL as a user would. Every scenario runs on SQLite and on PostgreSQL.
 
 mod auth;
+mod browser_playground;
 mod build_log;
 mod config;
 mod create;

@@ -1,10 +1,11 @@
 //! Helpers shared by every test suite of the workspace: a database per test (SQLite file or a
-//! fresh PostgreSQL database), git repositories on disk, and a client for the real `paas`
-//! binary (GraphQL over HTTP and websockets).
+//! fresh PostgreSQL database), git repositories on disk, a client for the real `paas` binary
+//! (GraphQL over HTTP and websockets), and headless Chromium for the browser tests.
 
 pub mod app;
 pub mod apps;
 pub mod bench;
+pub mod browser;
 pub mod client;
 pub mod counting_store;
 pub mod db;
