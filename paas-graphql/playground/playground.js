@@ -24,8 +24,18 @@
 
   function isSubscription(params, opts) {
     var doc = opts && opts.documentAST;
+    // GraphiQL parses the editor's text after a pause: run right after an edit (a paste and
+    // Ctrl-Enter), the document it passes is the previous text's. Only this text's counts.
+    if (doc && !(doc.loc && doc.loc.source && doc.loc.source.body === params.query)) {
+      doc = null;
+    }
     if (!doc) {
-      return /^\s*subscription\b/.test(params.query || '');
+      // Without comments: the named operation's keyword, or the first one's.
+      var text = (params.query || '').replace(/#[^\n]*/g, '');
+      if (params.operationName) {
+        return new RegExp('\\bsubscription\\s+' + params.operationName + '\\b').test(text);
+      }
+      return /^\s*subscription\b/.test(text);
     }
     var ops = doc.definitions.filter(function (d) { return d.kind === 'OperationDefinition'; });
     var op = ops.find(function (d) {

@@ -14,7 +14,7 @@
 //   PAAS_BROWSER_TIMEOUT_MS   the whole script's deadline (default 120000)
 //   PAAS_BROWSER_HEADED=1     show the window (debugging on a desktop)
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -165,6 +165,8 @@ async function closeAll() {
  * `failure`), printing the error with its stack and the screenshots' names.
  */
 export async function main(fn) {
+  // A failure screenshot is of the run that failed, never of an earlier one.
+  rmSync(path.join(artifacts(), 'failure.png'), { force: true });
   const ms = Number(process.env.PAAS_BROWSER_TIMEOUT_MS || 120000);
   let timer;
   const deadline = new Promise((_, reject) => {

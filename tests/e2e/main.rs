@@ -3,6 +3,7 @@
 
 mod auth;
 mod browser_dashboard;
+mod browser_playground;
 mod build_log;
 mod config;
 mod create;

@@ -28,11 +28,17 @@ fn workspace() -> PathBuf {
 
 /// Checks that Chromium and playwright-core are there, with the way to get them if not.
 fn check_installed(browser_dir: &Path) -> anyhow::Result<()> {
-    let chromium = std::env::var("PAAS_CHROMIUM").unwrap_or_else(|_| CHROMIUM.to_owned());
-    ensure!(
-        Path::new(&chromium).is_file(),
-        "{chromium} is missing: run scripts/setup-browser.sh (it installs Debian's chromium)"
-    );
+    if let Ok(chromium) = std::env::var("PAAS_CHROMIUM") {
+        ensure!(
+            Path::new(&chromium).is_file(),
+            "PAAS_CHROMIUM={chromium} is missing (unset it to use Debian's chromium, which scripts/setup-browser.sh installs)"
+        );
+    } else {
+        ensure!(
+            Path::new(CHROMIUM).is_file(),
+            "{CHROMIUM} is missing: run scripts/setup-browser.sh (it installs Debian's chromium)"
+        );
+    }
     let playwright = browser_dir.join("node_modules/playwright-core/package.json");
     ensure!(
         playwright.is_file(),

@@ -32,11 +32,15 @@ pub fn sdl() -> String {
         .sdl()
 }
 
+/// How deep a query may nest: the standard introspection query (graphql-js's, which GraphiQL and
+/// most clients send) is 15 deep, and the playground's docs and completion need it to answer.
+const MAX_DEPTH: usize = 15;
+
 /// The schema's builder, for the server to add its extensions.
 pub fn builder(platform: Platform) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .data(platform)
-        .limit_depth(12)
+        .limit_depth(MAX_DEPTH)
         .limit_complexity(2_000)
 }
 
