@@ -1,12 +1,12 @@
 // Creating an app: its name (checked as you type with `nameAvailable`), its repository and
-// branch (checked as you type with `repository`, which also names the language detected), an
-// optional port and env vars; then `createApplication`, and the build followed live until the
-// app runs or fails.
+// branch (checked as you type with `repository`, which also names the language detected; another
+// can be chosen), an optional port and env vars; then `createApplication`, and the build
+// followed live until the app runs or fails.
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, asApiError, gql } from "../api";
 import { useDebounced } from "../hooks";
 import { subscribe } from "../live";
-import { CREATE, NAME_AVAILABLE, REPOSITORY, STATUS, type AppStatus, type RepositoryCheck, type StatusChange } from "../queries";
+import { CREATE, NAME_AVAILABLE, REPOSITORY, STATUS, type AppStatus, type Language, type RepositoryCheck, type StatusChange } from "../queries";
 import { Badge, ErrorBanner, Link } from "../ui";
 import { BuildLog } from "./BuildLog";
 
@@ -34,6 +34,8 @@ function useCheck<T>(key: string, run: (key: string) => Promise<T>): Check<T> {
   return key === settled ? check : { state: "checking" };
 }
 
+const LANGUAGES: Language[] = ["RUST", "GO", "NODE", "PYTHON", "STATIC", "CONTAINERFILE"];
+
 interface EnvRow {
   key: string;
   value: string;
@@ -51,6 +53,7 @@ export function CreateWizard() {
   const [url, setUrl] = useState("");
   const [branch, setBranch] = useState("");
   const [port, setPort] = useState("");
+  const [language, setLanguage] = useState<Language | "">("");
   const [env, setEnv] = useState<EnvRow[]>([]);
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
@@ -84,6 +87,7 @@ export function CreateWizard() {
         env: env.map((row) => ({ key: row.key.trim(), value: row.value })),
       };
       if (port.trim()) input.port = Number(port.trim());
+      if (language) input.language = language;
       const data = await gql<{
         createApplication: { application: { id: string; name: string; endpoint: { url: string }; deployments: { id: string }[] } };
       }>(CREATE, { input });
@@ -122,6 +126,16 @@ export function CreateWizard() {
               onInput={(e) => setBranch(e.currentTarget.value)} />
           </label>
           <RepoResult check={repoCheck} branch={branch.trim()} />
+          <label>
+            Build as
+            <select data-testid="language-choice" value={language}
+              onChange={(e) => setLanguage(e.currentTarget.value as Language | "")}>
+              <option value="">the detected language</option>
+              {LANGUAGES.map((l) => (
+                <option key={l} value={l}>{l}</option>
+              ))}
+            </select>
+          </label>
         </fieldset>
         <fieldset>
           <legend>3. Port and environment</legend>
