@@ -3,7 +3,7 @@
 // (language shown), the build followed to RUNNING; the app's URL answering; the list following
 // a status change live, across a dropped connection; the runtime log's tail, paged back to its first line (no line twice)
 // and following a line printed after the page opened; an env change and the restart it makes;
-// a rollback to the first deployment; a build log, scaling and a domain; the layout at phone width; deletion; a failed build's reason; the list's pages.
+// a rollback to the first deployment; stop, start, restart, redeploy; a build log, scaling and a domain; the layout at phone width; deletion; a failed build's reason; the list's pages.
 //
 // Inputs: PAAS_URL (the API), PAAS_TOKEN, PAAS_REPO (a git URL of a Python app answering
 // $GREETING and printing `request <path>` per request), PAAS_APP (the name to create),
@@ -212,6 +212,20 @@ main(async () => {
   await newest.getByTestId('current-deployment').waitFor({ timeout: SETTLE });
   const rolledBack = await appPage.goto(appUrl);
   assert(rolledBack.status() === 200, `after the rollback: ${rolledBack.status()}`);
+
+  // The buttons: stop, start, restart, redeploy, each followed to its end in the history.
+  await byId('stop').click();
+  await waitForText(byId('desired-state'), 'STOPPED');
+  await waitForText(byId('app-status'), 'STOPPED', { timeout: SETTLE });
+  await byId('start').click();
+  await waitForText(byId('desired-state'), 'RUNNING');
+  await waitForText(byId('app-status'), 'RUNNING', { timeout: SETTLE });
+  for (const [button, kind] of [['restart', 'RESTART'], ['redeploy', 'DEPLOY']]) {
+    await byId(button).click();
+    await waitForText(byId('latest-task'), kind);
+    await waitForText(byId('latest-task'), 'SUCCEEDED', { timeout: BUILD });
+    await waitForText(byId('app-status'), 'RUNNING', { timeout: SETTLE });
+  }
 
   // The first deployment's build log, read again from the app page.
   await byId('deployment').last().getByTestId('build-log-toggle').click();
