@@ -227,6 +227,17 @@ main(async () => {
     await waitForText(byId('app-status'), 'RUNNING', { timeout: SETTLE });
   }
 
+  // The server out of reach: the banner says so (the browser logs the failed request itself).
+  const logged = session.errors.length;
+  const toApi = (url) => url.pathname === '/graphql';
+  await page.route(toApi, (route) => route.abort('connectionrefused'));
+  await byId('restart').click();
+  await waitForText(byId('error-code'), 'NETWORK');
+  await page.unroute(toApi);
+  const failed = session.errors.splice(logged);
+  assert(failed.every((e) => e.includes('ERR_CONNECTION_REFUSED')), `errors: ${failed}`);
+  await byId('error').getByRole('button', { name: 'Dismiss' }).click();
+
   // The first deployment's build log, read again from the app page.
   await byId('deployment').last().getByTestId('build-log-toggle').click();
   await waitForText(byId('build-log-state'), 'ended', { timeout: SETTLE });
