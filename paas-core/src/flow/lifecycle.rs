@@ -94,25 +94,41 @@ impl Platform {
     }
 
     /// Removes images of old deployments beyond the newest `keep_images` that have one, so that
-    /// rollback keeps working for those. Deployments in flight are never touched.
+    /// rollback keeps working for those. Deployments in flight are never touched, and neither
+    /// is an image a kept deployment runs too (a rollback or an env change reuses its origin's
+    /// image).
     pub(crate) async fn prune_images(&self, app: AppId) -> Result<()> {
         let keep = self.config().keep_images;
-        let with_images = self
+        let with_images: Vec<_> = self
             .store()
             .deployments_of(app)
             .await?
             .into_iter()
-            .filter(|d| d.image.is_some());
-        for (n, mut dep) in with_images.enumerate() {
+            .filter(|d| d.image.is_some())
+            .collect();
+        let prunable = |n: usize, dep: &Deployment| {
             let settled = matches!(
                 dep.status,
                 DeploymentStatus::Stopped | DeploymentStatus::Failed
             );
-            if n < keep || !settled {
+            n >= keep && settled
+        };
+        let kept: std::collections::HashSet<String> = with_images
+            .iter()
+            .enumerate()
+            .filter(|(n, dep)| !prunable(*n, dep))
+            .filter_map(|(_, dep)| dep.image.clone())
+            .collect();
+        let mut removed = std::collections::HashSet::new();
+        for (n, mut dep) in with_images.into_iter().enumerate() {
+            if !prunable(n, &dep) || dep.image.as_ref().is_some_and(|i| kept.contains(i)) {
                 continue;
             }
             if let Some(image) = dep.image.take() {
-                self.images().remove_image(&image).await?;
+                // Two pruned deployments may share an image: it is removed once.
+                if removed.insert(image.clone()) {
+                    self.images().remove_image(&image).await?;
+                }
                 self.store().update_deployment(&dep).await?;
                 tracing::info!(app_id = %app, deployment = %dep.id, %image, "old image pruned");
             }
