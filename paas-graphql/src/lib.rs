@@ -22,8 +22,11 @@
 //!   running subscriptions per connection and per user.
 //! - `playground`: GraphiQL, served from files embedded in the binary.
 //! - [`nofile`]: the open-file limit raised at start.
+//! - [`client`]: `paas` as a client of a server (`login`, `apps`, `create`, `logs`, …): typed
+//!   GraphQL over HTTP and websockets, tables for people and JSON for scripts.
 
 pub mod auth;
+pub mod client;
 pub mod config;
 mod conn;
 pub mod error;

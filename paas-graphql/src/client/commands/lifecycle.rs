@@ -1,0 +1,182 @@
+//! `paas deploy`, `paas restart`, `paas rollback`: a mutation that starts a task, then (unless
+//! `--no-wait`) that task followed to its end.
+
+use serde_json::Value;
+
+use super::{Ctx, find_app};
+use crate::client::failure::Failure;
+use crate::client::follow::{follow, name};
+use crate::client::queries::{Redeploy, Restart, Rollback, redeploy, restart, rollback};
+
+/// What a mutation that starts a task answered.
+pub struct Started {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub version: i64,
+    /// The app's newest task: the one the mutation started, if it started one.
+    pub task: Option<(String, String)>,
+}
+
+macro_rules! started {
+    ($app:expr) => {{
+        let app = $app;
+        Started {
+            id: app.id,
+            name: app.name,
+            status: name(&app.status),
+            version: app.version,
+            task: app.tasks.into_iter().next().map(|t| (t.id, name(&t.state))),
+        }
+    }};
+}
+pub(super) use started;
+
+/// Prints what a mutation answered and, unless `no_wait`, follows its task.
+pub async fn report(
+    ctx: &Ctx<'_>,
+    what: &str,
+    started: Started,
+    raw: &Value,
+    no_wait: bool,
+) -> Result<(), Failure> {
+    if ctx.out.json {
+        ctx.out.json_line(raw);
+    } else {
+        ctx.out.line(&format!(
+            "{what} {} ({})",
+            started.name,
+            ctx.out.status(&started.status)
+        ));
+    }
+    if no_wait {
+        return Ok(());
+    }
+    let task = started
+        .task
+        .filter(|(_, state)| {
+            matches!(
+                state.as_str(),
+                "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED"
+            )
+        })
+        .map(|(id, _)| id);
+    follow(ctx, &started.id, &started.name, Some(started.version), task).await?;
+    if !ctx.out.json {
+        let (shown, _) = find_app(ctx, &started.name).await?;
+        ctx.out.line(&format!(
+            "{} is {} at {}",
+            shown.name,
+            ctx.out.status(&name(&shown.status)),
+            shown.endpoint.url
+        ));
+    }
+    Ok(())
+}
+
+pub async fn deploy(
+    ctx: &Ctx<'_>,
+    app: &str,
+    commit: Option<String>,
+    no_wait: bool,
+) -> Result<(), Failure> {
+    let (shown, _) = find_app(ctx, app).await?;
+    let answer = ctx
+        .api
+        .run::<Redeploy>(redeploy::Variables {
+            id: shown.id,
+            commit,
+        })
+        .await?;
+    let started = started!(answer.data.redeploy_application);
+    report(ctx, "Deploying", started, &answer.raw, no_wait).await
+}
+
+pub async fn restart(ctx: &Ctx<'_>, app: &str, no_wait: bool) -> Result<(), Failure> {
+    let (shown, _) = find_app(ctx, app).await?;
+    let answer = ctx
+        .api
+        .run::<Restart>(restart::Variables { id: shown.id })
+        .await?;
+    let started = started!(answer.data.restart_application);
+    report(ctx, "Restarting", started, &answer.raw, no_wait).await
+}
+
+/// Rolls back to `deployment`, or to the newest deployment before the current one that was
+/// built (its image exists: `BUILT`, or `STOPPED` after it ran).
+pub async fn rollback(
+    ctx: &Ctx<'_>,
+    app: &str,
+    deployment: Option<String>,
+    no_wait: bool,
+) -> Result<(), Failure> {
+    let (shown, _) = find_app(ctx, app).await?;
+    let deployment = match deployment {
+        Some(id) => id,
+        None => {
+            let statuses: Vec<(String, String)> = shown
+                .deployments
+                .iter()
+                .map(|d| (d.id.clone(), name(&d.status)))
+                .collect();
+            earlier_built(&statuses).ok_or_else(|| Failure::Api {
+                code: "NOT_FOUND".into(),
+                message: format!("`{app}` has no earlier deployment that was built"),
+            })?
+        }
+    };
+    let answer = ctx
+        .api
+        .run::<Rollback>(rollback::Variables {
+            id: shown.id,
+            deployment: deployment.clone(),
+        })
+        .await?;
+    let started = started!(answer.data.rollback_application);
+    report(
+        ctx,
+        &format!("Rolling back to {deployment}:"),
+        started,
+        &answer.raw,
+        no_wait,
+    )
+    .await
+}
+
+/// Of deployments newest first (`(id, status)`), the newest built one older than the current
+/// one (the newest `RUNNING`, else the newest).
+fn earlier_built(deployments: &[(String, String)]) -> Option<String> {
+    let current = deployments
+        .iter()
+        .position(|(_, status)| status == "RUNNING")
+        .unwrap_or(0);
+    deployments
+        .iter()
+        .skip(current + 1)
+        .find(|(_, status)| matches!(status.as_str(), "BUILT" | "STOPPED"))
+        .map(|(id, _)| id.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::earlier_built;
+
+    #[test]
+    fn rollback_picks_the_newest_built_deployment_before_the_current_one() {
+        let d = |list: &[(&str, &str)]| {
+            list.iter()
+                .map(|(i, s)| ((*i).to_owned(), (*s).to_owned()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            earlier_built(&d(&[("c", "RUNNING"), ("b", "FAILED"), ("a", "STOPPED")])),
+            Some("a".into())
+        );
+        // A failed newer deployment is not the current one.
+        assert_eq!(
+            earlier_built(&d(&[("d", "FAILED"), ("c", "RUNNING"), ("b", "STOPPED")])),
+            Some("b".into())
+        );
+        assert_eq!(earlier_built(&d(&[("a", "RUNNING")])), None);
+    }
+}
