@@ -3,6 +3,7 @@
 
 mod auth;
 mod build_log;
+mod cli;
 mod config;
 mod create;
 mod desired;

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod apps;
 pub mod bench;
+pub mod cli;
 pub mod client;
 pub mod counting_store;
 pub mod db;
