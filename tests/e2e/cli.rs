@@ -283,13 +283,29 @@ async fn an_app_through_its_life_from_the_command_line(db: TestDb) -> anyhow::Re
 
     // deploy after a new commit: the new version answers.
     let v2 = commit_version(repo.path(), &[("version.txt", "v2\n")])?;
-    user.json_lines(&["deploy", "web"]).await?;
-    answers(&server, &url, "v2 hi keep").await?;
+    let started = user.json_lines(&["deploy", "web", "--no-wait"]).await?;
+    assert_eq!(started.len(), 1, "--no-wait follows nothing: {started:?}");
+    assert_eq!(started[0]["redeployApplication"]["name"], "web");
+    // status --watch follows the deploy under way to its end: the app first, then its changes.
+    let watched = user.json_lines(&["status", "web", "--watch"]).await?;
+    assert_eq!(watched[0]["application"]["name"], "web", "{watched:?}");
+    assert!(
+        watched[1..]
+            .iter()
+            .all(|change| change["status"].is_string()),
+        "{watched:?}"
+    );
+    // It ended with the deploy: the task is over and the new deployment runs.
     let shown = user.json(&["status", "web"]).await?;
+    let task = &shown["application"]["tasks"][0];
+    assert_eq!(task["kind"], "DEPLOY", "{shown}");
+    assert_eq!(task["state"], "SUCCEEDED", "{shown}");
     assert_eq!(
         shown["application"]["deployments"][0]["commit"],
         v2.as_str()
     );
+    assert_eq!(shown["application"]["deployments"][0]["status"], "RUNNING");
+    answers(&server, &url, "v2 hi keep").await?;
 
     // rollback (to the deployment before): v1 again.
     user.json_lines(&["rollback", "web"]).await?;

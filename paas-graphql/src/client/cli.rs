@@ -126,8 +126,8 @@ pub struct LogsArgs {
     /// The latest deployment's build log (to the end of the build).
     #[arg(long, conflicts_with_all = ["follow", "since"])]
     pub build: bool,
-    /// How many lines (default: the last 100; with --since, every line).
-    #[arg(short = 'n', long = "lines", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    /// How many lines, at most 5000 (default: the last 100; with --since, every line).
+    #[arg(short = 'n', long = "lines", value_parser = clap::value_parser!(u32).range(1..=5000))]
     pub lines: Option<u32>,
 }
 
