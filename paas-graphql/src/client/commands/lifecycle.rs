@@ -14,8 +14,8 @@ pub struct Started {
     pub name: String,
     pub status: String,
     pub version: i64,
-    /// The app's newest task: the one the mutation started, if it started one.
-    pub task: Option<(String, String)>,
+    /// The app's newest task: the one the mutation started (followed to its end).
+    pub task: Option<String>,
 }
 
 macro_rules! started {
@@ -26,7 +26,7 @@ macro_rules! started {
             name: app.name,
             status: name(&app.status),
             version: app.version,
-            task: app.tasks.into_iter().next().map(|t| (t.id, name(&t.state))),
+            task: app.tasks.into_iter().next().map(|t| t.id),
         }
     }};
 }
@@ -52,16 +52,14 @@ pub async fn report(
     if no_wait {
         return Ok(());
     }
-    let task = started
-        .task
-        .filter(|(_, state)| {
-            matches!(
-                state.as_str(),
-                "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED"
-            )
-        })
-        .map(|(id, _)| id);
-    follow(ctx, &started.id, &started.name, Some(started.version), task).await?;
+    follow(
+        ctx,
+        &started.id,
+        &started.name,
+        Some(started.version),
+        started.task,
+    )
+    .await?;
     if !ctx.out.json {
         let (shown, _) = find_app(ctx, &started.name).await?;
         ctx.out.line(&format!(
