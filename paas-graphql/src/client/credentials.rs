@@ -87,20 +87,27 @@ pub fn remove() -> Result<Option<String>, Failure> {
 
 /// The server and token a command uses: flags and variables first, then the stored ones.
 pub fn resolve(options: &ClientOptions) -> Result<(String, String), Failure> {
+    choose(options, load()?)
+}
+
+/// [`resolve`] with the stored credentials given.
+fn choose(
+    options: &ClientOptions,
+    stored: Option<Credentials>,
+) -> Result<(String, String), Failure> {
     let given = options
         .server
         .as_deref()
         .map(check_server)
         .transpose()
         .map_err(Failure::Usage)?;
-    let stored = load()?;
     let server = given
-        .clone()
         .or_else(|| stored.as_ref().map(|c| c.server.clone()))
         .ok_or(Failure::NotLoggedIn)?;
     let token = options
         .token
         .clone()
+        // A stored token goes to the server it was stored for, never to another one.
         .or_else(|| stored.filter(|c| c.server == server).map(|c| c.token))
         .ok_or(Failure::NotLoggedIn)?;
     Ok((server, token))
@@ -108,4 +115,46 @@ pub fn resolve(options: &ClientOptions) -> Result<(String, String), Failure> {
 
 fn local(path: &std::path::Path, what: &str, e: &std::io::Error) -> Failure {
     Failure::Local(format!("cannot {what} {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_come_first_and_a_stored_token_stays_with_its_server() {
+        let stored = || {
+            Some(Credentials {
+                server: "https://a.example".into(),
+                token: "stored".into(),
+            })
+        };
+        let options = |server: Option<&str>, token: Option<&str>| ClientOptions {
+            server: server.map(str::to_owned),
+            token: token.map(str::to_owned),
+            json: false,
+        };
+        let chosen = |o: ClientOptions, s: Option<Credentials>| choose(&o, s).ok();
+        assert_eq!(
+            chosen(options(None, None), stored()),
+            Some(("https://a.example".into(), "stored".into()))
+        );
+        assert_eq!(
+            chosen(options(Some("https://a.example/"), Some("given")), stored()),
+            Some(("https://a.example".into(), "given".into()))
+        );
+        // Another server: the stored token is not sent there.
+        assert!(matches!(
+            choose(&options(Some("https://b.example"), None), stored()),
+            Err(Failure::NotLoggedIn)
+        ));
+        assert!(matches!(
+            choose(&options(None, None), None),
+            Err(Failure::NotLoggedIn)
+        ));
+        assert!(matches!(
+            choose(&options(Some("b.example"), Some("t")), None),
+            Err(Failure::Usage(_))
+        ));
+    }
 }
