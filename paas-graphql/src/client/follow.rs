@@ -1,6 +1,7 @@
 //! Following an app until it settles: a line per status change from the `applicationStatus`
-//! subscription (a spinner while it builds or starts, on a terminal), and, when a command
-//! started a task (deploy, restart, rollback, an env change), that task to its end.
+//! subscription (on a terminal, a spinner while it builds or starts, or with the step of the
+//! task followed), and, when a command started a task (deploy, restart, rollback, an env
+//! change), that task to its end.
 //!
 //! Expected flow: subscribe after the version the command saw (so no change is missed or
 //! shown twice), print each change; without a task, end on a settled status (`RUNNING`,
@@ -92,8 +93,9 @@ pub async fn follow(
             }
             _ = poll.tick(), if task.is_some() => {
                 let wanted = task.as_deref().unwrap_or_default();
-                if let Some(done) = task_done(ctx, name_of_app, wanted).await? {
-                    break done;
+                match task_state(ctx, name_of_app, wanted).await? {
+                    Progress::Done(done) => break done,
+                    Progress::At(step) => spinner.step(name_of_app, &step),
                 }
             }
         }
@@ -102,12 +104,16 @@ pub async fn follow(
     result
 }
 
-/// `Some(outcome)` once the task `id` of app `name` has ended.
-async fn task_done(
-    ctx: &Ctx<'_>,
-    app: &str,
-    id: &str,
-) -> Result<Option<Result<(), Failure>>, Failure> {
+/// Where a followed task is.
+enum Progress {
+    /// Under way, at this step.
+    At(String),
+    /// Over, with what it means for the command.
+    Done(Result<(), Failure>),
+}
+
+/// Where the task `id` of app `name` is.
+async fn task_state(ctx: &Ctx<'_>, app: &str, id: &str) -> Result<Progress, Failure> {
     let answer = ctx
         .api
         .run::<TaskState>(task_state::Variables {
@@ -117,26 +123,24 @@ async fn task_done(
     let Some(shown) = answer.data.application else {
         return Err(Failure::not_found(app));
     };
+    let settled_app = || outcome(&name(&shown.status), shown.status_reason.as_deref());
     let Some(task) = shown.tasks.iter().find(|t| t.id == id) else {
         // Out of the newest tasks: long over.
-        return Ok(Some(outcome(
-            &name(&shown.status),
-            shown.status_reason.as_deref(),
-        )));
+        return Ok(Progress::Done(settled_app()));
     };
+    let kind = name(&task.kind).to_lowercase();
     Ok(match name(&task.state).as_str() {
-        "SUCCEEDED" => Some(outcome(
-            &name(&shown.status),
-            shown.status_reason.as_deref(),
-        )),
-        "FAILED" => Some(Err(Failure::Failed {
+        "SUCCEEDED" => Progress::Done(settled_app()),
+        "FAILED" => Progress::Done(Err(Failure::Failed {
             reason: format!(
-                "{} failed: {}",
-                name(&task.kind).to_lowercase(),
+                "{kind} failed: {}",
                 task.error.as_deref().unwrap_or("no reason given")
             ),
         })),
-        _ => None,
+        state => Progress::At(match &task.progress {
+            Some(step) => format!("{kind}: {step}"),
+            None => format!("{kind}: {}", state.to_lowercase()),
+        }),
     })
 }
 
@@ -163,13 +167,30 @@ impl Spinner {
         if !self.enabled || !matches!(status, "PENDING" | "BUILDING" | "STARTING") {
             return;
         }
+        self.spin(format!("{app} is {}", status.to_lowercase()));
+    }
+
+    fn spin(&mut self, message: String) {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout());
         if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
             bar.set_style(style);
         }
-        bar.set_message(format!("{app} is {}", status.to_lowercase()));
+        bar.set_message(message);
         bar.enable_steady_tick(Duration::from_millis(100));
         self.bar = Some(bar);
+    }
+
+    /// Spins with the step a followed task is at (a redeploy of a running app builds while its
+    /// status stays `RUNNING`).
+    fn step(&mut self, app: &str, step: &str) {
+        if !self.enabled {
+            return;
+        }
+        let message = format!("{app}: {step}");
+        match &self.bar {
+            Some(bar) => bar.set_message(message),
+            None => self.spin(message),
+        }
     }
 
     fn clear(&mut self) {
