@@ -15,10 +15,13 @@ pub mod exit {
     pub const UNREACHABLE: u8 = 5;
 }
 
+use paas_core::ErrorCode;
+
 /// Why a command failed.
 #[derive(Debug)]
 pub enum Failure {
-    /// The API answered an error: its `extensions.code` and message.
+    /// The API answered an error: its `extensions.code` (as sent: a newer server may send a
+    /// code this client does not know) and message.
     Api { code: String, message: String },
     /// No server or token: neither given nor stored by `paas login`.
     NotLoggedIn,
@@ -33,11 +36,29 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// An error of the API's with one of its codes.
+    pub fn api(code: ErrorCode, message: impl Into<String>) -> Self {
+        Failure::Api {
+            code: code.as_str().to_owned(),
+            message: message.into(),
+        }
+    }
+
     /// The app `name` does not exist (or is not the viewer's), as the API says it.
     pub fn not_found(name: &str) -> Self {
-        Failure::Api {
-            code: "NOT_FOUND".into(),
-            message: format!("no application named `{name}`"),
+        Self::api(
+            ErrorCode::NotFound,
+            format!("no application named `{name}`"),
+        )
+    }
+
+    /// The API's code, when this client knows it.
+    fn known_code(&self) -> Option<ErrorCode> {
+        match self {
+            Failure::Api { code, .. } => {
+                ErrorCode::ALL.iter().copied().find(|c| c.as_str() == code)
+            }
+            _ => None,
         }
     }
 
@@ -70,12 +91,15 @@ impl Failure {
 
     pub fn exit_code(&self) -> u8 {
         match self {
-            Failure::Api { code, .. } if code == "UNAUTHENTICATED" => exit::UNAUTHENTICATED,
-            Failure::Api { code, .. } if code == "NOT_FOUND" => exit::NOT_FOUND,
+            Failure::Api { .. } => match self.known_code() {
+                Some(ErrorCode::Unauthenticated) => exit::UNAUTHENTICATED,
+                Some(ErrorCode::NotFound) => exit::NOT_FOUND,
+                _ => exit::REFUSED,
+            },
             Failure::NotLoggedIn => exit::UNAUTHENTICATED,
             Failure::Unreachable { .. } => exit::UNREACHABLE,
             Failure::Usage(_) => exit::USAGE,
-            Failure::Api { .. } | Failure::Failed { .. } | Failure::Local(_) => exit::REFUSED,
+            Failure::Failed { .. } | Failure::Local(_) => exit::REFUSED,
         }
     }
 }
@@ -93,6 +117,7 @@ mod tests {
         assert_eq!(api("UNAUTHENTICATED").exit_code(), 3);
         assert_eq!(api("NOT_FOUND").exit_code(), 4);
         assert_eq!(api("APP_BUSY").exit_code(), 1);
+        assert_eq!(api("A_CODE_OF_A_NEWER_SERVER").exit_code(), 1);
         assert_eq!(Failure::NotLoggedIn.exit_code(), 3);
         let unreachable = Failure::Unreachable {
             server: "http://x".into(),

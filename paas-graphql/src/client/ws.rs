@@ -64,10 +64,10 @@ impl Api {
                 Some(_) => continue,
                 // Refused at `connection_init`: the only reason is the token.
                 None => {
-                    return Err(Failure::Api {
-                        code: "UNAUTHENTICATED".into(),
-                        message: "the server refused the token".into(),
-                    });
+                    return Err(Failure::api(
+                        paas_core::ErrorCode::Unauthenticated,
+                        "the server refused the token",
+                    ));
                 }
             }
         }

@@ -117,9 +117,11 @@ pub async fn rollback(
                 .iter()
                 .map(|d| (d.id.clone(), name(&d.status)))
                 .collect();
-            earlier_built(&statuses).ok_or_else(|| Failure::Api {
-                code: "NOT_FOUND".into(),
-                message: format!("`{app}` has no earlier deployment that was built"),
+            earlier_built(&statuses).ok_or_else(|| {
+                Failure::api(
+                    paas_core::ErrorCode::NotFound,
+                    format!("`{app}` has no earlier deployment that was built"),
+                )
             })?
         }
     };

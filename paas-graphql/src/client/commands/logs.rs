@@ -27,10 +27,10 @@ async fn logs(ctx: &Ctx<'_>, args: LogsArgs) -> Result<(), Failure> {
     let (app, _) = find_app(ctx, &args.app).await?;
     if args.build {
         let Some(latest) = app.deployments.first() else {
-            return Err(Failure::Api {
-                code: "NOT_FOUND".into(),
-                message: format!("`{}` has no deployment yet", args.app),
-            });
+            return Err(Failure::api(
+                paas_core::ErrorCode::NotFound,
+                format!("`{}` has no deployment yet", args.app),
+            ));
         };
         return build(ctx, &latest.id).await;
     }
