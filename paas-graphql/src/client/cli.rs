@@ -5,14 +5,15 @@ use clap::{Args, Subcommand};
 
 /// Options every client command takes (global: before or after the command).
 #[derive(Args, Clone, Debug, Default)]
+#[command(next_help_heading = "Client options")]
 pub struct ClientOptions {
-    /// Client: the server to talk to (default: the one `paas login` stored).
+    /// The server to talk to (default: the one `paas login` stored).
     #[arg(long, global = true, env = "PAAS_SERVER", value_name = "URL")]
     pub server: Option<String>,
-    /// Client: the API token (default: the one `paas login` stored).
+    /// The API token (default: the one `paas login` stored).
     #[arg(long, global = true, env = "PAAS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Client: print the API's data as JSON (a stream: one JSON object per line).
+    /// Print the API's data as JSON (a stream: one JSON object per line).
     #[arg(long, global = true)]
     pub json: bool,
 }
