@@ -281,6 +281,12 @@ async fn an_app_through_its_life_from_the_command_line(db: TestDb) -> anyhow::Re
         "{build:?}"
     );
 
+    let shown_v1_commit =
+        user.json(&["status", "web"]).await?["application"]["deployments"][0]["commit"]
+            .as_str()
+            .context("a commit")?
+            .to_owned();
+
     // deploy after a new commit: the new version answers.
     let v2 = commit_version(repo.path(), &[("version.txt", "v2\n")])?;
     let started = user.json_lines(&["deploy", "web", "--no-wait"]).await?;
@@ -324,6 +330,17 @@ async fn an_app_through_its_life_from_the_command_line(db: TestDb) -> anyhow::Re
     answers(&server, &url, "v1 bye -").await?;
     let keys = user.json(&["env", "list", "web"]).await?;
     assert_eq!(keys["env"], serde_json::json!([{"key": "GREETING"}]));
+    // The build log is the one of the image that runs: v1's build (env changes and the
+    // rollback built nothing).
+    let build = user.json_lines(&["logs", "web", "--build"]).await?;
+    let first = texts(&build)
+        .into_iter()
+        .find(|t| t.starts_with("building "));
+    let v1 = shown_v1_commit.as_str();
+    assert!(
+        first.as_deref().is_some_and(|t| t.contains(v1)),
+        "{build:?}"
+    );
 
     // restart: a new instance, same answer.
     let before = user.json(&["status", "web"]).await?["application"]["instances"][0]["id"].clone();

@@ -124,7 +124,8 @@ pub struct LogsArgs {
     /// Lines from this time on: RFC 3339 (2026-01-02T15:04:05Z) or an age (30s, 10m, 2h, 1d).
     #[arg(long, value_parser = since)]
     pub since: Option<String>,
-    /// The latest deployment's build log (to the end of the build).
+    /// The build log of what the app runs last (a rollback's or env change's: its origin's
+    /// build), to the end of the build.
     #[arg(long, conflicts_with_all = ["follow", "since"])]
     pub build: bool,
     /// How many lines, at most 5000 (default: the last 100; with --since, every line).
