@@ -297,8 +297,8 @@ async fn an_image_that_kept_deployments_run_is_never_pruned(db: TestDb) -> anyho
     commit_version(repo.path(), &[("version.txt", "v2\n")])?;
     alice.data(REDEPLOY, json!({ "id": id })).await?;
     newest_deployment_settled(&alice, &id).await?;
-    // The first two deployments are past the newest three, but v1's image is the one the
-    // kept env changes run: rolling back to one of them runs v1 again.
+    // Five deployments but two images (the env changes run v1's again): both are kept, and
+    // rolling back to an env change runs v1 again.
     let shown = settled(&alice, &id).await?;
     assert_eq!(shown["deployments"].as_array().map(Vec::len), Some(5));
     let env_change = shown["deployments"][1]["id"].clone();

@@ -93,10 +93,10 @@ impl Platform {
             .find(|d| d.status == DeploymentStatus::Running && Some(d.id) != except))
     }
 
-    /// Removes images of old deployments beyond the newest `keep_images` that have one, so that
-    /// rollback keeps working for those. Deployments in flight are never touched, and neither
-    /// is an image a kept deployment runs too (a rollback or an env change reuses its origin's
-    /// image).
+    /// Removes the images of old deployments beyond the newest `keep_images` images, so that
+    /// rollback keeps working for those. Images are counted once however many deployments run
+    /// them (a rollback or an env change runs its origin's image again), and an image a kept or
+    /// unsettled deployment runs is never removed. Deployments in flight are never touched.
     pub(crate) async fn prune_images(&self, app: AppId) -> Result<()> {
         let keep = self.config().keep_images;
         let with_images: Vec<_> = self
@@ -106,22 +106,28 @@ impl Platform {
             .into_iter()
             .filter(|d| d.image.is_some())
             .collect();
-        let prunable = |n: usize, dep: &Deployment| {
-            let settled = matches!(
+        let settled = |dep: &Deployment| {
+            matches!(
                 dep.status,
                 DeploymentStatus::Stopped | DeploymentStatus::Failed
-            );
-            n >= keep && settled
+            )
         };
-        let kept: std::collections::HashSet<String> = with_images
-            .iter()
-            .enumerate()
-            .filter(|(n, dep)| !prunable(*n, dep))
-            .filter_map(|(_, dep)| dep.image.clone())
-            .collect();
+        // Newest first: the first `keep` distinct images, and those of deployments in flight.
+        let mut kept = std::collections::HashSet::new();
+        let mut newest = std::collections::HashSet::new();
+        for dep in &with_images {
+            if let Some(image) = &dep.image {
+                if newest.len() < keep {
+                    newest.insert(image.clone());
+                }
+                if newest.contains(image) || !settled(dep) {
+                    kept.insert(image.clone());
+                }
+            }
+        }
         let mut removed = std::collections::HashSet::new();
-        for (n, mut dep) in with_images.into_iter().enumerate() {
-            if !prunable(n, &dep) || dep.image.as_ref().is_some_and(|i| kept.contains(i)) {
+        for mut dep in with_images {
+            if !settled(&dep) || dep.image.as_ref().is_some_and(|i| kept.contains(i)) {
                 continue;
             }
             if let Some(image) = dep.image.take() {
