@@ -342,12 +342,16 @@ async fn an_app_through_its_life_from_the_command_line(db: TestDb) -> anyhow::Re
         "{build:?}"
     );
 
+    // rollback again: past the env changes (same build), to the newest other build, v2.
+    user.json_lines(&["rollback", "web"]).await?;
+    answers(&server, &url, "v2 bye -").await?;
+
     // restart: a new instance, same answer.
     let before = user.json(&["status", "web"]).await?["application"]["instances"][0]["id"].clone();
     user.json_lines(&["restart", "web"]).await?;
     let after = user.json(&["status", "web"]).await?["application"]["instances"][0]["id"].clone();
     assert_ne!(before, after, "restart kept the instance");
-    answers(&server, &url, "v1 bye -").await?;
+    answers(&server, &url, "v2 bye -").await?;
 
     // delete: refused without --yes where nobody can confirm; gone with it.
     let ran = user.run(&["delete", "web"]).await?;

@@ -69,8 +69,8 @@ pub enum ClientCommand {
         #[arg(long)]
         no_wait: bool,
     },
-    /// Client: run an earlier deployment's image again (default: the newest earlier one that
-    /// was built).
+    /// Client: run an earlier deployment's image again (default: the newest earlier build other
+    /// than the one running).
     Rollback {
         /// The app's name.
         app: String,

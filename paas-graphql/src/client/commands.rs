@@ -4,6 +4,7 @@
 mod apps;
 mod auth;
 mod env;
+mod history;
 mod lifecycle;
 mod logs;
 mod status;

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::history::{history, rollback_target};
 use super::{Ctx, find_app};
 use crate::client::failure::Failure;
 use crate::client::follow::{follow, name};
@@ -100,8 +101,8 @@ pub async fn restart(ctx: &Ctx<'_>, app: &str, no_wait: bool) -> Result<(), Fail
     report(ctx, "Restarting", started, &answer.raw, no_wait).await
 }
 
-/// Rolls back to `deployment`, or to the newest deployment before the current one that was
-/// built (its image exists: `BUILT`, or `STOPPED` after it ran).
+/// Rolls back to `deployment`, or by default to the newest earlier build
+/// ([`rollback_target`]).
 pub async fn rollback(
     ctx: &Ctx<'_>,
     app: &str,
@@ -112,17 +113,15 @@ pub async fn rollback(
     let deployment = match deployment {
         Some(id) => id,
         None => {
-            let statuses: Vec<(String, String)> = shown
-                .deployments
-                .iter()
-                .map(|d| (d.id.clone(), name(&d.status)))
-                .collect();
-            earlier_built(&statuses).ok_or_else(|| {
-                Failure::api(
-                    paas_core::ErrorCode::NotFound,
-                    format!("`{app}` has no earlier deployment that was built"),
-                )
-            })?
+            let deployments = history(&shown.deployments);
+            rollback_target(&deployments)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    Failure::api(
+                        paas_core::ErrorCode::NotFound,
+                        format!("`{app}` has no earlier build to roll back to"),
+                    )
+                })?
         }
     };
     let answer = ctx
@@ -141,42 +140,4 @@ pub async fn rollback(
         no_wait,
     )
     .await
-}
-
-/// Of deployments newest first (`(id, status)`), the newest built one older than the current
-/// one (the newest `RUNNING`, else the newest).
-fn earlier_built(deployments: &[(String, String)]) -> Option<String> {
-    let current = deployments
-        .iter()
-        .position(|(_, status)| status == "RUNNING")
-        .unwrap_or(0);
-    deployments
-        .iter()
-        .skip(current + 1)
-        .find(|(_, status)| matches!(status.as_str(), "BUILT" | "STOPPED"))
-        .map(|(id, _)| id.clone())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::earlier_built;
-
-    #[test]
-    fn rollback_picks_the_newest_built_deployment_before_the_current_one() {
-        let d = |list: &[(&str, &str)]| {
-            list.iter()
-                .map(|(i, s)| ((*i).to_owned(), (*s).to_owned()))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            earlier_built(&d(&[("c", "RUNNING"), ("b", "FAILED"), ("a", "STOPPED")])),
-            Some("a".into())
-        );
-        // A failed newer deployment is not the current one.
-        assert_eq!(
-            earlier_built(&d(&[("d", "FAILED"), ("c", "RUNNING"), ("b", "STOPPED")])),
-            Some("b".into())
-        );
-        assert_eq!(earlier_built(&d(&[("a", "RUNNING")])), None);
-    }
 }

@@ -6,6 +6,7 @@
 
 use serde_json::Value;
 
+use super::history::{history, latest_build};
 use super::{Ctx, find_app};
 use crate::client::cli::LogsArgs;
 use crate::client::failure::Failure;
@@ -27,18 +28,14 @@ pub async fn run(ctx: &Ctx<'_>, args: LogsArgs) -> Result<(), Failure> {
 async fn logs(ctx: &Ctx<'_>, args: LogsArgs) -> Result<(), Failure> {
     let (app, _) = find_app(ctx, &args.app).await?;
     if args.build {
-        let chain: Vec<(String, Option<String>)> = app
-            .deployments
-            .iter()
-            .map(|d| (d.id.clone(), d.origin.clone()))
-            .collect();
-        let Some(built) = build_of_latest(&chain) else {
+        let deployments = history(&app.deployments);
+        let Some(built) = latest_build(&deployments) else {
             return Err(Failure::api(
                 paas_core::ErrorCode::NotFound,
                 format!("`{}` has no deployment yet", args.app),
             ));
         };
-        return build(ctx, &built).await;
+        return build(ctx, built).await;
     }
     let mut last = match &args.since {
         Some(since) => forward(ctx, &app.id, since, args.lines).await?,
@@ -71,22 +68,6 @@ async fn logs(ctx: &Ctx<'_>, args: LogsArgs) -> Result<(), Failure> {
         last = Some(timestamp.to_owned());
     }
     Ok(())
-}
-
-/// Of deployments newest first (`(id, origin)`), the one whose build the latest deployment
-/// runs: a rollback or an env change builds nothing and runs its origin's image (origins
-/// chain: the rollback of an env change).
-fn build_of_latest(deployments: &[(String, Option<String>)]) -> Option<String> {
-    let (mut id, mut origin) = deployments.first().cloned()?;
-    // At most one step per deployment: a broken chain never loops.
-    for _ in 0..deployments.len() {
-        let Some(from) = origin else { break };
-        match deployments.iter().find(|(d, _)| *d == from) {
-            Some((d, o)) => (id, origin) = (d.clone(), o.clone()),
-            None => break,
-        }
-    }
-    Some(id)
 }
 
 /// The last `n` lines, oldest first; answers the last line's timestamp.
@@ -216,32 +197,5 @@ fn after(a: &str, b: &str) -> bool {
     ) {
         (Ok(a), Ok(b)) => a > b,
         _ => a > b,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::build_of_latest;
-
-    #[test]
-    fn the_build_log_is_the_one_of_the_image_the_latest_deployment_runs() {
-        let d = |list: &[(&str, Option<&str>)]| {
-            list.iter()
-                .map(|(i, o)| ((*i).to_owned(), o.map(str::to_owned)))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            build_of_latest(&d(&[("b", None), ("a", None)])),
-            Some("b".into())
-        );
-        // An env change of a rollback to `a`: `a`'s build.
-        let chain = d(&[("d", Some("c")), ("c", Some("a")), ("b", None), ("a", None)]);
-        assert_eq!(build_of_latest(&chain), Some("a".into()));
-        // An origin no longer listed: the last one found.
-        assert_eq!(
-            build_of_latest(&d(&[("b", Some("gone"))])),
-            Some("b".into())
-        );
-        assert_eq!(build_of_latest(&[]), None);
     }
 }
