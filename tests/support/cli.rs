@@ -2,7 +2,7 @@
 //! home and config dir of its own (where `paas login` keeps its credentials) and none of the
 //! test's `PAAS_*` variables.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
@@ -62,7 +62,7 @@ impl CliUser {
     }
 
     /// `$XDG_CONFIG_HOME` of this user.
-    pub fn config_dir(&self) -> PathBuf {
+    fn config_dir(&self) -> PathBuf {
         self.home.path().join(".config")
     }
 
@@ -129,10 +129,6 @@ impl CliUser {
     pub async fn login(&self, server: &str, token: &str) -> anyhow::Result<Ran> {
         self.run_with_stdin(&["login", server], Some(&format!("{token}\n")))
             .await
-    }
-
-    pub fn home(&self) -> &Path {
-        self.home.path()
     }
 }
 

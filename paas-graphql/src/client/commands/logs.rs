@@ -21,7 +21,8 @@ const DEFAULT_LINES: u32 = 100;
 pub async fn run(ctx: &Ctx<'_>, args: LogsArgs) -> Result<(), Failure> {
     tokio::select! {
         done = logs(ctx, args) => done,
-        _ = tokio::signal::ctrl_c() => Ok(()),
+        // Only a signal received ends it (a handler that cannot be set leaves the default).
+        Ok(()) = tokio::signal::ctrl_c() => Ok(()),
     }
 }
 
