@@ -17,6 +17,8 @@ type Socket =
 /// One running subscription (one per connection).
 pub struct Subscription<T> {
     socket: Socket,
+    /// The server, named when the connection goes away.
+    server: String,
     _data: std::marker::PhantomData<T>,
 }
 
@@ -79,6 +81,7 @@ impl Api {
         .await?;
         Ok(Subscription {
             socket,
+            server: self.server().to_owned(),
             _data: std::marker::PhantomData,
         })
     }
@@ -88,10 +91,17 @@ impl<T: DeserializeOwned> Subscription<T> {
     /// The next event, or `None` once the server completed the subscription.
     pub async fn next(&mut self) -> Result<Option<Answer<T>>, Failure> {
         loop {
-            let Some(message) = receive(&mut self.socket).await? else {
-                return Err(Failure::Local(
-                    "the server closed the subscription's connection".into(),
-                ));
+            // Gone before it completed the subscription: the server stopped or the network
+            // broke, as when it cannot be reached.
+            let gone = |detail: String| Failure::Unreachable {
+                server: self.server.clone(),
+                detail,
+            };
+            let message = match receive(&mut self.socket).await {
+                Ok(Some(message)) => message,
+                Ok(None) => return Err(gone("the connection closed".into())),
+                Err(Failure::Local(detail)) => return Err(gone(detail)),
+                Err(other) => return Err(other),
             };
             match message["type"].as_str() {
                 Some("next") => {
