@@ -23,8 +23,11 @@
 //! - `playground`: GraphiQL, served from files embedded in the binary.
 //! - `ui`: the web dashboard (built from `web/` into `ui/`), served from the binary under `/ui/`.
 //! - [`nofile`]: the open-file limit raised at start.
+//! - [`client`]: `paas` as a client of a server (`login`, `apps`, `create`, `logs`, …): typed
+//!   GraphQL over HTTP and websockets, tables for people and JSON for scripts.
 
 pub mod auth;
+pub mod client;
 pub mod config;
 mod conn;
 pub mod error;

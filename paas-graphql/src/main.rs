@@ -1,6 +1,7 @@
 //! `paas`: the server (`serve`), the build worker (`worker`), the effective settings
-//! (`config`), the database schema (`migrate`), user management (`user`) and the key of secrets
-//! at rest (`secrets rotate`).
+//! (`config`), the database schema (`migrate`), user management (`user`), the key of secrets
+//! at rest (`secrets rotate`), and the client of a server (`login`, `apps`, `create`, `deploy`,
+//! `status`, `logs`, `env`, `restart`, `rollback`, `delete`, `open`: [`paas_graphql::client`]).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -11,6 +12,7 @@ use clap::{Parser, Subcommand};
 use paas_core::model::{Secret, User, UserId};
 use paas_core::store::UserStore;
 use paas_core::store::sql::SqlStore;
+use paas_graphql::client::{ClientCommand, ClientOptions};
 use paas_graphql::config::{FlagValues, Loaded};
 use paas_graphql::settings::RuntimeKind;
 use paas_graphql::{Server, Settings};
@@ -26,12 +28,21 @@ use paas_graphql::flags::{DataFlags, ServeFlags, serve_flags};
     after_help = "Settings come from defaults, then a TOML file (--config or PAAS_CONFIG), then \
                   the environment, then flags. The flag --some-key is the variable \
                   PAAS_SOME_KEY and the key some_key of the file; `paas config` prints the \
-                  effective settings and where each came from."
+                  effective settings and where each came from.\n\n\
+                  The client commands talk to a server: `paas login <server-url>` first (the \
+                  token is kept in ~/.config/paas/credentials.toml, mode 0600), or give \
+                  --server and --token (PAAS_SERVER, PAAS_TOKEN).\n\n\
+                  Exit codes of the client commands: 0 done; 1 the API refused (its code and \
+                  message on stderr) or a watched app or task ended FAILED; 2 a usage error; \
+                  3 not logged in or the token was refused (UNAUTHENTICATED); 4 no such app \
+                  (NOT_FOUND); 5 the server cannot be reached."
 )]
 struct Cli {
     /// Log as JSON lines instead of human-readable text [env: PAAS_LOG_JSON].
     #[arg(long, global = true)]
     log_json: bool,
+    #[command(flatten)]
+    client: ClientOptions,
     #[command(subcommand)]
     command: Command,
 }
@@ -76,6 +87,8 @@ enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
+    #[command(flatten)]
+    Client(ClientCommand),
 }
 
 #[derive(Subcommand)]
@@ -158,7 +171,11 @@ async fn shutdown_signal() {
 /// Errors end the process with one line (the causes joined), never a backtrace.
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    if let Command::Client(command) = cli.command {
+        return paas_graphql::client::run(cli.client, command).await;
+    }
+    match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("paas: {e:#}");
@@ -239,6 +256,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let loaded = configure(data.values(), log_json)?;
             paas_graphql::rotate::rotate(&Settings::from(&loaded.config)).await?;
         }
+        // Run by `main` before this (they have exit codes of their own).
+        Command::Client(_) => {}
     }
     Ok(())
 }
@@ -261,6 +280,7 @@ mod tests {
                 .chain(cli.get_arguments())
                 .filter_map(|a| a.get_long())
                 .filter(|l| *l != "config" && *l != "help")
+                .filter(|l| !paas_graphql::client::cli::CLIENT_FLAGS.contains(l))
                 .map(|l| l.replace('-', "_"))
                 .collect();
             flags.sort();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use paas_tests::repo::file_url;
-use paas_tests::steps::{app, body, commit_version, create, instance_url, versioned_app};
+use paas_tests::steps::{app, body, commit_version, create, instance_url, settled, versioned_app};
 use paas_tests::{Client, TestApp, TestDb, eventually, git_repo};
 use serde_json::{Value, json};
 
@@ -276,3 +276,42 @@ async fn old_images_are_pruned_beyond_three(db: TestDb) -> anyhow::Result<()> {
     Ok(())
 }
 on_both_databases!(old_images_are_pruned_beyond_three);
+
+async fn an_image_that_kept_deployments_run_is_never_pruned(db: TestDb) -> anyhow::Result<()> {
+    const SET_ENV: &str = "mutation($id: ID!, $n: String!) {
+      updateApplication(id: $id, input: { setEnv: [{ key: \"N\", value: $n }] }) { version }
+    }";
+    const ROLLBACK: &str = "mutation($id: ID!, $d: ID!) {
+      rollbackApplication(id: $id, deployment: $d) { status }
+    }";
+    let server = TestApp::spawn(db, &[]).await?;
+    let alice = server.user("alice").await?;
+    let (repo, id) = versioned_app(&alice, "shared").await?;
+    // Three env changes: three deployments that run v1's image again.
+    for n in 1..=3 {
+        alice
+            .data(SET_ENV, json!({ "id": id, "n": n.to_string() }))
+            .await?;
+        settled(&alice, &id).await?;
+    }
+    commit_version(repo.path(), &[("version.txt", "v2\n")])?;
+    alice.data(REDEPLOY, json!({ "id": id })).await?;
+    newest_deployment_settled(&alice, &id).await?;
+    // Five deployments but two images (the env changes run v1's again): both are kept, and
+    // rolling back to an env change runs v1 again.
+    let shown = settled(&alice, &id).await?;
+    assert_eq!(shown["deployments"].as_array().map(Vec::len), Some(5));
+    let env_change = shown["deployments"][1]["id"].clone();
+    alice
+        .data(ROLLBACK, json!({ "id": id, "d": env_change }))
+        .await?;
+    let shown = settled(&alice, &id).await?;
+    assert_eq!(shown["status"], "RUNNING", "{shown}");
+    assert_eq!(shown["deployments"][0]["status"], "RUNNING", "{shown}");
+    eventually(Duration::from_secs(10), || async {
+        Ok((body(&alice, &id).await? == "v1").then_some(()))
+    })
+    .await?;
+    Ok(())
+}
+on_both_databases!(an_image_that_kept_deployments_run_is_never_pruned);

@@ -5,6 +5,7 @@ mod auth;
 mod browser_dashboard;
 mod browser_playground;
 mod build_log;
+mod cli;
 mod config;
 mod create;
 mod dashboard;

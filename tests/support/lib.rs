@@ -6,6 +6,7 @@ pub mod app;
 pub mod apps;
 pub mod bench;
 pub mod browser;
+pub mod cli;
 pub mod client;
 pub mod counting_store;
 pub mod db;

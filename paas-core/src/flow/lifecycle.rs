@@ -93,26 +93,48 @@ impl Platform {
             .find(|d| d.status == DeploymentStatus::Running && Some(d.id) != except))
     }
 
-    /// Removes images of old deployments beyond the newest `keep_images` that have one, so that
-    /// rollback keeps working for those. Deployments in flight are never touched.
+    /// Removes the images of old deployments beyond the newest `keep_images` images, so that
+    /// rollback keeps working for those. Images are counted once however many deployments run
+    /// them (a rollback or an env change runs its origin's image again), and an image a kept or
+    /// unsettled deployment runs is never removed. Deployments in flight are never touched.
     pub(crate) async fn prune_images(&self, app: AppId) -> Result<()> {
         let keep = self.config().keep_images;
-        let with_images = self
+        let with_images: Vec<_> = self
             .store()
             .deployments_of(app)
             .await?
             .into_iter()
-            .filter(|d| d.image.is_some());
-        for (n, mut dep) in with_images.enumerate() {
-            let settled = matches!(
+            .filter(|d| d.image.is_some())
+            .collect();
+        let settled = |dep: &Deployment| {
+            matches!(
                 dep.status,
                 DeploymentStatus::Stopped | DeploymentStatus::Failed
-            );
-            if n < keep || !settled {
+            )
+        };
+        // Newest first: the first `keep` distinct images, and those of deployments in flight.
+        let mut kept = std::collections::HashSet::new();
+        let mut newest = std::collections::HashSet::new();
+        for dep in &with_images {
+            if let Some(image) = &dep.image {
+                if newest.len() < keep {
+                    newest.insert(image.clone());
+                }
+                if newest.contains(image) || !settled(dep) {
+                    kept.insert(image.clone());
+                }
+            }
+        }
+        let mut removed = std::collections::HashSet::new();
+        for mut dep in with_images {
+            if !settled(&dep) || dep.image.as_ref().is_some_and(|i| kept.contains(i)) {
                 continue;
             }
             if let Some(image) = dep.image.take() {
-                self.images().remove_image(&image).await?;
+                // Two pruned deployments may share an image: it is removed once.
+                if removed.insert(image.clone()) {
+                    self.images().remove_image(&image).await?;
+                }
                 self.store().update_deployment(&dep).await?;
                 tracing::info!(app_id = %app, deployment = %dep.id, %image, "old image pruned");
             }

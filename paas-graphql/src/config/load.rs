@@ -16,6 +16,10 @@ use super::value::{check_type, from_text};
 /// The variable naming the config file when `--config` is not given.
 pub const CONFIG_ENV: &str = "PAAS_CONFIG";
 
+/// The client commands' variables (`paas apps`, `paas logs`, …): not settings of the server,
+/// and no warning when they are set where a server starts (the same shell often runs both).
+pub const CLIENT_ENV: &[&str] = &["PAAS_SERVER", "PAAS_TOKEN"];
+
 /// Where a value came from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Source {
@@ -149,7 +153,11 @@ pub fn load_from(flags: FlagValues, env: &[(String, String)]) -> Result<Loaded, 
     }
     let known: Vec<String> = defaults.keys().map(|k| env_name(k)).collect();
     for (name, _) in env {
-        if name.starts_with("PAAS_") && name != CONFIG_ENV && !known.contains(name) {
+        if name.starts_with("PAAS_")
+            && name != CONFIG_ENV
+            && !CLIENT_ENV.contains(&name.as_str())
+            && !known.contains(name)
+        {
             warnings.push(format!(
                 "unknown variable {name}{}",
                 did_you_mean(name, known.iter().map(String::as_str))
@@ -340,6 +348,23 @@ mod tests {
             w.contains("unknown variable PAAS_ZZZZ") && !w.contains("PAAS_ZZZZ (did"),
             "{w}"
         );
+    }
+
+    #[test]
+    fn the_client_variables_are_neither_settings_nor_warned_about() {
+        let loaded = load_from(
+            FlagValues::default(),
+            &env(&[("PAAS_SERVER", "http://p.example"), ("PAAS_TOKEN", "t")]),
+        )
+        .expect("loads");
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        assert!(
+            loaded.sources.values().all(|s| *s == Source::Default),
+            "a client variable set a setting"
+        );
+        for key in defaults().keys() {
+            assert!(!CLIENT_ENV.contains(&env_name(key).as_str()), "{key}");
+        }
     }
 
     #[test]
