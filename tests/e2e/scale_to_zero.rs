@@ -291,7 +291,9 @@ async fn a_sleeping_app_is_redeployed_stopped_and_deleted(db: TestDb) -> anyhow:
     let app = eventually(Duration::from_secs(60), || async {
         let app = show(&alice, &id).await?;
         let fresh = app["deployments"][0]["id"] != slept_with;
-        Ok((fresh && app["deployments"][0]["status"] == "RUNNING").then_some(app))
+        // The roll-out ends (its task SUCCEEDED) once the deployment it replaced is stopped.
+        let rolled_out = app["status"] == "RUNNING" && app["tasks"][0]["state"] == "SUCCEEDED";
+        Ok((fresh && app["deployments"][0]["status"] == "RUNNING" && rolled_out).then_some(app))
     })
     .await?;
     let old = app["deployments"]
