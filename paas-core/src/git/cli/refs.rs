@@ -65,6 +65,33 @@ impl Listing {
     }
 }
 
+/// The output of `git log -1 --format=%H%x00%an <%ae>%x00%B`: id, author, message (trimmed; an
+/// empty one is `None`). Messages are shown, not parsed: bytes that are not UTF-8 are replaced.
+pub(super) fn commit_info(out: &[u8]) -> Option<crate::git::HeadCommit> {
+    let text = String::from_utf8_lossy(out);
+    let mut parts = text.splitn(3, '\0');
+    let commit = CommitId::parse(parts.next()?.trim()).ok()?;
+    let author = parts
+        .next()
+        .map(str::trim)
+        .filter(|a| !a.is_empty() && *a != "<>");
+    let message = parts.next().map(str::trim).filter(|m| !m.is_empty());
+    Some(crate::git::HeadCommit {
+        commit,
+        message: message.map(|m| bounded(m, 64 * 1024)),
+        author: author.map(|a| bounded(a, 1024)),
+    })
+}
+
+/// `s` cut to at most `max` bytes, on a character boundary.
+fn bounded(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
