@@ -267,3 +267,107 @@ async fn a_push_to_a_private_repository_redeploys(db: TestDb) -> anyhow::Result<
     Ok(())
 }
 on_both_databases!(a_push_to_a_private_repository_redeploys);
+
+/// Builds wait while `version.txt` says `wait` and their checkout has no file `gate`: a build
+/// the test holds open, and lets go of.
+const GATED_PACKAGE: &str = r#"{ "name": "gated", "version": "1.0.0", "scripts": { "build": "if grep -q wait version.txt; then while [ ! -e gate ]; do sleep 0.05; done; fi", "start": "python3 app.py" } }"#;
+
+async fn a_push_during_a_deploy_waits_for_it(db: TestDb) -> anyhow::Result<()> {
+    let server = TestApp::spawn(db, FAST_POLL).await?;
+    let alice = server.user("alice").await?;
+    let repo = git_repo(&[
+        ("package.json", GATED_PACKAGE),
+        ("app.py", &versioned()),
+        ("version.txt", "v1\n"),
+    ])?;
+    let id = running(
+        &alice,
+        "gated",
+        &file_url(repo.path()),
+        json!({ "autoDeploy": true }),
+    )
+    .await?;
+
+    // A push whose build is held open...
+    let slow = commit_in(repo.path(), &[("version.txt", "wait\n")], "slow")?;
+    let held = eventually(Duration::from_secs(60), || async {
+        let deps = deployments(&alice, &id).await?;
+        let building = deps[0]["commit"] == slow && deps[0]["status"] == "BUILDING";
+        Ok(building.then(|| deps[0]["id"].as_str().unwrap_or_default().to_owned()))
+    })
+    .await?;
+    // ... and another push meanwhile: it waits as a queued deploy task, no second deployment.
+    let next = commit_in(repo.path(), &[("version.txt", "v3\n")], "next")?;
+    let tasks = "query($id: ID!) { application(id: $id) { tasks { kind state progress } } }";
+    let queued = eventually(Duration::from_secs(60), || async {
+        let shown = alice.data(tasks, json!({ "id": id })).await?;
+        let list = shown["application"]["tasks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        Ok(list.into_iter().find(|t| t["state"] == "QUEUED"))
+    })
+    .await?;
+    assert_eq!(queued["kind"], "DEPLOY");
+    let deps = deployments(&alice, &id).await?;
+    assert_eq!(
+        deps.len(),
+        2,
+        "nothing starts while a deploy is under way: {deps:?}"
+    );
+    assert_eq!(deps[0]["status"], "BUILDING");
+
+    std::fs::write(server.builds_dir().join(&held).join("gate"), "")?;
+    let done = deployment_at(&alice, &id, &next).await?;
+    assert_eq!(done["trigger"], "PUSH");
+    assert_eq!(body(&alice, &id).await?, "v3");
+    let deps = deployments(&alice, &id).await?;
+    assert_eq!(deps.len(), 3, "{deps:?}");
+    assert_eq!(deps[1]["commit"], slow);
+    assert_eq!(
+        deps[1]["status"], "STOPPED",
+        "the held build ran to its end first"
+    );
+    Ok(())
+}
+on_both_databases!(a_push_during_a_deploy_waits_for_it);
+
+/// Two servers on one database and one Redis both watch the branch; each commit is deployed
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_deploy_a_push_once() -> anyhow::Result<()> {
+    use paas_tests::TestServer;
+    use paas_tests::redis::{unique_prefix, url};
+
+    let dir = tempfile::tempdir()?;
+    let database_url = TestDb::Postgres.url(dir.path()).await?;
+    let (redis, prefix) = (url(), unique_prefix());
+    let env = [
+        ("REDIS_URL", redis.as_str()),
+        ("PAAS_REDIS_PREFIX", prefix.as_str()),
+    ];
+    let a = TestServer::spawn_in(dir.path(), &database_url, FAST_POLL, &env).await?;
+    let mut args = FAST_POLL.to_vec();
+    args.push("--no-worker");
+    let _b = TestServer::spawn_in(dir.path(), &database_url, &args, &env).await?;
+    let alice = a.user("alice").await?;
+    let repo = git_repo(&[("app.py", &versioned()), ("version.txt", "v1\n")])?;
+    let id = running(
+        &alice,
+        "shared",
+        &file_url(repo.path()),
+        json!({ "autoDeploy": true }),
+    )
+    .await?;
+
+    let v2 = commit_in(repo.path(), &[("version.txt", "v2\n")], "v2")?;
+    deployment_at(&alice, &id, &v2).await?;
+    // A later commit: by its deploy, both servers had long acted on the first one.
+    let v3 = commit_in(repo.path(), &[("version.txt", "v3\n")], "v3")?;
+    deployment_at(&alice, &id, &v3).await?;
+    let deps = deployments(&alice, &id).await?;
+    let commits: Vec<&Value> = deps.iter().map(|d| &d["commit"]).collect();
+    assert_eq!(deps.len(), 3, "one deploy per commit: {commits:?}");
+    assert!(deps.iter().all(|d| d["status"] != "FAILED"), "{deps:?}");
+    Ok(())
+}

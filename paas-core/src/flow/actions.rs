@@ -68,6 +68,10 @@ impl Platform {
     ) -> Result<Then> {
         let app = self.fresh(id).await?;
         match request {
+            // A push that waited while its user stopped the app leaves it stopped.
+            TaskRequest::Redeploy { push: Some(_), .. } if app.desired == Desired::Stopped => {
+                Ok(Then::Done)
+            }
             TaskRequest::Redeploy { commit, push } => {
                 let commit = push.as_ref().map(|p| p.commit.clone()).or(commit.clone());
                 let commit = self.resolve_commit(&app, commit).await?;

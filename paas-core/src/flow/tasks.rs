@@ -150,6 +150,11 @@ impl Platform {
             }
             None => Task::running(app.id, app.owner, request.kind(), &describe(&request)),
         };
+        // A pushed commit's task keeps its request while it runs: it says which commit is under
+        // way, so that the same commit is not deployed twice (see `pushed.rs`).
+        if matches!(request, TaskRequest::Redeploy { push: Some(_), .. }) {
+            task.request = Some(request.clone());
+        }
         task.progress = Some(describe(&request));
         self.store().put_task(&task).await?;
         let then = self.begin(app.id, &request, &mut task).await;
