@@ -132,10 +132,7 @@ impl Platform {
             tokio::select! {
                 next = heads.next() => {
                     let Some(new) = next else { return };
-                    let apps = followers
-                        .lock()
-                        .map(|f| f.get(&group).cloned().unwrap_or_default())
-                        .unwrap_or_default();
+                    let apps = following(&followers, &group);
                     let push = PushedCommit {
                         commit: new.head.commit,
                         message: new.head.message,
@@ -147,7 +144,12 @@ impl Platform {
                     }
                     self.hand_over(&mut pending).await;
                 }
-                _ = retry.tick(), if !pending.is_empty() => self.hand_over(&mut pending).await,
+                _ = retry.tick(), if !pending.is_empty() => {
+                    // An app that stopped following meanwhile gets nothing.
+                    let apps = following(&followers, &group);
+                    pending.retain(|app, _| apps.contains(app));
+                    self.hand_over(&mut pending).await;
+                }
             }
         }
     }
@@ -168,4 +170,12 @@ impl Platform {
         }
         *pending = left;
     }
+}
+
+/// The apps that follow `group` now.
+fn following(followers: &Followers, group: &Group) -> Vec<AppId> {
+    followers
+        .lock()
+        .map(|f| f.get(group).cloned().unwrap_or_default())
+        .unwrap_or_default()
 }
