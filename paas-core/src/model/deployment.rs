@@ -231,3 +231,17 @@ impl Deployment {
         self.instances.len() != before
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::DeploymentTrigger;
+
+    #[test]
+    fn triggers_round_trip_through_their_names() {
+        for t in DeploymentTrigger::ALL {
+            assert_eq!(DeploymentTrigger::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(DeploymentTrigger::parse("push"), None);
+        assert_eq!(DeploymentTrigger::default(), DeploymentTrigger::Manual);
+    }
+}

@@ -160,3 +160,32 @@ mod tree_tests {
         assert!(blob_names(b"").is_empty());
     }
 }
+
+#[cfg(test)]
+mod commit_tests {
+    use super::commit_info;
+
+    const A: &str = "1111111111111111111111111111111111111111";
+
+    #[test]
+    fn id_author_and_message_are_read() {
+        let out = format!("{A}\0Ada <ada@example.org>\0Subject\n\nBody line\n\n");
+        let c = commit_info(out.as_bytes()).expect("a commit");
+        assert_eq!(c.commit.as_str(), A);
+        assert_eq!(c.author.as_deref(), Some("Ada <ada@example.org>"));
+        assert_eq!(c.message.as_deref(), Some("Subject\n\nBody line"));
+    }
+
+    #[test]
+    fn empty_parts_are_none_and_odd_bytes_are_replaced() {
+        let mut out = format!("{A}\0 <>\0").into_bytes();
+        assert_eq!(commit_info(&out).and_then(|c| c.author), None);
+        out.extend(b"caf\xe9");
+        let c = commit_info(&out).expect("a commit");
+        assert_eq!(c.message.as_deref(), Some("caf\u{fffd}"));
+        assert!(commit_info(b"not a commit\0a\0b").is_none());
+        let long = format!("{A}\0a\0{}", "é".repeat(40_000));
+        let c = commit_info(long.as_bytes()).expect("a commit");
+        assert!(c.message.is_some_and(|m| m.len() <= 64 * 1024));
+    }
+}
