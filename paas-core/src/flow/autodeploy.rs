@@ -14,7 +14,7 @@
 //!
 //! Assumptions: a head pushed while no server watched is deployed when a watch starts, unless a
 //! deployment of the app built it already (a rollback away from a commit is not undone by a
-//! restart). A token changed by its user is used from the group's next watch.
+//! restart). A token changed by its user starts the group's watch over (read every round).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -27,7 +27,9 @@ use super::pushed::PushOutcome;
 use crate::error::Result;
 use crate::git::WatchTarget;
 use crate::git::poll::PollEvery;
-use crate::model::{AppId, Branch, DeploymentTrigger, Desired, GitUrl, PushedCommit, UserId};
+use crate::model::{
+    AppId, Branch, DeploymentTrigger, Desired, GitUrl, PushedCommit, Secret, UserId,
+};
 use crate::platform::Platform;
 use crate::status::AppStatus;
 
@@ -37,6 +39,13 @@ type Group = (GitUrl, Branch, UserId);
 /// The apps of each group, as last read; shared with the groups' watches.
 type Followers = Arc<Mutex<HashMap<Group, Vec<AppId>>>>;
 
+/// A group's watch, running.
+struct Watch {
+    task: tokio::task::JoinHandle<()>,
+    /// The token it reads with.
+    token: Option<Secret>,
+}
+
 impl Platform {
     /// Watches the branches of apps with `autoDeploy` until `shutdown` completes (see the
     /// module's flow).
@@ -44,7 +53,7 @@ impl Platform {
         tokio::pin!(shutdown);
         let every = self.config().git_poll.max(Duration::from_millis(50));
         let followers: Followers = Arc::default();
-        let mut watches: HashMap<Group, tokio::task::JoinHandle<()>> = HashMap::new();
+        let mut watches: HashMap<Group, Watch> = HashMap::new();
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failing = false;
@@ -66,33 +75,49 @@ impl Platform {
                     continue;
                 }
             };
+            // Each owner's token, read again every round: a watch whose token changed starts over.
+            let mut tokens: HashMap<UserId, Option<Secret>> = HashMap::new();
+            for (_, _, owner) in groups.keys() {
+                if tokens.contains_key(owner) {
+                    continue;
+                }
+                match self.store().git_token(*owner).await {
+                    Ok(token) => {
+                        tokens.insert(*owner, token);
+                    }
+                    Err(e) => {
+                        tracing::info!(user = %owner, error = %e, "auto-deploy: could not read a git token");
+                    }
+                }
+            }
             watches.retain(|group, watch| {
-                let keep = groups.contains_key(group) && !watch.is_finished();
+                let same_token = tokens.get(&group.2).is_none_or(|t| *t == watch.token);
+                let keep = groups.contains_key(group) && !watch.task.is_finished() && same_token;
                 if !keep {
-                    watch.abort();
+                    watch.task.abort();
                 }
                 keep
             });
-            let new: Vec<Group> = groups
+            let new: Vec<(Group, Option<Secret>)> = groups
                 .keys()
                 .filter(|g| !watches.contains_key(*g))
-                .cloned()
+                .filter_map(|g| Some((g.clone(), tokens.get(&g.2)?.clone())))
                 .collect();
             if let Ok(mut shared) = followers.lock() {
                 *shared = groups;
             }
-            for group in new {
+            for (group, token) in new {
                 let platform = self.clone();
                 let shared = followers.clone();
-                let key = group.clone();
-                let watch = tokio::spawn(async move {
-                    platform.follow_branch(key, shared, every).await;
+                let (key, with) = (group.clone(), token.clone());
+                let task = tokio::spawn(async move {
+                    platform.follow_branch(key, with, shared, every).await;
                 });
-                watches.insert(group, watch);
+                watches.insert(group, Watch { task, token });
             }
         }
         for (_, watch) in watches {
-            watch.abort();
+            watch.task.abort();
         }
     }
 
@@ -113,15 +138,14 @@ impl Platform {
     }
 
     /// One watch: hands each new head of `group`'s branch to the group's apps.
-    async fn follow_branch(&self, group: Group, followers: Followers, every: Duration) {
-        let (url, branch, owner) = group.clone();
-        let token = match self.store().git_token(owner).await {
-            Ok(token) => token,
-            Err(e) => {
-                tracing::warn!(%url, error = %e, "auto-deploy: could not read the owner's git token");
-                return; // the next round starts the watch again
-            }
-        };
+    async fn follow_branch(
+        &self,
+        group: Group,
+        token: Option<Secret>,
+        followers: Followers,
+        every: Duration,
+    ) {
+        let (url, branch, _) = group.clone();
         tracing::info!(%url, %branch, "auto-deploy: watching a branch");
         let target = WatchTarget { url, branch, token };
         let mut heads = self.git().clone().watch(target, PollEvery::new(every));
