@@ -309,6 +309,33 @@ async fn a_push_during_a_deploy_waits_for_it(db: TestDb) -> anyhow::Result<()> {
     })
     .await?;
     assert_eq!(queued["kind"], "DEPLOY");
+    let says = queued["progress"].as_str().unwrap_or_default().to_owned();
+    assert!(says.contains(&next), "{says}");
+    // A newer push still waiting takes its place: one deploy, of the newest.
+    let newest = commit_in(
+        repo.path(),
+        &[(
+            "version.txt",
+            "v4
+",
+        )],
+        "newest",
+    )?;
+    eventually(Duration::from_secs(60), || async {
+        let shown = alice.data(tasks, json!({ "id": id })).await?;
+        let list = shown["application"]["tasks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let waiting: Vec<Value> = list
+            .into_iter()
+            .filter(|t| t["state"] == "QUEUED")
+            .collect();
+        anyhow::ensure!(waiting.len() == 1, "one waiting push: {waiting:?}");
+        let says = waiting[0]["progress"].as_str().unwrap_or_default();
+        Ok(says.contains(&newest).then_some(()))
+    })
+    .await?;
     let deps = deployments(&alice, &id).await?;
     assert_eq!(
         deps.len(),
@@ -318,11 +345,16 @@ async fn a_push_during_a_deploy_waits_for_it(db: TestDb) -> anyhow::Result<()> {
     assert_eq!(deps[0]["status"], "BUILDING");
 
     std::fs::write(server.builds_dir().join(&held).join("gate"), "")?;
-    let done = deployment_at(&alice, &id, &next).await?;
+    let done = deployment_at(&alice, &id, &newest).await?;
     assert_eq!(done["trigger"], "PUSH");
-    assert_eq!(body(&alice, &id).await?, "v3");
+    assert_eq!(done["commitMessage"], "newest");
+    assert_eq!(body(&alice, &id).await?, "v4");
     let deps = deployments(&alice, &id).await?;
     assert_eq!(deps.len(), 3, "{deps:?}");
+    assert!(
+        deps.iter().all(|d| d["commit"] != next),
+        "replaced: {deps:?}"
+    );
     assert_eq!(deps[1]["commit"], slow);
     // The held build ran to its end and was live before the next one replaced it.
     assert!(

@@ -17,6 +17,7 @@
 
 use std::time::Duration;
 
+use super::tasks::describe;
 use crate::error::{Error, Result};
 use crate::lock::LockKey;
 use crate::model::{AppId, Application, Desired, PushedCommit};
@@ -117,6 +118,7 @@ impl Platform {
         if let Some(newest) = queued.clone().next() {
             if pushed(newest).is_some() {
                 let mut task = newest.clone();
+                task.progress = Some(format!("queued: {}", describe(&request)));
                 task.request = Some(request);
                 self.store().put_task(&task).await?;
                 return Ok(PushOutcome::Replaced);
@@ -142,7 +144,10 @@ impl Platform {
         request: TaskRequest,
         waits_for: &str,
     ) -> Result<PushOutcome> {
-        let task = Task::queued(app.id, app.owner, request, waits_for);
+        let mut task = Task::queued(app.id, app.owner, request, waits_for);
+        if let Some(r) = &task.request {
+            task.progress = Some(format!("queued: {}, after {waits_for}", describe(r)));
+        }
         self.store().put_task(&task).await?;
         Ok(PushOutcome::Queued)
     }
