@@ -127,7 +127,9 @@ pub trait GitProvider: Send + Sync {
 
     /// The heads of `target`'s branch, each once, as they change: the seed's channel of a
     /// repository's updates. The default polls the remote's refs ([`poll`]): it works for any
-    /// git URL. The stream ends only when dropped.
+    /// git URL. The stream ends only when dropped. Each call polls on its own: callers share one
+    /// watch among everything that follows a branch (the auto-deploy loop keeps one per
+    /// repository, branch and owner).
     fn watch(
         self: Arc<Self>,
         target: WatchTarget,
