@@ -86,7 +86,15 @@ async fn the_example_runs_every_loop_of_the_platform() -> anyhow::Result<()> {
         )
         .await?;
     let task = platform
-        .submit(user, app.id, TaskRequest::Redeploy { commit: None }, true)
+        .submit(
+            user,
+            app.id,
+            TaskRequest::Redeploy {
+                commit: None,
+                push: None,
+            },
+            true,
+        )
         .await?;
     assert_eq!(task.state, TaskState::Queued);
     platform.locks().release(&lock).await?;

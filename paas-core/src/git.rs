@@ -1,13 +1,17 @@
 //! The `GitProvider` port: what the platform asks of repositories. Adapter: [`cli::GitCli`], the
 //! `git` command-line client run as a child process, so that nothing a repository holds can
-//! crash, hang or fill up the server process (see `cli.rs` for the guarantees).
+//! crash, hang or fill up the server process (see `cli.rs` for the guarantees). `poll.rs`:
+//! [`GitProvider::watch`]'s default, a poll of the remote's refs.
 
 pub mod cli;
+pub mod poll;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::stream::BoxStream;
 
 use crate::error::Result;
 use crate::model::{Branch, CommitId, GitUrl, Secret};
@@ -51,6 +55,33 @@ impl Default for GitLimits {
     }
 }
 
+/// A commit with what a deployment records of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeadCommit {
+    pub commit: CommitId,
+    /// Its message, trimmed.
+    pub message: Option<String>,
+    /// `Name <email>` of its author.
+    pub author: Option<String>,
+}
+
+/// A branch to follow, with the credential its reads use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchTarget {
+    pub url: GitUrl,
+    pub branch: Branch,
+    pub token: Option<Secret>,
+}
+
+/// What a watch of a branch tells.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewHead {
+    pub head: HeadCommit,
+    /// The head the watch found first: not known to be new, only not seen before by this watch
+    /// (a commit pushed while nobody watched, or the one already deployed).
+    pub first: bool,
+}
+
 #[async_trait]
 pub trait GitProvider: Send + Sync {
     /// Looks at a repository without cloning it. `token` is the credential for private
@@ -80,4 +111,33 @@ pub trait GitProvider: Send + Sync {
         dest: &Path,
         token: Option<&Secret>,
     ) -> Result<CommitId>;
+
+    /// The commit checked out in `dir` (by [`GitProvider::clone_at`] from `url`), with its
+    /// message and author.
+    async fn checked_out(&self, url: &GitUrl, dir: &Path) -> Result<HeadCommit>;
+
+    /// The head commit of `branch` with its message and author, read without a clone (the
+    /// commit alone, no file contents).
+    async fn head_commit(
+        &self,
+        url: &GitUrl,
+        branch: &Branch,
+        token: Option<&Secret>,
+    ) -> Result<HeadCommit>;
+
+    /// The heads of `target`'s branch, each once, as they change: the seed's channel of a
+    /// repository's updates. The default polls the remote's refs ([`poll`]): it works for any
+    /// git URL. The stream ends only when dropped. Each call polls on its own: callers share one
+    /// watch among everything that follows a branch (the auto-deploy loop keeps one per
+    /// repository, branch and owner).
+    fn watch(
+        self: Arc<Self>,
+        target: WatchTarget,
+        every: poll::PollEvery,
+    ) -> BoxStream<'static, NewHead>
+    where
+        Self: 'static,
+    {
+        poll::watch(self, target, every)
+    }
 }

@@ -28,8 +28,9 @@
 //!   instances out), both halves on the one consume loop of `consume` (pull, delivery limit,
 //!   dead letter, app lock, renew, ack); `capture` (build and instance output into the log
 //!   store, one loop); `tasks`, `supervise`, `reconcile`, `requeue`; `scale` (sleep) and
-//!   `wake` (a sleeping app started for a request the router holds); `run`
-//!   ([`Platform::run`]), which starts every background loop.
+//!   `wake` (a sleeping app started for a request the router holds); `autodeploy` (the
+//!   branches of apps with `autoDeploy` watched) and `pushed` (a new commit → a redeploy task);
+//!   `run` ([`Platform::run`]), which starts every background loop.
 //!
 //! ## Embedding
 //! A runtime and an image builder (`paas-runner` has local processes, Podman and Nomad), the

@@ -37,6 +37,9 @@ pub enum LockKey {
     App(AppId),
     /// One run at a time of a platform-wide task.
     Task(&'static str),
+    /// One decision at a time about the new commits of an app's branch (held briefly, apart
+    /// from the app's lock, which a build holds for its whole length).
+    Push(AppId),
 }
 
 impl std::fmt::Display for LockKey {
@@ -44,6 +47,7 @@ impl std::fmt::Display for LockKey {
         match self {
             LockKey::App(id) => write!(f, "app:{id}"),
             LockKey::Task(kind) => write!(f, "task:{kind}"),
+            LockKey::Push(id) => write!(f, "push:{id}"),
         }
     }
 }

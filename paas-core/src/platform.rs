@@ -75,6 +75,9 @@ pub struct PlatformConfig {
     /// safety net (the bus is best effort; when it knows it dropped events, it says so and
     /// followers look at once), so it can be rare.
     pub log_poll: Duration,
+    /// How often the branch of an app with `autoDeploy` is polled for new commits (one poll per
+    /// repository, branch and owner, however many apps follow it).
+    pub git_poll: Duration,
 }
 
 /// How apps are named and reached through the router ([`crate::router`]).
@@ -196,6 +199,7 @@ impl Default for PlatformConfig {
             log_retention: crate::logs::Retention::default(),
             log_buffer: 4096,
             log_poll: Duration::from_secs(10),
+            git_poll: Duration::from_secs(60),
         }
     }
 }

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{AppId, AppUpdate, CommitId, DeploymentId, TaskId, UserId};
+use crate::model::{AppId, AppUpdate, CommitId, DeploymentId, PushedCommit, TaskId, UserId};
 
 /// What a task does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -68,6 +68,10 @@ impl TaskState {
 pub enum TaskRequest {
     Redeploy {
         commit: Option<CommitId>,
+        /// A new head of the app's branch to deploy, with what the deployment records of it
+        /// (`commit` is then that commit). `None`: a user's redeploy.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        push: Option<PushedCommit>,
     },
     Restart {
         force: bool,

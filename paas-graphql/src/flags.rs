@@ -222,6 +222,10 @@ pub struct ServeFlags {
     /// Seconds one clone may take before it is stopped.
     #[arg(long)]
     git_clone_timeout_secs: Option<u64>,
+    /// Milliseconds between polls of a branch followed by apps with `autoDeploy` (one poll per
+    /// repository and branch, with jitter and backoff).
+    #[arg(long)]
+    git_poll_interval_ms: Option<u64>,
     /// Milliseconds a client may take to send a request's head once it started it.
     #[arg(long)]
     header_timeout_ms: Option<u64>,
@@ -304,6 +308,7 @@ impl ServeFlags {
         v.put("log_max_mb", self.log_max_mb);
         v.put("git_clone_max_mb", self.git_clone_max_mb);
         v.put("git_clone_timeout_secs", self.git_clone_timeout_secs);
+        v.put("git_poll_interval_ms", self.git_poll_interval_ms);
         v.put("header_timeout_ms", self.header_timeout_ms);
         v.put("idle_timeout_ms", self.idle_timeout_ms);
         v.put("max_connections", self.max_connections);

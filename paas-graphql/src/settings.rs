@@ -101,6 +101,8 @@ pub struct Settings {
     pub sandbox: bool,
     /// Bounds on each git operation (time, disk a clone may use).
     pub git: paas_core::git::GitLimits,
+    /// How often a branch followed by apps with `autoDeploy` is polled.
+    pub git_poll: Duration,
     /// What one client may hold: timeouts, connection and subscription caps, body size.
     pub limits: crate::limits::Limits,
     /// The router's timeouts, body limit, access log and TLS files.
@@ -199,6 +201,7 @@ impl From<&Config> for Settings {
                 clone_timeout: Duration::from_secs(c.git_clone_timeout_secs.max(1)),
                 ..platform.git
             },
+            git_poll: Duration::from_millis(c.git_poll_interval_ms.max(50)),
             limits: crate::limits::Limits {
                 header_timeout: Duration::from_millis(c.header_timeout_ms.max(1)),
                 idle_timeout: Duration::from_millis(c.idle_timeout_ms.max(1)),
@@ -289,6 +292,7 @@ impl Settings {
             },
             log_retention: self.log_retention,
             git: self.git.clone(),
+            git_poll: self.git_poll,
             ..defaults
         }
     }

@@ -155,7 +155,13 @@ async fn login_refusals_and_exit_codes(db: TestDb) -> anyhow::Result<()> {
     // A followed app that ends FAILED: exit 1 with its reason; `status --watch` says the same.
     let broken = git_repo(paas_tests::apps::BROKEN_BUILD)?;
     let ran = user
-        .run(&["create", "broken", "--repo", &file_url(broken.path())])
+        .run(&[
+            "create",
+            "broken",
+            "--repo",
+            &file_url(broken.path()),
+            "--auto-deploy",
+        ])
         .await?;
     assert_eq!(ran.code, Some(1), "{ran:?}");
     assert!(ran.stdout.contains("FAILED"), "{}", ran.stdout);
@@ -168,6 +174,7 @@ async fn login_refusals_and_exit_codes(db: TestDb) -> anyhow::Result<()> {
     assert_eq!(ran.code, Some(1), "{ran:?}");
     let shown: Value = serde_json::from_str(ran.stdout.trim())?;
     assert_eq!(shown["application"]["status"], "FAILED");
+    assert_eq!(shown["application"]["autoDeploy"], true, "--auto-deploy");
 
     // Logged out: not logged in again.
     user.run(&["logout"]).await?.ok()?;

@@ -2,6 +2,7 @@
 //! over GraphQL as a user would. Every scenario runs on SQLite and on PostgreSQL.
 
 mod auth;
+mod autodeploy;
 mod browser_dashboard;
 mod browser_playground;
 mod build_log;

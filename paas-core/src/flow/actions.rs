@@ -7,8 +7,8 @@ use chrono::Utc;
 use super::tasks::Then;
 use crate::error::{Error, Result};
 use crate::model::{
-    AppId, AppUpdate, Application, CommitId, Deployment, DeploymentId, DeploymentStatus, Desired,
-    UpdateEffect,
+    AppId, AppUpdate, Application, CommitId, Deployment, DeploymentId, DeploymentStatus,
+    DeploymentTrigger, Desired, UpdateEffect,
 };
 use crate::platform::Platform;
 use crate::queue::{Message, Topic};
@@ -68,13 +68,24 @@ impl Platform {
     ) -> Result<Then> {
         let app = self.fresh(id).await?;
         match request {
-            TaskRequest::Redeploy { commit } => {
-                let commit = self.resolve_commit(&app, commit.clone()).await?;
+            // A push that waited while its user stopped the app leaves it stopped.
+            TaskRequest::Redeploy { push: Some(_), .. } if app.desired == Desired::Stopped => {
+                Ok(Then::Done)
+            }
+            TaskRequest::Redeploy { commit, push } => {
+                let commit = push.as_ref().map(|p| p.commit.clone()).or(commit.clone());
+                let commit = self.resolve_commit(&app, commit).await?;
                 let run = |a: &mut Application| {
                     a.desired = Desired::Running;
                     Ok(())
                 };
-                let dep = self.queue_build(&app, commit, run).await?;
+                let mut dep = Deployment::queued(app.id, commit, Utc::now());
+                if let Some(p) = push {
+                    dep.trigger = p.trigger;
+                    dep.commit_message = p.message.clone();
+                    dep.commit_author = p.author.clone();
+                }
+                let dep = self.queue_build(&app, dep, run).await?;
                 task.deployment = Some(dep);
                 Ok(Then::Pipeline)
             }
@@ -110,7 +121,9 @@ impl Platform {
                     a.desired = Desired::Running;
                     Ok(())
                 };
-                let dep = self.roll_out(&app, &target, run).await?;
+                let dep = self
+                    .roll_out(&app, &target, DeploymentTrigger::Rollback, run)
+                    .await?;
                 task.deployment = Some(dep);
                 Ok(Then::Launch(dep))
             }
@@ -162,12 +175,16 @@ impl Platform {
                 let commit = self
                     .resolve_commit(&next, next.source.commit.clone())
                     .await?;
-                let dep = self.queue_build(app, commit, copy).await?;
+                let dep =
+                    Deployment::queued(app.id, commit, Utc::now()).by(DeploymentTrigger::Config);
+                let dep = self.queue_build(app, dep, copy).await?;
                 task.deployment = Some(dep);
                 Then::Pipeline
             }
             (UpdateEffect::Restart, Some(from)) => {
-                let dep = self.roll_out(app, &from, copy).await?;
+                let dep = self
+                    .roll_out(app, &from, DeploymentTrigger::Config, copy)
+                    .await?;
                 task.deployment = Some(dep);
                 Then::Launch(dep)
             }
@@ -209,14 +226,13 @@ impl Platform {
         Ok(check.head)
     }
 
-    /// Adds a deployment to build (with `change` to the app in the same write) and queues it.
+    /// Adds `dep` (queued) to build (with `change` to the app in the same write) and queues it.
     async fn queue_build(
         &self,
         app: &Application,
-        commit: Option<CommitId>,
+        dep: Deployment,
         mut change: impl FnMut(&mut Application) -> Result<()>,
     ) -> Result<DeploymentId> {
-        let dep = Deployment::queued(app.id, commit, Utc::now());
         self.update_app_adding(app.id, &dep, |a| {
             change(a)?;
             a.deployment = Some(dep.id);
@@ -250,9 +266,10 @@ impl Platform {
         &self,
         app: &Application,
         from: &Deployment,
+        trigger: DeploymentTrigger,
         mut change: impl FnMut(&mut Application) -> Result<()>,
     ) -> Result<DeploymentId> {
-        let dep = Deployment::reusing(from, Utc::now());
+        let dep = Deployment::reusing(from, Utc::now()).by(trigger);
         self.update_app_adding(app.id, &dep, |a| {
             change(a)?;
             a.deployment = Some(dep.id);

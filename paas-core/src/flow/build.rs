@@ -24,9 +24,10 @@ use futures::FutureExt;
 use super::consume::{Attempts, STEP_WAIT, Step, Work, run_steps};
 use crate::builder::{BuildJob, BuiltImage, log_line};
 use crate::error::{Error, Result};
+use crate::git::HeadCommit;
 use crate::logs::LogStream;
 use crate::model::{
-    AppId, Application, CommitId, Deployment, DeploymentId, DeploymentStatus, Language, Procfile,
+    AppId, Application, Deployment, DeploymentId, DeploymentStatus, Language, Procfile,
 };
 use crate::platform::Platform;
 use crate::queue::{Message, Topic};
@@ -114,7 +115,7 @@ impl Platform {
         app: &Application,
         dep: &mut Deployment,
         log: &Path,
-    ) -> Result<(BuiltImage, CommitId, Language)> {
+    ) -> Result<(BuiltImage, HeadCommit, Language)> {
         let policy = self.config().build_retry;
         let retry = |e: &Error| e.fault() == crate::Fault::Platform;
         self.counted(policy, dep, Attempts::Build, retry, |attempt, dep| {
@@ -141,7 +142,7 @@ impl Platform {
         &self,
         app: &Application,
         dep: &mut Deployment,
-        built: Result<(BuiltImage, CommitId, Language)>,
+        built: Result<(BuiltImage, HeadCommit, Language)>,
     ) -> Result<()> {
         let end = match &built {
             Ok((image, _, _)) => format!("build succeeded: {}", image.image),
@@ -157,7 +158,12 @@ impl Platform {
                 dep.status = DeploymentStatus::Built;
                 dep.image = Some(image.image);
                 dep.start_command = image.start_command;
-                dep.commit = Some(commit);
+                dep.commit = Some(commit.commit);
+                // The checkout is the truth about its commit (a webhook's word is not).
+                if commit.message.is_some() || commit.author.is_some() {
+                    dep.commit_message = commit.message;
+                    dep.commit_author = commit.author;
+                }
                 dep.error = None;
                 self.store().update_deployment(dep).await?;
                 if app.language != Some(language) {
@@ -192,7 +198,7 @@ impl Platform {
         app: &Application,
         dep: &Deployment,
         log: &Path,
-    ) -> Result<(BuiltImage, CommitId, Language)> {
+    ) -> Result<(BuiltImage, HeadCommit, Language)> {
         // Our disk failing is the platform's fault (retried), unlike anything about the repository.
         let work_dir = self.config().build_dir();
         tokio::fs::create_dir_all(&work_dir)
@@ -217,6 +223,17 @@ impl Platform {
                 token.as_ref(),
             )
             .await?;
+        let commit = match self.git().checked_out(&source.url, &dir).await {
+            Ok(read) => read,
+            Err(e) => {
+                tracing::info!(app_id = %app.id, error = %e, "could not read the commit's message");
+                HeadCommit {
+                    commit,
+                    message: None,
+                    author: None,
+                }
+            }
+        };
         let Some(language) = app.language.or_else(|| Language::detect(&dir)) else {
             return Err(Error::BuildFailed(
                 "could not tell the app's language from its files (Cargo.toml, go.mod, \
@@ -226,7 +243,7 @@ impl Platform {
             ));
         };
         let procfile = Procfile::read(&dir).map_err(|e| Error::io("reading the Procfile", e))?;
-        log_line(log, &format!("building {commit} as {language}"))?;
+        log_line(log, &format!("building {} as {language}", commit.commit))?;
         let image = self
             .images()
             .build(BuildJob {

@@ -7,7 +7,8 @@ use crate::error::{Error, Result};
 use crate::events::{Event, StatusEvent};
 use crate::git::RepoCheck;
 use crate::model::{
-    AppId, AppName, Application, Branch, Deployment, GitUrl, Language, NewApplication, User,
+    AppId, AppName, Application, Branch, Deployment, DeploymentTrigger, GitUrl, Language,
+    NewApplication, User,
 };
 use crate::platform::Platform;
 
@@ -119,7 +120,7 @@ impl Platform {
 
         let now = Utc::now();
         let id = AppId::new();
-        let first = Deployment::queued(id, check.head.clone(), now);
+        let first = Deployment::queued(id, check.head.clone(), now).by(DeploymentTrigger::Create);
         let app = Application::pending(owner.id, new, branch, &first);
         self.store().create_app(&app, &first).await?;
         let mut task = crate::task::Task::running(

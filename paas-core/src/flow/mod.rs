@@ -1,10 +1,12 @@
 //! The flows of the design card, as methods on [`crate::Platform`]. The pipeline, in order:
 //! `create` (app and first deployment, build request queued) → `build` (request → image) →
 //! `deploy` (image → running instance), both halves on the one consume loop of `consume`;
-//! `capture` stores build and instance output; `run` starts every background loop.
+//! `capture` stores build and instance output; `run` starts every background loop; `autodeploy`
+//! watches branches and `pushed` turns a new commit into a redeploy.
 
 mod actions;
 mod apps;
+mod autodeploy;
 mod build;
 mod capture;
 mod consume;
@@ -16,6 +18,7 @@ mod lifecycle;
 mod log_watch;
 mod logs;
 mod power;
+mod pushed;
 mod reconcile;
 mod replicas;
 mod requeue;
@@ -32,6 +35,7 @@ pub use consume::Step;
 pub use domains::MAX_DOMAINS;
 pub use follow::LogItem;
 pub(crate) use log_watch::LogWatches;
+pub use pushed::PushOutcome;
 pub use run::Loops;
 pub use serving::{ListedReplica, ServingInstance};
 pub use wake::{WAKING, Woken};

@@ -4,7 +4,8 @@
 //! The loops: the builder (build requests → images), the deployer (images → instances), the
 //! supervisor (crashed instances restarted, after recovery at start), the task queue (queued
 //! user tasks run once their app is free), log retention, requeue (messages the queue lost
-//! pushed again from the database) and the scaler (idle apps to sleep, replicas for the load). Instance output is captured per instance, started by the
+//! pushed again from the database), the scaler (idle apps to sleep, replicas for the load) and
+//! auto-deploy (new commits of followed branches deployed). Instance output is captured per instance, started by the
 //! deployer and the supervisor.
 //!
 //! Expected flow: `run(shutdown)` spawns the selected loops → `shutdown` completes → every loop
@@ -33,6 +34,8 @@ pub struct Loops {
     pub requeue: bool,
     /// Idle apps put to sleep, instances added and removed for the load.
     pub scaler: bool,
+    /// The branches of apps with `autoDeploy` watched, their new commits deployed.
+    pub auto_deploy: bool,
 }
 
 impl Loops {
@@ -45,6 +48,7 @@ impl Loops {
         log_retention: true,
         requeue: true,
         scaler: true,
+        auto_deploy: true,
     };
 
     /// Only the builder: a build worker (`paas worker`). Builds are the one step that needs
@@ -58,6 +62,7 @@ impl Loops {
         log_retention: false,
         requeue: false,
         scaler: false,
+        auto_deploy: false,
     };
 }
 
@@ -119,6 +124,10 @@ impl Platform {
         if loops.scaler {
             let (p, stop) = (p(), stopped());
             tasks.spawn(async move { p.run_scaler(stop).await });
+        }
+        if loops.auto_deploy {
+            let (p, stop) = (p(), stopped());
+            tasks.spawn(async move { p.run_auto_deploy(stop).await });
         }
         tracing::info!(?loops, "platform running");
         shutdown.await;

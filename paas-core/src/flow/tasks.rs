@@ -134,7 +134,7 @@ impl Platform {
     }
 
     /// Runs a task whose lock is held: its quick part now, the rest in the background.
-    async fn start_task(
+    pub(crate) async fn start_task(
         &self,
         app: &Application,
         request: TaskRequest,
@@ -150,6 +150,11 @@ impl Platform {
             }
             None => Task::running(app.id, app.owner, request.kind(), &describe(&request)),
         };
+        // A pushed commit's task keeps its request while it runs: it says which commit is under
+        // way, so that the same commit is not deployed twice (see `pushed.rs`).
+        if matches!(request, TaskRequest::Redeploy { push: Some(_), .. }) {
+            task.request = Some(request.clone());
+        }
         task.progress = Some(describe(&request));
         self.store().put_task(&task).await?;
         let then = self.begin(app.id, &request, &mut task).await;
@@ -356,8 +361,13 @@ impl Platform {
 /// What a task does, in words (shown as its progress and to tasks that wait for it).
 pub(crate) fn describe(request: &TaskRequest) -> String {
     match request {
-        TaskRequest::Redeploy { commit: Some(c) } => format!("a redeploy at {c}"),
-        TaskRequest::Redeploy { commit: None } => "a redeploy".into(),
+        TaskRequest::Redeploy { push: Some(p), .. } => {
+            format!("a deploy of the new commit {}", p.commit)
+        }
+        TaskRequest::Redeploy {
+            commit: Some(c), ..
+        } => format!("a redeploy at {c}"),
+        TaskRequest::Redeploy { commit: None, .. } => "a redeploy".into(),
         TaskRequest::Restart { force: true } => "a forced restart".into(),
         TaskRequest::Restart { force: false } => "a restart".into(),
         TaskRequest::Update { .. } => "an update".into(),

@@ -30,7 +30,7 @@ use self::failure::{Step, exited, failure};
 use self::refs::Listing;
 use self::run::{Output, Run};
 use crate::error::{Error, Fault, Result};
-use crate::git::{GitLimits, GitProvider, RepoCheck};
+use crate::git::{GitLimits, GitProvider, HeadCommit, RepoCheck};
 use crate::model::{Branch, CommitId, GitUrl, Secret, SourcePolicy};
 
 /// The oldest git with `GIT_CONFIG_GLOBAL` (an isolated configuration).
@@ -109,6 +109,93 @@ impl GitCli {
     }
 }
 
+impl GitCli {
+    /// `branch`'s head commit and its trees only (`blob:none`; a server without partial clone
+    /// sends the blobs of that one commit), fetched into a scratch repository, bounded like a
+    /// clone, by `deadline`. Returns the repository (removed when dropped) and the ref it holds.
+    async fn shallow(
+        &self,
+        url: &GitUrl,
+        branch: &Branch,
+        token: Option<&Secret>,
+        deadline: Instant,
+    ) -> Result<(tempfile::TempDir, String)> {
+        let scratch = tempfile::tempdir().map_err(|e| Error::Git {
+            message: format!("a scratch directory for a look at {url}: {e}"),
+            fault: Fault::Platform,
+            source: None,
+        })?;
+        let dest = scratch.path();
+        let mut init = os(&["init", "-q", "--bare", "--template="]);
+        init.push(dest.as_os_str().to_owned());
+        let out = self.remote(url, self.run(init, deadline), None).await?;
+        if !out.status.success() {
+            return Err(exited(url, Step::Remote, &out));
+        }
+        let tracking = format!("refs/remotes/origin/{branch}");
+        let refspec = format!("+refs/heads/{branch}:{tracking}");
+        let fetch = in_dir(
+            dest,
+            &[
+                "fetch",
+                "-q",
+                "--no-tags",
+                "--no-recurse-submodules",
+                "--depth=1",
+                "--filter=blob:none",
+                "--",
+                url.as_str(),
+                refspec.as_str(),
+            ],
+        );
+        let watched = Run {
+            watch: Some((dest.to_path_buf(), self.limits.max_clone_bytes)),
+            ..self.run(fetch, deadline)
+        };
+        let out = self.remote(url, watched, token).await?;
+        if !out.status.success() {
+            if out.stderr.contains("couldn't find remote ref") {
+                return Err(Error::BranchNotFound {
+                    url: url.to_string(),
+                    branch: branch.to_string(),
+                });
+            }
+            return Err(exited(url, Step::Remote, &out));
+        }
+        Ok((scratch, tracking))
+    }
+
+    /// `rev`'s id, author and message in the repository `dir`.
+    async fn describe(
+        &self,
+        url: &GitUrl,
+        dir: &Path,
+        rev: &str,
+        deadline: Instant,
+    ) -> Result<HeadCommit> {
+        let args = in_dir(
+            dir,
+            &[
+                "log",
+                "-1",
+                "--no-show-signature",
+                "--format=%H%x00%an <%ae>%x00%B",
+                rev,
+                "--",
+            ],
+        );
+        let out = self.remote(url, self.run(args, deadline), None).await?;
+        if !out.status.success() {
+            return Err(exited(url, Step::Checkout, &out));
+        }
+        refs::commit_info(&out.stdout).ok_or_else(|| Error::Git {
+            message: format!("git log gave no commit in {}", dir.display()),
+            fault: Fault::Platform,
+            source: None,
+        })
+    }
+}
+
 /// The token as HTTP basic auth (what GitHub, GitLab and Gitea accept), in an `extraHeader`
 /// scoped to this repository's URL, given through the environment.
 fn credentials(url: &GitUrl, token: Option<&Secret>) -> Vec<(String, String)> {
@@ -168,51 +255,9 @@ impl GitProvider for GitCli {
         branch: &Branch,
         token: Option<&Secret>,
     ) -> Result<Vec<String>> {
-        // The head commit and its trees only (`blob:none`; a server without partial clone
-        // sends the blobs of that one commit), bounded like a clone, by the check's deadline.
         let deadline = Instant::now() + self.limits.check_timeout;
-        let scratch = tempfile::tempdir().map_err(|e| Error::Git {
-            message: format!("a scratch directory for a look at {url}: {e}"),
-            fault: Fault::Platform,
-            source: None,
-        })?;
+        let (scratch, tracking) = self.shallow(url, branch, token, deadline).await?;
         let dest = scratch.path();
-        let mut init = os(&["init", "-q", "--bare", "--template="]);
-        init.push(dest.as_os_str().to_owned());
-        let out = self.remote(url, self.run(init, deadline), None).await?;
-        if !out.status.success() {
-            return Err(exited(url, Step::Remote, &out));
-        }
-        let tracking = format!("refs/remotes/origin/{branch}");
-        let refspec = format!("+refs/heads/{branch}:{tracking}");
-        let fetch = in_dir(
-            dest,
-            &[
-                "fetch",
-                "-q",
-                "--no-tags",
-                "--no-recurse-submodules",
-                "--depth=1",
-                "--filter=blob:none",
-                "--",
-                url.as_str(),
-                refspec.as_str(),
-            ],
-        );
-        let watched = Run {
-            watch: Some((dest.to_path_buf(), self.limits.max_clone_bytes)),
-            ..self.run(fetch, deadline)
-        };
-        let out = self.remote(url, watched, token).await?;
-        if !out.status.success() {
-            if out.stderr.contains("couldn't find remote ref") {
-                return Err(Error::BranchNotFound {
-                    url: url.to_string(),
-                    branch: branch.to_string(),
-                });
-            }
-            return Err(exited(url, Step::Remote, &out));
-        }
         let list = in_dir(dest, &["ls-tree", "-z", "--", tracking.as_str()]);
         let out = self.remote(url, self.run(list, deadline), None).await?;
         if !out.status.success() {
@@ -293,5 +338,24 @@ impl GitProvider for GitCli {
             return Err(exited(url, Step::Checkout, &out));
         }
         Ok(CommitId::parse(head.trim())?)
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn checked_out(&self, url: &GitUrl, dir: &Path) -> Result<HeadCommit> {
+        let deadline = Instant::now() + self.limits.check_timeout;
+        self.describe(url, dir, "HEAD", deadline).await
+    }
+
+    #[tracing::instrument(skip_all, fields(url = %url, branch = %branch), err)]
+    async fn head_commit(
+        &self,
+        url: &GitUrl,
+        branch: &Branch,
+        token: Option<&Secret>,
+    ) -> Result<HeadCommit> {
+        let deadline = Instant::now() + self.limits.check_timeout;
+        let (scratch, tracking) = self.shallow(url, branch, token, deadline).await?;
+        self.describe(url, scratch.path(), &tracking, deadline)
+            .await
     }
 }

@@ -38,6 +38,9 @@ pub struct Application {
     pub scaling: super::Scaling,
     /// Plain-HTTP requests to the router are redirected to HTTPS (where the router serves it).
     pub https_only: bool,
+    /// Each new commit on the branch is deployed (the watcher follows the branch).
+    #[serde(default)]
+    pub auto_deploy: bool,
     /// What the user asked for: whether it should run (see [`super::Desired`]).
     pub desired: super::Desired,
     /// What is observed.
@@ -79,6 +82,7 @@ impl Application {
             visibility: Visibility::Private,
             scaling: new.scaling,
             https_only: new.https_only,
+            auto_deploy: new.auto_deploy,
             desired: super::Desired::Running,
             status: AppStatus::Pending,
             status_reason: None,
@@ -105,6 +109,8 @@ pub struct NewApplication {
     pub port_bindings: Vec<PortBinding>,
     /// See [`Application::https_only`].
     pub https_only: bool,
+    /// See [`Application::auto_deploy`].
+    pub auto_deploy: bool,
     /// Checked with [`super::Scaling::check`].
     pub scaling: super::Scaling,
 }
@@ -123,6 +129,7 @@ impl NewApplication {
             resources: Resources::default(),
             port_bindings: Vec::new(),
             https_only: false,
+            auto_deploy: false,
             scaling: super::Scaling::default(),
         }
     }
@@ -135,6 +142,8 @@ pub struct AppUpdate {
     pub name: Option<AppName>,
     pub visibility: Option<Visibility>,
     pub https_only: Option<bool>,
+    #[serde(default)]
+    pub auto_deploy: Option<bool>,
     /// Merged into the app's settings and checked against the server's bounds; the scaler
     /// follows it (no restart).
     pub scaling: Option<super::ScalingChange>,
@@ -178,6 +187,9 @@ impl AppUpdate {
         }
         if let Some(h) = self.https_only {
             next.https_only = h;
+        }
+        if let Some(a) = self.auto_deploy {
+            next.auto_deploy = a;
         }
         if let Some(change) = self.scaling {
             next.scaling = app.scaling.with(change, bounds)?;

@@ -52,6 +52,64 @@ impl DeploymentStatus {
     }
 }
 
+/// What started a deployment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeploymentTrigger {
+    /// The app's creation (its first deployment).
+    Create,
+    /// A user asked for a redeploy.
+    #[default]
+    Manual,
+    /// The watcher saw a new commit on the app's branch.
+    Push,
+    /// A git host told of a push through a webhook.
+    Webhook,
+    /// A user rolled back to an earlier deployment's image.
+    Rollback,
+    /// A user changed the app's settings (env, port: same image again; branch, commit,
+    /// language: a new build).
+    Config,
+}
+
+impl DeploymentTrigger {
+    pub const ALL: [DeploymentTrigger; 6] = [
+        DeploymentTrigger::Create,
+        DeploymentTrigger::Manual,
+        DeploymentTrigger::Push,
+        DeploymentTrigger::Webhook,
+        DeploymentTrigger::Rollback,
+        DeploymentTrigger::Config,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentTrigger::Create => "CREATE",
+            DeploymentTrigger::Manual => "MANUAL",
+            DeploymentTrigger::Push => "PUSH",
+            DeploymentTrigger::Webhook => "WEBHOOK",
+            DeploymentTrigger::Rollback => "ROLLBACK",
+            DeploymentTrigger::Config => "CONFIG",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// A new head commit of an app's branch, as the watcher (or a webhook) tells of it: what a
+/// redeploy it starts records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedCommit {
+    pub commit: CommitId,
+    /// The commit's message, when it could be read.
+    pub message: Option<String>,
+    /// `Name <email>` of the commit's author, when it could be read.
+    pub author: Option<String>,
+    pub trigger: DeploymentTrigger,
+}
+
 /// One build+run attempt of an app at one commit.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Deployment {
@@ -80,6 +138,12 @@ pub struct Deployment {
     /// The deployment whose image this one runs again without building (rollback, or a change
     /// of env or port).
     pub origin: Option<DeploymentId>,
+    /// What started it.
+    pub trigger: DeploymentTrigger,
+    /// The message of its commit (read from the build's checkout, or told by the watcher).
+    pub commit_message: Option<String>,
+    /// The author of its commit, `Name <email>`.
+    pub commit_author: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -101,6 +165,9 @@ impl Deployment {
             restarts: 0,
             started_at: None,
             origin: None,
+            trigger: DeploymentTrigger::Manual,
+            commit_message: None,
+            commit_author: None,
             created_at: now,
             updated_at: now,
         }
@@ -113,8 +180,15 @@ impl Deployment {
             image: from.image.clone(),
             start_command: from.start_command.clone(),
             origin: Some(from.id),
+            commit_message: from.commit_message.clone(),
+            commit_author: from.commit_author.clone(),
             ..Self::queued(from.app_id, from.commit.clone(), now)
         }
+    }
+
+    /// This deployment, started by `trigger`.
+    pub fn by(self, trigger: DeploymentTrigger) -> Self {
+        Self { trigger, ..self }
     }
 
     /// Whether a build or start of this deployment is under way (or waiting on the queue).
@@ -155,5 +229,19 @@ impl Deployment {
         let before = self.instances.len();
         self.instances.retain(|r| r.id != id);
         self.instances.len() != before
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DeploymentTrigger;
+
+    #[test]
+    fn triggers_round_trip_through_their_names() {
+        for t in DeploymentTrigger::ALL {
+            assert_eq!(DeploymentTrigger::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(DeploymentTrigger::parse("push"), None);
+        assert_eq!(DeploymentTrigger::default(), DeploymentTrigger::Manual);
     }
 }

@@ -17,7 +17,7 @@ mod user;
 mod validation;
 
 pub use app::{AppUpdate, Application, NewApplication, UpdateEffect, Visibility};
-pub use deployment::{Deployment, DeploymentStatus};
+pub use deployment::{Deployment, DeploymentStatus, DeploymentTrigger, PushedCommit};
 pub use desired::Desired;
 pub use domain::Domain;
 pub use env::{EnvChange, EnvKey, EnvVars};

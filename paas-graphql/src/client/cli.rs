@@ -110,6 +110,9 @@ pub struct CreateArgs {
     /// An environment variable, KEY=VALUE (repeat for more).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = key_value)]
     pub env: Vec<(String, String)>,
+    /// Redeploy on every new commit of the branch (deploy on push).
+    #[arg(long)]
+    pub auto_deploy: bool,
     /// Answer with the new app at once instead of following it until it runs.
     #[arg(long)]
     pub no_wait: bool,

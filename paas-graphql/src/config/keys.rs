@@ -165,6 +165,8 @@ pub struct Config {
     pub log_max_mb: u64,
     pub git_clone_max_mb: u64,
     pub git_clone_timeout_secs: u64,
+    /// Milliseconds between polls of a branch followed by apps with `autoDeploy`.
+    pub git_poll_interval_ms: u64,
     pub header_timeout_ms: u64,
     pub idle_timeout_ms: u64,
     pub max_connections: usize,
@@ -249,6 +251,7 @@ impl Default for Config {
             log_max_mb: platform.log_retention.max_bytes_per_app / MB,
             git_clone_max_mb: platform.git.max_clone_bytes / MB,
             git_clone_timeout_secs: platform.git.clone_timeout.as_secs(),
+            git_poll_interval_ms: ms(platform.git_poll),
             header_timeout_ms: ms(limits.header_timeout),
             idle_timeout_ms: ms(limits.idle_timeout),
             max_connections: limits.max_connections,

@@ -75,6 +75,8 @@ pub struct UpdateApplicationInput {
     pub visibility: Option<Visibility>,
     /// Redirect plain-HTTP requests to HTTPS.
     pub https_only: Option<bool>,
+    /// Deploy each new commit on the branch (not while the app is pinned to a commit).
+    pub auto_deploy: Option<bool>,
     /// `null` lets the platform choose the port again.
     pub port: MaybeUndefined<i32>,
     /// Replaces all env vars.
@@ -121,6 +123,7 @@ impl UpdateApplicationInput {
             name: self.name.as_deref().map(AppName::parse).transpose().gql()?,
             visibility: self.visibility.map(Into::into),
             https_only: self.https_only,
+            auto_deploy: self.auto_deploy,
             scaling: self.scaling.map(super::types::ScalingInput::change),
             port: match self.port {
                 MaybeUndefined::Undefined => None,

@@ -61,6 +61,7 @@ impl MutationRoot {
                 .collect::<Result<Vec<_>, _>>()
                 .gql()?,
             https_only: input.https_only.unwrap_or(false),
+            auto_deploy: input.auto_deploy.unwrap_or(false),
             scaling: paas_core::model::Scaling::default()
                 .with(
                     input.scaling.unwrap_or_default().change(),
@@ -86,7 +87,7 @@ impl MutationRoot {
         queue: Option<bool>,
     ) -> GqlResult<Application> {
         let commit = commit.as_deref().map(CommitId::parse).transpose().gql()?;
-        submit(ctx, id, TaskRequest::Redeploy { commit }, queue).await
+        submit(ctx, id, TaskRequest::Redeploy { commit, push: None }, queue).await
     }
 
     /// Restarts the app's instance from its current image (no build). Waits for a task under

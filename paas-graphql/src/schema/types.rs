@@ -47,6 +47,25 @@ pub enum DeploymentStatus {
     Stopped,
 }
 
+/// What started a deployment.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "paas_core::model::DeploymentTrigger")]
+pub enum DeploymentTrigger {
+    /// The app's creation: its first deployment.
+    Create,
+    /// A user's redeploy.
+    Manual,
+    /// A new commit on the app's branch, seen by the platform's watch (`autoDeploy`).
+    Push,
+    /// A push told by the git host's webhook.
+    Webhook,
+    /// A user's rollback to an earlier deployment's image.
+    Rollback,
+    /// A change of the app's settings (env or port: same image; branch, commit or language: a
+    /// new build).
+    Config,
+}
+
 /// Whether a replica takes requests.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "paas_core::model::ReplicaState")]
@@ -228,6 +247,12 @@ pub struct Deployment {
     pub started_at: Option<DateTime<Utc>>,
     /// The deployment whose image it runs again (a rollback, or an env or port change).
     pub origin: Option<ID>,
+    /// What started it.
+    pub trigger: DeploymentTrigger,
+    /// The message of its commit (known once built, or when a push started it).
+    pub commit_message: Option<String>,
+    /// The author of its commit, `Name <email>`.
+    pub commit_author: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[graphql(skip)]
@@ -268,6 +293,9 @@ impl From<model::Deployment> for Deployment {
             restarts: d.restarts,
             started_at: d.started_at,
             origin: d.origin.map(|o| ID(o.to_string())),
+            trigger: d.trigger.into(),
+            commit_message: d.commit_message,
+            commit_author: d.commit_author,
             created_at: d.created_at,
             updated_at: d.updated_at,
         }
@@ -293,6 +321,8 @@ pub struct Application {
     pub visibility: Visibility,
     /// The router answers plain-HTTP requests with a redirect to HTTPS (where it serves HTTPS).
     pub https_only: bool,
+    /// Each new commit on its branch is deployed (the branch is watched).
+    pub auto_deploy: bool,
     /// How many instances it runs and when it sleeps.
     pub scaling: Scaling,
     /// Bumped on every change; pass it back to update without losing another change.
@@ -449,6 +479,7 @@ impl From<model::Application> for Application {
             },
             visibility: a.visibility.into(),
             https_only: a.https_only,
+            auto_deploy: a.auto_deploy,
             scaling: a.scaling.into(),
             version: a.version,
             created_at: a.created_at,
@@ -529,6 +560,8 @@ pub struct CreateApplicationInput {
     pub ports: Option<Vec<PortBinding>>,
     /// Redirect plain-HTTP requests to HTTPS (default false).
     pub https_only: Option<bool>,
+    /// Deploy each new commit on the branch (default false). Not with a pinned commit.
+    pub auto_deploy: Option<bool>,
     /// Default: one instance that never sleeps.
     pub scaling: Option<ScalingInput>,
 }

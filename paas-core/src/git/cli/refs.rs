@@ -65,6 +65,33 @@ impl Listing {
     }
 }
 
+/// The output of `git log -1 --format=%H%x00%an <%ae>%x00%B`: id, author, message (trimmed; an
+/// empty one is `None`). Messages are shown, not parsed: bytes that are not UTF-8 are replaced.
+pub(super) fn commit_info(out: &[u8]) -> Option<crate::git::HeadCommit> {
+    let text = String::from_utf8_lossy(out);
+    let mut parts = text.splitn(3, '\0');
+    let commit = CommitId::parse(parts.next()?.trim()).ok()?;
+    let author = parts
+        .next()
+        .map(str::trim)
+        .filter(|a| !a.is_empty() && *a != "<>");
+    let message = parts.next().map(str::trim).filter(|m| !m.is_empty());
+    Some(crate::git::HeadCommit {
+        commit,
+        message: message.map(|m| bounded(m, 64 * 1024)),
+        author: author.map(|a| bounded(a, 1024)),
+    })
+}
+
+/// `s` cut to at most `max` bytes, on a character boundary.
+fn bounded(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +158,34 @@ mod tree_tests {
         let out = b"100644 blob aa\tapp.py\x00040000 tree bb\tsrc\x00120000 blob cc\tlink.txt\x00100755 blob dd\trun me.sh\x00160000 commit ee\tsub\x00";
         assert_eq!(blob_names(out), ["app.py", "run me.sh"]);
         assert!(blob_names(b"").is_empty());
+    }
+}
+
+#[cfg(test)]
+mod commit_tests {
+    use super::commit_info;
+
+    const A: &str = "1111111111111111111111111111111111111111";
+
+    #[test]
+    fn id_author_and_message_are_read() {
+        let out = format!("{A}\0Ada <ada@example.org>\0Subject\n\nBody line\n\n");
+        let c = commit_info(out.as_bytes()).expect("a commit");
+        assert_eq!(c.commit.as_str(), A);
+        assert_eq!(c.author.as_deref(), Some("Ada <ada@example.org>"));
+        assert_eq!(c.message.as_deref(), Some("Subject\n\nBody line"));
+    }
+
+    #[test]
+    fn empty_parts_are_none_and_odd_bytes_are_replaced() {
+        let mut out = format!("{A}\0 <>\0").into_bytes();
+        assert_eq!(commit_info(&out).and_then(|c| c.author), None);
+        out.extend(b"caf\xe9");
+        let c = commit_info(&out).expect("a commit");
+        assert_eq!(c.message.as_deref(), Some("caf\u{fffd}"));
+        assert!(commit_info(b"not a commit\0a\0b").is_none());
+        let long = format!("{A}\0a\0{}", "é".repeat(40_000));
+        let c = commit_info(long.as_bytes()).expect("a commit");
+        assert!(c.message.is_some_and(|m| m.len() <= 64 * 1024));
     }
 }

@@ -34,6 +34,7 @@ pub struct Model {
     pub env: String,
     pub visibility: String,
     pub https_only: bool,
+    pub auto_deploy: bool,
     pub status: String,
     /// What the user asked for: `RUNNING` or `STOPPED`.
     pub desired_state: String,
@@ -104,6 +105,7 @@ impl TryFrom<Model> for Application {
                 _ => Visibility::Private,
             },
             https_only: m.https_only,
+            auto_deploy: m.auto_deploy,
             scaling: Scaling {
                 min_instances: count("min instances", m.min_instances)?,
                 max_instances: count("max instances", m.max_instances)?,
@@ -173,6 +175,7 @@ fn active(app: &Application, with_id: bool) -> ActiveModel {
             Visibility::Public => "PUBLIC".into(),
         }),
         https_only: Set(app.https_only),
+        auto_deploy: Set(app.auto_deploy),
         status: Set(app.status.as_str().to_owned()),
         desired_state: Set(app.desired.as_str().to_owned()),
         status_reason: Set(app.status_reason.clone()),

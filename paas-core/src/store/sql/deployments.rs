@@ -7,7 +7,9 @@ use super::SqlStore;
 use super::store::{convert_all, db_err};
 use crate::error::{Error, Result};
 use crate::events::StatusEvent;
-use crate::model::{AppId, Application, CommitId, Deployment, DeploymentId, DeploymentStatus};
+use crate::model::{
+    AppId, Application, CommitId, Deployment, DeploymentId, DeploymentStatus, DeploymentTrigger,
+};
 use crate::store::DeploymentStore;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -33,6 +35,11 @@ pub struct Model {
     pub restarts: i32,
     pub started_at: Option<DateTimeUtc>,
     pub origin: Option<Uuid>,
+    /// What started it ([`DeploymentTrigger`]).
+    pub trigger: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub commit_message: Option<String>,
+    pub commit_author: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -70,6 +77,9 @@ impl TryFrom<Model> for Deployment {
             restarts: m.restarts,
             started_at: m.started_at,
             origin: m.origin.map(Into::into),
+            trigger: DeploymentTrigger::parse(&m.trigger).ok_or_else(|| corrupt("trigger"))?,
+            commit_message: m.commit_message,
+            commit_author: m.commit_author,
             created_at: m.created_at,
             updated_at: m.updated_at,
         })
@@ -94,6 +104,9 @@ impl From<&Deployment> for ActiveModel {
             restarts: Set(d.restarts),
             started_at: Set(d.started_at),
             origin: Set(d.origin.map(|o| o.as_uuid())),
+            trigger: Set(d.trigger.as_str().to_owned()),
+            commit_message: Set(d.commit_message.clone()),
+            commit_author: Set(d.commit_author.clone()),
             created_at: Set(d.created_at),
             updated_at: Set(d.updated_at),
         }

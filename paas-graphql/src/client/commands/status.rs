@@ -31,9 +31,14 @@ pub async fn show(ctx: &Ctx<'_>, app: &str, watch: bool) -> Result<(), Failure> 
             .as_deref()
             .map(|c| format!(" at {}", short(c)))
             .unwrap_or_default();
+        let push = if shown.auto_deploy {
+            ", deployed on push"
+        } else {
+            ""
+        };
         field(
             "repository",
-            format!("{} ({}{pinned})", repo.url, repo.branch),
+            format!("{} ({}{pinned}{push})", repo.url, repo.branch),
         );
         let instances = if shown.instances.is_empty() {
             "none".to_owned()
