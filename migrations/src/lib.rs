@@ -15,6 +15,7 @@
 //! - `m20261203_000009_scaling.rs`: how many instances an app runs and when it sleeps.
 //! - `m20261203_000010_replicas.rs`: a deployment's replicas with their addresses (the app's
 //!   single endpoint and the deployment's single instance go).
+//! - `m20261204_000012_git_host_tokens.rs`: each user's token (and API URL) per git host.
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -29,6 +30,7 @@ mod m20261202_000007_domains;
 mod m20261202_000008_https_only;
 mod m20261203_000009_scaling;
 mod m20261203_000010_replicas;
+mod m20261204_000012_git_host_tokens;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -47,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_https_only::Migration),
             Box::new(m20261203_000009_scaling::Migration),
             Box::new(m20261203_000010_replicas::Migration),
+            Box::new(m20261204_000012_git_host_tokens::Migration),
         ]
     }
 }

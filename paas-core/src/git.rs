@@ -1,8 +1,10 @@
 //! The `GitProvider` port: what the platform asks of repositories. Adapter: [`cli::GitCli`], the
 //! `git` command-line client run as a child process, so that nothing a repository holds can
-//! crash, hang or fill up the server process (see `cli.rs` for the guarantees).
+//! crash, hang or fill up the server process (see `cli.rs` for the guarantees). The user's
+//! repositories as their git host lists them: [`hosts`].
 
 pub mod cli;
+pub mod hosts;
 
 use std::path::Path;
 use std::time::Duration;
