@@ -54,7 +54,7 @@ fn repos(owner: &str, count: i64) -> Vec<FakeRepo> {
 /// Full names, newest update first: what the listing must answer.
 fn newest_first(repos: &[FakeRepo]) -> Vec<String> {
     let mut sorted = repos.to_vec();
-    sorted.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+    sorted.sort_by_key(|r| std::cmp::Reverse(r.updated_at));
     sorted.into_iter().map(|r| r.full_name).collect()
 }
 

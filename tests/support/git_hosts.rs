@@ -238,7 +238,7 @@ async fn github_repos(
     let page = number(&q, "page", 1);
     let mut repos = host.lock().repos.clone();
     if q.get("sort").map(String::as_str) == Some("updated") {
-        repos.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+        repos.sort_by_key(|r| std::cmp::Reverse(r.updated_at));
     }
     host.lock().pages_seen.push(page);
     serve_page(

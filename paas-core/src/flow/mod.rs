@@ -1,7 +1,8 @@
 //! The flows of the design card, as methods on [`crate::Platform`]. The pipeline, in order:
 //! `create` (app and first deployment, build request queued) → `build` (request → image) →
 //! `deploy` (image → running instance), both halves on the one consume loop of `consume`;
-//! `capture` stores build and instance output; `run` starts every background loop.
+//! `capture` stores build and instance output; `run` starts every background loop; `repos` lists
+//! the user's repositories on their git hosts and picks the token a clone uses.
 
 mod actions;
 mod apps;

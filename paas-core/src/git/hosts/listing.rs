@@ -157,6 +157,90 @@ mod tests {
         assert_eq!(names, ["new", "old", "a", "x"]);
     }
 
+    /// Pages of `per_page` out of `repos` in the order given; counts the pages read.
+    struct Pages {
+        repos: Vec<HostRepo>,
+        per_page: usize,
+        newest_first: bool,
+        read: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl RepoHost for Pages {
+        fn kind(&self) -> crate::model::GitHostKind {
+            crate::model::GitHostKind::Gitea
+        }
+        fn newest_first(&self) -> bool {
+            self.newest_first
+        }
+        async fn repos_page(&self, next: Option<&str>) -> Result<super::super::HostPage> {
+            self.read.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let page: usize = next.map_or(Ok(0), str::parse).unwrap_or(0);
+            let start = page * self.per_page;
+            let end = (start + self.per_page).min(self.repos.len());
+            Ok(super::super::HostPage {
+                repos: self.repos[start..end].to_vec(),
+                next: (end < self.repos.len()).then(|| (page + 1).to_string()),
+            })
+        }
+        async fn branches(&self, _: &str) -> Result<Vec<HostBranch>> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn pages(count: u32, newest_first: bool) -> Pages {
+        let mut repos: Vec<HostRepo> = (1..=count)
+            .map(|d| repo(&format!("o/r{d:02}"), d))
+            .collect();
+        if newest_first {
+            order(&mut repos);
+        }
+        Pages {
+            repos,
+            per_page: 3,
+            newest_first,
+            read: 0.into(),
+        }
+    }
+
+    fn full_names(page: &RepoPage) -> Vec<&str> {
+        page.repos.iter().map(|r| r.full_name.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_host_in_any_order_is_read_whole_and_sorted() {
+        let host = pages(10, false);
+        let p = page(&host, None, 4, None, 20).await.expect("a page");
+        assert_eq!(full_names(&p), ["o/r10", "o/r09", "o/r08", "o/r07"]);
+        assert!(p.has_next);
+        assert_eq!(host.read.load(std::sync::atomic::Ordering::SeqCst), 4);
+        let p = page(&host, None, 4, Some(7), 20).await.expect("a page");
+        assert_eq!(full_names(&p), ["o/r02", "o/r01"]);
+        assert!(!p.has_next);
+        assert_eq!(p.offset, 8);
+    }
+
+    #[tokio::test]
+    async fn a_newest_first_host_is_read_only_as_far_as_needed() {
+        let host = pages(10, true);
+        let p = page(&host, None, 2, Some(1), 20).await.expect("a page");
+        assert_eq!(full_names(&p), ["o/r08", "o/r07"]);
+        assert!(p.has_next);
+        // Five are needed (two skipped, two shown, one to know there is more): two pages.
+        assert_eq!(host.read.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn listing_stops_at_the_page_bound() {
+        let host = pages(10, false);
+        let p = page(&host, Some("o/r"), 100, None, 2)
+            .await
+            .expect("a page");
+        assert_eq!(p.repos.len(), 6);
+        assert!(!p.has_next);
+        assert_eq!(host.read.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
     #[test]
     fn search_matches_every_word_in_the_full_name() {
         let r = repo("acme/Web-Shop", 1);
