@@ -101,6 +101,8 @@ pub struct Settings {
     pub sandbox: bool,
     /// Bounds on each git operation (time, disk a clone may use).
     pub git: paas_core::git::GitLimits,
+    /// Where GitHub's API is, and the bounds on reading git hosts.
+    pub git_hosts: paas_core::git::hosts::GitHostsConfig,
     /// What one client may hold: timeouts, connection and subscription caps, body size.
     pub limits: crate::limits::Limits,
     /// The router's timeouts, body limit, access log and TLS files.
@@ -199,6 +201,11 @@ impl From<&Config> for Settings {
                 clone_timeout: Duration::from_secs(c.git_clone_timeout_secs.max(1)),
                 ..platform.git
             },
+            git_hosts: paas_core::git::hosts::GitHostsConfig {
+                github_api_url: non_empty(&c.github_api_url)
+                    .unwrap_or_else(|| platform.git_hosts.github_api_url.clone()),
+                ..platform.git_hosts.clone()
+            },
             limits: crate::limits::Limits {
                 header_timeout: Duration::from_millis(c.header_timeout_ms.max(1)),
                 idle_timeout: Duration::from_millis(c.idle_timeout_ms.max(1)),
@@ -289,6 +296,7 @@ impl Settings {
             },
             log_retention: self.log_retention,
             git: self.git.clone(),
+            git_hosts: self.git_hosts.clone(),
             ..defaults
         }
     }

@@ -271,11 +271,14 @@ on_both_databases!(gitea_repositories_sorted_and_private_ones_cloned_with_its_to
 async fn host_refusals_come_back_as_codes(db: TestDb) -> anyhow::Result<()> {
     let github = FakeGitHost::start(Flavor::GitHub, "ghp_right", repos("octo", 3)).await?;
     let gitea = FakeGitHost::start(Flavor::Gitea, "gitea_right", repos("me", 3)).await?;
-    let server = TestApp::spawn(db, &[]).await?;
+    // The server's GitHub is the one in the test (as a GitHub Enterprise would be).
+    let github_url = github.base_url();
+    let server = TestApp::spawn(db, &["--github-api-url", &github_url]).await?;
     let alice = server.user("alice").await?;
 
-    let vars = json!({ "p": "GITHUB", "t": "ghp_wrong", "u": github.base_url() });
-    alice.data(SET, vars).await?;
+    alice
+        .data(SET, json!({ "p": "GITHUB", "t": "ghp_wrong" }))
+        .await?;
     let r = alice.gql(LIST, json!({ "p": "GITHUB" })).await?;
     assert_eq!(
         r["errors"][0]["extensions"]["code"], "GIT_HOST_UNAUTHORIZED",
@@ -283,8 +286,11 @@ async fn host_refusals_come_back_as_codes(db: TestDb) -> anyhow::Result<()> {
     );
 
     // A spent rate limit says when it resets, in the message and in extensions.
-    let vars = json!({ "p": "GITHUB", "t": "ghp_right", "u": github.base_url() });
-    alice.data(SET, vars).await?;
+    alice
+        .data(SET, json!({ "p": "GITHUB", "t": "ghp_right" }))
+        .await?;
+    let hosts = alice.data(HOSTS, json!({})).await?;
+    assert_eq!(hosts["gitHosts"][0]["baseUrl"], github_url);
     assert_eq!(all_pages(&alice, "GITHUB", 10).await?.len(), 3);
     let reset = 1_893_456_000;
     github.rate_limit(Some(reset));

@@ -29,7 +29,7 @@ impl Platform {
     ) -> Result<()> {
         let token = match token {
             Some(t) => {
-                let base = hosts::base_url(kind, &t)?;
+                let base = hosts::base_url(kind, &t, &self.config().git_hosts.github_api_url)?;
                 Some(GitHostToken {
                     base_url: t.base_url.map(|_| base),
                     token: t.token,
@@ -45,6 +45,7 @@ impl Platform {
     /// Every host kind and whether `user` keeps a token for it.
     pub async fn git_hosts(&self, user: &User) -> Result<Vec<GitHostStatus>> {
         let stored = self.store().git_host_tokens(user.id, None).await?;
+        let github_api = &self.config().git_hosts.github_api_url;
         Ok(GitHostKind::ALL
             .into_iter()
             .map(|kind| {
@@ -52,7 +53,7 @@ impl Platform {
                 GitHostStatus {
                     kind,
                     configured: mine.is_some(),
-                    base_url: mine.and_then(|t| hosts::base_url(kind, t).ok()),
+                    base_url: mine.and_then(|t| hosts::base_url(kind, t, github_api).ok()),
                 }
             })
             .collect())
@@ -100,10 +101,11 @@ impl Platform {
             .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
         if let Some(host) = host {
             for (kind, stored) in self.store().git_host_tokens(owner, None).await? {
-                let on_host = hosts::base_url(kind, &stored)
-                    .ok()
-                    .and_then(|b| hosts::clone_host(&b))
-                    .is_some_and(|h| h == host);
+                let on_host =
+                    hosts::base_url(kind, &stored, &self.config().git_hosts.github_api_url)
+                        .ok()
+                        .and_then(|b| hosts::clone_host(&b))
+                        .is_some_and(|h| h == host);
                 if on_host {
                     return Ok(Some(stored.token));
                 }

@@ -11,7 +11,7 @@
 //! ## Guarantees
 //! - The token goes only to the host's API origin: a `Link` to another origin is refused.
 //! - Every answer is bounded: a timeout per request, a cap on each body, at most
-//!   [`HostLimits::max_pages`] pages of repositories and one page of branches per repository.
+//!   [`GitHostsConfig::max_pages`] pages of repositories and one page of branches per repository.
 //! - A host's refusal is a typed error: 401 [`GitHostError::Unauthorized`], a spent rate limit
 //!   [`GitHostError::RateLimited`] with its reset time, 404 [`crate::Error::NotFound`], anything
 //!   else (down, timeouts, 5xx, unreadable answers) [`GitHostError::Unavailable`].
@@ -91,9 +91,12 @@ fn reset_text(reset_at: &Option<DateTime<Utc>>) -> String {
     }
 }
 
-/// Bounds on what reading a host may cost.
+/// Where GitHub is, and bounds on what reading a host may cost.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HostLimits {
+pub struct GitHostsConfig {
+    /// GitHub's API when a user's token has no URL of its own: [`GITHUB_API`], or a GitHub
+    /// Enterprise server's `https://HOST/api/v3`.
+    pub github_api_url: String,
     /// Per request, connection included.
     pub timeout: Duration,
     /// Bytes of one answer's body.
@@ -107,9 +110,10 @@ pub struct HostLimits {
     pub max_dated_branches: usize,
 }
 
-impl Default for HostLimits {
+impl Default for GitHostsConfig {
     fn default() -> Self {
         Self {
+            github_api_url: GITHUB_API.into(),
             timeout: Duration::from_secs(15),
             max_body: 8 * 1024 * 1024,
             max_pages: 20,
@@ -131,11 +135,12 @@ pub trait RepoHost: Send + Sync {
     async fn branches(&self, full_name: &str) -> Result<Vec<HostBranch>>;
 }
 
-/// The base URL a stored token is used with: the user's, else the host's default.
-pub fn base_url(kind: GitHostKind, stored: &GitHostToken) -> Result<String> {
+/// The base URL a stored token is used with: the user's, else the host's default
+/// (`github_api` for GitHub; Gitea has none).
+pub fn base_url(kind: GitHostKind, stored: &GitHostToken, github_api: &str) -> Result<String> {
     let raw = match (&stored.base_url, kind) {
         (Some(u), _) => u.as_str(),
-        (None, GitHostKind::GitHub) => GITHUB_API,
+        (None, GitHostKind::GitHub) => github_api,
         (None, GitHostKind::Gitea) => {
             return Err(GitHostError::BadBaseUrl("Gitea needs its URL (baseUrl)".into()).into());
         }
@@ -181,9 +186,9 @@ pub fn clone_host(base_url: &str) -> Option<String> {
 pub fn connect(
     kind: GitHostKind,
     stored: &GitHostToken,
-    limits: &HostLimits,
+    limits: &GitHostsConfig,
 ) -> Result<Arc<dyn RepoHost>> {
-    let base = base_url(kind, stored)?;
+    let base = base_url(kind, stored, &limits.github_api_url)?;
     Ok(match kind {
         GitHostKind::GitHub => Arc::new(github::GitHub::new(&base, &stored.token, limits)?),
         GitHostKind::Gitea => Arc::new(gitea::Gitea::new(&base, &stored.token, limits)?),
@@ -207,24 +212,32 @@ mod tests {
         let gh = GitHostKind::GitHub;
         let gitea = GitHostKind::Gitea;
         assert_eq!(
-            base_url(gh, &stored(None)).ok().as_deref(),
+            base_url(gh, &stored(None), GITHUB_API).ok().as_deref(),
             Some(GITHUB_API)
         );
         assert_eq!(
-            base_url(gh, &stored(Some("https://ghe.example.com/api/v3/")))
-                .ok()
-                .as_deref(),
+            base_url(
+                gh,
+                &stored(Some("https://ghe.example.com/api/v3/")),
+                GITHUB_API
+            )
+            .ok()
+            .as_deref(),
             Some("https://ghe.example.com/api/v3")
         );
         assert_eq!(
-            base_url(gitea, &stored(Some("https://git.example.com/api/v1")))
-                .ok()
-                .as_deref(),
+            base_url(
+                gitea,
+                &stored(Some("https://git.example.com/api/v1")),
+                GITHUB_API
+            )
+            .ok()
+            .as_deref(),
             Some("https://git.example.com")
         );
-        assert!(base_url(gitea, &stored(None)).is_err());
-        assert!(base_url(gh, &stored(Some("ftp://x"))).is_err());
-        assert!(base_url(gh, &stored(Some("https://u:p@x"))).is_err());
+        assert!(base_url(gitea, &stored(None), GITHUB_API).is_err());
+        assert!(base_url(gh, &stored(Some("ftp://x")), GITHUB_API).is_err());
+        assert!(base_url(gh, &stored(Some("https://u:p@x")), GITHUB_API).is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::github::checked_full_name;
 use super::http::Api;
-use super::{HostBranch, HostLimits, HostPage, HostRepo, RepoHost};
+use super::{GitHostsConfig, HostBranch, HostPage, HostRepo, RepoHost};
 use crate::error::Result;
 use crate::model::{GitHostKind, Secret};
 
@@ -19,7 +19,7 @@ pub struct Gitea {
 
 impl Gitea {
     /// Reads the Gitea at `base` (e.g. `https://gitea.example.com`) with `token`.
-    pub fn new(base: &str, token: &Secret, limits: &HostLimits) -> Result<Self> {
+    pub fn new(base: &str, token: &Secret, limits: &GitHostsConfig) -> Result<Self> {
         let auth = Secret::new(format!("token {}", token.expose()));
         Ok(Self {
             api: Api::new(GitHostKind::Gitea, base, &auth, &[], limits)?,

@@ -9,7 +9,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 
 use super::http::Api;
-use super::{HostBranch, HostLimits, HostPage, HostRepo, RepoHost};
+use super::{GitHostsConfig, HostBranch, HostPage, HostRepo, RepoHost};
 use crate::error::{Error, Result};
 use crate::model::{GitHostKind, Secret};
 
@@ -24,7 +24,7 @@ pub struct GitHub {
 
 impl GitHub {
     /// Reads `base` (e.g. `https://api.github.com`) with `token`.
-    pub fn new(base: &str, token: &Secret, limits: &HostLimits) -> Result<Self> {
+    pub fn new(base: &str, token: &Secret, limits: &GitHostsConfig) -> Result<Self> {
         let auth = Secret::new(format!("Bearer {}", token.expose()));
         let extra = [
             ("accept", "application/vnd.github+json"),

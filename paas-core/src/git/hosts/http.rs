@@ -7,7 +7,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
-use super::{GitHostError, HostLimits, link};
+use super::{GitHostError, GitHostsConfig, link};
 use crate::error::{Error, Result};
 use crate::model::{GitHostKind, Secret};
 
@@ -34,7 +34,7 @@ impl Api {
         base: &str,
         auth: &Secret,
         extra: &[(&'static str, &'static str)],
-        limits: &HostLimits,
+        limits: &GitHostsConfig,
     ) -> Result<Self> {
         let mut headers = HeaderMap::new();
         let mut value =

@@ -3,7 +3,7 @@
 //! Expected flow: read the host's pages in order, keep the repositories that match the search,
 //! stop once there are enough (only when the host answers newest first, as GitHub does with
 //! `sort=updated`), or at the last page (Gitea lists by name: all its pages are read and sorted
-//! here), or at [`HostLimits::max_pages`](super::HostLimits).
+//! here), or at [`GitHostsConfig::max_pages`](super::GitHostsConfig).
 //!
 //! Our cursor is the position in that ordered, filtered list; opaque to clients. A repository
 //! updated between two pages moves to the front, so a client may see it twice or miss it, as
