@@ -8,8 +8,9 @@ use paas_tests::apps::hello;
 use paas_tests::git_hosts::{FakeGitHost, FakeRepo, Flavor};
 use paas_tests::git_http::PrivateGitServer;
 use paas_tests::repo::file_url;
+use paas_tests::server::{open_temp_dir, paas_bin};
 use paas_tests::steps::{body, create, statuses_until_settled};
-use paas_tests::{Client, TestApp, TestDb, git_repo};
+use paas_tests::{Client, TestApp, TestDb, TestServer, git_repo};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 
@@ -355,3 +356,43 @@ async fn host_refusals_come_back_as_codes(db: TestDb) -> anyhow::Result<()> {
     Ok(())
 }
 on_both_databases!(host_refusals_come_back_as_codes);
+
+/// `paas secrets rotate` seals host tokens again with the new key, and they still open.
+async fn host_tokens_are_sealed_again_by_a_rotation(db: TestDb) -> anyhow::Result<()> {
+    let github = FakeGitHost::start(Flavor::GitHub, "ghp_rotated", repos("octo", 2)).await?;
+    let dir = open_temp_dir()?;
+    let data = dir.path().join("data");
+    let database_url = db.url_in(&data).await?;
+    let mut server = TestServer::spawn_in(&data, &database_url, &[], &[]).await?;
+    let alice = server.user("alice").await?;
+    let vars = json!({ "p": "GITHUB", "t": "ghp_rotated", "u": github.base_url() });
+    alice.data(SET, vars).await?;
+    server.stop().await?;
+    let before = stored_token_cells(&database_url).await?;
+
+    let out = tokio::process::Command::new(paas_bin()?)
+        .args(["secrets", "rotate", "--data-dir"])
+        .arg(&data)
+        .env("DATABASE_URL", &database_url)
+        .output()
+        .await?;
+    assert!(
+        out.status.success(),
+        "paas secrets rotate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = stored_token_cells(&database_url).await?;
+    assert_eq!((before.len(), after.len()), (1, 1));
+    let key_of = |s: &str| s.split(':').nth(2).map(str::to_owned);
+    assert_ne!(
+        key_of(&after[0]),
+        key_of(&before[0]),
+        "sealed with the old key"
+    );
+
+    let server = TestServer::spawn_in(&data, &database_url, &[], &[]).await?;
+    let alice = Client::new(&server.url, alice.token().map(str::to_owned));
+    assert_eq!(all_pages(&alice, "GITHUB", 10).await?.len(), 2);
+    Ok(())
+}
+on_both_databases!(host_tokens_are_sealed_again_by_a_rotation);
