@@ -17,6 +17,7 @@
 //!   single endpoint and the deployment's single instance go).
 //! - `m20261204_000011_auto_deploy.rs`: apps that redeploy each new commit of their branch; what
 //!   started a deployment, its commit's message and author.
+//! - `m20261204_000012_git_host_tokens.rs`: each user's token (and API URL) per git host.
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -32,6 +33,7 @@ mod m20261202_000008_https_only;
 mod m20261203_000009_scaling;
 mod m20261203_000010_replicas;
 mod m20261204_000011_auto_deploy;
+mod m20261204_000012_git_host_tokens;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -51,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000009_scaling::Migration),
             Box::new(m20261203_000010_replicas::Migration),
             Box::new(m20261204_000011_auto_deploy::Migration),
+            Box::new(m20261204_000012_git_host_tokens::Migration),
         ]
     }
 }

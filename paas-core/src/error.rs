@@ -6,6 +6,7 @@ use std::fmt;
 
 pub use code::ErrorCode;
 
+use crate::git::hosts::GitHostError;
 use crate::model::ValidationError;
 use crate::status::IllegalTransition;
 
@@ -83,6 +84,9 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
+    /// A git host's API refused or failed (see [`crate::git::hosts`]).
+    #[error(transparent)]
+    GitHost(#[from] crate::git::hosts::GitHostError),
     #[error("storage: {0}")]
     Storage(#[source] BoxError),
     /// The queue or event bus (Redis) failed. `message` is whole for people (it quotes the
@@ -137,6 +141,14 @@ impl Error {
             | Error::BuildFailed(_)
             | Error::StartFailed(_) => Fault::User,
             Error::Git { fault, .. } => *fault,
+            Error::GitHost(e) => match e {
+                GitHostError::RateLimited { .. } | GitHostError::Unavailable { .. } => {
+                    Fault::Platform
+                }
+                GitHostError::NoToken(_)
+                | GitHostError::Unauthorized(_)
+                | GitHostError::BadBaseUrl(_) => Fault::User,
+            },
             Error::Storage(_)
             | Error::Queue { .. }
             | Error::Runtime { .. }
@@ -168,6 +180,13 @@ impl Error {
             Error::BuildFailed(_) => ErrorCode::BuildFailed,
             Error::StartFailed(_) => ErrorCode::StartFailed,
             Error::Git { .. } => ErrorCode::GitError,
+            Error::GitHost(e) => match e {
+                GitHostError::NoToken(_) => ErrorCode::GitHostNotConfigured,
+                GitHostError::Unauthorized(_) => ErrorCode::GitHostUnauthorized,
+                GitHostError::RateLimited { .. } => ErrorCode::GitHostRateLimited,
+                GitHostError::Unavailable { .. } => ErrorCode::GitHostUnavailable,
+                GitHostError::BadBaseUrl(_) => ErrorCode::InvalidArgument,
+            },
             Error::Storage(_)
             | Error::Queue { .. }
             | Error::Runtime { .. }

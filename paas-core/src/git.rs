@@ -1,9 +1,11 @@
 //! The `GitProvider` port: what the platform asks of repositories. Adapter: [`cli::GitCli`], the
 //! `git` command-line client run as a child process, so that nothing a repository holds can
 //! crash, hang or fill up the server process (see `cli.rs` for the guarantees). `poll.rs`:
-//! [`GitProvider::watch`]'s default, a poll of the remote's refs.
+//! [`GitProvider::watch`]'s default, a poll of the remote's refs. The user's repositories as
+//! their git host lists them: [`hosts`].
 
 pub mod cli;
+pub mod hosts;
 pub mod poll;
 
 use std::path::Path;

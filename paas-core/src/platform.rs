@@ -37,6 +37,8 @@ pub struct PlatformConfig {
     pub source_policy: SourcePolicy,
     /// Bounds on each git operation (time, disk, ref listing).
     pub git: GitLimits,
+    /// Bounds on reading git hosts' APIs (the user's repositories).
+    pub git_hosts: crate::git::hosts::GitHostsConfig,
     /// Retries of builds and git calls that fail by the platform's fault.
     pub build_retry: RetryPolicy,
     /// Starts of an instance before the app is failed (the design's 3 starts).
@@ -176,6 +178,7 @@ impl Default for PlatformConfig {
             run_builder: true,
             source_policy: SourcePolicy::default(),
             git: GitLimits::default(),
+            git_hosts: crate::git::hosts::GitHostsConfig::default(),
             build_retry: RetryPolicy::attempts(3),
             start_retry: RetryPolicy {
                 base: Duration::from_millis(200),

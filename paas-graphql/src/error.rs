@@ -4,6 +4,7 @@
 //! something on the wire; both decide by matching on the enum, never on its strings.
 
 use async_graphql::{ErrorExtensionValues, ErrorExtensions};
+use paas_core::git::hosts::GitHostError;
 use paas_core::{Error, ErrorCode};
 
 /// The message clients get for an internal error, whose details stay in the server log.
@@ -19,7 +20,18 @@ pub fn gql(e: Error) -> async_graphql::Error {
     } else {
         e.to_string()
     };
-    coded(code, message)
+    let reset_at = match &e {
+        Error::GitHost(GitHostError::RateLimited {
+            reset_at: Some(t), ..
+        }) => Some(t.to_rfc3339()),
+        _ => None,
+    };
+    let error = coded(code, message);
+    match reset_at {
+        // When a rate limit lifts, for programs to wait until.
+        Some(t) => error.extend_with(|_, ext| ext.set("resetAt", t)),
+        None => error,
+    }
 }
 
 /// An error with a code, for refusals made at the edge.

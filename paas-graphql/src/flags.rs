@@ -226,6 +226,10 @@ pub struct ServeFlags {
     /// repository and branch, with jitter and backoff).
     #[arg(long)]
     git_poll_interval_ms: Option<u64>,
+    /// GitHub's API for git host tokens stored without a URL (GitHub Enterprise:
+    /// `https://HOST/api/v3`).
+    #[arg(long)]
+    github_api_url: Option<String>,
     /// Milliseconds a client may take to send a request's head once it started it.
     #[arg(long)]
     header_timeout_ms: Option<u64>,
@@ -309,6 +313,7 @@ impl ServeFlags {
         v.put("git_clone_max_mb", self.git_clone_max_mb);
         v.put("git_clone_timeout_secs", self.git_clone_timeout_secs);
         v.put("git_poll_interval_ms", self.git_poll_interval_ms);
+        v.put("github_api_url", self.github_api_url);
         v.put("header_timeout_ms", self.header_timeout_ms);
         v.put("idle_timeout_ms", self.idle_timeout_ms);
         v.put("max_connections", self.max_connections);

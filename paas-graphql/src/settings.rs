@@ -103,6 +103,8 @@ pub struct Settings {
     pub git: paas_core::git::GitLimits,
     /// How often a branch followed by apps with `autoDeploy` is polled.
     pub git_poll: Duration,
+    /// Where GitHub's API is, and the bounds on reading git hosts.
+    pub git_hosts: paas_core::git::hosts::GitHostsConfig,
     /// What one client may hold: timeouts, connection and subscription caps, body size.
     pub limits: crate::limits::Limits,
     /// The router's timeouts, body limit, access log and TLS files.
@@ -202,6 +204,11 @@ impl From<&Config> for Settings {
                 ..platform.git
             },
             git_poll: Duration::from_millis(c.git_poll_interval_ms.max(50)),
+            git_hosts: paas_core::git::hosts::GitHostsConfig {
+                github_api_url: non_empty(&c.github_api_url)
+                    .unwrap_or_else(|| platform.git_hosts.github_api_url.clone()),
+                ..platform.git_hosts.clone()
+            },
             limits: crate::limits::Limits {
                 header_timeout: Duration::from_millis(c.header_timeout_ms.max(1)),
                 idle_timeout: Duration::from_millis(c.idle_timeout_ms.max(1)),
@@ -293,6 +300,7 @@ impl Settings {
             log_retention: self.log_retention,
             git: self.git.clone(),
             git_poll: self.git_poll,
+            git_hosts: self.git_hosts.clone(),
             ..defaults
         }
     }

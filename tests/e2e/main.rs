@@ -30,6 +30,7 @@ mod production;
 mod recovery;
 mod redis_outage;
 mod replicas;
+mod repos;
 mod router_proxy;
 mod router_switch;
 mod router_tls;

@@ -11,6 +11,7 @@ pub mod client;
 pub mod counting_store;
 pub mod db;
 pub mod dump;
+pub mod git_hosts;
 pub mod git_http;
 pub mod hostile;
 pub mod nomad;

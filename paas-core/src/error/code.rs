@@ -80,6 +80,14 @@ pub enum ErrorCode {
     StartFailed,
     /// Git failed in a way that is not one of the repository codes above.
     GitError,
+    /// No token is stored for the git host asked (`setGitHostToken`).
+    GitHostNotConfigured,
+    /// The git host refused the stored token.
+    GitHostUnauthorized,
+    /// The git host's rate limit is spent; `extensions.resetAt` says until when, if known.
+    GitHostRateLimited,
+    /// The git host is down, slow, or answered something unreadable.
+    GitHostUnavailable,
     /// The connection or user has as many subscriptions open as the server allows.
     TooManySubscriptions,
     /// The server's own failure; details stay in the server log.
@@ -123,6 +131,10 @@ impl ErrorCode {
         ErrorCode::BuildFailed,
         ErrorCode::StartFailed,
         ErrorCode::GitError,
+        ErrorCode::GitHostNotConfigured,
+        ErrorCode::GitHostUnauthorized,
+        ErrorCode::GitHostRateLimited,
+        ErrorCode::GitHostUnavailable,
         ErrorCode::TooManySubscriptions,
         ErrorCode::Internal,
     ];
@@ -164,6 +176,10 @@ impl ErrorCode {
             ErrorCode::BuildFailed => "BUILD_FAILED",
             ErrorCode::StartFailed => "START_FAILED",
             ErrorCode::GitError => "GIT_ERROR",
+            ErrorCode::GitHostNotConfigured => "GIT_HOST_NOT_CONFIGURED",
+            ErrorCode::GitHostUnauthorized => "GIT_HOST_UNAUTHORIZED",
+            ErrorCode::GitHostRateLimited => "GIT_HOST_RATE_LIMITED",
+            ErrorCode::GitHostUnavailable => "GIT_HOST_UNAVAILABLE",
             ErrorCode::TooManySubscriptions => "TOO_MANY_SUBSCRIPTIONS",
             ErrorCode::Internal => "INTERNAL",
         }
@@ -245,10 +261,14 @@ mod tests {
                 | ErrorCode::BuildFailed
                 | ErrorCode::StartFailed
                 | ErrorCode::GitError
+                | ErrorCode::GitHostNotConfigured
+                | ErrorCode::GitHostUnauthorized
+                | ErrorCode::GitHostRateLimited
+                | ErrorCode::GitHostUnavailable
                 | ErrorCode::TooManySubscriptions
                 | ErrorCode::Internal => {}
             }
         }
-        assert_eq!(ErrorCode::ALL.len(), 36);
+        assert_eq!(ErrorCode::ALL.len(), 40);
     }
 }

@@ -211,7 +211,7 @@ impl Platform {
         if let Some(c) = commit.or_else(|| app.source.commit.clone()) {
             return Ok(Some(c));
         }
-        let token = self.store().git_token(app.owner).await?;
+        let token = self.clone_token(app.owner, &app.source.url).await?;
         let source = &app.source;
         let check = self
             .git()

@@ -75,15 +75,14 @@ impl Platform {
                     continue;
                 }
             };
-            // Each owner's token, read again every round: a watch whose token changed starts over.
-            let mut tokens: HashMap<UserId, Option<Secret>> = HashMap::new();
-            for (_, _, owner) in groups.keys() {
-                if tokens.contains_key(owner) {
-                    continue;
-                }
-                match self.store().git_token(*owner).await {
+            // The token each group's clones use (its owner's, for that host), read again every
+            // round: a watch whose token changed starts over.
+            let mut tokens: HashMap<Group, Option<Secret>> = HashMap::new();
+            for group in groups.keys() {
+                let (url, _, owner) = group;
+                match self.clone_token(*owner, url).await {
                     Ok(token) => {
-                        tokens.insert(*owner, token);
+                        tokens.insert(group.clone(), token);
                     }
                     Err(e) => {
                         tracing::info!(user = %owner, error = %e, "auto-deploy: could not read a git token");
@@ -91,7 +90,7 @@ impl Platform {
                 }
             }
             watches.retain(|group, watch| {
-                let same_token = tokens.get(&group.2).is_none_or(|t| *t == watch.token);
+                let same_token = tokens.get(group).is_none_or(|t| *t == watch.token);
                 let keep = groups.contains_key(group) && !watch.task.is_finished() && same_token;
                 if !keep {
                     watch.task.abort();
@@ -101,7 +100,7 @@ impl Platform {
             let new: Vec<(Group, Option<Secret>)> = groups
                 .keys()
                 .filter(|g| !watches.contains_key(*g))
-                .filter_map(|g| Some((g.clone(), tokens.get(&g.2)?.clone())))
+                .filter_map(|g| Some((g.clone(), tokens.get(g)?.clone())))
                 .collect();
             if let Ok(mut shared) = followers.lock() {
                 *shared = groups;

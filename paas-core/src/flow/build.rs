@@ -212,7 +212,7 @@ impl Platform {
         }
         let source = &app.source;
         log_line(log, &format!("cloning {} ({})", source.url, source.branch))?;
-        let token = self.store().git_token(app.owner).await?;
+        let token = self.clone_token(app.owner, &app.source.url).await?;
         let commit = self
             .git()
             .clone_at(

@@ -34,7 +34,7 @@ impl Platform {
         if url.is_local() && !self.config().source_policy.allow_local {
             return Err(crate::model::ValidationError::LocalReposDisabled.into());
         }
-        let token = self.store().git_token(user.id).await?;
+        let token = self.clone_token(user.id, url).await?;
         match self.git().check(url, branch, token.as_ref()).await {
             Err(Error::RepoNotFound(_)) => Ok(RepoCheck {
                 exists: false,
@@ -58,7 +58,7 @@ impl Platform {
         if url.is_local() && !self.config().source_policy.allow_local {
             return Err(crate::model::ValidationError::LocalReposDisabled.into());
         }
-        let token = self.store().git_token(user.id).await?;
+        let token = self.clone_token(user.id, url).await?;
         let files = self.git().top_files(url, branch, token.as_ref()).await?;
         Ok(Language::detect_in(&files))
     }
@@ -102,7 +102,7 @@ impl Platform {
         if !self.name_available(&new.name).await? {
             return Err(Error::NameTaken(new.name.to_string()));
         }
-        let token = self.store().git_token(owner.id).await?;
+        let token = self.clone_token(owner.id, &new.url).await?;
         let check = self
             .git()
             .check(&new.url, new.branch.as_ref(), token.as_ref())

@@ -2,7 +2,8 @@
 //! `create` (app and first deployment, build request queued) → `build` (request → image) →
 //! `deploy` (image → running instance), both halves on the one consume loop of `consume`;
 //! `capture` stores build and instance output; `run` starts every background loop; `autodeploy`
-//! watches branches and `pushed` turns a new commit into a redeploy.
+//! watches branches and `pushed` turns a new commit into a redeploy; `repos` lists the user's
+//! repositories on their git hosts and picks the token a clone uses.
 
 mod actions;
 mod apps;
@@ -21,6 +22,7 @@ mod power;
 mod pushed;
 mod reconcile;
 mod replicas;
+mod repos;
 mod requeue;
 mod run;
 mod scale;
@@ -36,6 +38,7 @@ pub use domains::MAX_DOMAINS;
 pub use follow::LogItem;
 pub(crate) use log_watch::LogWatches;
 pub use pushed::PushOutcome;
+pub use repos::GitHostStatus;
 pub use run::Loops;
 pub use serving::{ListedReplica, ServingInstance};
 pub use wake::{WAKING, Woken};

@@ -5,6 +5,7 @@ mod deployment;
 mod desired;
 mod domain;
 mod env;
+mod git_host;
 mod ids;
 mod language;
 mod name;
@@ -21,6 +22,7 @@ pub use deployment::{Deployment, DeploymentStatus, DeploymentTrigger, PushedComm
 pub use desired::Desired;
 pub use domain::Domain;
 pub use env::{EnvChange, EnvKey, EnvVars};
+pub use git_host::{GitHostKind, GitHostToken};
 pub use ids::{AppId, DeploymentId, TaskId, UserId};
 pub use language::{Language, Procfile};
 pub use name::AppName;

@@ -7,6 +7,7 @@
 mod applications;
 mod deployments;
 mod domains;
+mod git_host_tokens;
 mod locks;
 mod log_heads;
 mod log_lines;

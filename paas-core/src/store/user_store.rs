@@ -1,10 +1,11 @@
-//! [`UserStore`]: users, the hashes of their API tokens, and their git credentials.
+//! [`UserStore`]: users, the hashes of their API tokens, and their git credentials (one for
+//! every repository, and one per git host).
 
 use async_trait::async_trait;
 
 use super::Delegate;
 use crate::error::Result;
-use crate::model::{Secret, User, UserId};
+use crate::model::{GitHostKind, GitHostToken, Secret, User, UserId};
 
 /// Users and their credentials.
 #[async_trait]
@@ -15,6 +16,19 @@ pub trait UserStore: Send + Sync {
     /// Sets (or with `None` clears) the credential of the user's private repositories.
     async fn set_git_token(&self, user: UserId, token: Option<&Secret>) -> Result<()>;
     async fn git_token(&self, user: UserId) -> Result<Option<Secret>>;
+    /// Sets (or with `None` removes) the user's token for one git host.
+    async fn set_git_host_token(
+        &self,
+        user: UserId,
+        kind: GitHostKind,
+        token: Option<&GitHostToken>,
+    ) -> Result<()>;
+    /// The user's tokens per git host (of `kind` only, if given), by host.
+    async fn git_host_tokens(
+        &self,
+        user: UserId,
+        kind: Option<GitHostKind>,
+    ) -> Result<Vec<(GitHostKind, GitHostToken)>>;
 }
 
 #[async_trait]
@@ -33,5 +47,22 @@ impl<T: Delegate> UserStore for T {
     }
     async fn git_token(&self, user: UserId) -> Result<Option<Secret>> {
         self.user_store().git_token(user).await
+    }
+    async fn set_git_host_token(
+        &self,
+        user: UserId,
+        kind: GitHostKind,
+        token: Option<&GitHostToken>,
+    ) -> Result<()> {
+        self.user_store()
+            .set_git_host_token(user, kind, token)
+            .await
+    }
+    async fn git_host_tokens(
+        &self,
+        user: UserId,
+        kind: Option<GitHostKind>,
+    ) -> Result<Vec<(GitHostKind, GitHostToken)>> {
+        self.user_store().git_host_tokens(user, kind).await
     }
 }

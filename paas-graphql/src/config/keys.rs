@@ -167,6 +167,8 @@ pub struct Config {
     pub git_clone_timeout_secs: u64,
     /// Milliseconds between polls of a branch followed by apps with `autoDeploy`.
     pub git_poll_interval_ms: u64,
+    /// GitHub's API for tokens stored without a URL (GitHub Enterprise: `https://HOST/api/v3`).
+    pub github_api_url: String,
     pub header_timeout_ms: u64,
     pub idle_timeout_ms: u64,
     pub max_connections: usize,
@@ -252,6 +254,7 @@ impl Default for Config {
             git_clone_max_mb: platform.git.max_clone_bytes / MB,
             git_clone_timeout_secs: platform.git.clone_timeout.as_secs(),
             git_poll_interval_ms: ms(platform.git_poll),
+            github_api_url: platform.git_hosts.github_api_url.clone(),
             header_timeout_ms: ms(limits.header_timeout),
             idle_timeout_ms: ms(limits.idle_timeout),
             max_connections: limits.max_connections,

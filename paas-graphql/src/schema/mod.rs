@@ -4,6 +4,7 @@ mod lifecycle;
 mod logs;
 mod mutation;
 mod query;
+mod repos;
 mod subscription;
 mod traffic;
 mod types;

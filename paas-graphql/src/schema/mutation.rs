@@ -228,6 +228,21 @@ impl MutationRoot {
             .gql()?;
         Ok(true)
     }
+
+    /// Sets the token your repositories on a git host are listed with (`gitRepositories`) and
+    /// its private ones cloned with (an HTTPS repository URL on that host uses it before the
+    /// `setGitToken` one). `baseUrl`: the API URL of GitHub Enterprise (`https://HOST/api/v3`)
+    /// or of your Gitea/Forgejo (required there). `null` or "" as token removes it. It is
+    /// never shown again.
+    async fn set_git_host_token(
+        &self,
+        ctx: &Context<'_>,
+        provider: super::repos::GitHostKind,
+        token: Option<String>,
+        base_url: Option<String>,
+    ) -> GqlResult<bool> {
+        super::repos::set_token(ctx, provider, token, base_url).await
+    }
 }
 
 /// Submits a task on the viewer's app and answers the app as it is then.

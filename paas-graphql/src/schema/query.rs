@@ -4,6 +4,7 @@ use paas_core::model::{AppId, AppName, Branch, GitUrl};
 use paas_core::{ErrorCode, Platform};
 
 use super::logs::{self, LogDirection, LogPage, LogStream};
+use super::repos::{self, GitHost, GitHostKind, GitRepository};
 use super::types::{Application, RepositoryCheck, Viewer};
 use crate::auth::viewer;
 use crate::error::{GqlResult, OrGql, coded};
@@ -93,6 +94,26 @@ impl QueryRoot {
             }
         };
         Ok(Some(app.into()))
+    }
+
+    /// The git hosts and whether you keep a token for each (`setGitHostToken`).
+    async fn git_hosts(&self, ctx: &Context<'_>) -> GqlResult<Vec<GitHost>> {
+        repos::hosts(ctx).await
+    }
+
+    /// The repositories your token for `provider` can see, latest update first, as a Relay
+    /// connection; `search` keeps those whose `owner/name` holds each of its words. Errors:
+    /// `GIT_HOST_NOT_CONFIGURED` (no token), `GIT_HOST_UNAUTHORIZED` (the host refused it),
+    /// `GIT_HOST_RATE_LIMITED` (with `extensions.resetAt`), `GIT_HOST_UNAVAILABLE`.
+    async fn git_repositories(
+        &self,
+        ctx: &Context<'_>,
+        provider: GitHostKind,
+        search: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Connection<String, GitRepository, EmptyFields, EmptyFields>> {
+        repos::repositories(ctx, provider, search, first, after).await
     }
 
     /// The viewer's applications, oldest first, as a Relay connection.

@@ -11,7 +11,7 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;
 use sea_orm::{EntityTrait, QuerySelect};
 
-use super::{SqlStore, applications, tasks, users};
+use super::{SqlStore, applications, git_host_tokens, tasks, users};
 use crate::error::{Error, Result};
 
 /// What [`SqlStore::reseal`] did.
@@ -40,6 +40,13 @@ impl SqlStore {
             users::Column::Id,
             users::Column::GitToken,
             |id| users::token_context(id.into()),
+        )
+        .await?;
+        self.reseal_column::<git_host_tokens::Entity>(
+            &mut done,
+            git_host_tokens::Column::Id,
+            git_host_tokens::Column::Token,
+            git_host_tokens::token_context,
         )
         .await?;
         self.reseal_column::<tasks::Entity>(

@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 use super::SqlStore;
 use super::store::db_err;
 use crate::error::{Error, Result};
-use crate::model::{Secret, User, UserId};
+use crate::model::{GitHostKind, GitHostToken, Secret, User, UserId};
 use crate::store::UserStore;
 
 /// Where a user's git token is sealed: the value opens only in this row.
@@ -105,5 +105,25 @@ impl UserStore for SqlStore {
             )),
             None => None,
         })
+    }
+
+    async fn set_git_host_token(
+        &self,
+        user: UserId,
+        kind: GitHostKind,
+        token: Option<&GitHostToken>,
+    ) -> Result<()> {
+        if self.user(user).await?.is_none() {
+            return Err(Error::NotFound("user"));
+        }
+        self.put_git_host_token(user, kind, token).await
+    }
+
+    async fn git_host_tokens(
+        &self,
+        user: UserId,
+        kind: Option<GitHostKind>,
+    ) -> Result<Vec<(GitHostKind, GitHostToken)>> {
+        self.get_git_host_tokens(user, kind).await
     }
 }
