@@ -7,142 +7,27 @@ use graphql_client::GraphQLQuery;
 /// The API's `DateTime` scalar: RFC 3339, shown as it came.
 type DateTime = String;
 
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "schema.graphql",
-    query_path = "src/client/queries/viewer.graphql",
-    response_derives = "Debug, Clone",
-    variables_derives = "Debug",
-    skip_serializing_none
-)]
-pub struct Me;
+/// One typed operation per name, from the document in `queries/<file>.graphql` that defines it
+/// (the path is a `tt`: the derive reads it as a plain literal, not a macro fragment).
+macro_rules! operations {
+    ($($file:tt => [$($name:ident),+ $(,)?]),+ $(,)?) => {
+        $($(
+            #[derive(GraphQLQuery)]
+            #[graphql(
+                schema_path = "schema.graphql",
+                query_path = $file,
+                response_derives = "Debug, Clone",
+                variables_derives = "Debug",
+                skip_serializing_none
+            )]
+            pub struct $name;
+        )+)+
+    };
+}
 
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "schema.graphql",
-    query_path = "src/client/queries/apps.graphql",
-    response_derives = "Debug, Clone",
-    variables_derives = "Debug",
-    skip_serializing_none
-)]
-pub struct AppList;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "schema.graphql",
-    query_path = "src/client/queries/apps.graphql",
-    response_derives = "Debug, Clone",
-    variables_derives = "Debug",
-    skip_serializing_none
-)]
-pub struct AppShow;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "schema.graphql",
-    query_path = "src/client/queries/apps.graphql",
-    response_derives = "Debug, Clone",
-    variables_derives = "Debug",
-    skip_serializing_none
-)]
-pub struct CreateApp;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "schema.graphql",
-    query_path = "src/client/queries/apps.graphql",
-    response_derives = "Debug, Clone",
-    variables_derives = "Debug",
-    skip_serializing_none
-)]
-pub struct DeleteApp;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "schema.graphql",
-    query_path = "src/client/queries/lifecycle.graphql",
-    response_derives = "Debug, Clone",
-    variables_derives = "Debug",
-    skip_serializing_none
-)]
-pub struct Redeploy;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "schema.graphql",
-    query_path = "src/client/queries/lifecycle.graphql",
-    response_derives = "Debug, Clone",
-    variables_derives = "Debug",
-    skip_serializing_none
-)]
-pub struct Restart;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "schema.graphql",
-    query_path = "src/client/queries/lifecycle.graphql",
-    response_derives = "Debug, Clone",
-    variables_derives = "Debug",
-    skip_serializing_none
-)]
-pub struct Rollback;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "schema.graphql",
-    query_path = "src/client/queries/lifecycle.graphql",
-    response_derives = "Debug, Clone",
-    variables_derives = "Debug",
-    skip_serializing_none
-)]
-pub struct UpdateEnv;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "schema.graphql",
-    query_path = "src/client/queries/lifecycle.graphql",
-    response_derives = "Debug, Clone",
-    variables_derives = "Debug",
-    skip_serializing_none
-)]
-pub struct TaskState;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "schema.graphql",
-    query_path = "src/client/queries/lifecycle.graphql",
-    response_derives = "Debug, Clone",
-    variables_derives = "Debug",
-    skip_serializing_none
-)]
-pub struct StatusChanges;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "schema.graphql",
-    query_path = "src/client/queries/logs.graphql",
-    response_derives = "Debug, Clone",
-    variables_derives = "Debug",
-    skip_serializing_none
-)]
-pub struct LogPage;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "schema.graphql",
-    query_path = "src/client/queries/logs.graphql",
-    response_derives = "Debug, Clone",
-    variables_derives = "Debug",
-    skip_serializing_none
-)]
-pub struct FollowLogs;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "schema.graphql",
-    query_path = "src/client/queries/logs.graphql",
-    response_derives = "Debug, Clone",
-    variables_derives = "Debug",
-    skip_serializing_none
-)]
-pub struct BuildLog;
+operations! {
+    "src/client/queries/viewer.graphql" => [Me],
+    "src/client/queries/apps.graphql" => [AppList, AppShow, CreateApp, DeleteApp],
+    "src/client/queries/lifecycle.graphql" => [Redeploy, Restart, Rollback, UpdateEnv, TaskState, StatusChanges],
+    "src/client/queries/logs.graphql" => [LogPage, FollowLogs, BuildLog],
+}
