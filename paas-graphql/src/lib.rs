@@ -32,6 +32,7 @@ pub mod config;
 mod conn;
 pub mod error;
 pub mod flags;
+mod git_http;
 mod http_logs;
 pub mod limits;
 pub mod nofile;
