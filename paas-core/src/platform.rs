@@ -370,7 +370,8 @@ impl PlatformBuilder {
         let git: Arc<dyn GitProvider> = match self.git {
             Some(g) => g,
             None => {
-                let git = GitCli::new(self.config.git.clone(), self.config.source_policy);
+                let git = GitCli::new(self.config.git.clone(), self.config.source_policy)
+                    .with_internal_repos(&self.config.data_dir.join("repos"));
                 git.probe().await?;
                 Arc::new(git)
             }

@@ -1,7 +1,8 @@
 //! `git push` to deploy: the real `git` client pushes to `/git/<app>.git` with the user's token
 //! as its password; the first push creates the app, each push deploys the pushed commit
 //! (trigger `GIT_PUSH`) and the pusher reads the build log as `remote:` lines; a force push is
-//! taken and said; a wrong token gets 401, another user's app 404.
+//! taken and said; a wrong token gets 401, another user's app 404; pushes deploy even where
+//! users may not name local repositories.
 
 use std::path::Path;
 use std::time::Duration;
@@ -148,8 +149,9 @@ async fn pushes_create_deploy_and_redeploy(db: TestDb) -> anyhow::Result<()> {
 }
 on_both_databases!(pushes_create_deploy_and_redeploy);
 
+/// With local repositories refused to users, the platform's own still deploy.
 async fn a_wrong_token_gets_401_and_another_users_app_404(db: TestDb) -> anyhow::Result<()> {
-    let server = TestApp::spawn(db, &[]).await?;
+    let server = TestApp::spawn(db, &["--no-local-repos"]).await?;
     let alice = server.user("alice").await?;
     let bob = server.user("bob").await?;
     let alice_token = alice.token().expect("a token").to_owned();
@@ -157,6 +159,7 @@ async fn a_wrong_token_gets_401_and_another_users_app_404(db: TestDb) -> anyhow:
     let repo = git_repo(&[("app.py", &versioned()), ("version.txt", "v1\n")])?;
     let (ok, err) = push(repo.path(), &alice, "mine", &alice_token, &["main"]).await?;
     assert!(ok, "{err}");
+    assert!(err.contains("remote: deployed: RUNNING"), "{err}");
 
     let (status, auth) = advertise(&alice, "mine", "not-a-token").await?;
     assert_eq!(status, 401);

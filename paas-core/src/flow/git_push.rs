@@ -169,7 +169,7 @@ impl Platform {
                 };
                 let mut new = NewApplication::new(name, url);
                 new.branch = Some(Branch::parse(update.branch().unwrap_or("main"))?);
-                let app = self.create_application(user, new).await?;
+                let app = self.create_checked(user, new).await?;
                 let Some(deployment) = app.deployment else {
                     return Ok(PushDeploy::Nothing("the app has no deployment".into()));
                 };
