@@ -182,3 +182,21 @@ async fn a_wrong_token_gets_401_and_another_users_app_404(db: TestDb) -> anyhow:
     Ok(())
 }
 on_both_databases!(a_wrong_token_gets_401_and_another_users_app_404);
+
+/// With `--git-push-creates-apps false`, a push to a free name finds nothing.
+async fn creating_by_push_can_be_turned_off(db: TestDb) -> anyhow::Result<()> {
+    let server = TestApp::spawn(db, &["--git-push-creates-apps", "false"]).await?;
+    let alice = server.user("alice").await?;
+    let token = alice.token().expect("a token").to_owned();
+    assert_eq!(advertise(&alice, "fresh", &token).await?.0, 404);
+    let repo = git_repo(&[("app.py", &versioned()), ("version.txt", "v1\n")])?;
+    let (ok, err) = push(repo.path(), &alice, "fresh", &token, &["main"]).await?;
+    assert!(!ok, "{err}");
+    let answer = alice.gql(BY_NAME, json!({ "name": "fresh" })).await?;
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "no app was made: {answer}"
+    );
+    Ok(())
+}
+on_both_databases!(creating_by_push_can_be_turned_off);
