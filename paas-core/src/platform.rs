@@ -39,6 +39,8 @@ pub struct PlatformConfig {
     pub git: GitLimits,
     /// Bounds on reading git hosts' APIs (the user's repositories).
     pub git_hosts: crate::git::hosts::GitHostsConfig,
+    /// What `git push` to the platform may do.
+    pub git_push: crate::flow::GitPushConfig,
     /// Retries of builds and git calls that fail by the platform's fault.
     pub build_retry: RetryPolicy,
     /// Starts of an instance before the app is failed (the design's 3 starts).
@@ -179,6 +181,7 @@ impl Default for PlatformConfig {
             source_policy: SourcePolicy::default(),
             git: GitLimits::default(),
             git_hosts: crate::git::hosts::GitHostsConfig::default(),
+            git_push: crate::flow::GitPushConfig::default(),
             build_retry: RetryPolicy::attempts(3),
             start_retry: RetryPolicy {
                 base: Duration::from_millis(200),
@@ -367,7 +370,8 @@ impl PlatformBuilder {
         let git: Arc<dyn GitProvider> = match self.git {
             Some(g) => g,
             None => {
-                let git = GitCli::new(self.config.git.clone(), self.config.source_policy);
+                let git = GitCli::new(self.config.git.clone(), self.config.source_policy)
+                    .with_internal_repos(&self.config.data_dir.join("repos"));
                 git.probe().await?;
                 Arc::new(git)
             }

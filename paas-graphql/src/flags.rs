@@ -230,6 +230,12 @@ pub struct ServeFlags {
     /// `https://HOST/api/v3`).
     #[arg(long)]
     github_api_url: Option<String>,
+    /// A `git push` to a name no app has creates the app, owned by the pusher.
+    #[arg(long, action = clap::ArgAction::Set)]
+    git_push_creates_apps: Option<bool>,
+    /// Megabytes one `git push` may send (past it: 413).
+    #[arg(long)]
+    git_push_max_mb: Option<u64>,
     /// Milliseconds a client may take to send a request's head once it started it.
     #[arg(long)]
     header_timeout_ms: Option<u64>,
@@ -314,6 +320,8 @@ impl ServeFlags {
         v.put("git_clone_timeout_secs", self.git_clone_timeout_secs);
         v.put("git_poll_interval_ms", self.git_poll_interval_ms);
         v.put("github_api_url", self.github_api_url);
+        v.put("git_push_creates_apps", self.git_push_creates_apps);
+        v.put("git_push_max_mb", self.git_push_max_mb);
         v.put("header_timeout_ms", self.header_timeout_ms);
         v.put("idle_timeout_ms", self.idle_timeout_ms);
         v.put("max_connections", self.max_connections);

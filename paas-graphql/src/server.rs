@@ -220,6 +220,12 @@ impl Server {
             .route("/apps/{id}/logs", get(crate::http_logs::app_logs))
             .route("/routes", get(crate::routes_api::routes))
             .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+            // `git push`: bounded by its own setting, not the API's body limit.
+            .route("/git/{repo}/info/refs", get(crate::git_http::info_refs))
+            .route(
+                "/git/{repo}/git-receive-pack",
+                axum::routing::post(crate::git_http::receive_pack),
+            )
             .with_state(state);
         Ok(Self {
             listener,

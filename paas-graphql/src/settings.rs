@@ -103,6 +103,8 @@ pub struct Settings {
     pub git: paas_core::git::GitLimits,
     /// How often a branch followed by apps with `autoDeploy` is polled.
     pub git_poll: Duration,
+    /// What `git push` to the platform may do.
+    pub git_push: paas_core::flow::GitPushConfig,
     /// Where GitHub's API is, and the bounds on reading git hosts.
     pub git_hosts: paas_core::git::hosts::GitHostsConfig,
     /// What one client may hold: timeouts, connection and subscription caps, body size.
@@ -204,6 +206,10 @@ impl From<&Config> for Settings {
                 ..platform.git
             },
             git_poll: Duration::from_millis(c.git_poll_interval_ms.max(50)),
+            git_push: paas_core::flow::GitPushConfig {
+                creates_apps: c.git_push_creates_apps,
+                max_body: c.git_push_max_mb.max(1) * MB,
+            },
             git_hosts: paas_core::git::hosts::GitHostsConfig {
                 github_api_url: non_empty(&c.github_api_url)
                     .unwrap_or_else(|| platform.git_hosts.github_api_url.clone()),
@@ -300,6 +306,7 @@ impl Settings {
             log_retention: self.log_retention,
             git: self.git.clone(),
             git_poll: self.git_poll,
+            git_push: self.git_push.clone(),
             git_hosts: self.git_hosts.clone(),
             ..defaults
         }

@@ -13,6 +13,7 @@ mod dashboard;
 mod desired;
 mod domains;
 mod failures;
+mod git_push;
 mod hostile_repos;
 mod http;
 mod isolation;

@@ -96,6 +96,16 @@ impl Platform {
         if new.url.is_local() && !self.config().source_policy.allow_local {
             return Err(crate::model::ValidationError::LocalReposDisabled.into());
         }
+        self.create_checked(owner, new).await
+    }
+
+    /// [`Platform::create_application`] of an app whose source the platform keeps (`git
+    /// push`): its `file://` URL is allowed whatever the policy.
+    pub(crate) async fn create_checked(
+        &self,
+        owner: &User,
+        new: NewApplication,
+    ) -> Result<Application> {
         crate::model::validate_port_bindings(&new.port_bindings)?;
         new.scaling.check(self.config().scaler.bounds)?;
         self.replicas_fit(new.port, &new.scaling)?;

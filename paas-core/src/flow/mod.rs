@@ -2,7 +2,8 @@
 //! `create` (app and first deployment, build request queued) → `build` (request → image) →
 //! `deploy` (image → running instance), both halves on the one consume loop of `consume`;
 //! `capture` stores build and instance output; `run` starts every background loop; `autodeploy`
-//! watches branches and `pushed` turns a new commit into a redeploy; `repos` lists the user's
+//! watches branches and `pushed` turns a new commit into a redeploy; `git_push` keeps an app's
+//! own repository and deploys what `git push` stored in it; `repos` lists the user's
 //! repositories on their git hosts and picks the token a clone uses.
 
 mod actions;
@@ -15,6 +16,7 @@ mod create;
 mod deploy;
 mod domains;
 mod follow;
+mod git_push;
 mod lifecycle;
 mod log_watch;
 mod logs;
@@ -36,6 +38,7 @@ mod watch;
 pub use consume::Step;
 pub use domains::MAX_DOMAINS;
 pub use follow::LogItem;
+pub use git_push::{GitPushConfig, PushDeploy, PushTarget, RefUpdate};
 pub(crate) use log_watch::LogWatches;
 pub use pushed::PushOutcome;
 pub use repos::GitHostStatus;

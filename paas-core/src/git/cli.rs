@@ -43,6 +43,9 @@ pub struct GitCli {
     /// `GIT_ALLOW_PROTOCOL`: the schemes of [`GitUrl`], `file` only when the policy allows it
     /// (so neither a URL nor a redirect reaches the server's disk otherwise).
     protocols: &'static str,
+    /// `file://<dir>/`: the platform's own repositories (those `git push` fills), read even
+    /// when the policy keeps `file` out: no user can name them as a source.
+    internal: Option<String>,
 }
 
 impl GitCli {
@@ -52,7 +55,17 @@ impl GitCli {
         } else {
             "https:http:ssh:git"
         };
-        Self { limits, protocols }
+        Self {
+            limits,
+            protocols,
+            internal: None,
+        }
+    }
+
+    /// Also reads the repositories under `dir` (absolute), whatever the policy.
+    pub fn with_internal_repos(mut self, dir: &std::path::Path) -> Self {
+        self.internal = Some(format!("file://{}/", dir.display()));
+        self
     }
 
     /// Checks that a usable git is on `PATH`, with an error saying what to install.
@@ -103,6 +116,13 @@ impl GitCli {
     /// Runs git against `url`; a run that did not finish becomes its typed error.
     async fn remote(&self, url: &GitUrl, mut run: Run, token: Option<&Secret>) -> Result<Output> {
         run.env = credentials(url, token);
+        let internal = self
+            .internal
+            .as_deref()
+            .is_some_and(|root| url.as_str().starts_with(root) && !url.as_str().contains("/../"));
+        if internal {
+            run.protocols = "https:http:ssh:git:file";
+        }
         run::run(run)
             .await
             .map_err(|f| failure(url, f, self.limits.max_clone_bytes))

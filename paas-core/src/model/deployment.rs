@@ -65,6 +65,8 @@ pub enum DeploymentTrigger {
     Push,
     /// A git host told of a push through a webhook.
     Webhook,
+    /// A user pushed to the platform's own repository of the app (`git push`).
+    GitPush,
     /// A user rolled back to an earlier deployment's image.
     Rollback,
     /// A user changed the app's settings (env, port: same image again; branch, commit,
@@ -73,11 +75,12 @@ pub enum DeploymentTrigger {
 }
 
 impl DeploymentTrigger {
-    pub const ALL: [DeploymentTrigger; 6] = [
+    pub const ALL: [DeploymentTrigger; 7] = [
         DeploymentTrigger::Create,
         DeploymentTrigger::Manual,
         DeploymentTrigger::Push,
         DeploymentTrigger::Webhook,
+        DeploymentTrigger::GitPush,
         DeploymentTrigger::Rollback,
         DeploymentTrigger::Config,
     ];
@@ -88,6 +91,7 @@ impl DeploymentTrigger {
             DeploymentTrigger::Manual => "MANUAL",
             DeploymentTrigger::Push => "PUSH",
             DeploymentTrigger::Webhook => "WEBHOOK",
+            DeploymentTrigger::GitPush => "GIT_PUSH",
             DeploymentTrigger::Rollback => "ROLLBACK",
             DeploymentTrigger::Config => "CONFIG",
         }

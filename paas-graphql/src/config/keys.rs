@@ -169,6 +169,10 @@ pub struct Config {
     pub git_poll_interval_ms: u64,
     /// GitHub's API for tokens stored without a URL (GitHub Enterprise: `https://HOST/api/v3`).
     pub github_api_url: String,
+    /// A `git push` to a name no app has creates the app, owned by the pusher.
+    pub git_push_creates_apps: bool,
+    /// Bytes one `git push` may send.
+    pub git_push_max_mb: u64,
     pub header_timeout_ms: u64,
     pub idle_timeout_ms: u64,
     pub max_connections: usize,
@@ -255,6 +259,8 @@ impl Default for Config {
             git_clone_timeout_secs: platform.git.clone_timeout.as_secs(),
             git_poll_interval_ms: ms(platform.git_poll),
             github_api_url: platform.git_hosts.github_api_url.clone(),
+            git_push_creates_apps: platform.git_push.creates_apps,
+            git_push_max_mb: platform.git_push.max_body / MB,
             header_timeout_ms: ms(limits.header_timeout),
             idle_timeout_ms: ms(limits.idle_timeout),
             max_connections: limits.max_connections,

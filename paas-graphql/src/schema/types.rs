@@ -59,6 +59,8 @@ pub enum DeploymentTrigger {
     Push,
     /// A push told by the git host's webhook.
     Webhook,
+    /// A `git push` to the platform's own repository of the app.
+    GitPush,
     /// A user's rollback to an earlier deployment's image.
     Rollback,
     /// A change of the app's settings (env or port: same image; branch, commit or language: a
