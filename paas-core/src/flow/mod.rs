@@ -3,7 +3,8 @@
 //! `deploy` (image → running instance), both halves on the one consume loop of `consume`;
 //! `capture` stores build and instance output; `run` starts every background loop; `autodeploy`
 //! watches branches and `pushed` turns a new commit into a redeploy; `repos` lists the user's
-//! repositories on their git hosts and picks the token a clone uses.
+//! repositories on their git hosts and picks the token a clone uses; `hooks` is an app's webhook
+//! and what a delivery to it does.
 
 mod actions;
 mod apps;
@@ -15,6 +16,7 @@ mod create;
 mod deploy;
 mod domains;
 mod follow;
+mod hooks;
 mod lifecycle;
 mod log_watch;
 mod logs;
@@ -36,6 +38,7 @@ mod watch;
 pub use consume::Step;
 pub use domains::MAX_DOMAINS;
 pub use follow::LogItem;
+pub use hooks::{DEBOUNCE, HookAnswer, HookStatus};
 pub(crate) use log_watch::LogWatches;
 pub use pushed::PushOutcome;
 pub use repos::GitHostStatus;
