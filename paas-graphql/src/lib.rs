@@ -13,6 +13,7 @@
 //! - [`error`]: core errors to GraphQL errors with a stable `extensions.code`.
 //! - [`schema`]: queries, mutations, subscriptions and the GraphQL object types.
 //! - `http_logs`: `GET /apps/{id}/logs`, an app's log as JSON for clients without GraphQL.
+//! - `hooks`: `POST /hooks/git/{hookId}`, push webhooks from GitHub, Gitea/Forgejo and GitLab.
 //! - [`router`]: the HTTP router (apps by name, HTTP and HTTPS); `routes_api`: `GET /routes`,
 //!   the route table for the operator's own front.
 //! - [`rotate`]: `paas secrets rotate`.
@@ -32,6 +33,7 @@ pub mod config;
 mod conn;
 pub mod error;
 pub mod flags;
+mod hooks;
 mod http_logs;
 pub mod limits;
 pub mod nofile;
