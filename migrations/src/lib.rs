@@ -18,6 +18,8 @@
 //! - `m20261204_000011_auto_deploy.rs`: apps that redeploy each new commit of their branch; what
 //!   started a deployment, its commit's message and author.
 //! - `m20261204_000012_git_host_tokens.rs`: each user's token (and API URL) per git host.
+//! - `m20261205_000013_webhooks.rs`: each app's webhook (its sealed secret) and the delivery ids
+//!   it has seen.
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -34,6 +36,7 @@ mod m20261203_000009_scaling;
 mod m20261203_000010_replicas;
 mod m20261204_000011_auto_deploy;
 mod m20261204_000012_git_host_tokens;
+mod m20261205_000013_webhooks;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -54,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_replicas::Migration),
             Box::new(m20261204_000011_auto_deploy::Migration),
             Box::new(m20261204_000012_git_host_tokens::Migration),
+            Box::new(m20261205_000013_webhooks::Migration),
         ]
     }
 }

@@ -17,6 +17,8 @@
 //!   [`builder`], [`runtime`]. Their adapters live in the folder of the same name.
 //! - [`secrets`]: the keys and the sealing of env values and git tokens at rest; the data
 //!   dir's modes.
+//! - [`hooks`]: webhooks in: which git host sent a delivery, its signature checked, its push
+//!   event read (the flow acting on it is `flow/hooks.rs`).
 //! - [`redis_conn`]: connecting to Redis so that a dead one costs little, and the circuit
 //!   breaker that skips it until it answers again.
 //! - [`router`]: the route table the HTTP router reads (the port and its default, in memory,
@@ -30,6 +32,7 @@
 //!   store, one loop); `tasks`, `supervise`, `reconcile`, `requeue`; `scale` (sleep) and
 //!   `wake` (a sleeping app started for a request the router holds); `autodeploy` (the
 //!   branches of apps with `autoDeploy` watched) and `pushed` (a new commit → a redeploy task);
+//!   `hooks` (an app's webhook, and a delivery → `pushed`);
 //!   `run` ([`Platform::run`]), which starts every background loop.
 //!
 //! ## Embedding
@@ -53,6 +56,7 @@ pub mod error;
 pub mod events;
 pub mod flow;
 pub mod git;
+pub mod hooks;
 pub mod lock;
 pub mod logs;
 pub mod model;

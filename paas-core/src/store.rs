@@ -11,6 +11,7 @@
 //! - [`TaskStore`]: the records of [`crate::task::Task`]s.
 //! - [`LogStore`]: log lines, heads and source positions.
 //! - [`DomainStore`]: custom domains routed to apps.
+//! - [`HookStore`]: apps' webhooks and the deliveries they have seen.
 //!
 //! A wrapper (counting, caching) or a store assembled from several backends implements
 //! [`Delegate`] instead: it names the store every role goes to and overrides only the roles it
@@ -21,6 +22,7 @@ mod delegate;
 mod deployment_store;
 mod domain_store;
 mod event_store;
+mod hook_store;
 mod lock_store;
 mod log_store;
 pub mod sql;
@@ -32,6 +34,7 @@ pub use delegate::Delegate;
 pub use deployment_store::DeploymentStore;
 pub use domain_store::DomainStore;
 pub use event_store::StatusEventStore;
+pub use hook_store::HookStore;
 pub use lock_store::LockStore;
 pub use log_store::LogStore;
 pub use task_store::TaskStore;
@@ -48,6 +51,7 @@ pub trait Store:
     + TaskStore
     + LogStore
     + DomainStore
+    + HookStore
 {
 }
 
@@ -60,5 +64,6 @@ impl<T> Store for T where
         + TaskStore
         + LogStore
         + DomainStore
+        + HookStore
 {
 }

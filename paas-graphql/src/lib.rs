@@ -14,6 +14,7 @@
 //! - [`schema`]: queries, mutations, subscriptions and the GraphQL object types.
 //! - `http_logs`: `GET /apps/{id}/logs`, an app's log as JSON for clients without GraphQL.
 //! - `git_http`: `git push` to `/git/<app>.git` (smart HTTP), the deploy told back as `remote:`.
+//! - `hooks`: `POST /hooks/git/{hookId}`, push webhooks from GitHub, Gitea/Forgejo and GitLab.
 //! - [`router`]: the HTTP router (apps by name, HTTP and HTTPS); `routes_api`: `GET /routes`,
 //!   the route table for the operator's own front.
 //! - [`rotate`]: `paas secrets rotate`.
@@ -34,6 +35,7 @@ mod conn;
 pub mod error;
 pub mod flags;
 mod git_http;
+mod hooks;
 mod http_logs;
 pub mod limits;
 pub mod nofile;

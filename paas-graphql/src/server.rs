@@ -2,7 +2,8 @@
 //! tests. Routes: `POST /graphql`, websocket subscriptions on `/graphql/ws` (graphql-transport-ws
 //! and the older graphql-ws), GraphiQL at `GET /graphql`, the web dashboard at `GET /ui/` (`GET /`
 //! redirects there), `GET /healthz`, an app's log as JSON at
-//! `GET /apps/{id}/logs` (`http_logs`), and the route table at `GET /routes` (`routes_api`).
+//! `GET /apps/{id}/logs` (`http_logs`), the route table at `GET /routes` (`routes_api`), and
+//! git hosts' push webhooks at `POST /hooks/git/{hookId}` (`hooks`).
 //! Beside the API: the router on its own listeners (HTTP, and HTTPS when configured).
 
 use std::future::Future;
@@ -219,6 +220,11 @@ impl Server {
             .route("/healthz", get(healthz))
             .route("/apps/{id}/logs", get(crate::http_logs::app_logs))
             .route("/routes", get(crate::routes_api::routes))
+            .route(
+                "/hooks/git/{id}",
+                axum::routing::post(crate::hooks::receive)
+                    .layer(DefaultBodyLimit::max(crate::hooks::MAX_BODY)),
+            )
             .layer(DefaultBodyLimit::max(limits.max_body_bytes))
             // `git push`: bounded by its own setting, not the API's body limit.
             .route("/git/{repo}/info/refs", get(crate::git_http::info_refs))

@@ -42,6 +42,7 @@ mod secrets;
 mod start;
 mod tasks;
 mod validation;
+mod webhooks;
 mod worker_dirs;
 
 /// Every scenario runs on both databases (the macro is shared with the other suites).

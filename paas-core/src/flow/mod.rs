@@ -4,7 +4,8 @@
 //! `capture` stores build and instance output; `run` starts every background loop; `autodeploy`
 //! watches branches and `pushed` turns a new commit into a redeploy; `git_push` keeps an app's
 //! own repository and deploys what `git push` stored in it; `repos` lists the user's
-//! repositories on their git hosts and picks the token a clone uses.
+//! repositories on their git hosts and picks the token a clone uses; `hooks` is an app's webhook
+//! and what a delivery to it does.
 
 mod actions;
 mod apps;
@@ -17,6 +18,7 @@ mod deploy;
 mod domains;
 mod follow;
 mod git_push;
+mod hooks;
 mod lifecycle;
 mod log_watch;
 mod logs;
@@ -39,6 +41,7 @@ pub use consume::Step;
 pub use domains::MAX_DOMAINS;
 pub use follow::LogItem;
 pub use git_push::{GitPushConfig, PushDeploy, PushTarget, RefUpdate};
+pub use hooks::{DEBOUNCE, HookAnswer, HookStatus};
 pub(crate) use log_watch::LogWatches;
 pub use pushed::PushOutcome;
 pub use repos::GitHostStatus;

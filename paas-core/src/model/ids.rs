@@ -73,6 +73,10 @@ typed_id!(
     /// Identifies a [`crate::task::Task`].
     TaskId
 );
+typed_id!(
+    /// Identifies a [`crate::model::Webhook`]: the last part of its URL.
+    HookId
+);
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,8 @@ mod status_events;
 mod store;
 mod tasks;
 mod users;
+mod webhook_deliveries;
+mod webhooks;
 
 pub use reseal::Resealed;
 pub use store::SqlStore;

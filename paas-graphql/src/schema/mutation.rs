@@ -243,6 +243,22 @@ impl MutationRoot {
     ) -> GqlResult<bool> {
         super::repos::set_token(ctx, provider, token, base_url).await
     }
+
+    /// Gives the app a webhook (`POST /hooks/git/<id>`) for GitHub, Gitea/Forgejo or GitLab
+    /// pushes, with a new secret, in place of any it had (the old URL stops working: this is
+    /// also how a secret is rotated). The secret is shown here only.
+    async fn create_webhook(
+        &self,
+        ctx: &Context<'_>,
+        app_id: ID,
+    ) -> GqlResult<super::hooks::CreatedWebhook> {
+        super::hooks::create(ctx, app_id).await
+    }
+
+    /// Removes the app's webhook; false when it had none.
+    async fn delete_webhook(&self, ctx: &Context<'_>, app_id: ID) -> GqlResult<bool> {
+        super::hooks::delete(ctx, app_id).await
+    }
 }
 
 /// Submits a task on the viewer's app and answers the app as it is then.

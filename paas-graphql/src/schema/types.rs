@@ -415,6 +415,11 @@ impl Application {
             .collect())
     }
 
+    /// Where a git host sends this app's pushes (`createWebhook`), without its secret.
+    async fn webhook(&self, ctx: &Context<'_>) -> GqlResult<Option<super::hooks::Webhook>> {
+        super::hooks::of(ctx, self.domain.id).await
+    }
+
     /// Custom domains routed to this app besides its own name (`addDomain`), sorted.
     async fn domains(&self, ctx: &Context<'_>) -> GqlResult<Vec<String>> {
         let platform = ctx.data::<Platform>()?;

@@ -11,7 +11,7 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;
 use sea_orm::{EntityTrait, QuerySelect};
 
-use super::{SqlStore, applications, git_host_tokens, tasks, users};
+use super::{SqlStore, applications, git_host_tokens, tasks, users, webhooks};
 use crate::error::{Error, Result};
 
 /// What [`SqlStore::reseal`] did.
@@ -47,6 +47,13 @@ impl SqlStore {
             git_host_tokens::Column::Id,
             git_host_tokens::Column::Token,
             git_host_tokens::token_context,
+        )
+        .await?;
+        self.reseal_column::<webhooks::Entity>(
+            &mut done,
+            webhooks::Column::Id,
+            webhooks::Column::Secret,
+            webhooks::secret_context,
         )
         .await?;
         self.reseal_column::<tasks::Entity>(
