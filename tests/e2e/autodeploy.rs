@@ -8,7 +8,10 @@ use std::time::Duration;
 use paas_tests::apps::{hello, versioned};
 use paas_tests::git_http::PrivateGitServer;
 use paas_tests::repo::{commit, file_url};
-use paas_tests::steps::{app, body, create, statuses_until_settled, until_status};
+use paas_tests::steps::{
+    DEPLOYMENTS, app, body, create, deployment_at, deployments, statuses_until_settled,
+    until_status,
+};
 use paas_tests::{Client, TestApp, TestDb, eventually, git_repo};
 use serde_json::{Value, json};
 
@@ -17,33 +20,7 @@ use crate::on_both_databases;
 /// Polls every 200 ms, so that a push lands in well under a second.
 const FAST_POLL: &[&str] = &["--git-poll-interval-ms", "200"];
 
-const DEPLOYMENTS: &str = "query($id: ID!) {
-  application(id: $id) {
-    autoDeploy
-    deployments { id status commit trigger commitMessage commitAuthor }
-  }
-}";
-
 const AUTHOR: &str = "paas test <test@paas.invalid>";
-
-async fn deployments(client: &Client, id: &str) -> anyhow::Result<Vec<Value>> {
-    let data = client.data(DEPLOYMENTS, json!({ "id": id })).await?;
-    Ok(data["application"]["deployments"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default())
-}
-
-/// Waits until the app has a settled deployment at `commit`; returns it.
-async fn deployment_at(client: &Client, id: &str, commit: &str) -> anyhow::Result<Value> {
-    eventually(Duration::from_secs(120), || async {
-        let deps = deployments(client, id).await?;
-        Ok(deps
-            .into_iter()
-            .find(|d| d["commit"] == commit && d["status"] == "RUNNING"))
-    })
-    .await
-}
 
 /// Creates an app from the repository at `url`; waits until it runs; returns its id.
 async fn running(client: &Client, name: &str, url: &str, extra: Value) -> anyhow::Result<String> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use paas_core::hooks::sign;
 use paas_tests::apps::versioned;
 use paas_tests::repo::{commit, file_url};
-use paas_tests::steps::{body, create, statuses_until_settled};
+use paas_tests::steps::{body, create, deployment_at, deployments, statuses_until_settled};
 use paas_tests::{Client, TestApp, TestDb, eventually, git_repo};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
@@ -19,29 +19,7 @@ const CREATE_HOOK: &str =
     "mutation($id: ID!) { createWebhook(appId: $id) { url secret webhook { url createdAt } } }";
 const HOOK: &str =
     "query($id: ID!) { application(id: $id) { webhook { url createdAt lastDeliveryAt } } }";
-const DEPLOYMENTS: &str = "query($id: ID!) {
-  application(id: $id) { deployments { id status commit trigger commitMessage commitAuthor } }
-}";
 const ZEROS: &str = "0000000000000000000000000000000000000000";
-
-async fn deployments(client: &Client, id: &str) -> anyhow::Result<Vec<Value>> {
-    let data = client.data(DEPLOYMENTS, json!({ "id": id })).await?;
-    Ok(data["application"]["deployments"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default())
-}
-
-/// Waits until the app has a running deployment at `commit`; returns it.
-async fn deployment_at(client: &Client, id: &str, commit: &str) -> anyhow::Result<Value> {
-    eventually(Duration::from_secs(120), || async {
-        let deps = deployments(client, id).await?;
-        Ok(deps
-            .into_iter()
-            .find(|d| d["commit"] == commit && d["status"] == "RUNNING"))
-    })
-    .await
-}
 
 async fn running_app(client: &Client, name: &str, url: &str) -> anyhow::Result<String> {
     let id = create(

@@ -259,3 +259,31 @@ pub async fn settled(client: &Client, id: &str) -> anyhow::Result<Value> {
     })
     .await
 }
+
+/// An app's deployments, newest first, with what started each and its commit.
+pub const DEPLOYMENTS: &str = "query($id: ID!) {
+  application(id: $id) {
+    autoDeploy
+    deployments { id status commit trigger commitMessage commitAuthor }
+  }
+}";
+
+/// An app's deployments, newest first (see [`DEPLOYMENTS`]).
+pub async fn deployments(client: &Client, id: &str) -> anyhow::Result<Vec<Value>> {
+    let data = client.data(DEPLOYMENTS, json!({ "id": id })).await?;
+    Ok(data["application"]["deployments"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default())
+}
+
+/// Waits until the app has a running deployment at `commit`; returns it.
+pub async fn deployment_at(client: &Client, id: &str, commit: &str) -> anyhow::Result<Value> {
+    eventually(Duration::from_secs(120), || async {
+        let deps = deployments(client, id).await?;
+        Ok(deps
+            .into_iter()
+            .find(|d| d["commit"] == commit && d["status"] == "RUNNING"))
+    })
+    .await
+}
