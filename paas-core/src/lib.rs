@@ -60,6 +60,7 @@ pub mod hooks;
 pub mod lock;
 pub mod logs;
 pub mod model;
+pub mod notify;
 pub mod platform;
 pub mod queue;
 pub mod redis_conn;

@@ -226,6 +226,8 @@ struct Inner {
     requeue: tokio::sync::Notify,
     /// One watch per followed app, shared by every log follower of it in this process.
     log_watches: crate::flow::LogWatches,
+    /// Where new notifications go besides the store (email, outgoing webhooks).
+    sinks: Vec<Arc<dyn crate::notify::NotificationSink>>,
 }
 
 /// The platform: adapters plus flows. See [`crate::flow`].
@@ -263,6 +265,10 @@ impl Platform {
     }
     pub fn config(&self) -> &PlatformConfig {
         &self.inner.config
+    }
+    /// The sinks new notifications are handed to.
+    pub fn notification_sinks(&self) -> &[Arc<dyn crate::notify::NotificationSink>] {
+        &self.inner.sinks
     }
     /// Marks an instance as followed by this process; false if it already was.
     pub(crate) fn follow_instance(&self, instance: &str) -> bool {
@@ -306,6 +312,7 @@ pub struct PlatformBuilder {
     runtime: Option<Arc<dyn Runtime>>,
     images: Option<Arc<dyn ImageBuilder>>,
     keys: Option<crate::secrets::Keyring>,
+    sinks: Vec<Arc<dyn crate::notify::NotificationSink>>,
     config: PlatformConfig,
 }
 
@@ -355,6 +362,12 @@ impl PlatformBuilder {
     /// dir (created on first start).
     pub fn keys(mut self, keys: crate::secrets::Keyring) -> Self {
         self.keys = Some(keys);
+        self
+    }
+
+    /// Adds a sink new notifications are handed to (email, outgoing webhooks).
+    pub fn notification_sink(mut self, sink: Arc<dyn crate::notify::NotificationSink>) -> Self {
+        self.sinks.push(sink);
         self
     }
 
@@ -413,6 +426,7 @@ impl PlatformBuilder {
                 followed: Default::default(),
                 requeue: tokio::sync::Notify::new(),
                 log_watches: Default::default(),
+                sinks: self.sinks,
             }),
         })
     }

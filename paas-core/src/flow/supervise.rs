@@ -20,6 +20,7 @@ use super::deploy::exit_reason;
 use crate::error::Result;
 use crate::lock::LockKey;
 use crate::model::{AppId, DeploymentId, DeploymentStatus, Desired, Replica, ReplicaState};
+use crate::notify::{Notification, NotificationKind};
 use crate::platform::Platform;
 use crate::router::drain::Drain;
 use crate::runtime::InstanceState;
@@ -305,6 +306,15 @@ impl Platform {
             self.set_status(app.id, AppStatus::Failed, Some(reason.clone()))
                 .await?;
             tracing::warn!(app_id = %app.id, crashes, "crash loop: application failed");
+            self.notify(Notification {
+                user: app.owner,
+                kind: NotificationKind::CrashLoop,
+                app: Some(app.id),
+                app_name: Some(app.name.to_string()),
+                message: format!("{} failed: {reason}", app.name),
+                at: Utc::now(),
+            })
+            .await;
             return self.end_task(&mut task, Some(reason)).await;
         }
         let delay = policy.delay(u32::try_from(crashes).unwrap_or(u32::MAX));
