@@ -7,6 +7,7 @@ mod browser_dashboard;
 mod browser_playground;
 mod build_log;
 mod cli;
+mod cli_git;
 mod config;
 mod create;
 mod dashboard;
