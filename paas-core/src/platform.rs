@@ -226,6 +226,8 @@ struct Inner {
     requeue: tokio::sync::Notify,
     /// One watch per followed app, shared by every log follower of it in this process.
     log_watches: crate::flow::LogWatches,
+    /// Runs health checks (one HTTP client for all of them).
+    prober: crate::health::probe::Prober,
 }
 
 /// The platform: adapters plus flows. See [`crate::flow`].
@@ -288,6 +290,10 @@ impl Platform {
     pub(crate) fn requeue_wanted(&self) -> &tokio::sync::Notify {
         &self.inner.requeue
     }
+    pub(crate) fn prober(&self) -> &crate::health::probe::Prober {
+        &self.inner.prober
+    }
+
     pub(crate) fn log_watches(&self) -> &crate::flow::LogWatches {
         &self.inner.log_watches
     }
@@ -413,6 +419,7 @@ impl PlatformBuilder {
                 followed: Default::default(),
                 requeue: tokio::sync::Notify::new(),
                 log_watches: Default::default(),
+                prober: Default::default(),
             }),
         })
     }

@@ -35,6 +35,7 @@ mod settle;
 mod supervise;
 mod tasks;
 mod wake;
+mod warden;
 mod watch;
 
 pub use consume::Step;
