@@ -272,11 +272,10 @@ impl Platform {
             }
             if let Some((id, reason)) = &unhealthy
                 && *id == r.id
+                && r.is_running()
             {
-                if r.is_running() {
-                    dead.push((r.id.clone(), reason.clone()));
-                    continue;
-                }
+                dead.push((r.id.clone(), reason.clone()));
+                continue;
             }
             match self.runtime().inspect(&r.id).await? {
                 InstanceState::Running if r.is_running() => alive += 1,
