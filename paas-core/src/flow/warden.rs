@@ -280,3 +280,27 @@ fn offset(id: &str, interval: Duration) -> Duration {
 fn chrono_of(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_are_spread_over_the_interval_and_stay_in_place() {
+        let interval = Duration::from_secs(10);
+        let offsets: Vec<Duration> = (0..100)
+            .map(|i| offset(&format!("app-{i}"), interval))
+            .collect();
+        assert!(offsets.iter().all(|o| *o < interval));
+        let early = offsets.iter().filter(|o| o.as_secs() < 5).count();
+        assert!(
+            (25..=75).contains(&early),
+            "{early} of 100 in the first half"
+        );
+        assert_eq!(
+            offset("app-1", interval),
+            offsets[1],
+            "the same every round"
+        );
+    }
+}
