@@ -15,6 +15,7 @@ mod desired;
 mod domains;
 mod failures;
 mod git_push;
+mod health;
 mod hostile_repos;
 mod http;
 mod isolation;

@@ -5,7 +5,8 @@
 //! watches branches and `pushed` turns a new commit into a redeploy; `git_push` keeps an app's
 //! own repository and deploys what `git push` stored in it; `repos` lists the user's
 //! repositories on their git hosts and picks the token a clone uses; `hooks` is an app's webhook
-//! and what a delivery to it does.
+//! and what a delivery to it does; `warden` checks the routed replicas' health and restarts
+//! the unhealthy ones.
 
 mod actions;
 mod apps;
@@ -35,6 +36,7 @@ mod settle;
 mod supervise;
 mod tasks;
 mod wake;
+mod warden;
 mod watch;
 
 pub use consume::Step;
