@@ -91,6 +91,8 @@ pub struct UpdateApplicationInput {
     pub language: Option<Language>,
     /// Fields left out keep their values; no restart (the scaler follows).
     pub scaling: Option<super::types::ScalingInput>,
+    /// Replaces the preview settings; turned off, the previews are removed. Not on a preview.
+    pub previews: Option<super::previews::PreviewsInput>,
 }
 
 /// `setEnv` and `unsetEnv` as one change, if either is given.
@@ -124,6 +126,11 @@ impl UpdateApplicationInput {
             visibility: self.visibility.map(Into::into),
             https_only: self.https_only,
             auto_deploy: self.auto_deploy,
+            previews: self
+                .previews
+                .as_ref()
+                .map(super::previews::PreviewsInput::parse)
+                .transpose()?,
             scaling: self.scaling.map(super::types::ScalingInput::change),
             port: match self.port {
                 MaybeUndefined::Undefined => None,

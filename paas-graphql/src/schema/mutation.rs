@@ -68,6 +68,13 @@ impl MutationRoot {
                     platform.config().scaler.bounds,
                 )
                 .gql()?,
+            previews: input
+                .previews
+                .as_ref()
+                .map(super::previews::PreviewsInput::parse)
+                .transpose()?
+                .unwrap_or_default(),
+            preview_of: None,
         };
         validate_port_bindings(&new.port_bindings).gql()?;
         let app = platform.create_application(user, new).await.gql()?;

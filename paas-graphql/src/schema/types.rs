@@ -415,6 +415,16 @@ impl Application {
             .collect())
     }
 
+    /// Its preview settings and preview apps (one per branch and pull request).
+    async fn previews(&self) -> super::previews::Previews {
+        super::previews::Previews::of(&self.domain)
+    }
+
+    /// On a preview app: the app it previews, and which branch or pull request.
+    async fn preview_of(&self, ctx: &Context<'_>) -> GqlResult<Option<super::previews::PreviewOf>> {
+        super::previews::preview_of(ctx, &self.domain).await
+    }
+
     /// Where a git host sends this app's pushes (`createWebhook`), without its secret.
     async fn webhook(&self, ctx: &Context<'_>) -> GqlResult<Option<super::hooks::Webhook>> {
         super::hooks::of(ctx, self.domain.id).await
@@ -571,6 +581,8 @@ pub struct CreateApplicationInput {
     pub auto_deploy: Option<bool>,
     /// Default: one instance that never sleeps.
     pub scaling: Option<ScalingInput>,
+    /// A preview app per branch and pull request (default off).
+    pub previews: Option<super::previews::PreviewsInput>,
 }
 
 #[derive(SimpleObject)]

@@ -77,6 +77,7 @@ pub async fn create(ctx: &Ctx<'_>, args: CreateArgs) -> Result<(), Failure> {
         https_only: None,
         scaling: None,
         auto_deploy: args.auto_deploy.then_some(true),
+        previews: None,
     };
     let answer = ctx
         .api
