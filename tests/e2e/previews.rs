@@ -9,7 +9,7 @@ use std::time::Duration;
 use paas_tests::apps::PythonApp;
 use paas_tests::hooks::{deliver, github_headers};
 use paas_tests::repo::{commit_on_branch, delete_branch};
-use paas_tests::steps::{body, deployed_with, deployment_at, deployments};
+use paas_tests::steps::{body, delete_app, deployed_with, deployment_at, deployments};
 use paas_tests::{Client, TestApp, TestDb, eventually};
 use serde_json::{Value, json};
 
@@ -32,8 +32,6 @@ const PREVIEWS: &str = "query($id: ID!) { application(id: $id) {
 
 const PREVIEW_OF: &str = "query($id: ID!) { application(id: $id) {
   name env { key } previewOf { application { name } branch pullRequest } } }";
-
-const DELETE: &str = "mutation($id: ID!) { deleteApplication(id: $id) }";
 
 /// Answers `<PAAS_PREVIEW> <PAAS_PREVIEW_OF> <version.txt>` (`-` for a variable not set).
 fn env_app() -> String {
@@ -177,10 +175,7 @@ async fn pushed_branches_get_previews_until_they_go(db: TestDb) -> anyhow::Resul
 
     // Deleting the app deletes its previews.
     let third = preview_named(&alice, &id, "three--shop").await?;
-    assert_eq!(
-        alice.data(DELETE, json!({ "id": id })).await?["deleteApplication"],
-        true
-    );
+    delete_app(&alice, &id).await?;
     gone(&alice, &id_of(&third)).await?;
     Ok(())
 }

@@ -9,7 +9,9 @@ use paas_core::hooks::sign;
 use paas_tests::apps::versioned;
 use paas_tests::hooks::{deliver, github_headers};
 use paas_tests::repo::{commit, file_url};
-use paas_tests::steps::{body, create, deployment_at, deployments, statuses_until_settled};
+use paas_tests::steps::{
+    body, create, delete_app, deployment_at, deployments, statuses_until_settled,
+};
 use paas_tests::{Client, TestApp, TestDb, eventually, git_repo};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
@@ -348,18 +350,7 @@ async fn deleting_an_app_deletes_its_webhook(db: TestDb) -> anyhow::Result<()> {
     assert_eq!(status, 200);
     assert_eq!(stored_secrets(&server.database_url).await?.len(), 1);
 
-    let deleted = alice
-        .data(
-            "mutation($id: ID!) { deleteApplication(id: $id) }",
-            json!({ "id": id }),
-        )
-        .await?;
-    assert_eq!(deleted["deleteApplication"], true);
-    eventually(Duration::from_secs(30), || async {
-        let gone = alice.error_code(HOOK, json!({ "id": id })).await? == "NOT_FOUND";
-        Ok(gone.then_some(()))
-    })
-    .await?;
+    delete_app(&alice, &id).await?;
     assert!(
         stored_secrets(&server.database_url).await?.is_empty(),
         "the hook's row went with its app"
