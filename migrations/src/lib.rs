@@ -21,6 +21,8 @@
 //! - `m20261205_000013_webhooks.rs`: each app's webhook (its sealed secret) and the delivery ids
 //!   it has seen.
 //! - `m20261206_000014_health_check.rs`: each app's health check (`NULL`: a TCP connect).
+//! - `m20261207_000015_previews.rs`: apps' preview settings; a preview app's parent and the
+//!   branch or pull request it shows.
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -39,6 +41,7 @@ mod m20261204_000011_auto_deploy;
 mod m20261204_000012_git_host_tokens;
 mod m20261205_000013_webhooks;
 mod m20261206_000014_health_check;
+mod m20261207_000015_previews;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -61,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000012_git_host_tokens::Migration),
             Box::new(m20261205_000013_webhooks::Migration),
             Box::new(m20261206_000014_health_check::Migration),
+            Box::new(m20261207_000015_previews::Migration),
         ]
     }
 }

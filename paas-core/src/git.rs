@@ -95,6 +95,15 @@ pub trait GitProvider: Send + Sync {
         token: Option<&Secret>,
     ) -> Result<RepoCheck>;
 
+    /// Every branch with its head commit, read without cloning (one listing of the remote's
+    /// refs, bounded like [`GitProvider::check`]); branch names the platform cannot use are
+    /// left out.
+    async fn branches(
+        &self,
+        url: &GitUrl,
+        token: Option<&Secret>,
+    ) -> Result<Vec<(Branch, CommitId)>>;
+
     /// The names of the files (not directories) at the top of `branch`'s head, read without
     /// fetching their contents: what language detection looks at before any build.
     async fn top_files(
@@ -117,6 +126,20 @@ pub trait GitProvider: Send + Sync {
     /// The commit checked out in `dir` (by [`GitProvider::clone_at`] from `url`), with its
     /// message and author.
     async fn checked_out(&self, url: &GitUrl, dir: &Path) -> Result<HeadCommit>;
+
+    /// `commit` with its message and author, in the repository `dir` (one the platform keeps,
+    /// read from `url`).
+    async fn commit_in(&self, url: &GitUrl, dir: &Path, commit: &CommitId) -> Result<HeadCommit>;
+
+    /// Whether `old` is an ancestor of `new` in the repository `dir` (false: `new` was force
+    /// pushed over `old`).
+    async fn is_ancestor(
+        &self,
+        url: &GitUrl,
+        dir: &Path,
+        old: &CommitId,
+        new: &CommitId,
+    ) -> Result<bool>;
 
     /// The head commit of `branch` with its message and author, read without a clone (the
     /// commit alone, no file contents).

@@ -40,6 +40,8 @@ pub enum LockKey {
     /// One decision at a time about the new commits of an app's branch (held briefly, apart
     /// from the app's lock, which a build holds for its whole length).
     Push(AppId),
+    /// One decision at a time about an app's previews (which exist, which go).
+    Previews(AppId),
 }
 
 impl std::fmt::Display for LockKey {
@@ -48,6 +50,7 @@ impl std::fmt::Display for LockKey {
             LockKey::App(id) => write!(f, "app:{id}"),
             LockKey::Task(kind) => write!(f, "task:{kind}"),
             LockKey::Push(id) => write!(f, "push:{id}"),
+            LockKey::Previews(id) => write!(f, "previews:{id}"),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use paas_tests::apps::{hello, versioned};
 use paas_tests::git_http::PrivateGitServer;
-use paas_tests::repo::{commit, file_url};
+use paas_tests::repo::{child_commit, commit, commit_on_branch, file_url};
 use paas_tests::steps::{
     DEPLOYMENTS, app, body, create, deployment_at, deployments, statuses_until_settled,
     until_status,
@@ -40,34 +40,6 @@ async fn running(client: &Client, name: &str, url: &str, extra: Value) -> anyhow
 fn commit_in(repo: &Path, files: &[(&str, &str)], message: &str) -> anyhow::Result<String> {
     let r = git2::Repository::open(repo)?;
     commit(&r, repo, files, message)
-}
-
-/// A commit on `branch` (created from `main` if missing), leaving `main` and `HEAD` alone.
-fn commit_on_branch(repo: &Path, branch: &str, version: &str) -> anyhow::Result<String> {
-    let r = git2::Repository::open(repo)?;
-    let main = r.find_reference("refs/heads/main")?.peel_to_commit()?;
-    let parent = match r.find_branch(branch, git2::BranchType::Local) {
-        Ok(b) => b.get().peel_to_commit()?,
-        Err(_) => main,
-    };
-    let oid = child_commit(&r, &parent, version, "on another branch")?;
-    r.reference(&format!("refs/heads/{branch}"), oid, true, "test")?;
-    Ok(oid.to_string())
-}
-
-/// A commit over `parent` with `version.txt` = `version`, on no branch.
-fn child_commit(
-    r: &git2::Repository,
-    parent: &git2::Commit<'_>,
-    version: &str,
-    message: &str,
-) -> anyhow::Result<git2::Oid> {
-    let blob = r.blob(version.as_bytes())?;
-    let mut tree = r.treebuilder(Some(&parent.tree()?))?;
-    tree.insert("version.txt", blob, 0o100644)?;
-    let tree = r.find_tree(tree.write()?)?;
-    let sig = git2::Signature::now("paas test", "test@paas.invalid")?;
-    Ok(r.commit(None, &sig, &sig, message, &tree, &[parent])?)
 }
 
 async fn a_push_to_the_followed_branch_redeploys(db: TestDb) -> anyhow::Result<()> {

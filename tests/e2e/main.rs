@@ -28,6 +28,7 @@ mod nomad;
 mod playground;
 mod podman;
 mod podman_socket;
+mod previews;
 mod private;
 mod production;
 mod recovery;

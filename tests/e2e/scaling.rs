@@ -23,7 +23,7 @@ use paas_tests::podman;
 use paas_tests::redis::{PrivateRedis, unique_prefix, url as redis_url};
 use paas_tests::repo::file_url;
 use paas_tests::steps::{
-    CREATE, STATUS, create, deployed_with, live_processes, page, show, until_status,
+    CREATE, STATUS, create, delete_app, deployed_with, live_processes, page, show, until_status,
 };
 use paas_tests::{Client, TestApp, TestDb, TestServer, TestWorker, eventually, git_repo, router};
 use serde_json::{Value, json};
@@ -863,19 +863,7 @@ async fn a_sleeping_app_is_stopped_started_changed_and_deleted_as_any(
 
     // Deleted while asleep: gone.
     until_asleep(&alice, &id).await?;
-    let deleted = alice
-        .data(
-            "mutation($id: ID!) { deleteApplication(id: $id) }",
-            json!({ "id": id }),
-        )
-        .await?;
-    assert_eq!(deleted["deleteApplication"], true);
-    eventually(Duration::from_secs(30), || async {
-        let code = alice.error_code(APP, json!({ "id": id })).await.ok();
-        Ok((code.as_deref() == Some("NOT_FOUND")).then_some(()))
-    })
-    .await
-    .context("the deleted app is still there")?;
+    delete_app(&alice, &id).await?;
     assert!(live_processes(&server.data_dir, "napper")?.is_empty());
     Ok(())
 }

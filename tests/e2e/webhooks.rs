@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use paas_core::hooks::sign;
 use paas_tests::apps::versioned;
+use paas_tests::hooks::{deliver, github_headers};
 use paas_tests::repo::{commit, file_url};
-use paas_tests::steps::{body, create, deployment_at, deployments, statuses_until_settled};
+use paas_tests::steps::{
+    body, create, delete_app, deployment_at, deployments, statuses_until_settled,
+};
 use paas_tests::{Client, TestApp, TestDb, eventually, git_repo};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
@@ -66,36 +69,8 @@ fn gitlab_push(reference: &str, after: &str, message: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Sends a delivery; answers its status and JSON body.
-async fn deliver(
-    url: &str,
-    headers: &[(&str, String)],
-    body: Vec<u8>,
-) -> anyhow::Result<(u16, Value)> {
-    let mut req = reqwest::Client::new()
-        .post(url)
-        .header("content-type", "application/json");
-    for (k, v) in headers {
-        req = req.header(*k, v);
-    }
-    let resp = req.body(body).send().await?;
-    let status = resp.status().as_u16();
-    let text = resp.text().await?;
-    Ok((
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    ))
-}
-
 fn github(secret: &str, delivery: &str, body: &[u8]) -> Vec<(&'static str, String)> {
-    vec![
-        ("X-GitHub-Event", "push".into()),
-        ("X-GitHub-Delivery", delivery.into()),
-        (
-            "X-Hub-Signature-256",
-            format!("sha256={}", sign(secret, body)),
-        ),
-    ]
+    github_headers("push", secret, delivery, body)
 }
 
 async fn stored_secrets(database_url: &str) -> anyhow::Result<Vec<String>> {
@@ -356,3 +331,33 @@ async fn gitea_and_gitlab_pushes_and_pushes_arriving_together(db: TestDb) -> any
     Ok(())
 }
 on_both_databases!(gitea_and_gitlab_pushes_and_pushes_arriving_together);
+
+async fn deleting_an_app_deletes_its_webhook(db: TestDb) -> anyhow::Result<()> {
+    let server = TestApp::spawn(db, &[]).await?;
+    let alice = server.user("alice").await?;
+    let repo = git_repo(&[("app.py", &versioned()), ("version.txt", "v1\n")])?;
+    let id = running_app(&alice, "gone", &file_url(repo.path())).await?;
+    let made = alice.data(CREATE_HOOK, json!({ "id": id })).await?["createWebhook"].clone();
+    let secret = made["secret"].as_str().expect("a secret").to_owned();
+    let url = format!("{}{}", server.url, made["url"].as_str().expect("a url"));
+    let ping = br#"{"zen":"hi","hook_id":1}"#.to_vec();
+    let (status, _) = deliver(
+        &url,
+        &github_headers("ping", &secret, "p1", &ping),
+        ping.clone(),
+    )
+    .await?;
+    assert_eq!(status, 200);
+    assert_eq!(stored_secrets(&server.database_url).await?.len(), 1);
+
+    delete_app(&alice, &id).await?;
+    assert!(
+        stored_secrets(&server.database_url).await?.is_empty(),
+        "the hook's row went with its app"
+    );
+    let (status, answer) =
+        deliver(&url, &github_headers("ping", &secret, "p2", &ping), ping).await?;
+    assert_eq!(status, 401, "{answer}");
+    Ok(())
+}
+on_both_databases!(deleting_an_app_deletes_its_webhook);

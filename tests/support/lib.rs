@@ -13,6 +13,7 @@ pub mod db;
 pub mod dump;
 pub mod git_hosts;
 pub mod git_http;
+pub mod hooks;
 pub mod hostile;
 pub mod nomad;
 pub mod operations;

@@ -47,3 +47,39 @@ pub fn commit(
 pub fn file_url(dir: &Path) -> String {
     format!("file://{}", dir.display())
 }
+
+/// A commit on `branch` (created from `main` if missing) with `version.txt` = `version`,
+/// leaving `main` and `HEAD` alone: a push of another branch. Returns the commit id.
+pub fn commit_on_branch(repo: &Path, branch: &str, version: &str) -> anyhow::Result<String> {
+    let r = Repository::open(repo)?;
+    let main = r.find_reference("refs/heads/main")?.peel_to_commit()?;
+    let parent = match r.find_branch(branch, git2::BranchType::Local) {
+        Ok(b) => b.get().peel_to_commit()?,
+        Err(_) => main,
+    };
+    let oid = child_commit(&r, &parent, version, "on another branch")?;
+    r.reference(&format!("refs/heads/{branch}"), oid, true, "test")?;
+    Ok(oid.to_string())
+}
+
+/// A commit over `parent` with `version.txt` = `version`, on no branch.
+pub fn child_commit(
+    r: &Repository,
+    parent: &git2::Commit<'_>,
+    version: &str,
+    message: &str,
+) -> anyhow::Result<git2::Oid> {
+    let blob = r.blob(version.as_bytes())?;
+    let mut tree = r.treebuilder(Some(&parent.tree()?))?;
+    tree.insert("version.txt", blob, 0o100644)?;
+    let tree = r.find_tree(tree.write()?)?;
+    let sig = Signature::now("paas test", "test@paas.invalid")?;
+    Ok(r.commit(None, &sig, &sig, message, &tree, &[parent])?)
+}
+
+/// Deletes `branch`: a push that removes it.
+pub fn delete_branch(repo: &Path, branch: &str) -> anyhow::Result<()> {
+    let r = Repository::open(repo)?;
+    r.find_branch(branch, git2::BranchType::Local)?.delete()?;
+    Ok(())
+}

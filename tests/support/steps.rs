@@ -287,3 +287,20 @@ pub async fn deployment_at(client: &Client, id: &str, commit: &str) -> anyhow::R
     })
     .await
 }
+
+/// Deletes the app and waits until it is gone (`NOT_FOUND`).
+pub async fn delete_app(client: &Client, id: &str) -> anyhow::Result<()> {
+    let deleted = client
+        .data(
+            "mutation($id: ID!) { deleteApplication(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await?;
+    anyhow::ensure!(deleted["deleteApplication"] == true, "{deleted}");
+    eventually(Duration::from_secs(30), || async {
+        let code = client.error_code(APP, json!({ "id": id })).await.ok();
+        Ok((code.as_deref() == Some("NOT_FOUND")).then_some(()))
+    })
+    .await
+    .context("the deleted app is still there")
+}

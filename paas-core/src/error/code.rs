@@ -34,6 +34,8 @@ pub enum ErrorCode {
     InvalidScaling,
     /// Health check settings out of bounds (path, interval, timeout, thresholds, start period).
     InvalidHealthCheck,
+    /// Preview settings out of bounds (`maxPreviews` 1–50), or previews asked of a preview.
+    InvalidPreviews,
     /// An id that is not an id of this server.
     InvalidId,
     /// A log timestamp or cursor that cannot be read.
@@ -110,6 +112,7 @@ impl ErrorCode {
         ErrorCode::InvalidDomain,
         ErrorCode::InvalidScaling,
         ErrorCode::InvalidHealthCheck,
+        ErrorCode::InvalidPreviews,
         ErrorCode::InvalidId,
         ErrorCode::InvalidTimestamp,
         ErrorCode::InvalidLimit,
@@ -156,6 +159,7 @@ impl ErrorCode {
             ErrorCode::InvalidDomain => "INVALID_DOMAIN",
             ErrorCode::InvalidScaling => "INVALID_SCALING",
             ErrorCode::InvalidHealthCheck => "INVALID_HEALTH_CHECK",
+            ErrorCode::InvalidPreviews => "INVALID_PREVIEWS",
             ErrorCode::InvalidId => "INVALID_ID",
             ErrorCode::InvalidTimestamp => "INVALID_TIMESTAMP",
             ErrorCode::InvalidLimit => "INVALID_LIMIT",
@@ -242,6 +246,7 @@ mod tests {
                 | ErrorCode::InvalidDomain
                 | ErrorCode::InvalidScaling
                 | ErrorCode::InvalidHealthCheck
+                | ErrorCode::InvalidPreviews
                 | ErrorCode::InvalidId
                 | ErrorCode::InvalidTimestamp
                 | ErrorCode::InvalidLimit
@@ -274,6 +279,6 @@ mod tests {
                 | ErrorCode::Internal => {}
             }
         }
-        assert_eq!(ErrorCode::ALL.len(), 41);
+        assert_eq!(ErrorCode::ALL.len(), 42);
     }
 }

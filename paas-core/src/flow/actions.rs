@@ -326,7 +326,8 @@ impl Platform {
         Ok(())
     }
 
-    /// Deletes an app: its instances and images, then its rows (the name is free again).
+    /// Deletes an app: its instances and images, then its rows (the name is free again), then
+    /// its previews.
     pub(crate) async fn delete_now(&self, app: &Application) -> Result<()> {
         if app.status != AppStatus::Deleting {
             self.set_status(app.id, AppStatus::Deleting, None).await?;
@@ -348,6 +349,7 @@ impl Platform {
         self.cache().evict_app(app).await;
         self.cache().evict_app_lists(app.owner).await;
         tracing::info!(app_id = %app.id, name = %app.name, "application deleted");
+        self.remove_previews_of(app).await;
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use crate::events::{Event, StatusEvent};
 use crate::git::RepoCheck;
 use crate::model::{
     AppId, AppName, Application, Branch, Deployment, DeploymentTrigger, GitUrl, Language,
-    NewApplication, User,
+    NewApplication, PushedCommit, User,
 };
 use crate::platform::Platform;
 
@@ -106,6 +106,24 @@ impl Platform {
         owner: &User,
         new: NewApplication,
     ) -> Result<Application> {
+        self.create_pushed(owner, new, None).await
+    }
+
+    /// [`Platform::create_checked`], the first deployment started by `push` (a preview of a
+    /// pushed branch or pull request) when given: it builds that commit and records its
+    /// trigger, message and author.
+    pub(crate) async fn create_pushed(
+        &self,
+        owner: &User,
+        new: NewApplication,
+        push: Option<PushedCommit>,
+    ) -> Result<Application> {
+        if new.previews.enabled && new.preview_of.is_some() {
+            return Err(crate::model::ValidationError::Previews(
+                "a preview app has no previews of its own".into(),
+            )
+            .into());
+        }
         crate::model::validate_port_bindings(&new.port_bindings)?;
         new.scaling.check(self.config().scaler.bounds)?;
         self.replicas_fit(new.port, &new.scaling)?;
@@ -130,7 +148,14 @@ impl Platform {
 
         let now = Utc::now();
         let id = AppId::new();
-        let first = Deployment::queued(id, check.head.clone(), now).by(DeploymentTrigger::Create);
+        let first = match push {
+            Some(push) => Deployment {
+                commit_message: push.message,
+                commit_author: push.author,
+                ..Deployment::queued(id, Some(push.commit), now).by(push.trigger)
+            },
+            None => Deployment::queued(id, check.head.clone(), now).by(DeploymentTrigger::Create),
+        };
         let app = Application::pending(owner.id, new, branch, &first);
         self.store().create_app(&app, &first).await?;
         let mut task = crate::task::Task::running(

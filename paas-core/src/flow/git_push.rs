@@ -5,7 +5,10 @@
 //! new name when `creates_apps`) → the edge runs `git receive-pack` on
 //! [`Platform::push_repository`] → [`Platform::deploy_git_push`] (creates the app from its
 //! repository, or hands the commit to [`Platform::deploy_pushed`] with trigger `GIT_PUSH`) →
-//! [`Platform::push_progress`] follows the deployment's build log and status until it settles.
+//! [`Platform::push_progress`] follows the deployment's build log and status until it settles
+//! (woken by status events on the bus, with a store read as the fallback). Its git reads
+//! (force push or not, the commit's message) go through [`crate::git::GitProvider`], bounded
+//! like every other.
 //!
 //! Guarantees: another user's app is "not found", whatever its name; a name that is free is
 //! only taken when the server allows it. The app's source is the platform's own repository (a
@@ -25,6 +28,13 @@ use crate::model::{
     GitUrl, NewApplication, PushedCommit, SourcePolicy, User,
 };
 use crate::platform::Platform;
+
+/// How long a push waits for the deployment of its commit to be made (a queued one waits for
+/// the task under way).
+const DEPLOY_START_WAIT: Duration = Duration::from_secs(900);
+
+/// How long the pusher is told the deployment's status before being pointed at `paas logs`.
+const DEPLOY_END_WAIT: Duration = Duration::from_secs(1800);
 
 /// What `git push` may do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -196,9 +206,23 @@ impl Platform {
         if update.deletes() {
             return Ok(PushDeploy::Nothing(format!("{branch} was deleted")));
         }
-        let forced = !update.creates() && !is_ancestor(&repo, &update.old, &update.new).await;
         let commit = CommitId::parse(&update.new)?;
-        let (message, author) = describe_commit(&repo, &update.new).await;
+        let forced = match CommitId::parse(&update.old) {
+            _ if update.creates() => false,
+            Ok(old) => !self
+                .git()
+                .is_ancestor(&url, &repo, &old, &commit)
+                .await
+                .unwrap_or(false),
+            Err(_) => true,
+        };
+        let (message, author) = match self.git().commit_in(&url, &repo, &commit).await {
+            Ok(head) => (head.message, head.author),
+            Err(e) => {
+                tracing::info!(%commit, error = %e, "a pushed commit's message could not be read");
+                (None, None)
+            }
+        };
         let before: Vec<DeploymentId> = self
             .store()
             .deployments_of(app.id)
@@ -228,21 +252,23 @@ impl Platform {
             _ => {}
         }
         // The deployment of this commit, once the task made it (a queued one waits its turn).
-        for _ in 0..3600 {
-            let deps = self.store().deployments_of(app.id).await?;
-            if let Some(d) = deps
-                .iter()
-                .find(|d| !before.contains(&d.id) && d.commit.as_ref() == Some(&commit))
-            {
-                return Ok(PushDeploy::Deploying {
-                    deployment: d.id,
-                    app: Box::new(app),
-                    forced,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        Ok(PushDeploy::Nothing("the deploy did not start".into()))
+        let made = self
+            .wait_on_status(app.id, DEPLOY_START_WAIT, || async {
+                let deps = self.store().deployments_of(app.id).await?;
+                Ok(deps
+                    .iter()
+                    .find(|d| !before.contains(&d.id) && d.commit.as_ref() == Some(&commit))
+                    .map(|d| d.id))
+            })
+            .await?;
+        Ok(match made {
+            Some(deployment) => PushDeploy::Deploying {
+                deployment,
+                app: Box::new(app),
+                forced,
+            },
+            None => PushDeploy::Nothing("the deploy did not start".into()),
+        })
     }
 
     /// The lines a pusher sees: the deployment's build log, then its status until it runs or
@@ -254,6 +280,12 @@ impl Platform {
     ) -> Result<BoxStream<'static, String>> {
         let build = self.follow_build(user, deployment).await?;
         let platform = self.clone();
+        let app = self
+            .store()
+            .deployment(deployment)
+            .await?
+            .ok_or(Error::NotFound("deployment"))?
+            .app_id;
         let lines = build.filter_map(|item| async move {
             match item {
                 LogItem::Line(l) => Some(l.text),
@@ -261,55 +293,27 @@ impl Platform {
             }
         });
         let end = futures::stream::once(async move {
-            loop {
-                match platform.store().deployment(deployment).await {
-                    Ok(Some(d)) => match d.status {
-                        DeploymentStatus::Running => return "deployed: RUNNING".to_owned(),
-                        DeploymentStatus::Failed | DeploymentStatus::Stopped => {
-                            return format!(
+            let ended = platform
+                .wait_on_status(app, DEPLOY_END_WAIT, || async {
+                    Ok(match platform.store().deployment(deployment).await? {
+                        Some(d) => match d.status {
+                            DeploymentStatus::Running => Some("deployed: RUNNING".to_owned()),
+                            DeploymentStatus::Failed | DeploymentStatus::Stopped => Some(format!(
                                 "deploy FAILED: {}",
                                 d.error.unwrap_or_else(|| d.status.as_str().to_owned())
-                            );
-                        }
-                        _ => {}
-                    },
-                    Ok(None) => return "deploy FAILED: the deployment is gone".to_owned(),
-                    Err(e) => return format!("deploy status unknown: {e}"),
-                }
-                tokio::time::sleep(Duration::from_millis(250)).await;
+                            )),
+                            _ => None,
+                        },
+                        None => Some("deploy FAILED: the deployment is gone".to_owned()),
+                    })
+                })
+                .await;
+            match ended {
+                Ok(Some(line)) => line,
+                Ok(None) => "deploy still under way: follow it with `paas logs`".to_owned(),
+                Err(e) => format!("deploy status unknown: {e}"),
             }
         });
         Ok(lines.chain(end).boxed())
-    }
-}
-
-/// Whether `old` is an ancestor of `new` in `repo` (false: a force push).
-async fn is_ancestor(repo: &std::path::Path, old: &str, new: &str) -> bool {
-    tokio::process::Command::new("git")
-        .arg("--git-dir")
-        .arg(repo)
-        .args(["merge-base", "--is-ancestor", old, new])
-        .output()
-        .await
-        .is_ok_and(|o| o.status.success())
-}
-
-/// The commit's message (subject) and `Name <email>` of its author.
-async fn describe_commit(repo: &std::path::Path, commit: &str) -> (Option<String>, Option<String>) {
-    let out = tokio::process::Command::new("git")
-        .arg("--git-dir")
-        .arg(repo)
-        .args(["log", "-1", "--format=%an <%ae>%n%s", commit])
-        .output()
-        .await;
-    match out {
-        Ok(o) if o.status.success() => {
-            let text = String::from_utf8_lossy(&o.stdout);
-            let mut lines = text.lines();
-            let author = lines.next().map(str::to_owned);
-            let message = lines.next().map(str::to_owned);
-            (message, author)
-        }
-        _ => (None, None),
     }
 }

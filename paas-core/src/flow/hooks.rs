@@ -9,6 +9,8 @@
 //! is the one deployed → [`Platform::deploy_pushed`] (queued behind a task under way, replacing
 //! a waiting push, skipping a commit already deployed).
 //!
+//! A pull (merge) request event goes to the app's previews instead (`preview_pulls.rs`).
+//!
 //! Guarantees: nothing is queued for a delivery whose signature fails. The delivery ids are in
 //! the store, so a replay is ignored whichever server gets it; of pushes arriving within
 //! [`DEBOUNCE`] of each other, only the last recorded one is deployed.
@@ -25,7 +27,7 @@ use crate::platform::Platform;
 pub const DEBOUNCE: Duration = Duration::from_secs(1);
 
 /// How long a delivery id is remembered (hosts redeliver within hours).
-const REMEMBER: chrono::TimeDelta = chrono::TimeDelta::days(3);
+pub(super) const REMEMBER: chrono::TimeDelta = chrono::TimeDelta::days(3);
 
 /// How a delivery was answered (the edge turns it into a status and a JSON body).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,7 +57,7 @@ pub enum HookStatus {
 }
 
 impl HookAnswer {
-    fn new(status: HookStatus, outcome: &'static str, reason: Option<String>) -> Self {
+    pub(super) fn new(status: HookStatus, outcome: &'static str, reason: Option<String>) -> Self {
         Self {
             status,
             outcome,
@@ -121,6 +123,9 @@ impl Platform {
         if delivery.provider == HookProvider::GitHub && delivery.event == "ping" {
             return Ok(HookAnswer::new(HookStatus::Ok, "pong", None));
         }
+        if delivery.is_pull_request() {
+            return self.receive_pull_request(id, &app, &delivery).await;
+        }
         if !delivery.is_push() {
             let why = format!("{} events are not acted on", delivery.event);
             return Ok(HookAnswer::new(HookStatus::Ok, "ignored", Some(why)));
@@ -147,10 +152,7 @@ impl Platform {
             PushVerdict::Deploy(p) => Some(p.clone()),
             PushVerdict::Ignore(_) => None,
         };
-        let delivery_id = delivery
-            .id
-            .map(|d| d.chars().take(128).collect::<String>())
-            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        let delivery_id = delivery_key(&delivery);
         let forget = chrono::Utc::now() - REMEMBER;
         let commit = push.as_ref().map(|p| p.commit.clone());
         let new = self
@@ -214,4 +216,12 @@ impl Platform {
         };
         Ok(with_commit(answer))
     }
+}
+
+/// The id a delivery is remembered by: the host's (bounded), or a new one when it sent none.
+pub(super) fn delivery_key(delivery: &Delivery<'_>) -> String {
+    delivery
+        .id
+        .map(|d| d.chars().take(128).collect::<String>())
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }

@@ -6,7 +6,8 @@
 //! own repository and deploys what `git push` stored in it; `repos` lists the user's
 //! repositories on their git hosts and picks the token a clone uses; `hooks` is an app's webhook
 //! and what a delivery to it does; `warden` checks the routed replicas' health and restarts
-//! the unhealthy ones.
+//! the unhealthy ones; `previews` makes and removes an app's preview apps, fed by
+//! `preview_branches` (the watcher's branches) and `preview_pulls` (pull requests by webhook).
 
 mod actions;
 mod apps;
@@ -24,6 +25,9 @@ mod lifecycle;
 mod log_watch;
 mod logs;
 mod power;
+mod preview_branches;
+mod preview_pulls;
+mod previews;
 mod pushed;
 mod reconcile;
 mod replicas;
@@ -45,6 +49,7 @@ pub use follow::LogItem;
 pub use git_push::{GitPushConfig, PushDeploy, PushTarget, RefUpdate};
 pub use hooks::{DEBOUNCE, HookAnswer, HookStatus};
 pub(crate) use log_watch::LogWatches;
+pub use previews::{PreviewHead, PreviewOutcome};
 pub use pushed::PushOutcome;
 pub use repos::GitHostStatus;
 pub use run::Loops;

@@ -5,8 +5,9 @@
 //! supervisor (crashed instances restarted, after recovery at start), the task queue (queued
 //! user tasks run once their app is free), log retention, requeue (messages the queue lost
 //! pushed again from the database), the scaler (idle apps to sleep, replicas for the load) and
-//! auto-deploy (new commits of followed branches deployed) and the warden (routed replicas'
-//! health checked, unhealthy ones restarted). Instance output is captured per instance, started by the
+//! auto-deploy (new commits of followed branches deployed, the other branches previewed) and
+//! the warden (routed replicas' health checked, unhealthy ones restarted). Instance output is
+//! captured per instance, started by the
 //! deployer and the supervisor.
 //!
 //! Expected flow: `run(shutdown)` spawns the selected loops → `shutdown` completes → every loop
@@ -35,7 +36,8 @@ pub struct Loops {
     pub requeue: bool,
     /// Idle apps put to sleep, instances added and removed for the load.
     pub scaler: bool,
-    /// The branches of apps with `autoDeploy` watched, their new commits deployed.
+    /// The branches of apps with `autoDeploy` watched, their new commits deployed; the other
+    /// branches of those with previews get preview apps.
     pub auto_deploy: bool,
     /// The routed replicas' health checked, unhealthy ones restarted (in one process at a
     /// time, whichever holds the warden's lock).
@@ -132,8 +134,10 @@ impl Platform {
             tasks.spawn(async move { p.run_scaler(stop).await });
         }
         if loops.auto_deploy {
-            let (p, stop) = (p(), stopped());
-            tasks.spawn(async move { p.run_auto_deploy(stop).await });
+            let (p1, stop) = (p(), stopped());
+            tasks.spawn(async move { p1.run_auto_deploy(stop).await });
+            let (p2, stop) = (p(), stopped());
+            tasks.spawn(async move { p2.run_branch_previews(stop).await });
         }
         if loops.warden {
             let (p, stop) = (p(), stopped());

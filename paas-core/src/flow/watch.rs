@@ -97,3 +97,51 @@ impl Platform {
         Ok(until_deleted.boxed())
     }
 }
+
+/// How often [`Platform::wait_on_status`] reads the store with no event: the bus may lose one,
+/// and some changes (a failed deployment while an older one serves) raise none.
+const STATUS_FALLBACK: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Platform {
+    /// Asks `found` until it answers, at most until `limit`: at once, then at each status
+    /// event of `app` on the bus (or a warning that events were lost), and every
+    /// [`STATUS_FALLBACK`] without one. `None`: `limit` passed first.
+    pub(crate) async fn wait_on_status<T, F, Fut>(
+        &self,
+        app: AppId,
+        limit: std::time::Duration,
+        mut found: F,
+    ) -> Result<Option<T>>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>>>,
+    {
+        // Subscribed before the first read, so no event falls between the two.
+        let mut events = self.bus().subscribe().await?;
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(t) = found().await? {
+                return Ok(Some(t));
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            let next = async {
+                while let Some(e) = events.next().await {
+                    match e {
+                        Event::Status(s) if s.app_id == app => return true,
+                        Event::Missed => return true,
+                        _ => {}
+                    }
+                }
+                false
+            };
+            let wait = left.min(STATUS_FALLBACK);
+            if let Ok(false) = tokio::time::timeout(wait, next).await {
+                // The bus ended: the store alone answers, at the fallback's pace.
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}

@@ -268,6 +268,21 @@ impl GitProvider for GitCli {
         Ok(Listing::parse(&String::from_utf8_lossy(&out.stdout)).check(branch))
     }
 
+    #[tracing::instrument(skip_all, fields(url = %url), err)]
+    async fn branches(
+        &self,
+        url: &GitUrl,
+        token: Option<&Secret>,
+    ) -> Result<Vec<(Branch, CommitId)>> {
+        let parts = ["ls-remote", "--heads", "--", url.as_str()];
+        let run = self.run(os(&parts), Instant::now() + self.limits.check_timeout);
+        let out = self.remote(url, run, token).await?;
+        if !out.status.success() {
+            return Err(exited(url, Step::Remote, &out));
+        }
+        Ok(Listing::parse(&String::from_utf8_lossy(&out.stdout)).branches())
+    }
+
     #[tracing::instrument(skip_all, fields(url = %url, branch = %branch), err)]
     async fn top_files(
         &self,
@@ -364,6 +379,33 @@ impl GitProvider for GitCli {
     async fn checked_out(&self, url: &GitUrl, dir: &Path) -> Result<HeadCommit> {
         let deadline = Instant::now() + self.limits.check_timeout;
         self.describe(url, dir, "HEAD", deadline).await
+    }
+
+    #[tracing::instrument(skip_all, fields(commit = %commit), err)]
+    async fn commit_in(&self, url: &GitUrl, dir: &Path, commit: &CommitId) -> Result<HeadCommit> {
+        let deadline = Instant::now() + self.limits.check_timeout;
+        self.describe(url, dir, commit.as_str(), deadline).await
+    }
+
+    #[tracing::instrument(skip_all, fields(old = %old, new = %new), err)]
+    async fn is_ancestor(
+        &self,
+        url: &GitUrl,
+        dir: &Path,
+        old: &CommitId,
+        new: &CommitId,
+    ) -> Result<bool> {
+        let deadline = Instant::now() + self.limits.check_timeout;
+        let args = in_dir(
+            dir,
+            &["merge-base", "--is-ancestor", old.as_str(), new.as_str()],
+        );
+        let out = self.remote(url, self.run(args, deadline), None).await?;
+        match out.status.code() {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => Err(exited(url, Step::Checkout, &out)),
+        }
     }
 
     #[tracing::instrument(skip_all, fields(url = %url, branch = %branch), err)]

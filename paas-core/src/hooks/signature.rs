@@ -92,6 +92,18 @@ impl<'a> Delivery<'a> {
         }
     }
 
+    /// Whether the event is about a pull (merge) request.
+    pub fn is_pull_request(&self) -> bool {
+        match self.provider {
+            HookProvider::GitHub => self.event == "pull_request",
+            // Gitea names pushes to a request `pull_request_sync` in some versions.
+            HookProvider::Gitea => {
+                self.event == "pull_request" || self.event == "pull_request_sync"
+            }
+            HookProvider::GitLab => self.event == "Merge Request Hook",
+        }
+    }
+
     /// Whether the event is a push of a branch or tag.
     pub fn is_push(&self) -> bool {
         match self.provider {

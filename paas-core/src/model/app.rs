@@ -44,6 +44,12 @@ pub struct Application {
     /// Each new commit on the branch is deployed (the watcher follows the branch).
     #[serde(default)]
     pub auto_deploy: bool,
+    /// Whether each branch and pull request gets a preview app, and how many are kept.
+    #[serde(default)]
+    pub previews: super::PreviewSettings,
+    /// Set on a preview app: the app it previews, and of which branch or pull request.
+    #[serde(default)]
+    pub preview_of: Option<super::PreviewOf>,
     /// What the user asked for: whether it should run (see [`super::Desired`]).
     pub desired: super::Desired,
     /// What is observed.
@@ -87,6 +93,8 @@ impl Application {
             health: new.health,
             https_only: new.https_only,
             auto_deploy: new.auto_deploy,
+            previews: new.previews,
+            preview_of: new.preview_of,
             desired: super::Desired::Running,
             status: AppStatus::Pending,
             status_reason: None,
@@ -119,6 +127,10 @@ pub struct NewApplication {
     pub scaling: super::Scaling,
     /// Checked with [`super::HealthCheck::check`].
     pub health: super::HealthCheck,
+    /// See [`Application::previews`].
+    pub previews: super::PreviewSettings,
+    /// Set only by the platform, for the preview apps it makes.
+    pub preview_of: Option<super::PreviewOf>,
 }
 
 impl NewApplication {
@@ -138,6 +150,8 @@ impl NewApplication {
             auto_deploy: false,
             scaling: super::Scaling::default(),
             health: super::HealthCheck::default(),
+            previews: super::PreviewSettings::default(),
+            preview_of: None,
         }
     }
 }
@@ -151,6 +165,9 @@ pub struct AppUpdate {
     pub https_only: Option<bool>,
     #[serde(default)]
     pub auto_deploy: Option<bool>,
+    /// Refused on a preview app (a preview has no previews of its own).
+    #[serde(default)]
+    pub previews: Option<super::PreviewSettings>,
     /// Merged into the app's settings and checked against the server's bounds; the scaler
     /// follows it (no restart).
     pub scaling: Option<super::ScalingChange>,
@@ -201,6 +218,14 @@ impl AppUpdate {
         }
         if let Some(a) = self.auto_deploy {
             next.auto_deploy = a;
+        }
+        if let Some(p) = self.previews {
+            if p.enabled && app.preview_of.is_some() {
+                return Err(super::ValidationError::Previews(
+                    "a preview app has no previews of its own".into(),
+                ));
+            }
+            next.previews = p;
         }
         if let Some(change) = self.scaling {
             next.scaling = app.scaling.with(change, bounds)?;

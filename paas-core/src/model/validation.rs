@@ -56,6 +56,8 @@ pub enum ValidationError {
     Scaling(String),
     #[error("invalid health check: {0}")]
     HealthCheck(String),
+    #[error("invalid previews: {0}")]
+    Previews(String),
     #[error("invalid id: {0}")]
     Id(String),
     #[error("invalid timestamp: {0}")]
@@ -82,6 +84,7 @@ impl ValidationError {
             ValidationError::Domain(_) => ErrorCode::InvalidDomain,
             ValidationError::Scaling(_) => ErrorCode::InvalidScaling,
             ValidationError::HealthCheck(_) => ErrorCode::InvalidHealthCheck,
+            ValidationError::Previews(_) => ErrorCode::InvalidPreviews,
             ValidationError::Id(_) => ErrorCode::InvalidId,
             ValidationError::Timestamp(_) => ErrorCode::InvalidTimestamp,
             ValidationError::Limit(_) => ErrorCode::InvalidLimit,

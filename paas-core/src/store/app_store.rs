@@ -32,6 +32,8 @@ pub trait AppStore: Send + Sync {
     ) -> Result<Vec<Application>>;
     /// Every app in a status, across users (for recovery and shutdown).
     async fn apps_in_status(&self, statuses: &[AppStatus]) -> Result<Vec<Application>>;
+    /// The preview apps of `parent`, oldest first.
+    async fn previews_of(&self, parent: AppId) -> Result<Vec<Application>>;
     /// Compare-and-set update; returns the app as stored (version bumped).
     async fn update_app(
         &self,
@@ -40,7 +42,7 @@ pub trait AppStore: Send + Sync {
         event: Option<&StatusEvent>,
     ) -> Result<Application>;
 
-    /// Removes an app with its deployments and events; the name is free again.
+    /// Removes an app with its deployments, events and webhook; the name is free again.
     async fn delete_app(&self, id: AppId) -> Result<()>;
 }
 
@@ -65,6 +67,9 @@ impl<T: Delegate> AppStore for T {
     }
     async fn apps_in_status(&self, statuses: &[AppStatus]) -> Result<Vec<Application>> {
         self.app_store().apps_in_status(statuses).await
+    }
+    async fn previews_of(&self, parent: AppId) -> Result<Vec<Application>> {
+        self.app_store().previews_of(parent).await
     }
     async fn update_app(
         &self,

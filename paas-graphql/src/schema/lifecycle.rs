@@ -94,6 +94,8 @@ pub struct UpdateApplicationInput {
     /// Fields left out keep their values; no restart (running instances are checked with it
     /// from their next check).
     pub health_check: Option<super::health::HealthCheckInput>,
+    /// Replaces the preview settings; turned off, the previews are removed. Not on a preview.
+    pub previews: Option<super::previews::PreviewsInput>,
 }
 
 /// `setEnv` and `unsetEnv` as one change, if either is given.
@@ -127,6 +129,11 @@ impl UpdateApplicationInput {
             visibility: self.visibility.map(Into::into),
             https_only: self.https_only,
             auto_deploy: self.auto_deploy,
+            previews: self
+                .previews
+                .as_ref()
+                .map(super::previews::PreviewsInput::parse)
+                .transpose()?,
             scaling: self.scaling.map(super::types::ScalingInput::change),
             health: self
                 .health_check

@@ -5,6 +5,7 @@ mod hooks;
 mod lifecycle;
 mod logs;
 mod mutation;
+mod previews;
 mod query;
 mod repos;
 mod subscription;

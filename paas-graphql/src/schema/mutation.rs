@@ -71,6 +71,13 @@ impl MutationRoot {
             health: paas_core::model::HealthCheck::default()
                 .with(&input.health_check.unwrap_or_default().change())
                 .gql()?,
+            previews: input
+                .previews
+                .as_ref()
+                .map(super::previews::PreviewsInput::parse)
+                .transpose()?
+                .unwrap_or_default(),
+            preview_of: None,
         };
         validate_port_bindings(&new.port_bindings).gql()?;
         let app = platform.create_application(user, new).await.gql()?;

@@ -417,6 +417,16 @@ impl Application {
             .collect())
     }
 
+    /// Its preview settings and preview apps (one per branch and pull request).
+    async fn previews(&self) -> super::previews::Previews {
+        super::previews::Previews::of(&self.domain)
+    }
+
+    /// On a preview app: the app it previews, and which branch or pull request.
+    async fn preview_of(&self, ctx: &Context<'_>) -> GqlResult<Option<super::previews::PreviewOf>> {
+        super::previews::preview_of(ctx, &self.domain).await
+    }
+
     /// Where a git host sends this app's pushes (`createWebhook`), without its secret.
     async fn webhook(&self, ctx: &Context<'_>) -> GqlResult<Option<super::hooks::Webhook>> {
         super::hooks::of(ctx, self.domain.id).await
@@ -576,6 +586,8 @@ pub struct CreateApplicationInput {
     pub scaling: Option<ScalingInput>,
     /// Default: a TCP connect to the app's port.
     pub health_check: Option<super::health::HealthCheckInput>,
+    /// A preview app per branch and pull request (default off).
+    pub previews: Option<super::previews::PreviewsInput>,
 }
 
 #[derive(SimpleObject)]

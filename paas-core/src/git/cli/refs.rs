@@ -39,6 +39,17 @@ impl Listing {
             .and_then(|(_, oid)| CommitId::parse(oid).ok())
     }
 
+    /// Every branch the platform can use, with its head commit, in the listing's order.
+    pub(super) fn branches(&self) -> Vec<(Branch, CommitId)> {
+        self.refs
+            .iter()
+            .filter_map(|(name, oid)| {
+                let branch = Branch::parse(name.strip_prefix("refs/heads/")?).ok()?;
+                Some((branch, CommitId::parse(oid).ok()?))
+            })
+            .collect()
+    }
+
     /// The default branch: the branch `HEAD` names, if it is one the platform can use (a
     /// detached, unborn or looping `HEAD`, or a name past the platform's rules, gives none).
     pub(super) fn default_branch(&self) -> Option<Branch> {
@@ -114,6 +125,13 @@ mod tests {
         );
         let nope = Branch::parse("nope")?;
         assert!(!l.check(Some(&nope)).branch_exists);
+        let branches: Vec<(String, String)> = l
+            .branches()
+            .into_iter()
+            .map(|(b, c)| (b.to_string(), c.to_string()))
+            .collect();
+        let dev = vec![("dev".to_owned(), B.to_owned())];
+        assert_eq!(branches, dev, "tags and HEAD are no branches");
         Ok(())
     }
 

@@ -9,7 +9,8 @@ use crate::error::{Error, Result};
 use crate::events::StatusEvent;
 use crate::model::{
     AppId, AppName, Application, Branch, CommitId, Deployment, Desired, EnvVars, GitSource, GitUrl,
-    HealthCheck, Language, Port, Resources, Scaling, SourcePolicy, UserId, Visibility,
+    HealthCheck, Language, Port, PreviewKey, PreviewOf, PreviewSettings, Resources, Scaling,
+    SourcePolicy, UserId, Visibility,
 };
 use crate::secrets::Keyring;
 use crate::status::AppStatus;
@@ -35,6 +36,13 @@ pub struct Model {
     pub visibility: String,
     pub https_only: bool,
     pub auto_deploy: bool,
+    pub previews_enabled: bool,
+    pub max_previews: i32,
+    pub preview_forks: bool,
+    /// On a preview app: the app it previews.
+    pub preview_of: Option<Uuid>,
+    /// On a preview app: `branch:<name>` or `pr:<number>` ([`PreviewKey`]).
+    pub preview_key: Option<String>,
     pub status: String,
     /// What the user asked for: `RUNNING` or `STOPPED`.
     pub desired_state: String,
@@ -109,6 +117,18 @@ impl TryFrom<Model> for Application {
             },
             https_only: m.https_only,
             auto_deploy: m.auto_deploy,
+            previews: PreviewSettings {
+                enabled: m.previews_enabled,
+                max_previews: count("max previews", m.max_previews)?,
+                forks: m.preview_forks,
+            },
+            preview_of: match (m.preview_of, m.preview_key.as_deref()) {
+                (Some(parent), Some(key)) => Some(PreviewOf {
+                    parent: parent.into(),
+                    key: PreviewKey::parse(key).ok_or_else(|| corrupt("preview key", key))?,
+                }),
+                _ => None,
+            },
             scaling: Scaling {
                 min_instances: count("min instances", m.min_instances)?,
                 max_instances: count("max instances", m.max_instances)?,
@@ -185,6 +205,11 @@ fn active(app: &Application, with_id: bool) -> ActiveModel {
         }),
         https_only: Set(app.https_only),
         auto_deploy: Set(app.auto_deploy),
+        previews_enabled: Set(app.previews.enabled),
+        max_previews: Set(stored_count(app.previews.max_previews)),
+        preview_forks: Set(app.previews.forks),
+        preview_of: Set(app.preview_of.as_ref().map(|p| p.parent.as_uuid())),
+        preview_key: Set(app.preview_of.as_ref().map(|p| p.key.to_string())),
         status: Set(app.status.as_str().to_owned()),
         desired_state: Set(app.desired.as_str().to_owned()),
         status_reason: Set(app.status_reason.clone()),
@@ -296,6 +321,17 @@ impl AppStore for SqlStore {
         self.apps(rows)
     }
 
+    async fn previews_of(&self, parent: AppId) -> Result<Vec<Application>> {
+        let rows = Entity::find()
+            .filter(Column::PreviewOf.eq(parent.as_uuid()))
+            .order_by_asc(Column::CreatedAt)
+            .order_by_asc(Column::Id)
+            .all(self.connection())
+            .await
+            .map_err(db_err)?;
+        self.apps(rows)
+    }
+
     #[tracing::instrument(skip_all, fields(app_id = %app.id, expected_version), err)]
     async fn update_app(
         &self,
@@ -340,6 +376,25 @@ impl AppStore for SqlStore {
             .await
             .map_err(db_err)?;
         super::log_heads::Entity::delete_by_id(id.as_uuid())
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        // The app's webhook and the deliveries it saw: its URL answers 401 from now on.
+        let hooks: Vec<Uuid> = super::webhooks::Entity::find()
+            .filter(super::webhooks::Column::AppId.eq(id.as_uuid()))
+            .all(&txn)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+        super::webhook_deliveries::Entity::delete_many()
+            .filter(super::webhook_deliveries::Column::HookId.is_in(hooks))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        super::webhooks::Entity::delete_many()
+            .filter(super::webhooks::Column::AppId.eq(id.as_uuid()))
             .exec(&txn)
             .await
             .map_err(db_err)?;

@@ -78,6 +78,7 @@ pub async fn create(ctx: &Ctx<'_>, args: CreateArgs) -> Result<(), Failure> {
         scaling: None,
         health_check: None,
         auto_deploy: args.auto_deploy.then_some(true),
+        previews: None,
     };
     let answer = ctx
         .api
