@@ -37,6 +37,7 @@ mod m20261203_000010_replicas;
 mod m20261204_000011_auto_deploy;
 mod m20261204_000012_git_host_tokens;
 mod m20261205_000013_webhooks;
+mod m20261206_000014_email_webhooks_out;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000011_auto_deploy::Migration),
             Box::new(m20261204_000012_git_host_tokens::Migration),
             Box::new(m20261205_000013_webhooks::Migration),
+            Box::new(m20261206_000014_email_webhooks_out::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ pub mod git_hosts;
 pub mod git_http;
 pub mod hostile;
 pub mod nomad;
+pub mod notify;
 pub mod operations;
 pub mod podman;
 pub mod redis;

@@ -32,6 +32,10 @@ pub enum ErrorCode {
     InvalidDomain,
     /// Scaling settings out of bounds (`0 ≤ min ≤ max ≤ the server's cap`, idle and target).
     InvalidScaling,
+    /// An email address that is not one (`setEmail`).
+    InvalidEmail,
+    /// A notification webhook URL that is not an `http`/`https` URL within bounds.
+    InvalidWebhookUrl,
     /// An id that is not an id of this server.
     InvalidId,
     /// A log timestamp or cursor that cannot be read.
@@ -107,6 +111,8 @@ impl ErrorCode {
         ErrorCode::InvalidResources,
         ErrorCode::InvalidDomain,
         ErrorCode::InvalidScaling,
+        ErrorCode::InvalidEmail,
+        ErrorCode::InvalidWebhookUrl,
         ErrorCode::InvalidId,
         ErrorCode::InvalidTimestamp,
         ErrorCode::InvalidLimit,
@@ -152,6 +158,8 @@ impl ErrorCode {
             ErrorCode::InvalidResources => "INVALID_RESOURCES",
             ErrorCode::InvalidDomain => "INVALID_DOMAIN",
             ErrorCode::InvalidScaling => "INVALID_SCALING",
+            ErrorCode::InvalidEmail => "INVALID_EMAIL",
+            ErrorCode::InvalidWebhookUrl => "INVALID_WEBHOOK_URL",
             ErrorCode::InvalidId => "INVALID_ID",
             ErrorCode::InvalidTimestamp => "INVALID_TIMESTAMP",
             ErrorCode::InvalidLimit => "INVALID_LIMIT",
@@ -237,6 +245,8 @@ mod tests {
                 | ErrorCode::InvalidResources
                 | ErrorCode::InvalidDomain
                 | ErrorCode::InvalidScaling
+                | ErrorCode::InvalidEmail
+                | ErrorCode::InvalidWebhookUrl
                 | ErrorCode::InvalidId
                 | ErrorCode::InvalidTimestamp
                 | ErrorCode::InvalidLimit
@@ -269,6 +279,6 @@ mod tests {
                 | ErrorCode::Internal => {}
             }
         }
-        assert_eq!(ErrorCode::ALL.len(), 40);
+        assert_eq!(ErrorCode::ALL.len(), 42);
     }
 }

@@ -5,7 +5,8 @@
 //! watches branches and `pushed` turns a new commit into a redeploy; `git_push` keeps an app's
 //! own repository and deploys what `git push` stored in it; `repos` lists the user's
 //! repositories on their git hosts and picks the token a clone uses; `hooks` is an app's webhook
-//! and what a delivery to it does.
+//! and what a delivery to it does; `contact` is where a user's notifications go outside the
+//! platform (their email address, their outgoing webhooks).
 
 mod actions;
 mod apps;
@@ -13,6 +14,7 @@ mod autodeploy;
 mod build;
 mod capture;
 mod consume;
+mod contact;
 mod create;
 mod deploy;
 mod domains;
@@ -38,6 +40,7 @@ mod wake;
 mod watch;
 
 pub use consume::Step;
+pub use contact::{MAX_ATTEMPTS_LISTED, MAX_NOTIFICATION_WEBHOOKS};
 pub use domains::MAX_DOMAINS;
 pub use follow::LogItem;
 pub use git_push::{GitPushConfig, PushDeploy, PushTarget, RefUpdate};

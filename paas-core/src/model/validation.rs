@@ -54,6 +54,10 @@ pub enum ValidationError {
     Domain(String),
     #[error("invalid scaling: {0}")]
     Scaling(String),
+    #[error("invalid email address: {0}")]
+    Email(String),
+    #[error("invalid webhook URL: {0}")]
+    WebhookUrl(String),
     #[error("invalid id: {0}")]
     Id(String),
     #[error("invalid timestamp: {0}")]
@@ -79,6 +83,8 @@ impl ValidationError {
             ValidationError::Ports(_) => ErrorCode::InvalidPort,
             ValidationError::Domain(_) => ErrorCode::InvalidDomain,
             ValidationError::Scaling(_) => ErrorCode::InvalidScaling,
+            ValidationError::Email(_) => ErrorCode::InvalidEmail,
+            ValidationError::WebhookUrl(_) => ErrorCode::InvalidWebhookUrl,
             ValidationError::Id(_) => ErrorCode::InvalidId,
             ValidationError::Timestamp(_) => ErrorCode::InvalidTimestamp,
             ValidationError::Limit(_) => ErrorCode::InvalidLimit,

@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 use super::SqlStore;
 use super::store::db_err;
 use crate::error::{Error, Result};
-use crate::model::{GitHostKind, GitHostToken, Secret, User, UserId};
+use crate::model::{EmailAddress, GitHostKind, GitHostToken, Secret, User, UserId};
 use crate::store::UserStore;
 
 /// Where a user's git token is sealed: the value opens only in this row.
@@ -24,6 +24,8 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub git_token: Option<String>,
     pub created_at: DateTimeUtc,
+    /// Where urgent notifications are mailed; checked before it is stored.
+    pub email: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -51,6 +53,7 @@ impl UserStore for SqlStore {
             token_hash: Set(token_hash.to_owned()),
             git_token: Set(None),
             created_at: Set(user.created_at),
+            email: Set(None),
         })
         .exec(self.connection())
         .await
@@ -125,5 +128,31 @@ impl UserStore for SqlStore {
         kind: Option<GitHostKind>,
     ) -> Result<Vec<(GitHostKind, GitHostToken)>> {
         self.get_git_host_tokens(user, kind).await
+    }
+
+    async fn set_email(&self, user: UserId, email: Option<&EmailAddress>) -> Result<()> {
+        let res = Entity::update_many()
+            .col_expr(
+                Column::Email,
+                sea_orm::sea_query::Expr::value(email.map(|e| e.as_str().to_owned())),
+            )
+            .filter(Column::Id.eq(user.as_uuid()))
+            .exec(self.connection())
+            .await
+            .map_err(db_err)?;
+        if res.rows_affected == 0 {
+            return Err(Error::NotFound("user"));
+        }
+        Ok(())
+    }
+
+    async fn email(&self, user: UserId) -> Result<Option<EmailAddress>> {
+        let stored = Entity::find_by_id(user.as_uuid())
+            .one(self.connection())
+            .await
+            .map_err(db_err)?
+            .and_then(|u| u.email);
+        // Checked when stored; one that no longer reads (a changed rule) is as good as none.
+        Ok(stored.and_then(|s| EmailAddress::parse(&s).ok()))
     }
 }
