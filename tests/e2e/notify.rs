@@ -6,6 +6,7 @@
 
 use hmac::{Hmac, KeyInit, Mac};
 use paas_tests::apps::{crashing, hello};
+use paas_tests::dump::{database_dump, holds};
 use paas_tests::notify::{SmtpServer, WebhookReceiver, free_port, json_of};
 use paas_tests::repo::file_url;
 use paas_tests::steps::{FAST_CRASH_POLICY, create, until_status};
@@ -192,6 +193,11 @@ async fn notification_webhooks_get_signed_json_with_retries(db: TestDb) -> anyho
     );
     assert!(secret.len() >= 32, "{created}");
     assert_eq!(created["webhook"]["url"], receiver.url());
+    let stored = database_dump(&server.database_url, &server.data_dir).await?;
+    assert!(
+        !holds(&stored, &secret),
+        "the webhook's secret is sealed at rest"
+    );
 
     // Bob sees none of it and cannot delete it.
     assert_eq!(
