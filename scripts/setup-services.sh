@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up what the tests use on Debian 12 (bookworm), unattended and idempotent: the commands
 # they run (git, python3, npm, curl, bubblewrap, redis-server for private Redis servers, chromium
-# for the playground page) and these services:
+# for the playground page, aiosmtpd as the SMTP server of the notification tests) and these
+# services:
 #   PostgreSQL 127.0.0.1:5432  user postgres, trust auth from 127.0.0.1 and ::1
 #   Redis      127.0.0.1:6379  no persistence (no RDB snapshots, no AOF)
 #   MariaDB    127.0.0.1:3306  user root without password (add-ons' databases)
@@ -63,7 +64,7 @@ apt_install() {
 # ---------------------------------------------------------------- commands
 # "command:package" pairs; the packages of the missing commands are installed.
 TOOLS=(git:git python3:python3 npm:npm curl:curl bwrap:bubblewrap redis-server:redis-server
-       chromium:chromium)
+       chromium:chromium aiosmtpd:python3-aiosmtpd)
 setup_tools() {
   local t missing=()
   for t in "${TOOLS[@]}"; do

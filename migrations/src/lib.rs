@@ -23,6 +23,8 @@
 //! - `m20261206_000014_health_check.rs`: each app's health check (`NULL`: a TCP connect).
 //! - `m20261207_000015_previews.rs`: apps' preview settings; a preview app's parent and the
 //!   branch or pull request it shows.
+//! - `m20261208_000016_email_webhooks_out.rs`: users' email addresses, their notification
+//!   webhooks and the attempts to deliver to them, and the last mail per condition.
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -42,6 +44,7 @@ mod m20261204_000012_git_host_tokens;
 mod m20261205_000013_webhooks;
 mod m20261206_000014_health_check;
 mod m20261207_000015_previews;
+mod m20261208_000016_email_webhooks_out;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -65,6 +68,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000013_webhooks::Migration),
             Box::new(m20261206_000014_health_check::Migration),
             Box::new(m20261207_000015_previews::Migration),
+            Box::new(m20261208_000016_email_webhooks_out::Migration),
         ]
     }
 }

@@ -21,6 +21,10 @@
 //!   event read (the flow acting on it is `flow/hooks.rs`).
 //! - [`health`]: one health check of an instance (TCP, HTTP), the per-replica counting rules
 //!   and the events checks raise; the warden loop that runs them is `flow/warden.rs`.
+//! - [`mail`]: the `Mailer` port (one message to one address) and its SMTP adapter (`lettre`).
+//! - [`outbox`]: notifications out of the platform: urgent ones by email (`MailSink`), every
+//!   one as a signed JSON POST to the user's webhooks (`WebhookSink`), both queued and sent in
+//!   the background.
 //! - [`redis_conn`]: connecting to Redis so that a dead one costs little, and the circuit
 //!   breaker that skips it until it answers again.
 //! - [`router`]: the route table the HTTP router reads (the port and its default, in memory,
@@ -62,8 +66,10 @@ pub mod health;
 pub mod hooks;
 pub mod lock;
 pub mod logs;
+pub mod mail;
 pub mod model;
 pub mod notify;
+pub mod outbox;
 pub mod platform;
 pub mod queue;
 pub mod redis_conn;

@@ -12,6 +12,8 @@
 //! - [`LogStore`]: log lines, heads and source positions.
 //! - [`DomainStore`]: custom domains routed to apps.
 //! - [`HookStore`]: apps' webhooks and the deliveries they have seen.
+//! - [`OutboxStore`]: users' outgoing notification webhooks, their delivery attempts, and
+//!   when each condition was last mailed.
 //!
 //! A wrapper (counting, caching) or a store assembled from several backends implements
 //! [`Delegate`] instead: it names the store every role goes to and overrides only the roles it
@@ -25,6 +27,7 @@ mod event_store;
 mod hook_store;
 mod lock_store;
 mod log_store;
+mod outbox_store;
 pub mod sql;
 mod task_store;
 mod user_store;
@@ -37,6 +40,7 @@ pub use event_store::StatusEventStore;
 pub use hook_store::HookStore;
 pub use lock_store::LockStore;
 pub use log_store::LogStore;
+pub use outbox_store::OutboxStore;
 pub use task_store::TaskStore;
 pub use user_store::UserStore;
 
@@ -52,6 +56,7 @@ pub trait Store:
     + LogStore
     + DomainStore
     + HookStore
+    + OutboxStore
 {
 }
 
@@ -65,5 +70,6 @@ impl<T> Store for T where
         + LogStore
         + DomainStore
         + HookStore
+        + OutboxStore
 {
 }

@@ -236,6 +236,19 @@ pub struct ServeFlags {
     /// Megabytes one `git push` may send (past it: 413).
     #[arg(long)]
     git_push_max_mb: Option<u64>,
+    /// SMTP server urgent notifications are mailed through: `smtps://user:pass@host:465`
+    /// (implicit TLS), `smtp://user:pass@host:587` (STARTTLS required),
+    /// `smtp://host:25?tls=opportunistic` or `smtp://host:25?tls=none` (plain, local relays).
+    /// Unset: no mail is sent.
+    #[arg(long)]
+    smtp_url: Option<String>,
+    /// The sender of notification mails (`paas@example.com` or `Paas <paas@example.com>`).
+    #[arg(long)]
+    mail_from: Option<String>,
+    /// The dashboard's address as users reach it (`https://paas.example.com`), for links in
+    /// mails and webhooks; unset: `http://<listen>`.
+    #[arg(long)]
+    public_url: Option<String>,
     /// Milliseconds a client may take to send a request's head once it started it.
     #[arg(long)]
     header_timeout_ms: Option<u64>,
@@ -322,6 +335,9 @@ impl ServeFlags {
         v.put("github_api_url", self.github_api_url);
         v.put("git_push_creates_apps", self.git_push_creates_apps);
         v.put("git_push_max_mb", self.git_push_max_mb);
+        v.put("smtp_url", self.smtp_url);
+        v.put("mail_from", self.mail_from);
+        v.put("public_url", self.public_url);
         v.put("header_timeout_ms", self.header_timeout_ms);
         v.put("idle_timeout_ms", self.idle_timeout_ms);
         v.put("max_connections", self.max_connections);

@@ -60,6 +60,9 @@ pub enum StartError {
     Platform(#[from] paas_core::Error),
     #[error("router HTTPS: {0}")]
     Tls(#[from] crate::router::tls::TlsError),
+    /// `smtp_url` or `mail_from` that cannot be used.
+    #[error("mail: {0}")]
+    Mail(String),
 }
 
 #[derive(Clone)]
@@ -165,10 +168,58 @@ pub async fn platform(settings: &Settings) -> Result<Platform, StartError> {
             ))
         }
     };
-    builder
+    let (builder, workers) = outbox(settings, builder)?;
+    let platform = builder
         .build()
         .await
-        .map_err(|e| crate::start_checks::platform_error(&database_url, e))
+        .map_err(|e| crate::start_checks::platform_error(&database_url, e))?;
+    workers.spawn(platform.store());
+    Ok(platform)
+}
+
+/// The workers of the notification sinks, started once the store exists.
+struct OutboxWorkers {
+    mail: Option<paas_core::outbox::MailWorker>,
+    webhooks: paas_core::outbox::WebhookWorker,
+}
+
+impl OutboxWorkers {
+    /// Each runs until the platform (holding the sinks' queues) is dropped.
+    fn spawn(self, store: &Arc<dyn paas_core::store::Store>) {
+        if let Some(mail) = self.mail {
+            tokio::spawn(mail.run(store.clone()));
+        }
+        tokio::spawn(self.webhooks.run(store.clone()));
+    }
+}
+
+/// Notifications out: every one to the users' webhooks; the urgent ones by mail when an SMTP
+/// server is configured (without one, none is mailed).
+fn outbox(
+    settings: &Settings,
+    builder: paas_core::PlatformBuilder,
+) -> Result<(paas_core::PlatformBuilder, OutboxWorkers), StartError> {
+    use paas_core::outbox::{MailSink, OutboxConfig, WebhookSink};
+    let config = OutboxConfig {
+        public_url: settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", settings.listen)),
+        ..OutboxConfig::default()
+    };
+    let (webhook_sink, webhooks) = WebhookSink::new(config.clone());
+    let mut builder = builder.notification_sink(Arc::new(webhook_sink));
+    let mail = match &settings.smtp_url {
+        Some(url) => {
+            let mailer = paas_core::mail::smtp::SmtpMailer::new(url.expose(), &settings.mail_from)
+                .map_err(StartError::Mail)?;
+            let (sink, worker) = MailSink::new(Arc::new(mailer), config);
+            builder = builder.notification_sink(Arc::new(sink));
+            Some(worker)
+        }
+        None => None,
+    };
+    Ok((builder, OutboxWorkers { mail, webhooks }))
 }
 
 impl Server {
@@ -190,6 +241,13 @@ impl Server {
             && let Some(bound) = router_listeners.as_ref().and_then(|l| l.http_addr())
         {
             settings.router_public_port = Some(bound.port());
+        }
+        // Links in mails and webhooks go to the address bound (port 0 in tests picks one).
+        if settings.public_url.is_none() {
+            settings.public_url = listener
+                .local_addr()
+                .ok()
+                .map(|addr| format!("http://{addr}"));
         }
         let platform = platform(&settings).await?;
         let routes = Routes::new(platform.clone());

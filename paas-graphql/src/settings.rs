@@ -113,6 +113,12 @@ pub struct Settings {
     pub router: crate::router::RouterSettings,
     /// The token of `GET /routes`; `None`: that endpoint refuses everyone.
     pub admin_token: Option<Secret>,
+    /// The SMTP server urgent notifications are mailed through; `None`: no mail.
+    pub smtp_url: Option<CredentialUrl>,
+    /// The sender of those mails.
+    pub mail_from: String,
+    /// The dashboard's address for links in mails and webhooks; `None`: `http://<listen>`.
+    pub public_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -236,6 +242,9 @@ impl From<&Config> for Settings {
                 ..crate::router::RouterSettings::default()
             },
             admin_token: non_empty(&c.admin_token).map(Secret::new),
+            smtp_url: CredentialUrl::new(&c.smtp_url),
+            mail_from: c.mail_from.clone(),
+            public_url: non_empty(c.public_url.trim_end_matches('/')),
         }
     }
 }
@@ -328,6 +337,7 @@ mod tests {
             secret_key_previous: vec!["01".repeat(32)],
             nomad_token: "pw-nomad".into(),
             admin_token: "pw-admin".into(),
+            smtp_url: "smtps://mailer:pw-smtp@mail.example.com:465".into(),
             ..Config::default()
         };
         let settings = Settings::from(&config);
@@ -340,6 +350,7 @@ mod tests {
             "0101",
             "pw-nomad",
             "pw-admin",
+            "pw-smtp",
         ] {
             assert!(!debug.contains(secret), "{secret} in {debug}");
         }

@@ -25,6 +25,7 @@ mod locks;
 mod log_access;
 mod logs;
 mod nomad;
+mod notify;
 mod playground;
 mod podman;
 mod podman_socket;

@@ -16,6 +16,7 @@ pub mod git_http;
 pub mod hooks;
 pub mod hostile;
 pub mod nomad;
+pub mod notify;
 pub mod operations;
 pub mod podman;
 pub mod redis;

@@ -36,6 +36,10 @@ pub enum ErrorCode {
     InvalidHealthCheck,
     /// Preview settings out of bounds (`maxPreviews` 1–50), or previews asked of a preview.
     InvalidPreviews,
+    /// An email address that is not one (`setEmail`).
+    InvalidEmail,
+    /// A notification webhook URL that is not an `http`/`https` URL within bounds.
+    InvalidWebhookUrl,
     /// An id that is not an id of this server.
     InvalidId,
     /// A log timestamp or cursor that cannot be read.
@@ -113,6 +117,8 @@ impl ErrorCode {
         ErrorCode::InvalidScaling,
         ErrorCode::InvalidHealthCheck,
         ErrorCode::InvalidPreviews,
+        ErrorCode::InvalidEmail,
+        ErrorCode::InvalidWebhookUrl,
         ErrorCode::InvalidId,
         ErrorCode::InvalidTimestamp,
         ErrorCode::InvalidLimit,
@@ -160,6 +166,8 @@ impl ErrorCode {
             ErrorCode::InvalidScaling => "INVALID_SCALING",
             ErrorCode::InvalidHealthCheck => "INVALID_HEALTH_CHECK",
             ErrorCode::InvalidPreviews => "INVALID_PREVIEWS",
+            ErrorCode::InvalidEmail => "INVALID_EMAIL",
+            ErrorCode::InvalidWebhookUrl => "INVALID_WEBHOOK_URL",
             ErrorCode::InvalidId => "INVALID_ID",
             ErrorCode::InvalidTimestamp => "INVALID_TIMESTAMP",
             ErrorCode::InvalidLimit => "INVALID_LIMIT",
@@ -247,6 +255,8 @@ mod tests {
                 | ErrorCode::InvalidScaling
                 | ErrorCode::InvalidHealthCheck
                 | ErrorCode::InvalidPreviews
+                | ErrorCode::InvalidEmail
+                | ErrorCode::InvalidWebhookUrl
                 | ErrorCode::InvalidId
                 | ErrorCode::InvalidTimestamp
                 | ErrorCode::InvalidLimit
@@ -279,6 +289,6 @@ mod tests {
                 | ErrorCode::Internal => {}
             }
         }
-        assert_eq!(ErrorCode::ALL.len(), 42);
+        assert_eq!(ErrorCode::ALL.len(), 44);
     }
 }

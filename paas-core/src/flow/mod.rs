@@ -7,7 +7,9 @@
 //! repositories on their git hosts and picks the token a clone uses; `hooks` is an app's webhook
 //! and what a delivery to it does; `warden` checks the routed replicas' health and restarts
 //! the unhealthy ones; `previews` makes and removes an app's preview apps, fed by
-//! `preview_branches` (the watcher's branches) and `preview_pulls` (pull requests by webhook).
+//! `preview_branches` (the watcher's branches) and `preview_pulls` (pull requests by webhook);
+//! `contact` is where a user's notifications go outside the
+//! platform (their email address, their outgoing webhooks).
 
 mod actions;
 mod apps;
@@ -15,6 +17,7 @@ mod autodeploy;
 mod build;
 mod capture;
 mod consume;
+mod contact;
 mod create;
 mod deploy;
 mod domains;
@@ -44,6 +47,7 @@ mod warden;
 mod watch;
 
 pub use consume::Step;
+pub use contact::{MAX_ATTEMPTS_LISTED, MAX_NOTIFICATION_WEBHOOKS};
 pub use domains::MAX_DOMAINS;
 pub use follow::LogItem;
 pub use git_push::{GitPushConfig, PushDeploy, PushTarget, RefUpdate};

@@ -77,6 +77,10 @@ typed_id!(
     /// Identifies a [`crate::model::Webhook`]: the last part of its URL.
     HookId
 );
+typed_id!(
+    /// Identifies a [`crate::model::NotificationWebhook`] (a user's outgoing webhook).
+    NotificationWebhookId
+);
 
 #[cfg(test)]
 mod tests {

@@ -58,6 +58,10 @@ pub enum ValidationError {
     HealthCheck(String),
     #[error("invalid previews: {0}")]
     Previews(String),
+    #[error("invalid email address: {0}")]
+    Email(String),
+    #[error("invalid webhook URL: {0}")]
+    WebhookUrl(String),
     #[error("invalid id: {0}")]
     Id(String),
     #[error("invalid timestamp: {0}")]
@@ -85,6 +89,8 @@ impl ValidationError {
             ValidationError::Scaling(_) => ErrorCode::InvalidScaling,
             ValidationError::HealthCheck(_) => ErrorCode::InvalidHealthCheck,
             ValidationError::Previews(_) => ErrorCode::InvalidPreviews,
+            ValidationError::Email(_) => ErrorCode::InvalidEmail,
+            ValidationError::WebhookUrl(_) => ErrorCode::InvalidWebhookUrl,
             ValidationError::Id(_) => ErrorCode::InvalidId,
             ValidationError::Timestamp(_) => ErrorCode::InvalidTimestamp,
             ValidationError::Limit(_) => ErrorCode::InvalidLimit,

@@ -2,8 +2,8 @@
 //! together from several backends, writes only the roles it changes.
 
 use super::{
-    AppStore, DeploymentStore, DomainStore, HookStore, LockStore, LogStore, StatusEventStore,
-    Store, TaskStore, UserStore,
+    AppStore, DeploymentStore, DomainStore, HookStore, LockStore, LogStore, OutboxStore,
+    StatusEventStore, Store, TaskStore, UserStore,
 };
 
 /// A store that hands every call to the adapter of the call's role. Each role trait (and so
@@ -42,6 +42,9 @@ pub trait Delegate: Send + Sync {
         self.inner()
     }
     fn hook_store(&self) -> &dyn HookStore {
+        self.inner()
+    }
+    fn outbox_store(&self) -> &dyn OutboxStore {
         self.inner()
     }
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::Delegate;
 use crate::error::Result;
-use crate::model::{GitHostKind, GitHostToken, Secret, User, UserId};
+use crate::model::{EmailAddress, GitHostKind, GitHostToken, Secret, User, UserId};
 
 /// Users and their credentials.
 #[async_trait]
@@ -29,6 +29,9 @@ pub trait UserStore: Send + Sync {
         user: UserId,
         kind: Option<GitHostKind>,
     ) -> Result<Vec<(GitHostKind, GitHostToken)>>;
+    /// Sets (or with `None` clears) where the user's urgent notifications are mailed.
+    async fn set_email(&self, user: UserId, email: Option<&EmailAddress>) -> Result<()>;
+    async fn email(&self, user: UserId) -> Result<Option<EmailAddress>>;
 }
 
 #[async_trait]
@@ -64,5 +67,11 @@ impl<T: Delegate> UserStore for T {
         kind: Option<GitHostKind>,
     ) -> Result<Vec<(GitHostKind, GitHostToken)>> {
         self.user_store().git_host_tokens(user, kind).await
+    }
+    async fn set_email(&self, user: UserId, email: Option<&EmailAddress>) -> Result<()> {
+        self.user_store().set_email(user, email).await
+    }
+    async fn email(&self, user: UserId) -> Result<Option<EmailAddress>> {
+        self.user_store().email(user).await
     }
 }

@@ -173,6 +173,13 @@ pub struct Config {
     pub git_push_creates_apps: bool,
     /// Bytes one `git push` may send.
     pub git_push_max_mb: u64,
+    /// SMTP server urgent notifications are mailed through; empty: no mail is sent.
+    pub smtp_url: String,
+    /// The sender of those mails.
+    pub mail_from: String,
+    /// The dashboard's address as users reach it, for links in mails and webhooks; empty:
+    /// `http://<listen>`.
+    pub public_url: String,
     pub header_timeout_ms: u64,
     pub idle_timeout_ms: u64,
     pub max_connections: usize,
@@ -261,6 +268,9 @@ impl Default for Config {
             github_api_url: platform.git_hosts.github_api_url.clone(),
             git_push_creates_apps: platform.git_push.creates_apps,
             git_push_max_mb: platform.git_push.max_body / MB,
+            smtp_url: String::new(),
+            mail_from: "paas@localhost".into(),
+            public_url: String::new(),
             header_timeout_ms: ms(limits.header_timeout),
             idle_timeout_ms: ms(limits.idle_timeout),
             max_connections: limits.max_connections,
@@ -292,7 +302,7 @@ pub const SECRETS: &[&str] = &[
 ];
 
 /// Keys holding URLs that may carry a password, printed with it masked.
-pub const CREDENTIAL_URLS: &[&str] = &["database_url", "redis_url", "registry"];
+pub const CREDENTIAL_URLS: &[&str] = &["database_url", "redis_url", "registry", "smtp_url"];
 
 /// `PAAS_<KEY>`.
 pub fn env_name(key: &str) -> String {

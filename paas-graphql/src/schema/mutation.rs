@@ -269,6 +269,34 @@ impl MutationRoot {
     async fn delete_webhook(&self, ctx: &Context<'_>, app_id: ID) -> GqlResult<bool> {
         super::hooks::delete(ctx, app_id).await
     }
+
+    /// Sets the address urgent notifications are mailed to (`null` clears it). `INVALID_EMAIL`
+    /// for one that is not an address (nothing changes).
+    async fn set_email(
+        &self,
+        ctx: &Context<'_>,
+        email: Option<String>,
+    ) -> GqlResult<super::types::Viewer> {
+        super::contact::set_email(ctx, email).await
+    }
+
+    /// Registers a URL that receives each of the viewer's notifications as a JSON POST, signed
+    /// with the secret answered here (and only here) in `X-Paas-Signature-256`.
+    /// `INVALID_WEBHOOK_URL` for anything but an `http`/`https` URL of at most 2048 bytes (or
+    /// past 10 webhooks).
+    async fn create_notification_webhook(
+        &self,
+        ctx: &Context<'_>,
+        url: String,
+    ) -> GqlResult<super::contact::CreatedNotificationWebhook> {
+        super::contact::create(ctx, url).await
+    }
+
+    /// Removes one of the viewer's notification webhooks; `NOT_FOUND` for one that is not
+    /// theirs.
+    async fn delete_notification_webhook(&self, ctx: &Context<'_>, id: ID) -> GqlResult<bool> {
+        super::contact::delete(ctx, id).await
+    }
 }
 
 /// Submits a task on the viewer's app and answers the app as it is then.

@@ -20,10 +20,24 @@ impl QueryRoot {
     /// The user the token belongs to.
     async fn me(&self, ctx: &Context<'_>) -> GqlResult<Viewer> {
         let user = viewer(ctx)?;
+        let email = if ctx.look_ahead().field("email").exists() {
+            ctx.data::<Platform>()?.email_of(user).await.gql()?
+        } else {
+            None
+        };
         Ok(Viewer {
             id: ID(user.id.to_string()),
             name: user.name.clone(),
+            email: email.map(|e| e.to_string()),
         })
+    }
+
+    /// The viewer's outgoing notification webhooks, oldest first.
+    async fn notification_webhooks(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Vec<super::contact::NotificationWebhook>> {
+        super::contact::list(ctx).await
     }
 
     /// Whether no application has this name yet.

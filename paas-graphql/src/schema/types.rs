@@ -550,6 +550,9 @@ impl From<StatusEvent> for StatusChange {
 pub struct Viewer {
     pub id: ID,
     pub name: String,
+    /// Where urgent notifications (a crash loop, low disk space) are mailed; set with
+    /// `setEmail`. Only the user themself sees it.
+    pub email: Option<String>,
 }
 
 #[derive(InputObject)]

@@ -11,7 +11,9 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;
 use sea_orm::{EntityTrait, QuerySelect};
 
-use super::{SqlStore, applications, git_host_tokens, tasks, users, webhooks};
+use super::{
+    SqlStore, applications, git_host_tokens, notification_webhooks, tasks, users, webhooks,
+};
 use crate::error::{Error, Result};
 
 /// What [`SqlStore::reseal`] did.
@@ -54,6 +56,13 @@ impl SqlStore {
             webhooks::Column::Id,
             webhooks::Column::Secret,
             webhooks::secret_context,
+        )
+        .await?;
+        self.reseal_column::<notification_webhooks::Entity>(
+            &mut done,
+            notification_webhooks::Column::Id,
+            notification_webhooks::Column::Secret,
+            notification_webhooks::secret_context,
         )
         .await?;
         self.reseal_column::<tasks::Entity>(

@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 use super::SqlStore;
 use super::store::db_err;
 use crate::error::{Error, Result};
-use crate::model::{GitHostKind, GitHostToken, Secret, User, UserId};
+use crate::model::{EmailAddress, GitHostKind, GitHostToken, Secret, User, UserId};
 use crate::store::UserStore;
 
 /// Where a user's git token is sealed: the value opens only in this row.
@@ -24,6 +24,8 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub git_token: Option<String>,
     pub created_at: DateTimeUtc,
+    /// Where urgent notifications are mailed; checked before it is stored.
+    pub email: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -51,6 +53,7 @@ impl UserStore for SqlStore {
             token_hash: Set(token_hash.to_owned()),
             git_token: Set(None),
             created_at: Set(user.created_at),
+            email: Set(None),
         })
         .exec(self.connection())
         .await
@@ -76,29 +79,12 @@ impl UserStore for SqlStore {
     }
 
     async fn set_git_token(&self, user: UserId, token: Option<&Secret>) -> Result<()> {
-        let res = Entity::update_many()
-            .col_expr(
-                Column::GitToken,
-                sea_orm::sea_query::Expr::value(
-                    token.map(|t| self.keys().seal(&token_context(user), t.expose())),
-                ),
-            )
-            .filter(Column::Id.eq(user.as_uuid()))
-            .exec(self.connection())
-            .await
-            .map_err(db_err)?;
-        if res.rows_affected == 0 {
-            return Err(Error::NotFound("user"));
-        }
-        Ok(())
+        let sealed = token.map(|t| self.keys().seal(&token_context(user), t.expose()));
+        self.set_user_column(user, Column::GitToken, sealed).await
     }
 
     async fn git_token(&self, user: UserId) -> Result<Option<Secret>> {
-        let stored = Entity::find_by_id(user.as_uuid())
-            .one(self.connection())
-            .await
-            .map_err(db_err)?
-            .and_then(|u| u.git_token);
+        let stored = self.user_row(user).await?.and_then(|u| u.git_token);
         Ok(match stored {
             Some(s) => Some(Secret::new(
                 self.keys().open(&token_context(user), &s)?.plaintext,
@@ -125,5 +111,44 @@ impl UserStore for SqlStore {
         kind: Option<GitHostKind>,
     ) -> Result<Vec<(GitHostKind, GitHostToken)>> {
         self.get_git_host_tokens(user, kind).await
+    }
+
+    async fn set_email(&self, user: UserId, email: Option<&EmailAddress>) -> Result<()> {
+        let email = email.map(|e| e.as_str().to_owned());
+        self.set_user_column(user, Column::Email, email).await
+    }
+
+    async fn email(&self, user: UserId) -> Result<Option<EmailAddress>> {
+        let stored = self.user_row(user).await?.and_then(|u| u.email);
+        // Checked when stored; one that no longer reads (a changed rule) is as good as none.
+        Ok(stored.and_then(|s| EmailAddress::parse(&s).ok()))
+    }
+}
+
+impl SqlStore {
+    async fn user_row(&self, user: UserId) -> Result<Option<Model>> {
+        Entity::find_by_id(user.as_uuid())
+            .one(self.connection())
+            .await
+            .map_err(db_err)
+    }
+
+    /// Sets one nullable column of the user's row; `NOT_FOUND` when there is no such user.
+    async fn set_user_column(
+        &self,
+        user: UserId,
+        column: Column,
+        value: Option<String>,
+    ) -> Result<()> {
+        let res = Entity::update_many()
+            .col_expr(column, sea_orm::sea_query::Expr::value(value))
+            .filter(Column::Id.eq(user.as_uuid()))
+            .exec(self.connection())
+            .await
+            .map_err(db_err)?;
+        if res.rows_affected == 0 {
+            return Err(Error::NotFound("user"));
+        }
+        Ok(())
     }
 }
