@@ -13,6 +13,20 @@ use crate::auth::bearer;
 use crate::server::AppState;
 
 pub(crate) async fn routes(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(refused) = operator_only(&state, &headers, "GET /routes") {
+        return refused;
+    }
+    Json(state.routes.routes()).into_response()
+}
+
+/// `Ok` when the request carries the operator's token (`admin_token`); else the answer: 401
+/// without a token, 403 with another one (or with no `admin_token` configured). `what` names
+/// the endpoint in that answer.
+pub(crate) fn operator_only(
+    state: &AppState,
+    headers: &HeaderMap,
+    what: &str,
+) -> Result<(), Response> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -20,12 +34,12 @@ pub(crate) async fn routes(State(state): State<AppState>, headers: HeaderMap) ->
     let Some(token) = token else {
         let mut res = (
             StatusCode::UNAUTHORIZED,
-            "GET /routes needs the operator's token: Authorization: Bearer <admin_token>\n",
+            format!("{what} needs the operator's token: Authorization: Bearer <admin_token>\n"),
         )
             .into_response();
         res.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return res;
+        return Err(res);
     };
     // Digests compared, not the tokens: the time taken says nothing about the token.
     let admin = state
@@ -33,11 +47,11 @@ pub(crate) async fn routes(State(state): State<AppState>, headers: HeaderMap) ->
         .as_ref()
         .is_some_and(|admin| admin.hash() == token.hash());
     if !admin {
-        return (
+        return Err((
             StatusCode::FORBIDDEN,
-            "GET /routes is for the operator (admin_token) only\n",
+            format!("{what} is for the operator (admin_token) only\n"),
         )
-            .into_response();
+            .into_response());
     }
-    Json(state.routes.routes()).into_response()
+    Ok(())
 }

@@ -111,8 +111,10 @@ pub struct Settings {
     pub limits: crate::limits::Limits,
     /// The router's timeouts, body limit, access log and TLS files.
     pub router: crate::router::RouterSettings,
-    /// The token of `GET /routes`; `None`: that endpoint refuses everyone.
+    /// The token of `GET /routes` and `GET /metrics`; `None`: they refuse everyone.
     pub admin_token: Option<Secret>,
+    /// Where `GET /metrics` is served without a token; `None`: on the API, behind the token.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Settings {
@@ -236,6 +238,7 @@ impl From<&Config> for Settings {
                 ..crate::router::RouterSettings::default()
             },
             admin_token: non_empty(&c.admin_token).map(Secret::new),
+            metrics_listen: c.metrics_listen.0,
         }
     }
 }

@@ -22,6 +22,7 @@ mod limits;
 mod locks;
 mod log_access;
 mod logs;
+mod metrics;
 mod nomad;
 mod playground;
 mod podman;

@@ -14,6 +14,7 @@ pub mod dump;
 pub mod git_hosts;
 pub mod git_http;
 pub mod hostile;
+pub mod metrics;
 pub mod nomad;
 pub mod operations;
 pub mod podman;

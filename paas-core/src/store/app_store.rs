@@ -32,6 +32,9 @@ pub trait AppStore: Send + Sync {
     ) -> Result<Vec<Application>>;
     /// Every app in a status, across users (for recovery and shutdown).
     async fn apps_in_status(&self, statuses: &[AppStatus]) -> Result<Vec<Application>>;
+    /// How many apps are in each status, across users (one `GROUP BY`, for `GET /metrics`);
+    /// statuses without apps are left out.
+    async fn app_counts_by_status(&self) -> Result<Vec<(AppStatus, u64)>>;
     /// Compare-and-set update; returns the app as stored (version bumped).
     async fn update_app(
         &self,
@@ -65,6 +68,9 @@ impl<T: Delegate> AppStore for T {
     }
     async fn apps_in_status(&self, statuses: &[AppStatus]) -> Result<Vec<Application>> {
         self.app_store().apps_in_status(statuses).await
+    }
+    async fn app_counts_by_status(&self) -> Result<Vec<(AppStatus, u64)>> {
+        self.app_store().app_counts_by_status().await
     }
     async fn update_app(
         &self,
