@@ -34,7 +34,7 @@ pub(crate) async fn api_metrics(State(state): State<AppState>, headers: HeaderMa
     if !state.metrics_on_api {
         return StatusCode::NOT_FOUND.into_response();
     }
-    if let Err(refused) = crate::routes_api::operator_only(&state, &headers, "GET /metrics") {
+    if let Some(refused) = crate::routes_api::not_the_operator(&state, &headers, "GET /metrics") {
         return refused;
     }
     render(&state.platform, state.routes.as_ref()).await

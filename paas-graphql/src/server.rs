@@ -380,7 +380,25 @@ pub async fn run_worker(
     settings: Settings,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
+    let metrics = match settings.metrics_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Listen { addr, source })?,
+        ),
+        None => None,
+    };
     let platform = platform(&settings).await?;
+    // A worker's builds are counted here: `metrics_listen` serves them (it has no API).
+    if let Some(listener) = metrics {
+        let routes: Arc<dyn RouteTable> = Arc::new(Routes::new(platform.clone()));
+        let router = crate::metrics::own_listener(platform.clone(), routes);
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
     tracing::info!("build worker started");
     platform
         .run_loops(paas_core::flow::Loops::BUILDER, shutdown)

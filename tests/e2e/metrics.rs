@@ -83,7 +83,15 @@ async fn metrics_are_the_operators_and_move_with_what_happens(db: TestDb) -> any
         )
         .await?;
 
-    let after = scrape(&url, Some(ADMIN)).await?;
+    // The deploy is counted as its step ends, a moment after the app shows RUNNING; the
+    // router's request as its body ends.
+    let deploys = |s: &Scrape| s.value("paas_deploy_duration_seconds_count", &[("outcome", "ok")]);
+    let after = paas_tests::eventually(Duration::from_secs(30), || async {
+        let s = scrape(&url, Some(ADMIN)).await?;
+        let routed = s.value("paas_router_requests_total", &[("app", "metered")]);
+        Ok((deploys(&s) > deploys(&before) && routed > 0.0).then_some(s))
+    })
+    .await?;
     let moved = |name: &str, labels: &[(&str, &str)]| {
         after.value(name, labels) - before.value(name, labels)
     };

@@ -6,6 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{Context, bail, ensure};
 
+/// A series' labels but `le`, in order.
+type Labels = Vec<(String, String)>;
+
 /// One sample: `name{labels} value`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
@@ -90,7 +93,7 @@ impl Scrape {
                 continue;
             }
             let bucket = format!("{family}_bucket");
-            let mut series: BTreeMap<Vec<(String, String)>, Vec<(f64, f64)>> = BTreeMap::new();
+            let mut series: BTreeMap<Labels, Vec<(f64, f64)>> = BTreeMap::new();
             for s in self.samples.iter().filter(|s| s.name == bucket) {
                 let le = s.labels.get("le").context("a bucket without le")?;
                 let le = if le == "+Inf" {
