@@ -186,14 +186,7 @@ impl Server {
                     addr: settings.listen,
                     source,
                 })?;
-        let metrics_listener = match settings.metrics_listen {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| StartError::Listen { addr, source })?,
-            ),
-            None => None,
-        };
+        let metrics_listener = bind_metrics(&settings).await?;
         let router_listeners = match settings.router_listen {
             Some(addr) => Some(crate::router::Listeners::bind(addr, &settings.router).await?),
             None => None,
@@ -374,20 +367,24 @@ impl Server {
     }
 }
 
+/// The `metrics_listen` listener, if set.
+async fn bind_metrics(settings: &Settings) -> Result<Option<TcpListener>, StartError> {
+    let Some(addr) = settings.metrics_listen else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })?;
+    Ok(Some(listener))
+}
+
 /// `paas worker`: builds from the queue until `shutdown`, nothing else
 /// ([`paas_core::flow::Loops::BUILDER`]: the other loops run with `paas serve`).
 pub async fn run_worker(
     settings: Settings,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
-    let metrics = match settings.metrics_listen {
-        Some(addr) => Some(
-            TcpListener::bind(addr)
-                .await
-                .map_err(|source| StartError::Listen { addr, source })?,
-        ),
-        None => None,
-    };
+    let metrics = bind_metrics(&settings).await?;
     let platform = platform(&settings).await?;
     // A worker's builds are counted here: `metrics_listen` serves them (it has no API).
     if let Some(listener) = metrics {
