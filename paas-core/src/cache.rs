@@ -7,6 +7,7 @@
 //! answers "miss" and drops writes, quickly, so the caller reads the store instead.
 
 pub mod memory;
+pub mod metered;
 pub mod none;
 pub mod redis;
 

@@ -29,6 +29,8 @@
 //!   breaker that skips it until it answers again.
 //! - [`router`]: the route table the HTTP router reads (the port and its default, in memory,
 //!   fed by the store and the bus), make-before-break drains, per-app traffic counters.
+//! - [`metrics`]: every metric's name and the helpers that move it; `GET /metrics` renders
+//!   them ([`metrics::render`]).
 //! - [`platform`]: [`Platform`], the handle that holds the chosen adapters, built with
 //!   [`Platform::builder`].
 //! - [`flow`]: the flows of the design card, the whole pipeline in one place: `create` (app and
@@ -67,6 +69,7 @@ pub mod hooks;
 pub mod lock;
 pub mod logs;
 pub mod mail;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod outbox;

@@ -164,16 +164,25 @@ impl Locks {
     /// Takes the lock, waiting up to `wait` for its holder to give it back (or die). A lock
     /// still held after that is [`Error::Busy`], naming what the holder is doing.
     pub async fn acquire(&self, key: &LockKey, purpose: &str, wait: Duration) -> Result<Lease> {
-        let deadline = tokio::time::Instant::now() + wait;
+        let started = tokio::time::Instant::now();
+        let deadline = started + wait;
+        let mut waited = false;
         loop {
             match self.try_acquire(key, purpose).await? {
-                Ok(lease) => return Ok(lease),
+                Ok(lease) => {
+                    if waited {
+                        crate::metrics::lock_waited(started.elapsed(), true);
+                    }
+                    return Ok(lease);
+                }
                 Err(held) => {
                     if tokio::time::Instant::now() >= deadline {
+                        crate::metrics::lock_waited(started.elapsed(), false);
                         return Err(Error::Busy(busy_reason(&held)));
                     }
                 }
             }
+            waited = true;
             tokio::time::sleep(POLL).await;
         }
     }

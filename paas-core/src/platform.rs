@@ -379,6 +379,7 @@ impl PlatformBuilder {
 
     /// Connects the store (migrating it) and assembles the platform.
     pub async fn build(self) -> Result<Platform> {
+        crate::metrics::install();
         let runtime = self
             .runtime
             .ok_or_else(|| Error::runtime("no runtime was given to the platform builder"))?;
@@ -418,9 +419,10 @@ impl PlatformBuilder {
             inner: Arc::new(Inner {
                 locks,
                 store,
-                cache: self
-                    .cache
-                    .unwrap_or_else(|| Arc::new(MemoryCache::default())),
+                cache: Arc::new(crate::cache::metered::Metered(
+                    self.cache
+                        .unwrap_or_else(|| Arc::new(MemoryCache::default())),
+                )),
                 queue: self
                     .queue
                     .unwrap_or_else(|| Arc::new(MemoryQueue::default())),

@@ -71,6 +71,8 @@ pub trait BuildQueue: Send + Sync {
     fn durable(&self) -> bool {
         false
     }
+    /// Messages of `topic` waiting or in work (not yet acked), for `GET /metrics`.
+    async fn depth(&self, topic: Topic) -> Result<u64>;
     /// Moves a message that keeps failing out of the way (acked, kept aside with `reason`).
     async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<()>;
     /// Bumped whenever messages may have been lost (the backend came back empty, or pushes

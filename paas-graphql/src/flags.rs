@@ -121,9 +121,13 @@ pub struct ServeFlags {
     /// `.pem`); read at start and on SIGHUP.
     #[arg(long)]
     tls_cert_dir: Option<PathBuf>,
-    /// Token the operator's `GET /routes` asks for (Bearer).
+    /// Token the operator's `GET /routes` and `GET /metrics` ask for (Bearer).
     #[arg(long)]
     admin_token: Option<String>,
+    /// Address `GET /metrics` is served on without a token (keep it private); unset: on the
+    /// API, behind --admin-token.
+    #[arg(long)]
+    metrics_listen: Option<String>,
     /// Milliseconds between the router's full reads of every route (a safety net: route
     /// changes arrive on the event bus).
     #[arg(long)]
@@ -299,6 +303,7 @@ impl ServeFlags {
         v.put("tls_key", self.tls_key);
         v.put("tls_cert_dir", self.tls_cert_dir);
         v.put("admin_token", self.admin_token);
+        v.put("metrics_listen", self.metrics_listen);
         v.put("router_resync_ms", self.router_resync_ms);
         v.put("redis_url", self.redis_url);
         v.put("redis_prefix", self.redis_prefix);

@@ -17,6 +17,8 @@
 //! - `hooks`: `POST /hooks/git/{hookId}`, push webhooks from GitHub, Gitea/Forgejo and GitLab.
 //! - [`router`]: the HTTP router (apps by name, HTTP and HTTPS); `routes_api`: `GET /routes`,
 //!   the route table for the operator's own front.
+//! - `metrics`: `GET /metrics` (Prometheus text) on the API or its own listener, the API's
+//!   request counter and the GraphQL operation counter.
 //! - [`rotate`]: `paas secrets rotate`.
 //! - [`server`]: `Server::build(settings)` then `.run(shutdown)`, the same in `main` and tests.
 //! - `conn`: the accept loop with the connection cap, header and idle timeouts ([`limits`]).
@@ -38,6 +40,7 @@ mod git_http;
 mod hooks;
 mod http_logs;
 pub mod limits;
+mod metrics;
 pub mod nofile;
 mod playground;
 pub mod rotate;

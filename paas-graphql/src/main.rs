@@ -201,6 +201,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(router) = server.router_addr() {
                 let _ = writeln!(out, "paas router on http://{router}/ (apps by name)");
             }
+            if let Some(metrics) = server.metrics_addr() {
+                let _ = writeln!(out, "paas metrics on http://{metrics}/metrics");
+            }
             let _ = out.flush();
             server.run(shutdown_signal()).await?;
         }

@@ -13,6 +13,20 @@ use crate::auth::bearer;
 use crate::server::AppState;
 
 pub(crate) async fn routes(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(refused) = not_the_operator(&state, &headers, "GET /routes") {
+        return refused;
+    }
+    Json(state.routes.routes()).into_response()
+}
+
+/// `None` when the request carries the operator's token (`admin_token`); else the refusal: 401
+/// without a token, 403 with another one (or with no `admin_token` configured). `what` names
+/// the endpoint in that answer.
+pub(crate) fn not_the_operator(
+    state: &AppState,
+    headers: &HeaderMap,
+    what: &str,
+) -> Option<Response> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -20,12 +34,12 @@ pub(crate) async fn routes(State(state): State<AppState>, headers: HeaderMap) ->
     let Some(token) = token else {
         let mut res = (
             StatusCode::UNAUTHORIZED,
-            "GET /routes needs the operator's token: Authorization: Bearer <admin_token>\n",
+            format!("{what} needs the operator's token: Authorization: Bearer <admin_token>\n"),
         )
             .into_response();
         res.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return res;
+        return Some(res);
     };
     // Digests compared, not the tokens: the time taken says nothing about the token.
     let admin = state
@@ -33,11 +47,13 @@ pub(crate) async fn routes(State(state): State<AppState>, headers: HeaderMap) ->
         .as_ref()
         .is_some_and(|admin| admin.hash() == token.hash());
     if !admin {
-        return (
-            StatusCode::FORBIDDEN,
-            "GET /routes is for the operator (admin_token) only\n",
-        )
-            .into_response();
+        return Some(
+            (
+                StatusCode::FORBIDDEN,
+                format!("{what} is for the operator (admin_token) only\n"),
+            )
+                .into_response(),
+        );
     }
-    Json(state.routes.routes()).into_response()
+    None
 }

@@ -2,7 +2,8 @@
 //! tests. Routes: `POST /graphql`, websocket subscriptions on `/graphql/ws` (graphql-transport-ws
 //! and the older graphql-ws), GraphiQL at `GET /graphql`, the web dashboard at `GET /ui/` (`GET /`
 //! redirects there), `GET /healthz`, an app's log as JSON at
-//! `GET /apps/{id}/logs` (`http_logs`), the route table at `GET /routes` (`routes_api`), and
+//! `GET /apps/{id}/logs` (`http_logs`), the route table at `GET /routes` (`routes_api`), the
+//! metrics at `GET /metrics` (`metrics`; or on `metrics_listen`), and
 //! git hosts' push webhooks at `POST /hooks/git/{hookId}` (`hooks`).
 //! Beside the API: the router on its own listeners (HTTP, and HTTPS when configured).
 
@@ -72,6 +73,8 @@ pub(crate) struct AppState {
     pub(crate) limits: Limits,
     pub(crate) routes: Arc<dyn RouteTable>,
     pub(crate) admin_token: Option<Secret>,
+    /// `GET /metrics` answers on the API (no `metrics_listen`).
+    pub(crate) metrics_on_api: bool,
 }
 
 /// A built server, bound to its port, not yet serving.
@@ -85,6 +88,8 @@ pub struct Server {
     routes: Routes,
     /// The router's listeners (HTTP, and HTTPS if asked), unless `--no-router`.
     router_listeners: Option<crate::router::Listeners>,
+    /// `metrics_listen` and what it serves.
+    metrics: Option<(TcpListener, Router)>,
 }
 
 /// Assembles the platform for these settings, checking each dependency it is given (database,
@@ -232,6 +237,7 @@ impl Server {
                     addr: settings.listen,
                     source,
                 })?;
+        let metrics_listener = bind_metrics(&settings).await?;
         let router_listeners = match settings.router_listen {
             Some(addr) => Some(crate::router::Listeners::bind(addr, &settings.router).await?),
             None => None,
@@ -258,13 +264,21 @@ impl Server {
         let schema = schema::builder(platform.clone())
             .data(schema::RouteTableHandle(table.clone()))
             .extension(SubscriptionLimits::new(limits.max_subscriptions_per_user))
+            .extension(crate::metrics::OperationMetrics)
             .finish();
+        let metrics = metrics_listener.map(|l| {
+            (
+                l,
+                crate::metrics::own_listener(platform.clone(), table.clone()),
+            )
+        });
         let state = AppState {
             schema,
             platform: platform.clone(),
             limits: limits.clone(),
             routes: table,
             admin_token: settings.admin_token.clone(),
+            metrics_on_api: settings.metrics_listen.is_none(),
         };
         let router = Router::new()
             .route("/", get(crate::ui::root))
@@ -278,6 +292,7 @@ impl Server {
             .route("/healthz", get(healthz))
             .route("/apps/{id}/logs", get(crate::http_logs::app_logs))
             .route("/routes", get(crate::routes_api::routes))
+            .route("/metrics", get(crate::metrics::api_metrics))
             .route(
                 "/hooks/git/{id}",
                 axum::routing::post(crate::hooks::receive)
@@ -290,6 +305,7 @@ impl Server {
                 "/git/{repo}/git-receive-pack",
                 axum::routing::post(crate::git_http::receive_pack),
             )
+            .route_layer(axum::middleware::from_fn(crate::metrics::count_requests))
             .with_state(state);
         Ok(Self {
             listener,
@@ -298,7 +314,13 @@ impl Server {
             limits,
             routes,
             router_listeners,
+            metrics,
         })
+    }
+
+    /// The address `GET /metrics` is served on without a token, if `metrics_listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// The HTTPS router's address actually bound, if it runs.
@@ -349,6 +371,17 @@ impl Server {
                 .map_err(std::io::Error::other)?,
             None => Vec::new(),
         };
+        let metrics = self.metrics.map(|(listener, router)| {
+            let stop = stopped();
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router)
+                    .with_graceful_shutdown(stop)
+                    .await
+                {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            })
+        });
         let api = self.router;
         let handler = move |req: hyper::Request<hyper::body::Incoming>, _peer| {
             let api = api.clone();
@@ -382,11 +415,25 @@ impl Server {
             }
         }
         let _ = table.await;
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
         if let Err(e) = loops.await {
             tracing::error!(error = %e, "the platform's loops ended abnormally");
         }
         served.unwrap_or(Ok(()))
     }
+}
+
+/// The `metrics_listen` listener, if set.
+async fn bind_metrics(settings: &Settings) -> Result<Option<TcpListener>, StartError> {
+    let Some(addr) = settings.metrics_listen else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })?;
+    Ok(Some(listener))
 }
 
 /// `paas worker`: builds from the queue until `shutdown`, nothing else
@@ -395,7 +442,18 @@ pub async fn run_worker(
     settings: Settings,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
+    let metrics = bind_metrics(&settings).await?;
     let platform = platform(&settings).await?;
+    // A worker's builds are counted here: `metrics_listen` serves them (it has no API).
+    if let Some(listener) = metrics {
+        let routes: Arc<dyn RouteTable> = Arc::new(Routes::new(platform.clone()));
+        let router = crate::metrics::own_listener(platform.clone(), routes);
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
     tracing::info!("build worker started");
     platform
         .run_loops(paas_core::flow::Loops::BUILDER, shutdown)

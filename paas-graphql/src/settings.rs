@@ -111,7 +111,7 @@ pub struct Settings {
     pub limits: crate::limits::Limits,
     /// The router's timeouts, body limit, access log and TLS files.
     pub router: crate::router::RouterSettings,
-    /// The token of `GET /routes`; `None`: that endpoint refuses everyone.
+    /// The token of `GET /routes` and `GET /metrics`; `None`: they refuse everyone.
     pub admin_token: Option<Secret>,
     /// The SMTP server urgent notifications are mailed through; `None`: no mail.
     pub smtp_url: Option<CredentialUrl>,
@@ -119,6 +119,8 @@ pub struct Settings {
     pub mail_from: String,
     /// The dashboard's address for links in mails and webhooks; `None`: `http://<listen>`.
     pub public_url: Option<String>,
+    /// Where `GET /metrics` is served without a token; `None`: on the API, behind the token.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Settings {
@@ -245,6 +247,7 @@ impl From<&Config> for Settings {
             smtp_url: CredentialUrl::new(&c.smtp_url),
             mail_from: c.mail_from.clone(),
             public_url: non_empty(c.public_url.trim_end_matches('/')),
+            metrics_listen: c.metrics_listen.0,
         }
     }
 }

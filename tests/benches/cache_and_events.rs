@@ -4,7 +4,10 @@
 //!    as the spread of each side and the ratio of the medians;
 //! 2. the latency from a status change made by a `paas worker` process to the event arriving at
 //!    a websocket subscriber of a `serve` process, over `EVENT_ROUNDS` redeploys of every app
-//!    (two events each); subscriptions that end or time out early are counted and printed.
+//!    (two events each); subscriptions that end or time out early are counted and printed;
+//! 3. Redis down: `OUTAGE_QUERIES` sequential `applications(first: 10)` queries against a
+//!    `serve` whose (private) Redis was killed, and against the `--no-cache` one: the medians
+//!    and their ratio (the breaker's promise: within 2x).
 //!
 //! ```text
 //! cargo build --release -p paas-graphql && cargo bench -p paas-tests --bench cache_and_events
@@ -15,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use paas_tests::bench::Samples;
-use paas_tests::redis::{unique_prefix, url};
+use paas_tests::redis::{PrivateRedis, unique_prefix, url};
 use paas_tests::repo::file_url;
 use paas_tests::{Client, TestDb, TestServer, TestWorker, git_repo};
 use serde_json::json;
@@ -29,6 +32,9 @@ const EVENT_ROUNDS: usize = 13;
 const SETTLE_WITHIN: Duration = Duration::from_secs(60);
 const CONCURRENCY: usize = 16;
 const APPS: usize = 40;
+/// Sequential list queries per side with Redis down.
+const OUTAGE_QUERIES: usize = 20;
+const LIST: &str = "{ applications(first: 10) { edges { node { id name status } } } }";
 const LOOKUP: &str = "query($id: ID!) { application(id: $id) { id name status } }";
 
 /// Lookups per second, `CONCURRENCY` clients at once, each going through the apps in turn.
@@ -154,7 +160,40 @@ async fn main() -> anyhow::Result<()> {
         failed == 0,
         "{failed} subscriptions ended before their events"
     );
+
+    // 3. Redis killed under a `serve` of its own, against the cache off.
+    let mut private = PrivateRedis::start().await?;
+    let (private_url, private_prefix) = (private.url(), unique_prefix());
+    let private_env = [
+        ("REDIS_URL", private_url.as_str()),
+        ("PAAS_REDIS_PREFIX", private_prefix.as_str()),
+    ];
+    let outage =
+        TestServer::spawn_in(dir.path(), &database_url, &["--no-worker"], &private_env).await?;
+    let alice_outage =
+        Client::new(&outage.url, alice.token().map(str::to_owned)).with_router(outage.router);
+    sequential(&alice_outage).await?;
+    private.kill().await?;
+    let down = sequential(&alice_outage).await?;
+    let off = sequential(&alice_uncached).await?;
+    println!("applications(first: 10), Redis killed (ms, {OUTAGE_QUERIES} sequential): {down}");
+    println!("applications(first: 10), cache off (ms, {OUTAGE_QUERIES} sequential):    {off}");
+    println!(
+        "Redis down / cache off (medians): {:.2}x (target: at most 2x)",
+        down.median() / off.median()
+    );
     Ok(())
+}
+
+/// `OUTAGE_QUERIES` list queries one after another: each one's time in milliseconds.
+async fn sequential(client: &Client) -> anyhow::Result<Samples> {
+    let mut took = Samples::default();
+    for _ in 0..OUTAGE_QUERIES {
+        let started = Instant::now();
+        client.data(LIST, json!({})).await?;
+        took.push_duration(started.elapsed());
+    }
+    Ok(took)
 }
 
 /// Redeploys every app once and collects the latency of its two worker-made status changes

@@ -24,6 +24,7 @@ mod limits;
 mod locks;
 mod log_access;
 mod logs;
+mod metrics;
 mod nomad;
 mod notify;
 mod playground;

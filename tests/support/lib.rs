@@ -15,6 +15,7 @@ pub mod git_hosts;
 pub mod git_http;
 pub mod hooks;
 pub mod hostile;
+pub mod metrics;
 pub mod nomad;
 pub mod notify;
 pub mod operations;

@@ -70,6 +70,28 @@ impl PrivateRedis {
         .context("redis-server did not start")
     }
 
+    /// Freezes the server (SIGSTOP) with what it holds: connections are accepted by the kernel
+    /// but nothing answers, like a Redis cut off by the network.
+    pub fn pause(&self) -> anyhow::Result<()> {
+        self.signal(nix::sys::signal::Signal::SIGSTOP)
+    }
+
+    /// Lets a paused server go on (SIGCONT), its keys as they were.
+    pub fn resume(&self) -> anyhow::Result<()> {
+        self.signal(nix::sys::signal::Signal::SIGCONT)
+    }
+
+    fn signal(&self, signal: nix::sys::signal::Signal) -> anyhow::Result<()> {
+        let pid = self
+            .child
+            .as_ref()
+            .and_then(Child::id)
+            .context("redis-server is not running")?;
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(pid)?);
+        nix::sys::signal::kill(pid, signal)?;
+        Ok(())
+    }
+
     /// Kills the server (like a crash) and waits for it to be gone.
     pub async fn kill(&mut self) -> anyhow::Result<()> {
         if let Some(mut child) = self.child.take() {

@@ -11,8 +11,9 @@
 //!
 //! Redis down = the database's speed: a [`Breaker`] skips Redis from the first failure until
 //! a probe finds it answering again, so no request waits on a dead Redis. A write that could not
-//! reach Redis (an update, an eviction) leaves an entry that may be stale; before the breaker
-//! closes, every cached entry under the prefix is dropped, so nothing stale is served after.
+//! reach Redis (an update, an eviction) leaves an entry that may be stale: it opens the breaker
+//! (if the failure had not already), and before the breaker closes every cached entry under the
+//! prefix is dropped, so nothing stale is served after and no TTL is waited out.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::Cache;
 use crate::error::Result;
 use crate::model::{AppId, AppName, Application, User, UserId};
-use crate::redis_conn::{Breaker, CALL_TIMEOUT, connect};
+use crate::redis_conn::{Breaker, CALL_TIMEOUT, CallError, connect};
 use crate::secrets::Keyring;
 
 /// The kinds of keys the cache writes (under `<prefix>:`), dropped together after an outage.
@@ -100,6 +101,11 @@ impl RedisCache {
             Ok(_) => true,
             Err(e) => {
                 self.missed_writes.store(true, Ordering::Release);
+                // Whatever the failure, the breaker opens: its probe drops what may be stale
+                // before Redis is used again (nothing waits out a TTL).
+                if !matches!(e, CallError::Open) {
+                    self.breaker.trip();
+                }
                 tracing::debug!(error = %e, "cache write failed");
                 false
             }

@@ -91,7 +91,9 @@ impl Platform {
         let log = self.config().build_log(dep.id);
         remove_log(&log).await;
         let capture = self.capture_file(app.id, dep.id, log.clone(), LogStream::Build);
+        let began = std::time::Instant::now();
         let built = self.build_attempts(&app, &mut dep, &log).await;
+        crate::metrics::build_finished(began.elapsed(), built.is_ok());
         // Stored before the build's end is recorded: a build log subscriber ends on that.
         match capture.finish().await {
             Ok(()) => remove_log(&log).await,

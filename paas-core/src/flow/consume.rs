@@ -59,8 +59,12 @@ impl Platform {
         let Some(delivery) = queue.pull(topic, wait).await? else {
             return Ok(Step::Idle);
         };
+        if delivery.attempt > 1 {
+            crate::metrics::redelivered(topic);
+        }
         if delivery.attempt > crate::queue::MAX_DELIVERIES {
             // Acked by the queue as it moves the message aside.
+            crate::metrics::dead_lettered(topic);
             self.dead_letter(&delivery).await?;
             return Ok(Step::Handled);
         }

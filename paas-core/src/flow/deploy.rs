@@ -85,6 +85,7 @@ impl Platform {
         if self.replaced(app.deployment, &mut dep).await? {
             return Ok(());
         }
+        let began = std::time::Instant::now();
         let live = self.live_deployment(app.id, Some(dep.id)).await?;
         let app = if app.status == AppStatus::Starting || live.is_some() {
             app
@@ -101,6 +102,7 @@ impl Platform {
                 // Listening for the routers' drain reports before the route switches.
                 let drain = Drain::watch(self).await;
                 self.went_live(&app, &mut dep, started).await?;
+                crate::metrics::deploy_finished(began.elapsed(), true);
                 if let Some(old) = live {
                     self.retire(old, drain).await?;
                 }
@@ -108,7 +110,10 @@ impl Platform {
                 self.retire_slept(app.id, dep.id).await?;
                 self.prune_images(app.id).await?;
             }
-            Err(reason) => self.fail_deployment(&mut dep, reason).await?,
+            Err(reason) => {
+                crate::metrics::deploy_finished(began.elapsed(), false);
+                self.fail_deployment(&mut dep, reason).await?
+            }
         }
         Ok(())
     }
@@ -285,6 +290,13 @@ impl Platform {
     }
 
     async fn start_once(&self, app: &Application, dep: &Deployment) -> Result<Instance> {
+        let began = std::time::Instant::now();
+        let started = self.start_and_wait(app, dep).await;
+        crate::metrics::instance_started(began.elapsed(), started.is_ok());
+        started
+    }
+
+    async fn start_and_wait(&self, app: &Application, dep: &Deployment) -> Result<Instance> {
         let spec = self.spec_of(app, dep)?;
         let instance = self.runtime().start(&spec).await?;
         self.system_log(

@@ -28,6 +28,12 @@ impl Platform {
         position: Option<&SourcePosition>,
     ) -> Result<Vec<LogLine>> {
         let stored = self.store().append_logs(app, lines, position).await?;
+        for stream in crate::logs::LogStream::ALL {
+            let n = stored.iter().filter(|l| l.stream == stream).count();
+            if n > 0 {
+                crate::metrics::log_lines_stored(stream, n);
+            }
+        }
         if let Some(last) = stored.last() {
             let nudge = Event::Logs(LogsWritten {
                 app_id: app,

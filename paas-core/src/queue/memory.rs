@@ -127,6 +127,14 @@ impl BuildQueue for MemoryQueue {
         }
     }
 
+    async fn depth(&self, topic: Topic) -> Result<u64> {
+        Ok(self.with(|s| {
+            s.topics
+                .get(&topic)
+                .map_or(0, |t| (t.ready.len() + t.pending.len()) as u64)
+        }))
+    }
+
     async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<()> {
         tracing::warn!(id = %delivery.id, attempt = delivery.attempt, reason, "message dead-lettered");
         self.ack(delivery).await

@@ -252,6 +252,21 @@ impl BuildQueue for RedisQueue {
             .map_err(|e| qerr("push", e))
     }
 
+    async fn depth(&self, topic: Topic) -> Result<u64> {
+        let mut conn = self.conn.clone();
+        let groups: redis::streams::StreamInfoGroupsReply = self
+            .breaker
+            .call(CALL_TIMEOUT, conn.xinfo_groups(self.stream(topic)))
+            .await
+            .map_err(|e| qerr("xinfo groups", e))?;
+        let group = self.group(topic);
+        Ok(groups
+            .groups
+            .iter()
+            .find(|g| g.name == group)
+            .map_or(0, |g| (g.pending + g.lag.unwrap_or(0)) as u64))
+    }
+
     async fn pull(&self, topic: Topic, wait: Duration) -> Result<Option<Delivery>> {
         if let Some(d) = self.claim(topic).await? {
             return Ok(Some(d));

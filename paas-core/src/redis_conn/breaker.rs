@@ -3,7 +3,8 @@
 //! process, the queue answers "unavailable") until a background probe finds Redis answering
 //! again. So a dead Redis costs one timeout, not one per request.
 //!
-//! Guarantees: while open, no call waits on Redis; the probe runs every [`PROBE_EVERY`]; before
+//! Guarantees: while open, no call waits on Redis; the probe tries again after a pause that
+//! grows from [`PROBE_FIRST`] to [`PROBE_MAX`] (a long outage costs few pings); before
 //! closing it runs the owner's `before_closing` hook (the cache forgets what it may have missed)
 //! and after closing it bumps the heal counter (the queue queues again what it may have lost).
 //! Only failures of the connection trip it: an answer from Redis that is an error (`NOGROUP`,
@@ -20,8 +21,11 @@ use tokio::sync::watch;
 
 use super::CALL_TIMEOUT;
 
-/// How often an open breaker looks whether Redis answers again.
-pub const PROBE_EVERY: Duration = Duration::from_millis(500);
+/// How long an open breaker waits before its first look whether Redis answers again; each
+/// failed look doubles the pause, up to [`PROBE_MAX`].
+pub const PROBE_FIRST: Duration = Duration::from_millis(250);
+/// The longest pause between two looks.
+pub const PROBE_MAX: Duration = Duration::from_secs(4);
 
 /// Runs before an open breaker closes; `false` keeps it open (tried again at the next probe).
 pub type BeforeClosing = Arc<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>;
@@ -79,6 +83,7 @@ impl Breaker {
         before_closing: Option<BeforeClosing>,
         heals: watch::Sender<u64>,
     ) -> Self {
+        crate::metrics::breaker_open(name, false);
         Self {
             inner: Arc::new(Inner {
                 name,
@@ -116,6 +121,7 @@ impl Breaker {
     ) -> Result<T, CallError> {
         if self.is_open() {
             self.inner.skipped.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::redis_skipped(self.inner.name);
             return Err(CallError::Open);
         }
         match tokio::time::timeout(timeout, call).await {
@@ -140,6 +146,7 @@ impl Breaker {
             return;
         }
         self.inner.trips.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::breaker_open(self.inner.name, true);
         tracing::warn!(
             user = self.inner.name,
             "redis is unreachable; skipping it until it answers again"
@@ -158,8 +165,10 @@ pub fn unreachable(e: &redis::RedisError) -> bool {
 }
 
 async fn probe(inner: Arc<Inner>) {
+    let mut pause = PROBE_FIRST;
     loop {
-        tokio::time::sleep(PROBE_EVERY).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(PROBE_MAX);
         let mut conn = inner.conn.clone();
         let cmd = redis::cmd("PING");
         let ping = cmd.query_async::<String>(&mut conn);
@@ -172,6 +181,7 @@ async fn probe(inner: Arc<Inner>) {
             continue;
         }
         inner.open.store(false, Ordering::Release);
+        crate::metrics::breaker_open(inner.name, false);
         inner.heals.send_modify(|n| *n += 1);
         tracing::info!(
             user = inner.name,

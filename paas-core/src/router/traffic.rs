@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::metrics::{ROUTER_BUCKETS, TrafficTotals, router_bucket};
+
 /// How far back the buckets go.
 pub const WINDOW_SECS: usize = 300;
 
@@ -48,6 +50,10 @@ pub struct Traffic {
     /// When the last request began or ended, in nanoseconds since `start` (the scaler's
     /// idleness, later): an atomic, since every request writes it.
     last: AtomicU64,
+    /// Counts since the start, for `GET /metrics` (atomics: no lock).
+    classes: [AtomicU64; 5],
+    latency: [AtomicU64; ROUTER_BUCKETS.len() + 1],
+    latency_sum_us: AtomicU64,
 }
 
 impl std::fmt::Debug for Traffic {
@@ -84,6 +90,18 @@ impl Traffic {
             start: Instant::now(),
             seconds: Mutex::new(vec![Second::EMPTY; WINDOW_SECS]),
             last: AtomicU64::new(0),
+            classes: Default::default(),
+            latency: Default::default(),
+            latency_sum_us: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts since the start ([`crate::metrics`] renders them).
+    pub fn totals(&self) -> TrafficTotals {
+        TrafficTotals {
+            classes: self.classes.each_ref().map(|n| n.load(Ordering::Relaxed)),
+            latency: self.latency.each_ref().map(|n| n.load(Ordering::Relaxed)),
+            latency_sum: Duration::from_micros(self.latency_sum_us.load(Ordering::Relaxed)),
         }
     }
 
@@ -106,6 +124,10 @@ impl Traffic {
             slot.bytes_out += bytes_out;
             slot.latency[bucket] = slot.latency[bucket].saturating_add(1);
         }
+        self.classes[class].fetch_add(1, Ordering::Relaxed);
+        self.latency[router_bucket(latency)].fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.latency_sum_us.fetch_add(micros, Ordering::Relaxed);
         self.touch();
     }
 

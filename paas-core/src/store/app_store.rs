@@ -34,6 +34,9 @@ pub trait AppStore: Send + Sync {
     async fn apps_in_status(&self, statuses: &[AppStatus]) -> Result<Vec<Application>>;
     /// The preview apps of `parent`, oldest first.
     async fn previews_of(&self, parent: AppId) -> Result<Vec<Application>>;
+    /// How many apps are in each status, across users (one `GROUP BY`, for `GET /metrics`);
+    /// statuses without apps are left out.
+    async fn app_counts_by_status(&self) -> Result<Vec<(AppStatus, u64)>>;
     /// Compare-and-set update; returns the app as stored (version bumped).
     async fn update_app(
         &self,
@@ -70,6 +73,9 @@ impl<T: Delegate> AppStore for T {
     }
     async fn previews_of(&self, parent: AppId) -> Result<Vec<Application>> {
         self.app_store().previews_of(parent).await
+    }
+    async fn app_counts_by_status(&self) -> Result<Vec<(AppStatus, u64)>> {
+        self.app_store().app_counts_by_status().await
     }
     async fn update_app(
         &self,

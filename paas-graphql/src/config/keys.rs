@@ -98,8 +98,11 @@ pub struct Config {
     pub tls_key: String,
     /// Per-domain certificates picked by SNI: `<domain>.crt` and `<domain>.key` (or `.pem`).
     pub tls_cert_dir: String,
-    /// Token of the operator's `GET /routes`; empty: that endpoint refuses everyone.
+    /// Token of the operator's `GET /routes` and `GET /metrics`; empty: they refuse everyone.
     pub admin_token: String,
+    /// Address `GET /metrics` is served on, without a token; empty: on the API, behind the
+    /// admin token.
+    pub metrics_listen: OptionalAddr,
     /// How often the router reads every route again, whatever the event bus said.
     pub router_resync_ms: u64,
     /// The most instances one app may ask for (`scaling.maxInstances`).
@@ -220,6 +223,7 @@ impl Default for Config {
             tls_key: String::new(),
             tls_cert_dir: String::new(),
             admin_token: String::new(),
+            metrics_listen: OptionalAddr(None),
             router_resync_ms: ms(platform.router.resync_every),
             scaling_max_instances: platform.scaler.bounds.max_instances,
             scaling_min_idle_seconds: platform.scaler.bounds.min_idle_seconds,

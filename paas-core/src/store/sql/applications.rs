@@ -332,6 +332,24 @@ impl AppStore for SqlStore {
         self.apps(rows)
     }
 
+    async fn app_counts_by_status(&self) -> Result<Vec<(AppStatus, u64)>> {
+        let rows: Vec<(String, i64)> = Entity::find()
+            .select_only()
+            .column(Column::Status)
+            .column_as(Column::Id.count(), "n")
+            .group_by(Column::Status)
+            .into_tuple()
+            .all(self.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(status, n)| {
+                Some((AppStatus::parse(&status)?, u64::try_from(n).unwrap_or(0)))
+            })
+            .collect())
+    }
+
     #[tracing::instrument(skip_all, fields(app_id = %app.id, expected_version), err)]
     async fn update_app(
         &self,
