@@ -12,6 +12,8 @@
 //! - [`LogStore`]: log lines, heads and source positions.
 //! - [`DomainStore`]: custom domains routed to apps.
 //! - [`HookStore`]: apps' webhooks and the deliveries they have seen.
+//! - [`EventLogStore`]: the event log.
+//! - [`NotificationStore`]: users' notifications, and who is an admin.
 //!
 //! A wrapper (counting, caching) or a store assembled from several backends implements
 //! [`Delegate`] instead: it names the store every role goes to and overrides only the roles it
@@ -21,10 +23,12 @@ mod app_store;
 mod delegate;
 mod deployment_store;
 mod domain_store;
+mod event_log_store;
 mod event_store;
 mod hook_store;
 mod lock_store;
 mod log_store;
+mod notification_store;
 pub mod sql;
 mod task_store;
 mod user_store;
@@ -33,10 +37,12 @@ pub use app_store::AppStore;
 pub use delegate::Delegate;
 pub use deployment_store::DeploymentStore;
 pub use domain_store::DomainStore;
+pub use event_log_store::EventLogStore;
 pub use event_store::StatusEventStore;
 pub use hook_store::HookStore;
 pub use lock_store::LockStore;
 pub use log_store::LogStore;
+pub use notification_store::NotificationStore;
 pub use task_store::TaskStore;
 pub use user_store::UserStore;
 
@@ -52,6 +58,8 @@ pub trait Store:
     + LogStore
     + DomainStore
     + HookStore
+    + EventLogStore
+    + NotificationStore
 {
 }
 
@@ -65,5 +73,7 @@ impl<T> Store for T where
         + LogStore
         + DomainStore
         + HookStore
+        + EventLogStore
+        + NotificationStore
 {
 }

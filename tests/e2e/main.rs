@@ -12,6 +12,7 @@ mod create;
 mod dashboard;
 mod desired;
 mod domains;
+mod events;
 mod failures;
 mod git_push;
 mod hostile_repos;

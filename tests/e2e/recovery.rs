@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use paas_tests::apps::{PythonApp, versioned};
+use paas_tests::apps::{crashing, versioned};
 use paas_tests::repo::file_url;
 use paas_tests::steps::{FAST_CRASH_POLICY, body, create, records, show, versioned_app};
 use paas_tests::{TestDb, TestServer, git_repo};
@@ -14,21 +14,10 @@ use serde_json::json;
 use crate::on_both_databases;
 use paas_tests::eventually;
 
-/// Serves on `$PORT`, then dies with code 3 after a second: always, or (with `CRASH=once`) only
-/// the first time.
-fn crashing_app() -> String {
-    PythonApp::new()
-        .prelude(
-            "def die():\n    time.sleep(1)\n    print(\"boom\", flush=True)\n    os._exit(3)\nif os.environ.get(\"CRASH\") != \"once\" or not os.path.exists(\"crashed-once\"):\n    open(\"crashed-once\", \"w\").close()\n    threading.Thread(target=die, daemon=True).start()",
-        )
-        .body("\"ok\"")
-        .source()
-}
-
 async fn a_crash_loop_fails_the_app_with_the_reason(db: TestDb) -> anyhow::Result<()> {
     let server = TestServer::spawn(db, FAST_CRASH_POLICY).await?;
     let alice = server.user("alice").await?;
-    let repo = git_repo(&[("app.py", &crashing_app())])?;
+    let repo = git_repo(&[("app.py", &crashing())])?;
     let id = create(
         &alice,
         json!({ "name": "crashy", "repository": { "url": file_url(repo.path()) } }),
@@ -61,7 +50,7 @@ on_both_databases!(a_crash_loop_fails_the_app_with_the_reason);
 async fn a_single_crash_is_restarted(db: TestDb) -> anyhow::Result<()> {
     let server = TestServer::spawn(db, FAST_CRASH_POLICY).await?;
     let alice = server.user("alice").await?;
-    let repo = git_repo(&[("app.py", &crashing_app())])?;
+    let repo = git_repo(&[("app.py", &crashing())])?;
     let id = create(
         &alice,
         json!({

@@ -162,6 +162,17 @@ pub fn hello() -> String {
     PythonApp::new().source()
 }
 
+/// Serves on `$PORT`, then dies with code 3 after a second: always, or (with `CRASH=once`) only
+/// the first time.
+pub fn crashing() -> String {
+    PythonApp::new()
+        .prelude(
+            "def die():\n    time.sleep(1)\n    print(\"boom\", flush=True)\n    os._exit(3)\nif os.environ.get(\"CRASH\") != \"once\" or not os.path.exists(\"crashed-once\"):\n    open(\"crashed-once\", \"w\").close()\n    threading.Thread(target=die, daemon=True).start()",
+        )
+        .body("\"ok\"")
+        .source()
+}
+
 /// Answers the content of `version.txt` (tells deployments apart).
 pub fn versioned() -> String {
     PythonApp::new()

@@ -5,7 +5,8 @@
 //! watches branches and `pushed` turns a new commit into a redeploy; `git_push` keeps an app's
 //! own repository and deploys what `git push` stored in it; `repos` lists the user's
 //! repositories on their git hosts and picks the token a clone uses; `hooks` is an app's webhook
-//! and what a delivery to it does.
+//! and what a delivery to it does; `event_log` records events (and reads them for their
+//! readers), `disk` watches the data directory's free space.
 
 mod actions;
 mod apps;
@@ -15,7 +16,9 @@ mod capture;
 mod consume;
 mod create;
 mod deploy;
+mod disk;
 mod domains;
+mod event_log;
 mod follow;
 mod git_push;
 mod hooks;
@@ -38,6 +41,7 @@ mod wake;
 mod watch;
 
 pub use consume::Step;
+pub use disk::{disk_low, free_percent};
 pub use domains::MAX_DOMAINS;
 pub use follow::LogItem;
 pub use git_push::{GitPushConfig, PushDeploy, PushTarget, RefUpdate};

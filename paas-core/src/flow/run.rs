@@ -36,6 +36,8 @@ pub struct Loops {
     pub scaler: bool,
     /// The branches of apps with `autoDeploy` watched, their new commits deployed.
     pub auto_deploy: bool,
+    /// Old events pruned from the event log, the data directory's free space watched.
+    pub housekeeping: bool,
 }
 
 impl Loops {
@@ -49,6 +51,7 @@ impl Loops {
         requeue: true,
         scaler: true,
         auto_deploy: true,
+        housekeeping: true,
     };
 
     /// Only the builder: a build worker (`paas worker`). Builds are the one step that needs
@@ -63,6 +66,7 @@ impl Loops {
         requeue: false,
         scaler: false,
         auto_deploy: false,
+        housekeeping: false,
     };
 }
 
@@ -128,6 +132,12 @@ impl Platform {
         if loops.auto_deploy {
             let (p, stop) = (p(), stopped());
             tasks.spawn(async move { p.run_auto_deploy(stop).await });
+        }
+        if loops.housekeeping {
+            let (events, stop) = (p(), stopped());
+            tasks.spawn(async move { events.run_event_retention(stop).await });
+            let (disk, stop) = (p(), stopped());
+            tasks.spawn(async move { disk.run_disk_check(stop).await });
         }
         tracing::info!(?loops, "platform running");
         shutdown.await;

@@ -77,6 +77,14 @@ typed_id!(
     /// Identifies a [`crate::model::Webhook`]: the last part of its URL.
     HookId
 );
+typed_id!(
+    /// Identifies a [`crate::event_log::LoggedEvent`]; orders the event log.
+    EventId
+);
+typed_id!(
+    /// Identifies a [`crate::notify::UserNotification`].
+    NotificationId
+);
 
 #[cfg(test)]
 mod tests {

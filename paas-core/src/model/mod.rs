@@ -24,7 +24,7 @@ pub use desired::Desired;
 pub use domain::Domain;
 pub use env::{EnvChange, EnvKey, EnvVars};
 pub use git_host::{GitHostKind, GitHostToken};
-pub use ids::{AppId, DeploymentId, HookId, TaskId, UserId};
+pub use ids::{AppId, DeploymentId, EventId, HookId, NotificationId, TaskId, UserId};
 pub use language::{Language, Procfile};
 pub use name::AppName;
 pub use port::Port;

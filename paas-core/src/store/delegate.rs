@@ -2,8 +2,8 @@
 //! together from several backends, writes only the roles it changes.
 
 use super::{
-    AppStore, DeploymentStore, DomainStore, HookStore, LockStore, LogStore, StatusEventStore,
-    Store, TaskStore, UserStore,
+    AppStore, DeploymentStore, DomainStore, EventLogStore, HookStore, LockStore, LogStore,
+    NotificationStore, StatusEventStore, Store, TaskStore, UserStore,
 };
 
 /// A store that hands every call to the adapter of the call's role. Each role trait (and so
@@ -42,6 +42,12 @@ pub trait Delegate: Send + Sync {
         self.inner()
     }
     fn hook_store(&self) -> &dyn HookStore {
+        self.inner()
+    }
+    fn event_log_store(&self) -> &dyn EventLogStore {
+        self.inner()
+    }
+    fn notification_store(&self) -> &dyn NotificationStore {
         self.inner()
     }
 }

@@ -4,15 +4,18 @@
 //! never leave this module (they convert into domain types). `store.rs` holds the connection and
 //! the compare-and-set write that apps and deployments share.
 
+mod admins;
 mod applications;
 mod deployments;
 mod domains;
+mod events;
 mod git_host_tokens;
 mod locks;
 mod log_heads;
 mod log_lines;
 mod log_sources;
 mod logs;
+mod notifications;
 mod reseal;
 mod status_events;
 mod store;
