@@ -189,11 +189,8 @@ async fn a_life_cycle_is_recorded_in_order(db: TestDb) -> anyhow::Result<()> {
 
     // Another user sees none of it and cannot follow it; an admin sees it all.
     assert!(all_events(&bob, json!({}), 100).await?.is_empty());
-    assert!(
-        all_events(&bob, json!({ "app": id }), 100)
-            .await?
-            .is_empty()
-    );
+    let theirs = json!({ "app": id, "first": 10 });
+    assert_eq!(bob.error_code(EVENTS, theirs).await?, "NOT_FOUND");
     let mut theirs = bob.subscribe(FOLLOW, json!({ "app": id })).await?;
     let refused = theirs.next(Duration::from_secs(10)).await?;
     assert_eq!(refused["data"], Value::Null, "{refused}");

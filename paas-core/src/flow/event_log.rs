@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::event_log::{EventFilter, EventRecord, LoggedEvent};
 use crate::events::Event;
 use crate::model::{EventId, User};
@@ -40,8 +40,9 @@ impl Platform {
         Ok(filter)
     }
 
-    /// Events `user` may read (see [`Platform::readable_by`]) passing `filter`, below
-    /// `before`, newest first.
+    /// Events `user` may read (their own, or all for an admin) passing `filter`, below
+    /// `before`, newest first. An app given that is not the user's (for a user who is not an
+    /// admin) is `NOT_FOUND`, like a missing one; a deleted app of theirs still has its events.
     pub async fn events_for(
         &self,
         user: &User,
@@ -50,6 +51,22 @@ impl Platform {
         limit: u64,
     ) -> Result<Vec<LoggedEvent>> {
         let filter = self.readable_by(user, filter).await?;
+        if let (Some(owner), Some(app)) = (filter.owner, filter.app) {
+            let theirs = match self.app(app).await? {
+                Some(a) => a.owner == owner,
+                None => {
+                    let any = EventFilter {
+                        owner: Some(owner),
+                        app: Some(app),
+                        kinds: Vec::new(),
+                    };
+                    !self.store().events(&any, None, 1).await?.is_empty()
+                }
+            };
+            if !theirs {
+                return Err(Error::NotFound("application"));
+            }
+        }
         self.store().events(&filter, before, limit).await
     }
 
