@@ -20,6 +20,7 @@
 //! - `m20261204_000012_git_host_tokens.rs`: each user's token (and API URL) per git host.
 //! - `m20261205_000013_webhooks.rs`: each app's webhook (its sealed secret) and the delivery ids
 //!   it has seen.
+//! - `m20261206_000014_health_check.rs`: each app's health check (`NULL`: a TCP connect).
 //! - `m20261206_000015_events_notifications.rs`: the event log, users' notifications, the
 //!   admins.
 
@@ -39,6 +40,7 @@ mod m20261203_000010_replicas;
 mod m20261204_000011_auto_deploy;
 mod m20261204_000012_git_host_tokens;
 mod m20261205_000013_webhooks;
+mod m20261206_000014_health_check;
 mod m20261206_000015_events_notifications;
 
 /// Every migration, in order.
@@ -61,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000011_auto_deploy::Migration),
             Box::new(m20261204_000012_git_host_tokens::Migration),
             Box::new(m20261205_000013_webhooks::Migration),
+            Box::new(m20261206_000014_health_check::Migration),
             Box::new(m20261206_000015_events_notifications::Migration),
         ]
     }

@@ -21,6 +21,8 @@
 //!   notifications, de-duplicated while their condition lasts, and the sinks that carry them.
 //! - [`hooks`]: webhooks in: which git host sent a delivery, its signature checked, its push
 //!   event read (the flow acting on it is `flow/hooks.rs`).
+//! - [`health`]: one health check of an instance (TCP, HTTP), the per-replica counting rules
+//!   and the events checks raise; the warden loop that runs them is `flow/warden.rs`.
 //! - [`redis_conn`]: connecting to Redis so that a dead one costs little, and the circuit
 //!   breaker that skips it until it answers again.
 //! - [`router`]: the route table the HTTP router reads (the port and its default, in memory,
@@ -59,6 +61,7 @@ pub mod event_log;
 pub mod events;
 pub mod flow;
 pub mod git;
+pub mod health;
 pub mod hooks;
 pub mod lock;
 pub mod logs;

@@ -238,6 +238,8 @@ struct Inner {
     log_watches: crate::flow::LogWatches,
     /// Where new notifications go besides the store (email, outgoing webhooks).
     sinks: Vec<Arc<dyn crate::notify::NotificationSink>>,
+    /// Runs health checks (one HTTP client for all of them).
+    prober: crate::health::probe::Prober,
 }
 
 /// The platform: adapters plus flows. See [`crate::flow`].
@@ -304,6 +306,10 @@ impl Platform {
     pub(crate) fn requeue_wanted(&self) -> &tokio::sync::Notify {
         &self.inner.requeue
     }
+    pub(crate) fn prober(&self) -> &crate::health::probe::Prober {
+        &self.inner.prober
+    }
+
     pub(crate) fn log_watches(&self) -> &crate::flow::LogWatches {
         &self.inner.log_watches
     }
@@ -437,6 +443,7 @@ impl PlatformBuilder {
                 requeue: tokio::sync::Notify::new(),
                 log_watches: Default::default(),
                 sinks: self.sinks,
+                prober: Default::default(),
             }),
         })
     }

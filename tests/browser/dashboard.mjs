@@ -3,12 +3,15 @@
 // (language shown), the build followed to RUNNING; the app's URL answering; the list following
 // a status change live, across a dropped connection; the runtime log's tail, paged back to its first line (no line twice)
 // and following a line printed after the page opened; an env change and the restart it makes;
-// a rollback to the first deployment; stop, start, restart, redeploy; a build log, scaling and a domain; the layout at phone width; deletion; a failed build's reason; the list's pages.
+// a rollback to the first deployment; stop, start, restart, redeploy; a build log, scaling and a domain; deploy on push
+// and a webhook (its secret shown once, accepted by a signed delivery, rotated, removed); the layout at phone width; deletion; a failed build's reason; the list's pages.
 //
 // Inputs: PAAS_URL (the API), PAAS_TOKEN, PAAS_REPO (a git URL of a Python app answering
 // $GREETING and printing `request <path>` per request), PAAS_APP (the name to create),
 // PAAS_BARE_REPO (a git URL of a repository with no app in it).
 // Prints one JSON line: { "app": <id>, "first": <first deployment>, "lines": <log lines seen> }.
+
+import { createHmac, randomUUID } from 'node:crypto';
 
 import { assert, assertClean, env, main, open, shot, waitForText } from './lib.mjs';
 
@@ -25,6 +28,23 @@ async function api(base, token, query, variables = {}) {
   const body = await resp.json();
   assert(!body.errors, `${query}: ${JSON.stringify(body.errors)}`);
   return body.data;
+}
+
+/** A GitHub `ping` to a webhook URL, signed with `secret`: the answer's status. */
+async function ping(url, secret) {
+  const body = JSON.stringify({ zen: 'Keep it logically awesome.', hook_id: 1 });
+  const signature = createHmac('sha256', secret).update(body).digest('hex');
+  const resp = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/json',
+      'X-GitHub-Event': 'ping',
+      'X-GitHub-Delivery': randomUUID(),
+      'X-Hub-Signature-256': `sha256=${signature}`,
+    },
+    body,
+  });
+  return resp.status;
 }
 
 /** The log lines the logs page shows: their timestamps and texts, in order. */
@@ -259,6 +279,28 @@ main(async () => {
   await waitForText(byId('domain-list'), 'shop.example.com');
   await byId('domain').getByRole('button', { name: 'Remove' }).click();
   await waitForText(byId('domains'), 'No custom domain');
+
+  // Deploy on push, and a webhook: its secret shown once and accepted; a new one; removed.
+  await byId('auto-deploy').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=auto-deploy]')?.checked === true);
+  const watched = await api(base, token, 'query($id: ID!) { application(id: $id) { autoDeploy } }', { id: appId });
+  assert(watched.application.autoDeploy === true, 'autoDeploy not saved');
+  await byId('webhook-create').click();
+  const secret = (await byId('webhook-secret-value').innerText()).trim();
+  const hookUrl = (await byId('webhook-url').innerText()).trim();
+  assert(hookUrl.startsWith(`${base}/hooks/git/`), `webhook URL ${hookUrl}`);
+  assert((await ping(hookUrl, secret)) === 200, 'a delivery signed with the shown secret was refused');
+  assert((await ping(hookUrl, 'not-the-secret')) === 401, 'a badly signed delivery was accepted');
+  await byId('webhook-create').click();
+  await page.waitForFunction(
+    (old) => { const el = document.querySelector('[data-testid=webhook-secret-value]'); return el && el.textContent.trim() !== old; },
+    secret,
+  );
+  assert((await ping(hookUrl, secret)) === 401, 'the old webhook still answers after a new secret');
+  await byId('webhook-delete').click();
+  await waitForText(byId('webhook'), 'No webhook');
+  await byId('auto-deploy').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=auto-deploy]')?.checked === false);
 
   // At phone width: one column, nothing wider than the screen.
   await page.setViewportSize({ width: 390, height: 844 });

@@ -292,6 +292,34 @@ pub const BROKEN_BUILD: &[(&str, &str)] = &[(
          "scripts": { "build": "echo 'SyntaxError: unexpected token in app.js' >&2; exit 2" } }"#,
 )];
 
+/// An app with a health endpoint: `GET /health` answers `ok`, or `500` with
+/// `boom: database unreachable` once sick; `GET /toggle` makes it sick; it starts sick when the
+/// file `sick` is in its checkout. Anything else answers the content of `version.txt`.
+pub fn health() -> String {
+    HEALTH.to_owned()
+}
+
+const HEALTH: &str = r#"import http.server, os
+version = open("version.txt").read().strip()
+state = {"sick": os.path.exists("sick")}
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        code, body = 200, version
+        if self.path == "/toggle":
+            state["sick"], body = True, "sick now"
+        elif self.path == "/health":
+            code, body = (500, "boom: database unreachable") if state["sick"] else (200, "ok")
+        data = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H)
+server.serve_forever()
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::PythonApp;

@@ -32,6 +32,8 @@ pub enum ErrorCode {
     InvalidDomain,
     /// Scaling settings out of bounds (`0 ≤ min ≤ max ≤ the server's cap`, idle and target).
     InvalidScaling,
+    /// Health check settings out of bounds (path, interval, timeout, thresholds, start period).
+    InvalidHealthCheck,
     /// An id that is not an id of this server.
     InvalidId,
     /// A log timestamp or cursor that cannot be read.
@@ -107,6 +109,7 @@ impl ErrorCode {
         ErrorCode::InvalidResources,
         ErrorCode::InvalidDomain,
         ErrorCode::InvalidScaling,
+        ErrorCode::InvalidHealthCheck,
         ErrorCode::InvalidId,
         ErrorCode::InvalidTimestamp,
         ErrorCode::InvalidLimit,
@@ -152,6 +155,7 @@ impl ErrorCode {
             ErrorCode::InvalidResources => "INVALID_RESOURCES",
             ErrorCode::InvalidDomain => "INVALID_DOMAIN",
             ErrorCode::InvalidScaling => "INVALID_SCALING",
+            ErrorCode::InvalidHealthCheck => "INVALID_HEALTH_CHECK",
             ErrorCode::InvalidId => "INVALID_ID",
             ErrorCode::InvalidTimestamp => "INVALID_TIMESTAMP",
             ErrorCode::InvalidLimit => "INVALID_LIMIT",
@@ -237,6 +241,7 @@ mod tests {
                 | ErrorCode::InvalidResources
                 | ErrorCode::InvalidDomain
                 | ErrorCode::InvalidScaling
+                | ErrorCode::InvalidHealthCheck
                 | ErrorCode::InvalidId
                 | ErrorCode::InvalidTimestamp
                 | ErrorCode::InvalidLimit
@@ -269,6 +274,6 @@ mod tests {
                 | ErrorCode::Internal => {}
             }
         }
-        assert_eq!(ErrorCode::ALL.len(), 40);
+        assert_eq!(ErrorCode::ALL.len(), 41);
     }
 }

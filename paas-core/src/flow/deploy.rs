@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use futures::FutureExt;
 
-use tokio::net::TcpStream;
-
 use super::consume::{Attempts, STEP_WAIT, Step, Work, run_steps};
 use crate::error::{Error, Result};
 use crate::event_log::{EventKind, EventRecord};
 use crate::events::Event;
 use crate::lock::LockKey;
-use crate::model::{AppId, Application, Deployment, DeploymentId, DeploymentStatus, Replica};
+use crate::model::{
+    AppId, Application, Deployment, DeploymentId, DeploymentStatus, HealthCheck, Replica,
+};
 use crate::platform::Platform;
 use crate::queue::{Message, Topic};
 use crate::router::drain::Drain;
@@ -26,6 +26,10 @@ use crate::status::AppStatus;
 /// How often a starting instance is probed: often, as a woken app's first request waits on
 /// it (a probe is an inspect and a connect).
 const PROBE_EVERY: Duration = Duration::from_millis(5);
+
+/// How often a starting instance that answers (but not yet enough times, or badly) is checked
+/// again.
+const RECHECK_EVERY: Duration = Duration::from_millis(500);
 
 /// How long removed replicas wait for their app's lock to be forgotten on their deployment (a
 /// build of the next redeploy may hold it for minutes).
@@ -301,7 +305,7 @@ impl Platform {
         )
         .await;
         self.collect_output(app.id, dep.id, &instance.id);
-        match self.wait_ready(&instance).await {
+        match self.wait_ready(&app.health, &instance).await {
             Ok(()) => Ok(instance),
             Err(e) => {
                 if let Err(rm) = self.runtime().remove(&instance.id).await {
@@ -312,15 +316,42 @@ impl Platform {
         }
     }
 
-    /// Waits until the instance accepts connections on its endpoint, failing early if it exits.
-    pub(crate) async fn wait_ready(&self, instance: &Instance) -> Result<()> {
-        let deadline = tokio::time::Instant::now() + self.config().start_timeout;
-        let addr = (instance.endpoint.host.as_str(), instance.endpoint.port);
+    /// Waits until the instance passes `health` `healthyThreshold` times in a row, failing
+    /// early if it exits. Until it listens (a refused connection), it is only starting: it has
+    /// the server's start timeout to get there (or the check's start period, if longer). Once
+    /// it listens, each failing answer after the start period counts, and `unhealthyThreshold`
+    /// of them in a row fail the start with the last answer as the reason.
+    pub(crate) async fn wait_ready(&self, health: &HealthCheck, instance: &Instance) -> Result<()> {
+        let started = tokio::time::Instant::now();
+        let deadline = started + self.config().start_timeout.max(health.start_period());
+        let grace = started + health.start_period();
+        let (mut passes, mut failures) = (0, 0);
+        let mut last: Option<String> = None;
         loop {
-            // The connect first: once the app listens, a woken app's held requests need not
+            // The check first: once the app answers, a woken app's held requests need not
             // wait for one more inspect (a libpod call on Podman).
-            if TcpStream::connect(addr).await.is_ok() {
-                return Ok(());
+            let answered = match self.prober().check(health, &instance.endpoint).await {
+                Ok(()) => {
+                    passes += 1;
+                    if passes >= health.healthy_threshold {
+                        return Ok(());
+                    }
+                    true
+                }
+                Err(failure) => {
+                    passes = 0;
+                    if !failure.refused && tokio::time::Instant::now() >= grace {
+                        failures += 1;
+                    }
+                    last = Some(failure.reason);
+                    !failure.refused
+                }
+            };
+            if failures >= health.unhealthy_threshold {
+                let why = last.unwrap_or_default();
+                return Err(Error::StartFailed(format!(
+                    "it failed its health check {failures} times in a row: {why}"
+                )));
             }
             match self.runtime().inspect(&instance.id).await? {
                 state @ InstanceState::Exited { .. } => {
@@ -332,13 +363,23 @@ impl Platform {
                 InstanceState::Running => {}
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(Error::StartFailed(format!(
-                    "it did not answer on port {} within {}s",
-                    instance.endpoint.port,
-                    self.config().start_timeout.as_secs()
-                )));
+                let limit = deadline - started;
+                return Err(Error::StartFailed(match last {
+                    Some(why) if answered => format!(
+                        "it did not pass its health check within {}s: {why}",
+                        limit.as_secs()
+                    ),
+                    _ => format!(
+                        "it did not answer on port {} within {}s",
+                        instance.endpoint.port,
+                        limit.as_secs()
+                    ),
+                }));
             }
-            tokio::time::sleep(PROBE_EVERY).await;
+            // An instance that answers is asked again after a pause (the next pass, or the
+            // next answer); one not listening yet is looked at often.
+            let pause = if answered { RECHECK_EVERY } else { PROBE_EVERY };
+            tokio::time::sleep(pause).await;
         }
     }
 }

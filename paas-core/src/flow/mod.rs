@@ -5,8 +5,9 @@
 //! watches branches and `pushed` turns a new commit into a redeploy; `git_push` keeps an app's
 //! own repository and deploys what `git push` stored in it; `repos` lists the user's
 //! repositories on their git hosts and picks the token a clone uses; `hooks` is an app's webhook
-//! and what a delivery to it does; `event_log` records events (and reads them for their
-//! readers), `disk` watches the data directory's free space.
+//! and what a delivery to it does; `warden` checks the routed replicas' health and restarts
+//! the unhealthy ones; `event_log` records events (and reads them for their readers), `disk`
+//! watches the data directory's free space.
 
 mod actions;
 mod apps;
@@ -38,6 +39,7 @@ mod settle;
 mod supervise;
 mod tasks;
 mod wake;
+mod warden;
 mod watch;
 
 pub use consume::Step;

@@ -214,7 +214,7 @@ impl Platform {
             return Ok(None);
         };
         for instance in all.iter().filter(|i| !known.contains(&i.id)) {
-            self.wait_ready(instance).await?;
+            self.wait_ready(&app.health, instance).await?;
             self.collect_output(app.id, dep.id, &instance.id);
         }
         Ok(Some(all))

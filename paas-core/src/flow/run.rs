@@ -5,7 +5,9 @@
 //! supervisor (crashed instances restarted, after recovery at start), the task queue (queued
 //! user tasks run once their app is free), log retention, requeue (messages the queue lost
 //! pushed again from the database), the scaler (idle apps to sleep, replicas for the load) and
-//! auto-deploy (new commits of followed branches deployed). Instance output is captured per instance, started by the
+//! auto-deploy (new commits of followed branches deployed) and the warden (routed replicas'
+//! health checked, unhealthy ones restarted) and housekeeping (old events pruned, free disk space
+//! watched). Instance output is captured per instance, started by the
 //! deployer and the supervisor.
 //!
 //! Expected flow: `run(shutdown)` spawns the selected loops → `shutdown` completes → every loop
@@ -36,6 +38,9 @@ pub struct Loops {
     pub scaler: bool,
     /// The branches of apps with `autoDeploy` watched, their new commits deployed.
     pub auto_deploy: bool,
+    /// The routed replicas' health checked, unhealthy ones restarted (in one process at a
+    /// time, whichever holds the warden's lock).
+    pub warden: bool,
     /// Old events pruned from the event log, the data directory's free space watched.
     pub housekeeping: bool,
 }
@@ -51,6 +56,7 @@ impl Loops {
         requeue: true,
         scaler: true,
         auto_deploy: true,
+        warden: true,
         housekeeping: true,
     };
 
@@ -66,6 +72,7 @@ impl Loops {
         requeue: false,
         scaler: false,
         auto_deploy: false,
+        warden: false,
         housekeeping: false,
     };
 }
@@ -132,6 +139,10 @@ impl Platform {
         if loops.auto_deploy {
             let (p, stop) = (p(), stopped());
             tasks.spawn(async move { p.run_auto_deploy(stop).await });
+        }
+        if loops.warden {
+            let (p, stop) = (p(), stopped());
+            tasks.spawn(async move { p.run_warden(stop).await });
         }
         if loops.housekeeping {
             let (events, stop) = (p(), stopped());

@@ -156,7 +156,7 @@ impl Platform {
                 format!("instance {} restarted in place", r.id),
             )
             .await;
-            self.wait_ready(&instance).await?;
+            self.wait_ready(&app.health, &instance).await?;
             restarted.push(instance);
         }
         self.went_live(app, dep, restarted).await?;
@@ -225,7 +225,7 @@ impl Platform {
             let platform = self.clone();
             tokio::spawn(async move {
                 let work = async {
-                    let out = platform.handle_crash(app.id, dep.id).await;
+                    let out = platform.handle_crash(app.id, dep.id, None).await;
                     if let Err(e) = &out {
                         platform.settle_after(app.id, dep.id, e).await;
                     }
@@ -248,8 +248,17 @@ impl Platform {
     /// Counts a crash and restarts after the backoff, or fails the app after too many. A
     /// replica that crashed while others still answer is replaced alone
     /// ([`Platform::replace_crashed`]) and the app stays `RUNNING`.
+    ///
+    /// `unhealthy` is a replica that still runs but failed its health check (the warden's
+    /// verdict, with the failing answer): it is handled as if it had crashed, the answer as the
+    /// reason.
     #[tracing::instrument(skip(self), err)]
-    async fn handle_crash(&self, app_id: AppId, dep_id: DeploymentId) -> Result<()> {
+    pub(crate) async fn handle_crash(
+        &self,
+        app_id: AppId,
+        dep_id: DeploymentId,
+        unhealthy: Option<(String, String)>,
+    ) -> Result<()> {
         // Looked at again under the lock: a task may have changed things since.
         let app = self.fresh(app_id).await?;
         let Some(mut dep) = self.store().deployment(dep_id).await? else {
@@ -259,22 +268,40 @@ impl Platform {
         if !running || app.desired == Desired::Stopped {
             return Ok(());
         }
-        let mut dead = Vec::new();
+        let mut dead: Vec<(String, String)> = Vec::new();
+        // The first replica that exited by itself, recorded as a crash (a replica taken out
+        // for failing its health check is the warden's to record).
+        let mut exited: Option<(InstanceState, String)> = None;
         let mut alive = 0;
         for r in &dep.instances {
             if r.state == ReplicaState::Draining {
                 continue;
             }
+            if let Some((id, reason)) = &unhealthy
+                && *id == r.id
+                && r.is_running()
+            {
+                dead.push((r.id.clone(), reason.clone()));
+                continue;
+            }
             match self.runtime().inspect(&r.id).await? {
                 InstanceState::Running if r.is_running() => alive += 1,
-                state => dead.push((r.id.clone(), state)),
+                state => {
+                    let reason = exit_reason(&state);
+                    dead.push((r.id.clone(), reason.clone()));
+                    if exited.is_none() {
+                        exited = Some((state, reason));
+                    }
+                }
             }
         }
-        let Some((_, state)) = dead.first() else {
+        let Some((_, why)) = dead.first() else {
             return Ok(());
         };
-        let why = exit_reason(state);
-        self.record_crash(&app, state, &why).await;
+        let why = why.clone();
+        if let Some((state, reason)) = &exited {
+            self.record_crash(&app, state, reason).await;
+        }
         // Out of the route at once: no router sends to a dead instance from here on.
         for r in &mut dep.instances {
             if dead.iter().any(|(id, _)| *id == r.id) {
@@ -291,7 +318,12 @@ impl Platform {
             return self.replace_crashed(&app, dep, crashes, &why).await;
         }
         let policy = self.config().crash_restart;
-        let mut task = Task::running(app.id, app.owner, TaskKind::Restart, "after a crash");
+        let after = if unhealthy.is_some() {
+            "after failing health checks"
+        } else {
+            "after a crash"
+        };
+        let mut task = Task::running(app.id, app.owner, TaskKind::Restart, after);
         task.deployment = Some(dep.id);
         self.store().put_task(&task).await?;
 
@@ -324,8 +356,13 @@ impl Platform {
         let delay = policy.delay(u32::try_from(crashes).unwrap_or(u32::MAX));
         dep.restarts = crashes;
         self.store().update_deployment(&dep).await?;
+        let what = if unhealthy.is_some() {
+            "unhealthy"
+        } else {
+            "crashed"
+        };
         let reason = format!(
-            "crashed: {why}; restart {crashes} of {} in {:.1}s",
+            "{what}: {why}; restart {crashes} of {} in {:.1}s",
             policy.max_attempts,
             delay.as_secs_f64()
         );

@@ -36,6 +36,9 @@ pub struct Application {
     pub visibility: Visibility,
     /// How many instances run and when the app sleeps.
     pub scaling: super::Scaling,
+    /// How its instances are checked before they are routed and while they run.
+    #[serde(default)]
+    pub health: super::HealthCheck,
     /// Plain-HTTP requests to the router are redirected to HTTPS (where the router serves it).
     pub https_only: bool,
     /// Each new commit on the branch is deployed (the watcher follows the branch).
@@ -81,6 +84,7 @@ impl Application {
             port_bindings: new.port_bindings,
             visibility: Visibility::Private,
             scaling: new.scaling,
+            health: new.health,
             https_only: new.https_only,
             auto_deploy: new.auto_deploy,
             desired: super::Desired::Running,
@@ -113,6 +117,8 @@ pub struct NewApplication {
     pub auto_deploy: bool,
     /// Checked with [`super::Scaling::check`].
     pub scaling: super::Scaling,
+    /// Checked with [`super::HealthCheck::check`].
+    pub health: super::HealthCheck,
 }
 
 impl NewApplication {
@@ -131,6 +137,7 @@ impl NewApplication {
             https_only: false,
             auto_deploy: false,
             scaling: super::Scaling::default(),
+            health: super::HealthCheck::default(),
         }
     }
 }
@@ -147,6 +154,10 @@ pub struct AppUpdate {
     /// Merged into the app's settings and checked against the server's bounds; the scaler
     /// follows it (no restart).
     pub scaling: Option<super::ScalingChange>,
+    /// Merged into the app's health check; running instances are checked with it from the
+    /// warden's next round (no restart).
+    #[serde(default)]
+    pub health: Option<super::HealthCheckChange>,
     /// `Some(None)` lets the platform choose the port again.
     pub port: Option<Option<Port>>,
     /// Replaces all env vars.
@@ -193,6 +204,9 @@ impl AppUpdate {
         }
         if let Some(change) = self.scaling {
             next.scaling = app.scaling.with(change, bounds)?;
+        }
+        if let Some(change) = &self.health {
+            next.health = app.health.with(change)?;
         }
         if let Some(port) = self.port {
             next.port = port;

@@ -54,6 +54,8 @@ pub enum ValidationError {
     Domain(String),
     #[error("invalid scaling: {0}")]
     Scaling(String),
+    #[error("invalid health check: {0}")]
+    HealthCheck(String),
     #[error("invalid id: {0}")]
     Id(String),
     #[error("invalid timestamp: {0}")]
@@ -79,6 +81,7 @@ impl ValidationError {
             ValidationError::Ports(_) => ErrorCode::InvalidPort,
             ValidationError::Domain(_) => ErrorCode::InvalidDomain,
             ValidationError::Scaling(_) => ErrorCode::InvalidScaling,
+            ValidationError::HealthCheck(_) => ErrorCode::InvalidHealthCheck,
             ValidationError::Id(_) => ErrorCode::InvalidId,
             ValidationError::Timestamp(_) => ErrorCode::InvalidTimestamp,
             ValidationError::Limit(_) => ErrorCode::InvalidLimit,

@@ -92,6 +92,42 @@ pub enum ClientCommand {
         /// The app's name.
         app: String,
     },
+    /// Client: give an app a webhook for GitHub, Gitea/Forgejo or GitLab pushes and print its
+    /// URL and secret (shown this once; run again to rotate), or remove it with --delete.
+    Webhook {
+        /// The app's name.
+        app: String,
+        /// Remove the app's webhook instead.
+        #[arg(long)]
+        delete: bool,
+    },
+    /// Client: store your token for a git host (read without echo, or from stdin), so
+    /// `paas repos` lists your repositories and private ones clone with it.
+    GitToken {
+        /// github or gitea (Forgejo too).
+        #[arg(value_parser = ["github", "gitea"])]
+        provider: String,
+        /// The host's API URL: GitHub Enterprise's `https://HOST/api/v3`, or your Gitea's
+        /// address (required for gitea).
+        #[arg(long, value_parser = server_url)]
+        base_url: Option<String>,
+        /// Remove the stored token instead.
+        #[arg(long, conflicts_with = "base_url")]
+        remove: bool,
+    },
+    /// Client: list the repositories your stored git host token can see, latest update first.
+    Repos {
+        /// github or gitea.
+        #[arg(long, default_value = "github", value_parser = ["github", "gitea"])]
+        provider: String,
+        /// Keep those whose owner/name holds each of these words.
+        #[arg(long)]
+        search: Option<String>,
+        /// How many, at most 500.
+        #[arg(short = 'n', long = "limit", default_value_t = 30,
+              value_parser = clap::value_parser!(u32).range(1..=500))]
+        limit: u32,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -4,6 +4,7 @@
 mod apps;
 mod auth;
 mod env;
+mod git;
 mod history;
 mod lifecycle;
 mod logs;
@@ -56,6 +57,17 @@ pub(super) async fn run(
             no_wait,
         } => lifecycle::rollback(&ctx, &app, deployment, no_wait).await,
         ClientCommand::Logs(args) => logs::run(&ctx, args).await,
+        ClientCommand::Webhook { app, delete } => git::webhook(&ctx, &app, delete).await,
+        ClientCommand::GitToken {
+            provider,
+            base_url,
+            remove,
+        } => git::token(&ctx, &provider, base_url, remove).await,
+        ClientCommand::Repos {
+            provider,
+            search,
+            limit,
+        } => git::repos(&ctx, &provider, search, limit).await,
         ClientCommand::Env { command } => match command {
             EnvCommand::List { app } => env::list(&ctx, &app).await,
             EnvCommand::Set { app, vars, no_wait } => env::set(&ctx, &app, vars, no_wait).await,

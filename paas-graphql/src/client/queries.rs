@@ -30,4 +30,5 @@ operations! {
     "src/client/queries/apps.graphql" => [AppList, AppShow, CreateApp, DeleteApp],
     "src/client/queries/lifecycle.graphql" => [Redeploy, Restart, Rollback, UpdateEnv, TaskState, StatusChanges],
     "src/client/queries/logs.graphql" => [LogPage, FollowLogs, BuildLog],
+    "src/client/queries/git.graphql" => [CreateWebhook, DeleteWebhook, SetGitHostToken, GitRepos],
 }

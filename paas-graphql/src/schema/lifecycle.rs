@@ -91,6 +91,9 @@ pub struct UpdateApplicationInput {
     pub language: Option<Language>,
     /// Fields left out keep their values; no restart (the scaler follows).
     pub scaling: Option<super::types::ScalingInput>,
+    /// Fields left out keep their values; no restart (running instances are checked with it
+    /// from their next check).
+    pub health_check: Option<super::health::HealthCheckInput>,
 }
 
 /// `setEnv` and `unsetEnv` as one change, if either is given.
@@ -125,6 +128,9 @@ impl UpdateApplicationInput {
             https_only: self.https_only,
             auto_deploy: self.auto_deploy,
             scaling: self.scaling.map(super::types::ScalingInput::change),
+            health: self
+                .health_check
+                .map(super::health::HealthCheckInput::change),
             port: match self.port {
                 MaybeUndefined::Undefined => None,
                 MaybeUndefined::Null => Some(None),

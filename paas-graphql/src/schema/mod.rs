@@ -1,6 +1,7 @@
 //! The GraphQL schema: root objects in their own files, object types in `types`.
 
 mod activity;
+mod health;
 mod hooks;
 mod lifecycle;
 mod logs;

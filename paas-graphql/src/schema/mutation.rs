@@ -68,6 +68,9 @@ impl MutationRoot {
                     platform.config().scaler.bounds,
                 )
                 .gql()?,
+            health: paas_core::model::HealthCheck::default()
+                .with(&input.health_check.unwrap_or_default().change())
+                .gql()?,
         };
         validate_port_bindings(&new.port_bindings).gql()?;
         let app = platform.create_application(user, new).await.gql()?;

@@ -327,6 +327,8 @@ pub struct Application {
     pub auto_deploy: bool,
     /// How many instances it runs and when it sleeps.
     pub scaling: Scaling,
+    /// How its instances are checked before they are routed and while they run.
+    pub health_check: super::health::HealthCheck,
     /// Bumped on every change; pass it back to update without losing another change.
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -488,6 +490,7 @@ impl From<model::Application> for Application {
             https_only: a.https_only,
             auto_deploy: a.auto_deploy,
             scaling: a.scaling.into(),
+            health_check: a.health.clone().into(),
             version: a.version,
             created_at: a.created_at,
             updated_at: a.updated_at,
@@ -571,6 +574,8 @@ pub struct CreateApplicationInput {
     pub auto_deploy: Option<bool>,
     /// Default: one instance that never sleeps.
     pub scaling: Option<ScalingInput>,
+    /// Default: a TCP connect to the app's port.
+    pub health_check: Option<super::health::HealthCheckInput>,
 }
 
 #[derive(SimpleObject)]

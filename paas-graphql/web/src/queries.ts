@@ -108,6 +108,8 @@ export interface AppDetail {
   language: Language | null;
   port: number | null;
   repository: { url: string; branch: string; commit: string | null };
+  autoDeploy: boolean;
+  webhook: { url: string; createdAt: string; lastDeliveryAt: string | null } | null;
   endpoint: { url: string };
   env: { key: string }[];
   scaling: Scaling;
@@ -119,6 +121,8 @@ export interface AppDetail {
 
 const DETAIL_FIELDS = `id name status statusReason desiredState version language port
   repository { url branch commit }
+  autoDeploy
+  webhook { url createdAt lastDeliveryAt }
   endpoint { url }
   env { key }
   scaling { minInstances maxInstances idleSeconds targetConcurrency }
@@ -142,6 +146,8 @@ export const ROLLBACK = appMutation("Rollback", ", $deployment: ID!", "rollbackA
 export const UPDATE = appMutation("Update", ", $input: UpdateApplicationInput!", "updateApplication(id: $id, input: $input)");
 export const ADD_DOMAIN = appMutation("AddDomain", ", $domain: String!", "addDomain(id: $id, domain: $domain)");
 export const REMOVE_DOMAIN = appMutation("RemoveDomain", ", $domain: String!", "removeDomain(id: $id, domain: $domain)");
+export const CREATE_WEBHOOK = `mutation CreateWebhook($id: ID!) { createWebhook(appId: $id) { url secret } }`;
+export const DELETE_WEBHOOK = `mutation DeleteWebhook($id: ID!) { deleteWebhook(appId: $id) }`;
 export const DELETE = `mutation Delete($id: ID!) { deleteApplication(id: $id) }`;
 
 export type LogStream = "STDOUT" | "STDERR" | "BUILD" | "SYSTEM" | "ROUTER";

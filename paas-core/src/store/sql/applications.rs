@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::events::StatusEvent;
 use crate::model::{
     AppId, AppName, Application, Branch, CommitId, Deployment, Desired, EnvVars, GitSource, GitUrl,
-    Language, Port, Resources, Scaling, SourcePolicy, UserId, Visibility,
+    HealthCheck, Language, Port, Resources, Scaling, SourcePolicy, UserId, Visibility,
 };
 use crate::secrets::Keyring;
 use crate::status::AppStatus;
@@ -51,6 +51,9 @@ pub struct Model {
     pub max_instances: i32,
     pub idle_seconds: i32,
     pub target_concurrency: i32,
+    /// JSON of the health check; `NULL` is the default (a TCP connect).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub health_check: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -111,6 +114,12 @@ impl TryFrom<Model> for Application {
                 max_instances: count("max instances", m.max_instances)?,
                 idle_seconds: count("idle seconds", m.idle_seconds)?,
                 target_concurrency: count("target concurrency", m.target_concurrency)?,
+            },
+            health: match m.health_check.as_deref() {
+                None => HealthCheck::default(),
+                Some(json) => {
+                    serde_json::from_str(json).map_err(|_| corrupt("health check", json))?
+                }
             },
             desired: Desired::parse(&m.desired_state)
                 .ok_or_else(|| corrupt("desired state", &m.desired_state))?,
@@ -190,6 +199,11 @@ fn active(app: &Application, with_id: bool) -> ActiveModel {
         max_instances: Set(stored_count(app.scaling.max_instances)),
         idle_seconds: Set(stored_count(app.scaling.idle_seconds)),
         target_concurrency: Set(stored_count(app.scaling.target_concurrency)),
+        health_check: Set(if app.health == HealthCheck::default() {
+            None
+        } else {
+            serde_json::to_string(&app.health).ok()
+        }),
         created_at: Set(app.created_at),
         updated_at: Set(app.updated_at),
     }

@@ -76,6 +76,7 @@ pub async fn create(ctx: &Ctx<'_>, args: CreateArgs) -> Result<(), Failure> {
         ports: None,
         https_only: None,
         scaling: None,
+        health_check: None,
         auto_deploy: args.auto_deploy.then_some(true),
     };
     let answer = ctx

@@ -16,7 +16,7 @@ use crate::client::queries::{Me, me};
 pub async fn login(options: &ClientOptions, out: &Output, server: &str) -> Result<(), Failure> {
     let token = match &options.token {
         Some(token) => token.clone(),
-        None => read_token(server)?,
+        None => read_secret(&format!("API token for {server}: "))?,
     };
     let token = token.trim().to_owned();
     if token.is_empty() {
@@ -54,12 +54,12 @@ pub fn logout(out: &Output) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The token: prompted for without echo on a terminal, else the first line of stdin (so a
-/// script can pipe it in).
-fn read_token(server: &str) -> Result<String, Failure> {
+/// A token: prompted for (with `prompt`) without echo on a terminal, else the first line of
+/// stdin (so a script can pipe it in).
+pub(super) fn read_secret(prompt: &str) -> Result<String, Failure> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        rpassword::prompt_password(format!("API token for {server}: "))
+        rpassword::prompt_password(prompt)
             .map_err(|e| Failure::Local(format!("cannot read the token: {e}")))
     } else {
         let mut line = String::new();

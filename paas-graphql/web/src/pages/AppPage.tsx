@@ -11,7 +11,7 @@ import {
 import { navigate } from "../router";
 import { Badge, ErrorBanner, Link, shortId, time } from "../ui";
 import { BuildLog } from "./BuildLog";
-import { DomainsSection, EnvSection, ScalingSection } from "./Settings";
+import { DomainsSection, EnvSection, GitSection, ScalingSection } from "./Settings";
 
 export type Run = (query: string, variables?: Record<string, unknown>) => Promise<boolean>;
 
@@ -185,6 +185,7 @@ export function AppPage({ id }: { id: string }) {
       <EnvSection app={app} run={run} busy={busy} />
       <ScalingSection app={app} run={run} busy={busy} />
       <DomainsSection app={app} run={run} busy={busy} />
+      <GitSection app={app} run={run} busy={busy} reload={load} />
     </section>
   );
 }

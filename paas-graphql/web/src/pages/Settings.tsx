@@ -1,7 +1,11 @@
-// An app's settings: env vars (keys listed, values write-only), scaling and custom domains.
+// An app's settings: env vars (keys listed, values write-only), scaling, custom domains, and
+// git (deploy on push, the webhook a git host calls).
 import { useEffect, useState } from "preact/hooks";
-import { ADD_DOMAIN, REMOVE_DOMAIN, UPDATE, type AppDetail, type Scaling } from "../queries";
-import { Notice } from "../ui";
+import { type ApiError, asApiError, gql } from "../api";
+import {
+  ADD_DOMAIN, CREATE_WEBHOOK, DELETE_WEBHOOK, REMOVE_DOMAIN, UPDATE, type AppDetail, type Scaling,
+} from "../queries";
+import { ErrorBanner, Notice, time } from "../ui";
 import type { Run } from "./AppPage";
 
 interface Props {
@@ -128,6 +132,62 @@ export function DomainsSection({ app, run, busy }: Props) {
         <input placeholder="shop.example.com" data-testid="domain-input" value={domain} onInput={(e) => setDomain(e.currentTarget.value)} />
         <button type="submit" data-testid="domain-add" disabled={busy || !domain.trim()}>Add domain</button>
       </form>
+    </div>
+  );
+}
+
+/** Deploy on push, and the webhook: its URL always, its secret once (when made or rotated). */
+export function GitSection({ app, run, busy, reload }: Props & { reload: () => Promise<void> }) {
+  const [made, setMade] = useState<{ url: string; secret: string } | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const full = (path: string) => `${window.location.origin}${path}`;
+  const hook = async (query: string) => {
+    setError(null);
+    try {
+      const data = await gql<{ createWebhook?: { url: string; secret: string } }>(query, { id: app.id });
+      setMade(data.createWebhook ? { url: full(data.createWebhook.url), secret: data.createWebhook.secret } : null);
+      await reload();
+    } catch (e) {
+      setError(asApiError(e));
+    }
+  };
+  return (
+    <div class="card" data-testid="git">
+      <h2>Git</h2>
+      <label class="inline">
+        <input type="checkbox" data-testid="auto-deploy" checked={app.autoDeploy} disabled={busy}
+          onChange={(e) => void run(UPDATE, { input: { autoDeploy: e.currentTarget.checked } })} />
+        Deploy every new commit of <code>{app.repository.branch}</code>
+      </label>
+      {error && <ErrorBanner error={error} />}
+      {app.webhook ? (
+        <p data-testid="webhook">
+          Webhook: <code data-testid="webhook-url">{full(app.webhook.url)}</code>
+          <span class="muted">
+            {app.webhook.lastDeliveryAt ? ` · last delivery ${time(app.webhook.lastDeliveryAt)}` : " · no delivery yet"}
+          </span>
+        </p>
+      ) : (
+        <p class="muted" data-testid="webhook">No webhook: a git host (GitHub, Gitea, Forgejo, GitLab) can call one on every push.</p>
+      )}
+      {made && (
+        <Notice testid="webhook-secret">
+          Give the git host this URL and secret (content type <code>application/json</code>, push events).
+          The secret is shown this once. <br />
+          URL: <code>{made.url}</code> <br />
+          Secret: <code data-testid="webhook-secret-value">{made.secret}</code>
+        </Notice>
+      )}
+      <div class="actions">
+        <button type="button" data-testid="webhook-create" disabled={busy} onClick={() => void hook(CREATE_WEBHOOK)}>
+          {app.webhook ? "New secret" : "Create webhook"}
+        </button>
+        {app.webhook && (
+          <button type="button" class="secondary" data-testid="webhook-delete" disabled={busy} onClick={() => void hook(DELETE_WEBHOOK)}>
+            Remove webhook
+          </button>
+        )}
+      </div>
     </div>
   );
 }
