@@ -25,6 +25,8 @@
 //!   branch or pull request it shows.
 //! - `m20261208_000016_email_webhooks_out.rs`: users' email addresses, their notification
 //!   webhooks and the attempts to deliver to them, and the last mail per condition.
+//! - `m20261209_000017_events_notifications.rs`: the event log, users' notifications, the
+//!   admins.
 
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
@@ -45,6 +47,7 @@ mod m20261205_000013_webhooks;
 mod m20261206_000014_health_check;
 mod m20261207_000015_previews;
 mod m20261208_000016_email_webhooks_out;
+mod m20261209_000017_events_notifications;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -69,6 +72,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000014_health_check::Migration),
             Box::new(m20261207_000015_previews::Migration),
             Box::new(m20261208_000016_email_webhooks_out::Migration),
+            Box::new(m20261209_000017_events_notifications::Migration),
         ]
     }
 }

@@ -72,6 +72,8 @@ pub enum Event {
     RouteChanged(AppId),
     Drain(DrainReport),
     Load(LoadReport),
+    /// An event was added to the event log (`Subscription.events` follows these).
+    Recorded(Box<crate::event_log::LoggedEvent>),
     /// Events may have been lost for this subscriber (it fell behind, or the bus lost its
     /// connection and has it back): whatever it follows, it reads again from the store.
     Missed,

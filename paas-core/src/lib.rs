@@ -17,6 +17,8 @@
 //!   [`builder`], [`runtime`]. Their adapters live in the folder of the same name.
 //! - [`secrets`]: the keys and the sealing of env values and git tokens at rest; the data
 //!   dir's modes.
+//! - [`event_log`]: what the event log holds ([`Platform::record`] writes it); [`notify`]: users'
+//!   notifications, de-duplicated while their condition lasts, and the sinks that carry them.
 //! - [`hooks`]: webhooks in: which git host sent a delivery, its signature checked, its push
 //!   event read (the flow acting on it is `flow/hooks.rs`).
 //! - [`health`]: one health check of an instance (TCP, HTTP), the per-replica counting rules
@@ -61,6 +63,7 @@
 pub mod builder;
 pub mod cache;
 pub mod error;
+pub mod event_log;
 pub mod events;
 pub mod flow;
 pub mod git;

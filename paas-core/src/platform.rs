@@ -82,6 +82,13 @@ pub struct PlatformConfig {
     /// How often the branch of an app with `autoDeploy` is polled for new commits (one poll per
     /// repository, branch and owner, however many apps follow it).
     pub git_poll: Duration,
+    /// How long the event log keeps an event.
+    pub event_retention: Duration,
+    /// Below this share of free space (percent) on the data directory's disk, the admins are
+    /// notified (`DiskLow`); back above, it is cleared.
+    pub disk_low_percent: u8,
+    /// How often the data directory's free space is looked at.
+    pub disk_check: Duration,
 }
 
 /// How apps are named and reached through the router ([`crate::router`]).
@@ -206,6 +213,9 @@ impl Default for PlatformConfig {
             log_buffer: 4096,
             log_poll: Duration::from_secs(10),
             git_poll: Duration::from_secs(60),
+            event_retention: Duration::from_secs(30 * 24 * 3600),
+            disk_low_percent: 5,
+            disk_check: Duration::from_secs(60),
         }
     }
 }

@@ -14,6 +14,8 @@
 //! - [`HookStore`]: apps' webhooks and the deliveries they have seen.
 //! - [`OutboxStore`]: users' outgoing notification webhooks, their delivery attempts, and
 //!   when each condition was last mailed.
+//! - [`EventLogStore`]: the event log.
+//! - [`NotificationStore`]: users' notifications, and who is an admin.
 //!
 //! A wrapper (counting, caching) or a store assembled from several backends implements
 //! [`Delegate`] instead: it names the store every role goes to and overrides only the roles it
@@ -23,10 +25,12 @@ mod app_store;
 mod delegate;
 mod deployment_store;
 mod domain_store;
+mod event_log_store;
 mod event_store;
 mod hook_store;
 mod lock_store;
 mod log_store;
+mod notification_store;
 mod outbox_store;
 pub mod sql;
 mod task_store;
@@ -36,10 +40,12 @@ pub use app_store::AppStore;
 pub use delegate::Delegate;
 pub use deployment_store::DeploymentStore;
 pub use domain_store::DomainStore;
+pub use event_log_store::EventLogStore;
 pub use event_store::StatusEventStore;
 pub use hook_store::HookStore;
 pub use lock_store::LockStore;
 pub use log_store::LogStore;
+pub use notification_store::NotificationStore;
 pub use outbox_store::OutboxStore;
 pub use task_store::TaskStore;
 pub use user_store::UserStore;
@@ -57,6 +63,8 @@ pub trait Store:
     + DomainStore
     + HookStore
     + OutboxStore
+    + EventLogStore
+    + NotificationStore
 {
 }
 
@@ -71,5 +79,7 @@ impl<T> Store for T where
         + DomainStore
         + HookStore
         + OutboxStore
+        + EventLogStore
+        + NotificationStore
 {
 }

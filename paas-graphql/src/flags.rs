@@ -220,6 +220,13 @@ pub struct ServeFlags {
     /// Megabytes of log text kept per app (the oldest lines go first).
     #[arg(long)]
     log_max_mb: Option<u64>,
+    /// Days the event log keeps an event.
+    #[arg(long)]
+    event_retention_days: Option<u64>,
+    /// Below this percentage of free space on the data directory's disk, admins are notified
+    /// (checked every minute; 0 turns it off).
+    #[arg(long)]
+    disk_low_percent: Option<u8>,
     /// Megabytes of disk one clone may use (past it the build fails with REPO_TOO_LARGE).
     #[arg(long)]
     git_clone_max_mb: Option<u64>,
@@ -334,6 +341,8 @@ impl ServeFlags {
         v.put("crash_backoff_ms", self.crash_backoff_ms);
         v.put("log_retention_days", self.log_retention_days);
         v.put("log_max_mb", self.log_max_mb);
+        v.put("event_retention_days", self.event_retention_days);
+        v.put("disk_low_percent", self.disk_low_percent);
         v.put("git_clone_max_mb", self.git_clone_max_mb);
         v.put("git_clone_timeout_secs", self.git_clone_timeout_secs);
         v.put("git_poll_interval_ms", self.git_poll_interval_ms);

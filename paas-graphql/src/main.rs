@@ -10,8 +10,8 @@ use anyhow::Context;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use paas_core::model::{Secret, User, UserId};
-use paas_core::store::UserStore;
 use paas_core::store::sql::SqlStore;
+use paas_core::store::{NotificationStore, UserStore};
 use paas_graphql::client::{ClientCommand, ClientOptions};
 use paas_graphql::config::{FlagValues, Loaded};
 use paas_graphql::settings::RuntimeKind;
@@ -107,6 +107,10 @@ enum UserCommand {
     /// Create a user and print its API token (shown once; only its hash is stored).
     Create {
         name: String,
+        /// The user is an admin: reads every user's events and gets the server's own
+        /// notifications (low disk space).
+        #[arg(long)]
+        admin: bool,
         #[command(flatten)]
         data: DataFlags,
     },
@@ -234,7 +238,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
         }
         Command::User {
-            command: UserCommand::Create { name, data },
+            command: UserCommand::Create { name, admin, data },
         } => {
             let loaded = configure(data.values(), log_json)?;
             let name = name.trim().to_owned();
@@ -250,6 +254,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 created_at: Utc::now(),
             };
             store.create_user(&user, &token.hash()).await?;
+            if admin {
+                store.set_admin(user.id, true).await?;
+            }
             println!("{}", token.expose());
         }
         Command::Schema => print!("{}", paas_graphql::schema::sdl()),

@@ -90,6 +90,11 @@ pub struct Settings {
     pub crash_backoff: Duration,
     /// How long and how much of each app's log is kept.
     pub log_retention: paas_core::logs::Retention,
+    /// How long the event log keeps an event.
+    pub event_retention: Duration,
+    /// Below this share of free space on the data directory's disk (percent), admins are
+    /// notified.
+    pub disk_low_percent: u8,
     /// The key secrets are sealed with; `None` uses the data dir's key file.
     pub secret_key: Option<Secret>,
     /// Earlier keys, to open values sealed before a rotation.
@@ -199,6 +204,8 @@ impl From<&Config> for Settings {
                 max_age: Duration::from_secs(c.log_retention_days.max(1) * 24 * 3600),
                 max_bytes_per_app: c.log_max_mb.max(1) * MB,
             },
+            event_retention: Duration::from_secs(c.event_retention_days.max(1) * 24 * 3600),
+            disk_low_percent: c.disk_low_percent.min(100),
             secret_key: non_empty(&c.secret_key).map(Secret::new),
             previous_secret_keys: c
                 .secret_key_previous
@@ -316,6 +323,8 @@ impl Settings {
                 ..defaults.crash_restart
             },
             log_retention: self.log_retention,
+            event_retention: self.event_retention,
+            disk_low_percent: self.disk_low_percent,
             git: self.git.clone(),
             git_poll: self.git_poll,
             git_push: self.git_push.clone(),

@@ -120,6 +120,51 @@ async fn an_unhealthy_instance_is_restarted_with_the_answer_as_reason(
             ),
         "{lines:#?}"
     );
+
+    // The event log has the failure with the check's answer; the owner has one notification.
+    let events = alice
+        .data(
+            "query($app: ID) { events(appId: $app, kinds: [HEALTH_CHECK_FAILED], first: 10) {
+                edges { node { kind message details } } } }",
+            json!({ "app": id }),
+        )
+        .await?;
+    let failed = events["events"]["edges"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        failed
+            .iter()
+            .any(|e| e["node"]["details"]["restarted"] == true
+                && e["node"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("answered 500")),
+        "{events}"
+    );
+    let notes = alice
+        .data(
+            "{ notifications(first: 10) { edges { node { kind app { id } message } } } }",
+            json!({}),
+        )
+        .await?;
+    let health: Vec<_> = notes["notifications"]["edges"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| n["node"]["kind"] == "HEALTH_FAILING")
+        .collect();
+    assert_eq!(health.len(), 1, "{notes}");
+    assert_eq!(health[0]["node"]["app"]["id"], json!(id));
+    assert!(
+        health[0]["node"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("wobbly failed its health check 2 times in a row"),
+        "{notes}"
+    );
     Ok(())
 }
 on_both_databases!(an_unhealthy_instance_is_restarted_with_the_answer_as_reason);

@@ -13,6 +13,7 @@ mod create;
 mod dashboard;
 mod desired;
 mod domains;
+mod events;
 mod failures;
 mod git_push;
 mod health;

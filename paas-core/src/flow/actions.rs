@@ -6,6 +6,7 @@ use chrono::Utc;
 
 use super::tasks::Then;
 use crate::error::{Error, Result};
+use crate::event_log::{EventKind, EventRecord};
 use crate::model::{
     AppId, AppUpdate, Application, CommitId, Deployment, DeploymentId, DeploymentStatus,
     DeploymentTrigger, Desired, UpdateEffect,
@@ -147,6 +148,16 @@ impl Platform {
     ) -> Result<Then> {
         let bounds = self.config().scaler.bounds;
         let next = update.apply(app, bounds)?;
+        let (fields, env_keys) = changed(update);
+        self.record(
+            EventRecord::app(
+                app,
+                EventKind::Updated,
+                format!("{} updated: {}", app.name, fields.join(", ")),
+            )
+            .details(serde_json::json!({ "fields": fields, "envKeys": env_keys })),
+        )
+        .await;
         let check = |a: &Application| match expected {
             Some(v) if a.version != v => Err(Error::VersionConflict {
                 expected: v,
@@ -245,7 +256,25 @@ impl Platform {
         })
         .await?;
         self.request_build(app.id, dep.id).await?;
+        self.record_deploy_started(app, &dep).await;
         Ok(dep.id)
+    }
+
+    /// Records that `dep` of `app` is under way.
+    pub(crate) async fn record_deploy_started(&self, app: &Application, dep: &Deployment) {
+        let commit = dep.commit.as_ref().map(|c| c.to_string());
+        let message = match &commit {
+            Some(c) => format!("deployment {} of {} started at {c}", dep.id, app.name),
+            None => format!("deployment {} of {} started", dep.id, app.name),
+        };
+        self.record(
+            EventRecord::app(app, EventKind::DeployStarted, message).details(serde_json::json!({
+                "deployment": dep.id.to_string(),
+                "commit": commit,
+                "trigger": format!("{:?}", dep.trigger),
+            })),
+        )
+        .await;
     }
 
     /// Puts a deployment's build on the queue. The deployment is in the database already: if
@@ -276,6 +305,7 @@ impl Platform {
             Ok(())
         })
         .await?;
+        self.record_deploy_started(app, &dep).await;
         Ok(dep.id)
     }
 
@@ -350,6 +380,67 @@ impl Platform {
         self.cache().evict_app_lists(app.owner).await;
         tracing::info!(app_id = %app.id, name = %app.name, "application deleted");
         self.remove_previews_of(app).await;
+        self.record(EventRecord::app(
+            app,
+            EventKind::Deleted,
+            format!("{} deleted", app.name),
+        ))
+        .await;
+        Ok(())
+    }
+}
+
+/// The settings an update changes, by name, and the env keys it sets or removes (never their
+/// values: the event log holds no secret).
+fn changed(update: &AppUpdate) -> (Vec<&'static str>, Vec<String>) {
+    let mut fields = Vec::new();
+    let named = [
+        ("name", update.name.is_some()),
+        ("visibility", update.visibility.is_some()),
+        ("httpsOnly", update.https_only.is_some()),
+        ("autoDeploy", update.auto_deploy.is_some()),
+        ("scaling", update.scaling.is_some()),
+        ("port", update.port.is_some()),
+        ("env", update.env.is_some() || update.env_change.is_some()),
+        ("branch", update.branch.is_some()),
+        ("commit", update.commit.is_some()),
+        ("language", update.language.is_some()),
+    ];
+    fields.extend(named.iter().filter(|(_, set)| *set).map(|(n, _)| *n));
+    let mut keys: Vec<String> = Vec::new();
+    if let Some(env) = &update.env {
+        keys.extend(env.keys().map(|k| k.to_string()));
+    }
+    if let Some(change) = &update.env_change {
+        keys.extend(change.set.keys().map(|k| k.to_string()));
+        keys.extend(change.unset.iter().map(|k| k.to_string()));
+    }
+    keys.sort();
+    keys.dedup();
+    (fields, keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EnvChange, EnvVars};
+
+    #[test]
+    fn an_update_names_env_keys_never_values() -> std::result::Result<(), Box<dyn std::error::Error>>
+    {
+        let update = AppUpdate {
+            env_change: Some(EnvChange {
+                set: EnvVars::parse([("SECRET".to_owned(), "hunter2".to_owned())])?,
+                unset: vec![],
+            }),
+            https_only: Some(true),
+            ..AppUpdate::default()
+        };
+        let (fields, keys) = changed(&update);
+        assert_eq!(fields, ["httpsOnly", "env"]);
+        assert_eq!(keys, ["SECRET"]);
+        let text = serde_json::json!({ "fields": fields, "envKeys": keys }).to_string();
+        assert!(!text.contains("hunter2"));
         Ok(())
     }
 }

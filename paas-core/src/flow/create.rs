@@ -4,6 +4,7 @@
 use chrono::Utc;
 
 use crate::error::{Error, Result};
+use crate::event_log::{EventKind, EventRecord};
 use crate::events::{Event, StatusEvent};
 use crate::git::RepoCheck;
 use crate::model::{
@@ -179,6 +180,16 @@ impl Platform {
         };
         self.log_status(&created).await;
         self.bus().publish(Event::Status(created)).await?;
+        self.record(
+            EventRecord::app(&app, EventKind::AppCreated, format!("{} created", app.name)).details(
+                serde_json::json!({
+                    "repository": app.source.url.to_string(),
+                    "branch": app.source.branch.to_string(),
+                }),
+            ),
+        )
+        .await;
+        self.record_deploy_started(&app, &first).await;
 
         // The app is committed: the database is the truth, and a build the queue cannot take
         // now is queued again once it can (never a FAILED app for the platform's fault).

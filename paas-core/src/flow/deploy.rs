@@ -11,6 +11,7 @@ use futures::FutureExt;
 
 use super::consume::{Attempts, STEP_WAIT, Step, Work, run_steps};
 use crate::error::{Error, Result};
+use crate::event_log::{EventKind, EventRecord};
 use crate::events::Event;
 use crate::lock::LockKey;
 use crate::model::{
@@ -103,6 +104,13 @@ impl Platform {
                 let drain = Drain::watch(self).await;
                 self.went_live(&app, &mut dep, started).await?;
                 crate::metrics::deploy_finished(began.elapsed(), true);
+                let message = format!("deployment {} of {} is live", dep.id, app.name);
+                self.record(
+                    EventRecord::app(&app, EventKind::DeploySucceeded, message)
+                        .details(serde_json::json!({ "deployment": dep.id.to_string() })),
+                )
+                .await;
+                self.app_recovered(app.owner, app.id).await;
                 if let Some(old) = live {
                     self.retire(old, drain).await?;
                 }

@@ -7,7 +7,9 @@
 //! one keeps serving and the failure is recorded on the deployment and as the app's reason.
 
 use crate::error::Result;
-use crate::model::{AppId, Deployment, DeploymentStatus};
+use crate::event_log::{EventKind, EventRecord};
+use crate::model::{AppId, Application, Deployment, DeploymentStatus};
+use crate::notify::{Notification, NotificationKind};
 use crate::platform::Platform;
 use crate::queue::Message;
 use crate::status::AppStatus;
@@ -16,10 +18,14 @@ impl Platform {
     /// Records a failed deployment. If the app still serves an older deployment, that one stays
     /// live and the app `RUNNING` with the failure as its reason; otherwise the app is `FAILED`.
     pub(crate) async fn fail_deployment(&self, dep: &mut Deployment, reason: String) -> Result<()> {
-        let reason = match self.app(dep.app_id).await? {
+        let app = self.app(dep.app_id).await?;
+        let reason = match &app {
             Some(app) => app.env.scrub(&reason),
             None => reason,
         };
+        if let Some(app) = &app {
+            self.deploy_failed(app, dep, &reason).await;
+        }
         // What a reader waits for is written last: the app's reason before the deployment's end
         // when an older deployment keeps serving (readers wait for the deployment to settle),
         // the deployment's end before the app's FAILED when none does (readers wait for the app).
@@ -45,6 +51,25 @@ impl Platform {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Records a failed deployment in the event log and notifies the app's owner.
+    async fn deploy_failed(&self, app: &Application, dep: &Deployment, reason: &str) {
+        let message = format!("deployment {} of {} failed: {reason}", dep.id, app.name);
+        self.record(
+            EventRecord::app(app, EventKind::DeployFailed, message.clone())
+                .details(serde_json::json!({ "deployment": dep.id.to_string() })),
+        )
+        .await;
+        self.notify(Notification {
+            user: app.owner,
+            kind: NotificationKind::DeployFailed,
+            app: Some(app.id),
+            app_name: Some(app.name.to_string()),
+            message,
+            at: chrono::Utc::now(),
+        })
+        .await;
     }
 
     /// Gives up on a message delivered too often (its handler keeps dying or failing): the

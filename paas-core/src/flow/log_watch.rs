@@ -150,7 +150,8 @@ impl Platform {
                     Event::Status(_)
                     | Event::RouteChanged(_)
                     | Event::Drain(_)
-                    | Event::Load(_) => {}
+                    | Event::Load(_)
+                    | Event::Recorded(_) => {}
                 }
             }
             // The bus ended: the pollers go on; the next follower starts a listener again.

@@ -9,7 +9,8 @@
 //! the unhealthy ones; `previews` makes and removes an app's preview apps, fed by
 //! `preview_branches` (the watcher's branches) and `preview_pulls` (pull requests by webhook);
 //! `contact` is where a user's notifications go outside the
-//! platform (their email address, their outgoing webhooks).
+//! platform (their email address, their outgoing webhooks); `event_log` records events (and reads them for their readers), `disk`
+//! watches the data directory's free space.
 
 mod actions;
 mod apps;
@@ -20,7 +21,9 @@ mod consume;
 mod contact;
 mod create;
 mod deploy;
+mod disk;
 mod domains;
+mod event_log;
 mod follow;
 mod git_push;
 mod hooks;
@@ -48,6 +51,7 @@ mod watch;
 
 pub use consume::Step;
 pub use contact::{MAX_ATTEMPTS_LISTED, MAX_NOTIFICATION_WEBHOOKS};
+pub use disk::{disk_low, free_percent};
 pub use domains::MAX_DOMAINS;
 pub use follow::LogItem;
 pub use git_push::{GitPushConfig, PushDeploy, PushTarget, RefUpdate};

@@ -51,6 +51,13 @@ impl Platform {
     /// The quick part of a start: the app wants to run again and is `STARTING`.
     pub(crate) async fn begin_start(&self, app: &Application, task: &mut Task) -> Result<Then> {
         let dep = self.startable(app).await?;
+        let message = format!("{} started by its owner", app.name);
+        self.record(crate::event_log::EventRecord::app(
+            app,
+            crate::event_log::EventKind::Started,
+            message,
+        ))
+        .await;
         self.update_app(app.id, |a| {
             a.desired = Desired::Running;
             a.deployment = Some(dep.id);
@@ -99,6 +106,15 @@ impl Platform {
         .await?;
         self.system_log(app_id, None, "stopped by a user".to_owned())
             .await;
+        if let Some(app) = self.store().app(app_id).await? {
+            let message = format!("{} stopped by its owner", app.name);
+            self.record(crate::event_log::EventRecord::app(
+                &app,
+                crate::event_log::EventKind::Stopped,
+                message,
+            ))
+            .await;
+        }
         tracing::info!(app_id = %app_id, "application stopped");
         Ok(())
     }

@@ -69,6 +69,7 @@ impl Platform {
             if now > current {
                 let text = format!("scaled from {current} to {now} instance(s): {reason}");
                 self.system_log(app_id, Some(dep.id), text).await;
+                self.record_scaled(&app, current, now, reason).await;
             }
             return Ok(u32::try_from(now).unwrap_or(u32::MAX));
         }
@@ -95,6 +96,7 @@ impl Platform {
             leaving.join(", ")
         );
         self.system_log(app_id, Some(dep.id), text).await;
+        self.record_scaled(&app, current, wanted, reason).await;
         let spec = self.spec_of(&app, &dep)?;
         let platform = self.clone();
         tokio::spawn(async move {
@@ -216,6 +218,18 @@ impl Platform {
             self.collect_output(app.id, dep.id, &instance.id);
         }
         Ok(Some(all))
+    }
+
+    async fn record_scaled(&self, app: &Application, from: usize, to: usize, reason: &str) {
+        let message = format!(
+            "{} scaled from {from} to {to} instance(s): {reason}",
+            app.name
+        );
+        self.record(
+            crate::event_log::EventRecord::app(app, crate::event_log::EventKind::Scaled, message)
+                .details(serde_json::json!({ "from": from, "to": to })),
+        )
+        .await;
     }
 
     async fn remove_all(&self, instances: &[Instance]) {

@@ -39,7 +39,26 @@ impl Platform {
         };
         self.store()
             .set_git_host_token(user.id, kind, token.as_ref())
-            .await
+            .await?;
+        self.record_token(user, kind.as_str(), token.is_some())
+            .await;
+        Ok(())
+    }
+
+    /// Records that `user` set (or removed) their git token for `host`.
+    pub async fn record_token(&self, user: &User, host: &str, set: bool) {
+        use crate::event_log::{EventKind, EventRecord};
+        let (kind, message) = if set {
+            (EventKind::TokenCreated, format!("git token for {host} set"))
+        } else {
+            (
+                EventKind::TokenRevoked,
+                format!("git token for {host} removed"),
+            )
+        };
+        let record =
+            EventRecord::user(user.id, kind, message).details(serde_json::json!({ "host": host }));
+        self.record(record).await;
     }
 
     /// Every host kind and whether `user` keeps a token for it.

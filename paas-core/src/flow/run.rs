@@ -4,9 +4,10 @@
 //! The loops: the builder (build requests → images), the deployer (images → instances), the
 //! supervisor (crashed instances restarted, after recovery at start), the task queue (queued
 //! user tasks run once their app is free), log retention, requeue (messages the queue lost
-//! pushed again from the database), the scaler (idle apps to sleep, replicas for the load) and
-//! auto-deploy (new commits of followed branches deployed, the other branches previewed) and
-//! the warden (routed replicas' health checked, unhealthy ones restarted). Instance output is
+//! pushed again from the database), the scaler (idle apps to sleep, replicas for the load),
+//! auto-deploy (new commits of followed branches deployed, the other branches previewed),
+//! the warden (routed replicas' health checked, unhealthy ones restarted), and housekeeping
+//! (old events pruned, free disk space watched). Instance output is
 //! captured per instance, started by the
 //! deployer and the supervisor.
 //!
@@ -42,6 +43,8 @@ pub struct Loops {
     /// The routed replicas' health checked, unhealthy ones restarted (in one process at a
     /// time, whichever holds the warden's lock).
     pub warden: bool,
+    /// Old events pruned from the event log, the data directory's free space watched.
+    pub housekeeping: bool,
 }
 
 impl Loops {
@@ -56,6 +59,7 @@ impl Loops {
         scaler: true,
         auto_deploy: true,
         warden: true,
+        housekeeping: true,
     };
 
     /// Only the builder: a build worker (`paas worker`). Builds are the one step that needs
@@ -71,6 +75,7 @@ impl Loops {
         scaler: false,
         auto_deploy: false,
         warden: false,
+        housekeeping: false,
     };
 }
 
@@ -142,6 +147,12 @@ impl Platform {
         if loops.warden {
             let (p, stop) = (p(), stopped());
             tasks.spawn(async move { p.run_warden(stop).await });
+        }
+        if loops.housekeeping {
+            let (events, stop) = (p(), stopped());
+            tasks.spawn(async move { events.run_event_retention(stop).await });
+            let (disk, stop) = (p(), stopped());
+            tasks.spawn(async move { disk.run_disk_check(stop).await });
         }
         tracing::info!(?loops, "platform running");
         shutdown.await;

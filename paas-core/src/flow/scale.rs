@@ -270,6 +270,13 @@ impl Platform {
         .await?;
         self.system_log(app_id, Some(live.id), format!("going to sleep: {reason}"))
             .await;
+        let message = format!("{} went to sleep: {reason}", app.name);
+        self.record(crate::event_log::EventRecord::app(
+            &app,
+            crate::event_log::EventKind::Slept,
+            message,
+        ))
+        .await;
         let config = self.config();
         let drained = drain
             .wait_all(&instances, config.router.drain_settle, config.drain)

@@ -18,6 +18,7 @@ use chrono::Utc;
 
 use super::deploy::exit_reason;
 use crate::error::Result;
+use crate::event_log::{EventKind, EventRecord};
 use crate::lock::LockKey;
 use crate::model::{AppId, DeploymentId, DeploymentStatus, Desired, Replica, ReplicaState};
 use crate::notify::{Notification, NotificationKind};
@@ -207,6 +208,8 @@ impl Platform {
                 if dep.restarts > 0 && self.ran_steadily(dep.started_at) {
                     dep.restarts = 0;
                     self.store().update_deployment(&dep).await?;
+                    // Running steadily again: its crashes are over.
+                    self.app_recovered(app.owner, app.id).await;
                 }
                 continue;
             }
@@ -266,6 +269,9 @@ impl Platform {
             return Ok(());
         }
         let mut dead: Vec<(String, String)> = Vec::new();
+        // The first replica that exited by itself, recorded as a crash (a replica taken out
+        // for failing its health check is the warden's to record).
+        let mut exited: Option<(InstanceState, String)> = None;
         let mut alive = 0;
         for r in &dep.instances {
             if r.state == ReplicaState::Draining {
@@ -280,13 +286,22 @@ impl Platform {
             }
             match self.runtime().inspect(&r.id).await? {
                 InstanceState::Running if r.is_running() => alive += 1,
-                state => dead.push((r.id.clone(), exit_reason(&state))),
+                state => {
+                    let reason = exit_reason(&state);
+                    dead.push((r.id.clone(), reason.clone()));
+                    if exited.is_none() {
+                        exited = Some((state, reason));
+                    }
+                }
             }
         }
         let Some((_, why)) = dead.first() else {
             return Ok(());
         };
         let why = why.clone();
+        if let Some((state, reason)) = &exited {
+            self.record_crash(&app, state, reason).await;
+        }
         // Out of the route at once: no router sends to a dead instance from here on.
         for r in &mut dep.instances {
             if dead.iter().any(|(id, _)| *id == r.id) {
@@ -362,7 +377,50 @@ impl Platform {
         self.store().put_task(&task).await?;
         tokio::time::sleep(delay).await;
         let out = self.restart_instance(app.id, dep.id, Some(reason)).await;
+        if out.is_ok() && self.rollout_error(dep.id, &out).await.is_none() {
+            let message = format!("{} restarted after a crash", app.name);
+            self.record(EventRecord::app(&app, EventKind::Restarted, message))
+                .await;
+        }
         self.end_with_deployment(&mut task, dep.id, &out).await;
         out
+    }
+
+    /// Records a crash (`CRASHED` with the exit code, or `OOM_KILLED`, which also notifies
+    /// the owner).
+    async fn record_crash(
+        &self,
+        app: &crate::model::Application,
+        state: &InstanceState,
+        why: &str,
+    ) {
+        let (code, oom) = match state {
+            InstanceState::Exited {
+                code, oom_killed, ..
+            } => (*code, *oom_killed),
+            _ => (None, false),
+        };
+        let kind = if oom {
+            EventKind::OomKilled
+        } else {
+            EventKind::Crashed
+        };
+        let message = format!("{} crashed: {why}", app.name);
+        self.record(
+            EventRecord::app(app, kind, message.clone())
+                .details(serde_json::json!({ "exitCode": code, "oomKilled": oom })),
+        )
+        .await;
+        if oom {
+            self.notify(Notification {
+                user: app.owner,
+                kind: NotificationKind::OomKilled,
+                app: Some(app.id),
+                app_name: Some(app.name.to_string()),
+                message,
+                at: Utc::now(),
+            })
+            .await;
+        }
     }
 }

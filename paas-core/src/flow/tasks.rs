@@ -156,6 +156,7 @@ impl Platform {
             task.request = Some(request.clone());
         }
         task.progress = Some(describe(&request));
+        let user_restart = matches!(request, TaskRequest::Restart { .. });
         self.store().put_task(&task).await?;
         let then = self.begin(app.id, &request, &mut task).await;
         let then = match then {
@@ -210,6 +211,9 @@ impl Platform {
                         out
                     };
                     let out = platform.locks().hold(lease, work).await;
+                    if user_restart {
+                        platform.restarted(app_id, dep, &out).await;
+                    }
                     platform.end_with_deployment(&mut record, dep, &out).await;
                 });
             }
@@ -228,6 +232,22 @@ impl Platform {
         let error = self.rollout_error(dep, out).await;
         if let Err(e) = self.end_task(task, error).await {
             tracing::warn!(task = %task.id, error = %e, "could not record the end of a task");
+        }
+    }
+
+    /// Records a user's restart of the app that went well.
+    async fn restarted(&self, app: AppId, dep: DeploymentId, out: &Result<()>) {
+        if self.rollout_error(dep, out).await.is_some() {
+            return;
+        }
+        if let Ok(Some(app)) = self.store().app(app).await {
+            let message = format!("{} restarted", app.name);
+            self.record(crate::event_log::EventRecord::app(
+                &app,
+                crate::event_log::EventKind::Restarted,
+                message,
+            ))
+            .await;
         }
     }
 

@@ -69,6 +69,15 @@ impl Platform {
                 self.settle_after(app.id, dep.id, e).await;
             }
             let failed = self.rollout_error(dep.id, &out).await;
+            if failed.is_none() {
+                let message = format!("{} woke up for a request", app.name);
+                self.record(crate::event_log::EventRecord::app(
+                    &app,
+                    crate::event_log::EventKind::Woke,
+                    message,
+                ))
+                .await;
+            }
             self.end_scale_task(&mut task, failed).await;
             out.map(|()| Woken::Started)
         };

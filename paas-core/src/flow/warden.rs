@@ -27,11 +27,13 @@ use chrono::Utc;
 use tokio::time::Instant;
 
 use crate::error::Result;
+use crate::event_log::{EventKind, EventRecord};
 use crate::health::HealthEvent;
 use crate::health::probe::Failure;
 use crate::health::tally::{Tally, Verdict};
 use crate::lock::LockKey;
 use crate::model::{AppId, DeploymentId, Desired, Endpoint, HealthCheck, HealthKind};
+use crate::notify::{Notification, NotificationKind};
 use crate::platform::Platform;
 use crate::status::AppStatus;
 
@@ -176,6 +178,11 @@ impl Platform {
             return; // gone from the route meanwhile
         };
         w.probing = false;
+        crate::metrics::health_check(match &outcome {
+            Ok(()) => crate::metrics::HealthCheckResult::Passed,
+            Err(f) if f.reason.contains("timed out") => crate::metrics::HealthCheckResult::TimedOut,
+            Err(_) => crate::metrics::HealthCheckResult::Failed,
+        });
         let verdict = w.tally.record(outcome.is_ok(), &w.check);
         let (app, dep) = (w.app, w.dep);
         let reason = outcome.err().map(|f| f.reason).unwrap_or_default();
@@ -247,10 +254,69 @@ impl Platform {
         true
     }
 
-    /// Raises a health event: for now a line in the app's `SYSTEM` log and the server's log.
-    /// Every health event goes through here.
+    /// Raises a health event: a line in the app's `SYSTEM` log and the server's log, an entry in
+    /// the event log, and for an instance restarted for failing its checks (it failed
+    /// `unhealthyThreshold` checks in a row: for longer than the check allows) the
+    /// `HEALTH_FAILING` notification, cleared when the check passes again or the app runs
+    /// steadily. Every health event goes through here.
     pub(crate) async fn health_event(&self, app: AppId, event: HealthEvent) {
+        self.log_health_event(app, &event).await;
+        let Ok(Some(application)) = self.store().app(app).await else {
+            return;
+        };
+        let text = event.describe();
         match &event {
+            HealthEvent::Failing {
+                instance, reason, ..
+            } => {
+                let details = serde_json::json!({ "instance": instance, "reason": reason });
+                self.record(
+                    EventRecord::app(&application, EventKind::HealthCheckFailed, text)
+                        .details(details),
+                )
+                .await;
+            }
+            HealthEvent::Recovered { instance } => {
+                let details = serde_json::json!({ "instance": instance });
+                self.record(
+                    EventRecord::app(&application, EventKind::HealthCheckRecovered, text)
+                        .details(details),
+                )
+                .await;
+                self.clear_notification(
+                    application.owner,
+                    NotificationKind::HealthFailing,
+                    Some(app),
+                )
+                .await;
+            }
+            HealthEvent::RestartedUnhealthy { instance, reason } => {
+                let details = serde_json::json!({
+                    "instance": instance, "reason": reason, "restarted": true,
+                });
+                self.record(
+                    EventRecord::app(&application, EventKind::HealthCheckFailed, text)
+                        .details(details),
+                )
+                .await;
+                self.notify(Notification {
+                    user: application.owner,
+                    kind: NotificationKind::HealthFailing,
+                    app: Some(app),
+                    app_name: Some(application.name.to_string()),
+                    message: format!(
+                        "{} failed its health check {} times in a row and was restarted: {reason}",
+                        application.name, application.health.unhealthy_threshold
+                    ),
+                    at: Utc::now(),
+                })
+                .await;
+            }
+        }
+    }
+
+    async fn log_health_event(&self, app: AppId, event: &HealthEvent) {
+        match event {
             HealthEvent::Recovered { instance } => {
                 tracing::info!(app_id = %app, %instance, "health check recovered");
             }

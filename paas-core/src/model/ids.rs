@@ -81,6 +81,14 @@ typed_id!(
     /// Identifies a [`crate::model::NotificationWebhook`] (a user's outgoing webhook).
     NotificationWebhookId
 );
+typed_id!(
+    /// Identifies a [`crate::event_log::LoggedEvent`]; orders the event log.
+    EventId
+);
+typed_id!(
+    /// Identifies a [`crate::notify::UserNotification`].
+    NotificationId
+);
 
 #[cfg(test)]
 mod tests {

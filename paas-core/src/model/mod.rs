@@ -30,7 +30,9 @@ pub use email::EmailAddress;
 pub use env::{EnvChange, EnvKey, EnvVars};
 pub use git_host::{GitHostKind, GitHostToken};
 pub use health::{HealthCheck, HealthCheckChange, HealthKind};
-pub use ids::{AppId, DeploymentId, HookId, NotificationWebhookId, TaskId, UserId};
+pub use ids::{
+    AppId, DeploymentId, EventId, HookId, NotificationId, NotificationWebhookId, TaskId, UserId,
+};
 pub use language::{Language, Procfile};
 pub use name::AppName;
 pub use notification_webhook::{AttemptOutcome, NotificationWebhook, WebhookAttempt, WebhookUrl};

@@ -2,8 +2,8 @@
 //! together from several backends, writes only the roles it changes.
 
 use super::{
-    AppStore, DeploymentStore, DomainStore, HookStore, LockStore, LogStore, OutboxStore,
-    StatusEventStore, Store, TaskStore, UserStore,
+    AppStore, DeploymentStore, DomainStore, EventLogStore, HookStore, LockStore, LogStore,
+    NotificationStore, OutboxStore, StatusEventStore, Store, TaskStore, UserStore,
 };
 
 /// A store that hands every call to the adapter of the call's role. Each role trait (and so
@@ -45,6 +45,12 @@ pub trait Delegate: Send + Sync {
         self.inner()
     }
     fn outbox_store(&self) -> &dyn OutboxStore {
+        self.inner()
+    }
+    fn event_log_store(&self) -> &dyn EventLogStore {
+        self.inner()
+    }
+    fn notification_store(&self) -> &dyn NotificationStore {
         self.inner()
     }
 }

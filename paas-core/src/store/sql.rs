@@ -4,9 +4,11 @@
 //! never leave this module (they convert into domain types). `store.rs` holds the connection and
 //! the compare-and-set write that apps and deployments share.
 
+mod admins;
 mod applications;
 mod deployments;
 mod domains;
+mod events;
 mod git_host_tokens;
 mod locks;
 mod log_heads;
@@ -16,6 +18,7 @@ mod logs;
 mod mails_sent;
 mod notification_webhook_attempts;
 mod notification_webhooks;
+mod notifications;
 mod reseal;
 mod status_events;
 mod store;

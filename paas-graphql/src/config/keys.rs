@@ -166,6 +166,10 @@ pub struct Config {
     pub crash_backoff_ms: u64,
     pub log_retention_days: u64,
     pub log_max_mb: u64,
+    /// Days the event log keeps an event.
+    pub event_retention_days: u64,
+    /// Below this percentage of free space on the data directory's disk, admins are notified.
+    pub disk_low_percent: u8,
     pub git_clone_max_mb: u64,
     pub git_clone_timeout_secs: u64,
     /// Milliseconds between polls of a branch followed by apps with `autoDeploy`.
@@ -266,6 +270,8 @@ impl Default for Config {
             crash_backoff_ms: ms(platform.crash_restart.base),
             log_retention_days: platform.log_retention.max_age.as_secs() / DAY_SECS,
             log_max_mb: platform.log_retention.max_bytes_per_app / MB,
+            event_retention_days: platform.event_retention.as_secs() / DAY_SECS,
+            disk_low_percent: platform.disk_low_percent,
             git_clone_max_mb: platform.git.max_clone_bytes / MB,
             git_clone_timeout_secs: platform.git.clone_timeout.as_secs(),
             git_poll_interval_ms: ms(platform.git_poll),

@@ -1,5 +1,6 @@
 //! The GraphQL schema: root objects in their own files, object types in `types`.
 
+mod activity;
 mod contact;
 mod health;
 mod hooks;

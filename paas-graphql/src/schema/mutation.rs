@@ -216,6 +216,16 @@ impl MutationRoot {
             .into())
     }
 
+    /// Marks your notifications `ids` read (all of them when `ids` is omitted); returns how
+    /// many were unread.
+    async fn mark_notifications_read(
+        &self,
+        ctx: &Context<'_>,
+        ids: Option<Vec<ID>>,
+    ) -> GqlResult<i32> {
+        super::activity::mark_read(ctx, ids).await
+    }
+
     /// Sets the token your private repositories are read with (sent as the password of HTTP
     /// basic auth, which GitHub, GitLab and Gitea accept). `null` or "" removes it. It is never
     /// shown again.
@@ -231,11 +241,15 @@ impl MutationRoot {
                 "the token is longer than 4096 characters",
             ));
         }
-        ctx.data::<Platform>()?
+        let platform = ctx.data::<Platform>()?;
+        platform
             .store()
             .set_git_token(user.id, token.as_ref())
             .await
             .gql()?;
+        platform
+            .record_token(user, "repositories", token.is_some())
+            .await;
         Ok(true)
     }
 

@@ -172,6 +172,34 @@ impl QueryRoot {
         Ok(conn)
     }
 
+    /// The event log, newest first, as a Relay connection: your events (those of your apps,
+    /// deleted ones too, and of your tokens), or everyone's for an admin; of one app with
+    /// `appId`, of some kinds with `kinds`.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        app_id: Option<ID>,
+        kinds: Option<Vec<super::activity::EventKind>>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Connection<String, super::activity::Event, EmptyFields, EmptyFields>> {
+        super::activity::events(ctx, app_id, kinds, first, after).await
+    }
+
+    /// Your notifications (the important events: crash loop, out-of-memory kill, failed
+    /// deploy, failing health check, low disk for admins), newest first; only unread ones with
+    /// `unread: true`.
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        unread: Option<bool>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Connection<String, super::activity::Notification, EmptyFields, EmptyFields>>
+    {
+        super::activity::notifications(ctx, unread, first, after).await
+    }
+
     /// A page of one of the viewer's apps' log: lines at or after `from` (RFC 3339 with
     /// nanoseconds), without the one at exactly `lastNano` the client already has. Pass the
     /// page's `lastNano` back as both `from` and `lastNano` to continue: no line is ever seen

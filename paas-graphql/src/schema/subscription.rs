@@ -55,6 +55,17 @@ impl SubscriptionRoot {
         Ok(items.map(LogEvent::from))
     }
 
+    /// New events of the log as they happen, with the rights of `events`: an app of another
+    /// user is `NOT_FOUND` (unless you are an admin).
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        app_id: Option<ID>,
+        kinds: Option<Vec<super::activity::EventKind>>,
+    ) -> async_graphql::Result<impl Stream<Item = super::activity::Event> + use<>> {
+        super::activity::follow(ctx, app_id, kinds).await
+    }
+
     /// A deployment's build log (`BUILD` and `SYSTEM` lines) from its first line; ends when
     /// the build has ended.
     async fn build_logs(
