@@ -56,7 +56,13 @@ impl Follower {
         }
     }
 
-    /// What was written since the last read; with `last`, also unfinished last lines.
+    /// Whether the last read stopped at its size limit: read again at once.
+    pub fn more(&self) -> bool {
+        self.out.more() || self.err.more()
+    }
+
+    /// What was written since the last read (a bounded amount, see [`Follower::more`]); with
+    /// `last`, also unfinished last lines once everything was read.
     pub fn read(&mut self, last: bool) -> Result<Option<OutputBatch>> {
         let mut lines = Vec::new();
         for (tail, stream) in [

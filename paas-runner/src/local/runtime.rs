@@ -363,7 +363,8 @@ impl Runtime for LocalRuntime {
                     let gone = !matches!(runtime.inspect_quiet(&instance), InstanceState::Running);
                     match follower.read(gone) {
                         Ok(Some(batch)) => {
-                            return Some((Ok(batch), (!gone).then_some(follower)));
+                            let rest = !gone || follower.more();
+                            return Some((Ok(batch), rest.then_some(follower)));
                         }
                         Ok(None) if gone => return None,
                         Ok(None) => tokio::time::sleep(FOLLOW_EVERY).await,
