@@ -12,8 +12,12 @@ use paas_core::{Error, Result};
 
 /// How many lines of output are quoted to the user in an error.
 const TAIL_LINES: usize = 15;
-/// How often the output files are read while following.
+/// How often the output files of a quiet process are read while following.
 pub const FOLLOW_EVERY: Duration = Duration::from_millis(50);
+/// How soon they are read again after a read found lines (the wait doubles back to
+/// [`FOLLOW_EVERY`] while nothing comes): a process that is writing has its lines stored within
+/// about this long.
+pub const FOLLOW_SOON: Duration = Duration::from_millis(10);
 
 /// The stdout file of an instance.
 pub fn out_log(logs_dir: &Path, instance: &str) -> PathBuf {
