@@ -85,7 +85,7 @@ async fn main() -> anyhow::Result<()> {
     let store = Arc::new(
         SqlStore::connect(
             &server.database_url,
-            paas_core::secrets::Keyring::ephemeral(),
+            paas_core::secrets::Keyring::load(&server.data_dir, None, &[])?,
         )
         .await?,
     );

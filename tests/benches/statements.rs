@@ -38,6 +38,9 @@ struct StatementLog {
     tag: String,
 }
 
+/// An operation's name, its statement and transaction counts, and their targets.
+type Op = (&'static str, Samples, Samples, Option<f64>, Option<f64>);
+
 /// What one operation sent.
 #[derive(Default)]
 struct Counted {
@@ -117,7 +120,7 @@ async fn main() -> anyhow::Result<()> {
     let log_path = std::env::var("BENCH_PG_LOG").unwrap_or_else(|_| DEFAULT_LOG.into());
     let mut log = StatementLog::open(&log_path, &database)?;
 
-    let mut per_op: Vec<(&str, Samples, Samples, Option<f64>, Option<f64>)> = vec![
+    let mut per_op: Vec<Op> = vec![
         (
             "createApplication",
             Samples::default(),
