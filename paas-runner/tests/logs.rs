@@ -102,6 +102,61 @@ async fn identical_timestamps_become_unique_and_page_exactly(db: TestDb) -> anyh
 }
 on_both_databases!(identical_timestamps_become_unique_and_page_exactly);
 
+/// Lines the store stamps itself come after every line stored before them, even one given a
+/// time ahead of the clock, one nanosecond apart, and the head counts them.
+async fn stamped_lines_follow_the_head_and_are_counted(db: TestDb) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (store, _db) = store(db, &dir).await?;
+    let app = AppId::new();
+    let first = store
+        .append_logs(app, &lines(3, "now-", None), None)
+        .await?;
+    assert!(
+        first
+            .windows(2)
+            .all(|w| w[1].at.nanos() == w[0].at.nanos() + 1)
+    );
+    let ahead = LogTime::from_nanos(LogTime::now().nanos() + 3_600_000_000_000);
+    store
+        .append_logs(app, &lines(2, "ahead-", Some(ahead)), None)
+        .await?;
+    let after = store
+        .append_logs(app, &lines(4, "after-", None), None)
+        .await?;
+    assert_eq!(
+        after[0].at.nanos(),
+        ahead.nanos() + 2,
+        "right after the line ahead"
+    );
+    assert!(
+        after
+            .windows(2)
+            .all(|w| w[1].at.nanos() == w[0].at.nanos() + 1)
+    );
+    let head = store.log_head(app).await?;
+    assert_eq!(head.last, after.last().map(|l| l.at));
+    assert_eq!(head.lines, 9);
+    let texts: Vec<String> = page_all(&store, LogQuery::app(app), 100)
+        .await?
+        .into_iter()
+        .map(|l| l.text)
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "now-0", "now-1", "now-2", "ahead-0", "ahead-1", "after-0", "after-1", "after-2",
+            "after-3"
+        ]
+    );
+    assert_eq!(
+        head.bytes,
+        texts.iter().map(|t| t.len() as u64).sum::<u64>()
+    );
+    Ok(())
+}
+
+on_both_databases!(stamped_lines_follow_the_head_and_are_counted);
+
 async fn concurrent_writers_never_slip_a_line_behind_a_reader(db: TestDb) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let (store, _db) = store(db, &dir).await?;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use paas_tests::bench::Samples;
+use paas_tests::bench::{Report, Row, Samples, samples};
 use paas_tests::redis::{PrivateRedis, unique_prefix, url};
 use paas_tests::repo::file_url;
 use paas_tests::{Client, TestDb, TestServer, TestWorker, git_repo};
@@ -102,8 +102,14 @@ async fn main() -> anyhow::Result<()> {
 
     // Apps whose build fails at once (no language), so every status change is the worker's.
     let repo = git_repo(&[("README.md", "docs only\n")])?;
+    let mut report = Report::new("cache_and_events");
+    let (apps, rounds, event_rounds) = (
+        samples(APPS, 4),
+        samples(ROUNDS, 2),
+        samples(EVENT_ROUNDS, 2),
+    );
     let mut ids = Vec::new();
-    for n in 0..APPS {
+    for n in 0..apps {
         let d = alice
             .data(
                 "mutation($i: CreateApplicationInput!) { createApplication(input: $i) { application { id } } }",
@@ -126,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
     lookups_per_second(&alice, &ids).await?;
     lookups_per_second(&alice_uncached, &ids).await?;
     let (mut hot, mut off) = (Samples::default(), Samples::default());
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         if round % 2 == 0 {
             hot.push(lookups_per_second(&alice, &ids).await?);
             off.push(lookups_per_second(&alice_uncached, &ids).await?);
@@ -141,11 +147,20 @@ async fn main() -> anyhow::Result<()> {
         "cache speed-up (medians): {:.2}x",
         hot.median() / off.median()
     );
+    report.add(
+        Row::of(
+            "`application(id)` lookups, 16 connections, PostgreSQL + Redis, cache hot",
+            "/s",
+            &hot,
+        )
+        .against("cache off (`--no-cache`)", off.median())
+        .target("≥ 20 000/s; hot/cold ≥ 4"),
+    );
 
     // 2. Worker status change → websocket subscriber on the API process.
     let mut latencies = Samples::default();
     let mut failed = 0usize;
-    for _ in 0..EVENT_ROUNDS {
+    for _ in 0..event_rounds {
         let (got, missing) = event_round(&alice, &ids, &mut versions).await?;
         for ms in got {
             latencies.push(ms);
@@ -155,6 +170,15 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "worker status change → websocket on another process (ms): {latencies}; \
          subscriptions ended early: {failed}"
+    );
+    report.add(
+        Row::new(
+            "status change in a worker → websocket on another process, p99",
+            "ms",
+            latencies.percentile(0.99),
+        )
+        .with_samples(&latencies)
+        .target("p99 ≤ 20 over ≥ 1 000"),
     );
     anyhow::ensure!(
         failed == 0,

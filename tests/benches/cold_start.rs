@@ -184,7 +184,7 @@ async fn measure(podman: bool) -> anyhow::Result<()> {
     let rounds = std::env::var("COLD_START_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(ROUNDS);
+        .unwrap_or(paas_tests::bench::samples(ROUNDS, 2));
     for n in 1..=rounds {
         if n % 2 == 0 {
             floor.push_duration(plain(n).await?);
@@ -208,6 +208,15 @@ async fn measure(podman: bool) -> anyhow::Result<()> {
         ours.median() - floor.median(),
         ours.median() / floor.median(),
         ours.min() / floor.min()
+    );
+    paas_tests::bench::Report::new("cold_start").add(
+        paas_tests::bench::Row::of(
+            format!("cold start ({runtime}): request to a sleeping app → first byte"),
+            "ms",
+            &ours,
+        )
+        .against(format!("plain start ({how})"), floor.median())
+        .target("added ≤ 50 ms"),
     );
     Ok(())
 }

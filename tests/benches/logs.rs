@@ -1,10 +1,12 @@
 //! Logs, measured (a benchmark, not a test: it prints numbers for README.md):
-//! 1. lines per second from an app's stdout to a websocket subscriber of `Subscription.logs`:
+//! 1. the latency of a line from the app's `print` to a websocket subscriber of
+//!    `Subscription.logs`: `TICKS` lines printed 5 ms apart, each with its time;
+//! 2. lines per second from an app's stdout to a websocket subscriber of `Subscription.logs`:
 //!    a local-process app prints `LINES` lines as fast as it can, the subscriber (subscribed
 //!    before) counts them until the last one;
 //!    Lines delivered and lines reported lagged (`LogsLagged` markers: the client was slower than
 //!    the app) are counted and printed apart, each with its own rate;
-//! 2. the time to fetch a page of 1,000 lines of one app at two log sizes (100,000 and
+//! 3. the time to fetch a page of 1,000 lines of one app at two log sizes (100,000 and
 //!    1,000,000 lines), on SQLite and on PostgreSQL: `PAGES` pages from different places, each
 //!    read once, so no figure is a hot cache read again.
 //!
@@ -19,12 +21,14 @@ use anyhow::Context;
 use paas_core::logs::{LogQuery, LogStore, LogStream, LogTime, NewLine};
 use paas_core::model::AppId;
 use paas_core::store::sql::SqlStore;
-use paas_tests::bench::Samples;
+use paas_tests::bench::{Report, Row, Samples, quick, samples};
 use paas_tests::repo::file_url;
 use paas_tests::{TestDb, TestServer, git_repo};
 use serde_json::json;
 
 const LINES: usize = 200_000;
+/// Lines printed one at a time (5 ms apart) for the latency from print to subscriber.
+const TICKS: usize = 1_000;
 /// Log sizes the page time is measured at: if it does not grow with the log, both say so.
 const SIZES: [usize; 2] = [100_000, 1_000_000];
 const BATCH: usize = 5_000;
@@ -33,7 +37,7 @@ const PAGES: usize = 200;
 const POSITION_EVERY: usize = 500;
 
 /// Serves; on `GET /go` prints `LINES` numbered lines as fast as it can.
-const FLOOD_APP: &str = r#"import http.server, os, sys
+const FLOOD_APP: &str = r#"import http.server, os, sys, time
 N = int(os.environ["LINES"])
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
@@ -46,6 +50,11 @@ class H(http.server.BaseHTTPRequestHandler):
             for i in range(N):
                 out.write("line %d of the flood, some text to make it a realistic length\n" % i)
             out.flush()
+        if self.path == "/tick":
+            for i in range(int(os.environ["TICKS"])):
+                sys.stdout.write("tick %d\n" % time.time_ns())
+                sys.stdout.flush()
+                time.sleep(0.005)
     def log_message(self, *args):
         pass
 http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
@@ -59,7 +68,8 @@ const FOLLOW: &str = "subscription($app: ID!, $from: String) {
   }
 }";
 
-async fn lines_per_second() -> anyhow::Result<()> {
+async fn lines_per_second(report: &mut Report) -> anyhow::Result<()> {
+    let (lines, ticks) = (samples(LINES, 20_000), samples(TICKS, 100));
     let server = TestServer::spawn(TestDb::Sqlite, &[]).await?;
     let alice = server.user("alice").await?;
     let repo = git_repo(&[("app.py", FLOOD_APP)])?;
@@ -68,7 +78,8 @@ async fn lines_per_second() -> anyhow::Result<()> {
             "mutation($input: CreateApplicationInput!) {
                createApplication(input: $input) { application { id } } }",
             json!({ "input": { "name": "flood", "repository": { "url": file_url(repo.path()) },
-                               "env": [{ "key": "LINES", "value": LINES.to_string() }] } }),
+                               "env": [{ "key": "LINES", "value": lines.to_string() },
+                                       { "key": "TICKS", "value": ticks.to_string() }] } }),
         )
         .await?;
     let id = created["createApplication"]["application"]["id"]
@@ -96,6 +107,38 @@ async fn lines_per_second() -> anyhow::Result<()> {
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     };
+    // Latency: lines printed one by one, each with the time it was printed.
+    let now = LogTime::now().to_string();
+    let mut sub = alice
+        .subscribe(FOLLOW, json!({ "app": id, "from": now }))
+        .await?;
+    reqwest::get(format!("{url}/tick"))
+        .await?
+        .error_for_status()?;
+    let mut latency = Samples::default();
+    while latency.len() < ticks {
+        let item = sub.next(Duration::from_secs(60)).await?;
+        let received = LogTime::now().nanos();
+        let item = &item["data"]["logs"];
+        let printed: i64 = item["text"]
+            .as_str()
+            .and_then(|t| t.strip_prefix("tick "))
+            .context("a tick line")?
+            .parse()?;
+        latency.push((received - printed) as f64 / 1e6);
+    }
+    drop(sub);
+    println!("print → subscriber (ms): {latency}");
+    report.add(
+        Row::of(
+            "log line: print → `Subscription.logs` subscriber, p50",
+            "ms",
+            &latency,
+        )
+        .target("p50 ≤ 50, p99 ≤ 200"),
+    );
+
+    // Throughput: a flood.
     let now = LogTime::now().to_string();
     let mut sub = alice
         .subscribe(FOLLOW, json!({ "app": id, "from": now }))
@@ -106,7 +149,7 @@ async fn lines_per_second() -> anyhow::Result<()> {
         .error_for_status()?;
     let (mut got, mut skipped) = (0usize, 0u64);
     let mut first: Option<Duration> = None;
-    while got + (skipped as usize) < LINES {
+    while got + (skipped as usize) < lines {
         let item = sub.next(Duration::from_secs(60)).await?;
         let item = &item["data"]["logs"];
         first.get_or_insert_with(|| started.elapsed());
@@ -116,19 +159,48 @@ async fn lines_per_second() -> anyhow::Result<()> {
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let first_ms = first.unwrap_or_default().as_secs_f64() * 1000.0;
     println!(
-        "stdout → websocket: {LINES} lines stored and accounted for in {elapsed:.2} s \
-         ({:.0} lines/s); first line after {:.0} ms",
-        LINES as f64 / elapsed,
-        first.unwrap_or_default().as_secs_f64() * 1000.0
+        "stdout → websocket: {lines} lines stored and accounted for in {elapsed:.2} s \
+         ({:.0} lines/s); first line after {first_ms:.0} ms",
+        lines as f64 / elapsed,
     );
     println!(
         "  delivered as lines: {got} ({:.0} lines/s); reported lagged: {skipped} ({:.0} lines/s, \
          {:.1}% of all)",
         got as f64 / elapsed,
         skipped as f64 / elapsed,
-        skipped as f64 * 100.0 / LINES as f64
+        skipped as f64 * 100.0 / lines as f64
     );
+    report.add(
+        Row::new(
+            format!("log flood of {lines} lines: stored and accounted for"),
+            "lines/s",
+            lines as f64 / elapsed,
+        )
+        .target("≥ 150 000"),
+    );
+    report.add(
+        Row::new(
+            "log flood: delivered as lines",
+            "lines/s",
+            got as f64 / elapsed,
+        )
+        .target("≥ 150 000"),
+    );
+    report.add(
+        Row::new(
+            "log flood: lines reported lagged (counted, readable with `logs`)",
+            "lines",
+            skipped as f64,
+        )
+        .target("0"),
+    );
+    report.add(Row::new(
+        "log flood: first line after the request",
+        "ms",
+        first_ms,
+    ));
     Ok(())
 }
 
@@ -186,8 +258,9 @@ struct Filled {
 async fn pages(f: &Filled) -> anyhow::Result<Samples> {
     let n = f.positions.len();
     let middle = &f.positions[n / 10..n - n / 10];
-    let step = (middle.len() / PAGES).max(1);
-    let mut picks: Vec<&(LogTime, String)> = middle.iter().step_by(step).take(PAGES).collect();
+    let pages = samples(PAGES, 10);
+    let step = (middle.len() / pages).max(1);
+    let mut picks: Vec<&(LogTime, String)> = middle.iter().step_by(step).take(pages).collect();
     // A fixed shuffle (an LCG), so runs compare, and neighbours are not read one after another.
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     for i in (1..picks.len()).rev() {
@@ -207,10 +280,20 @@ async fn pages(f: &Filled) -> anyhow::Result<Samples> {
     Ok(times)
 }
 
-async fn page_time_by_log_size(db: TestDb) -> anyhow::Result<()> {
-    for lines in SIZES {
+async fn page_time_by_log_size(db: TestDb, report: &mut Report) -> anyhow::Result<()> {
+    let sizes = if quick() {
+        vec![10_000]
+    } else {
+        SIZES.to_vec()
+    };
+    for lines in sizes {
         let (f, fill) = filled(db, lines).await?;
         let times = pages(&f).await?;
+        report.add(Row::of(
+            format!("log page of 1000 lines, {db:?}, {lines} lines stored"),
+            "ms",
+            &times,
+        ));
         println!(
             "{db:?}: page of 1000 lines, {lines} lines stored (ms): {times} \
              (filled in {:.1} s)",
@@ -222,8 +305,9 @@ async fn page_time_by_log_size(db: TestDb) -> anyhow::Result<()> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    lines_per_second().await?;
-    page_time_by_log_size(TestDb::Sqlite).await?;
-    page_time_by_log_size(TestDb::Postgres).await?;
+    let mut report = Report::new("logs");
+    lines_per_second(&mut report).await?;
+    page_time_by_log_size(TestDb::Sqlite, &mut report).await?;
+    page_time_by_log_size(TestDb::Postgres, &mut report).await?;
     Ok(())
 }

@@ -123,32 +123,41 @@ impl Platform {
 }
 
 /// The lines appended to a file, as batches with the byte position after them: looked at every
-/// [`CAPTURE_EVERY`] until `stop`, then read to the end (a last line without its end included).
+/// [`CAPTURE_EVERY`] (at once while a read stops at its size limit) until `stop`, then read to
+/// the end (a last line without its end included).
 fn file_batches(
     tail: FileTail,
     stream: LogStream,
     stop: tokio::sync::oneshot::Receiver<()>,
 ) -> BoxStream<'static, Result<OutputBatch>> {
-    let state = (tail, Some(stop));
-    futures::stream::unfold(state, move |(mut tail, mut stop)| async move {
+    // (the file, the stop signal until it came, whether the last batch was given)
+    let state = (tail, Some(stop), false);
+    futures::stream::unfold(state, move |(mut tail, mut stop, done)| async move {
+        if done {
+            return None;
+        }
         loop {
-            // `None` once stopped: the last batch was read.
             let stopping = match stop.as_mut() {
-                None => return None,
+                // Stopped: reading what is left.
+                None => true,
+                Some(_) if tail.more() => false,
                 Some(rx) => tokio::select! {
                     _ = rx => true,
                     () = tokio::time::sleep(CAPTURE_EVERY) => false,
                 },
             };
+            if stopping {
+                stop = None;
+            }
             let mut texts = match tail.read() {
                 Ok(texts) => texts,
                 Err(e) => {
                     let err = Error::io("reading a captured log", e);
-                    return Some((Err(err), (tail, None)));
+                    return Some((Err(err), (tail, None, true)));
                 }
             };
-            if stopping {
-                stop = None;
+            let last = stopping && !tail.more();
+            if last {
                 texts.extend(tail.finish());
             }
             if !texts.is_empty() {
@@ -163,7 +172,10 @@ fn file_batches(
                         .collect(),
                     position: tail.position().to_string(),
                 };
-                return Some((Ok(batch), (tail, stop)));
+                return Some((Ok(batch), (tail, stop, last)));
+            }
+            if last {
+                return None;
             }
         }
     })

@@ -158,7 +158,6 @@ impl Platform {
             None => Deployment::queued(id, check.head.clone(), now).by(DeploymentTrigger::Create),
         };
         let app = Application::pending(owner.id, new, branch, &first);
-        self.store().create_app(&app, &first).await?;
         let mut task = crate::task::Task::running(
             app.id,
             app.owner,
@@ -166,7 +165,9 @@ impl Platform {
             "queued for a build",
         );
         task.deployment = Some(first.id);
-        self.store().put_task(&task).await?;
+        self.store()
+            .create_app_with_task(&app, &first, &task)
+            .await?;
         self.cache().put_app(&app).await;
         self.cache().evict_app_lists(app.owner).await;
         let created = StatusEvent {

@@ -112,8 +112,12 @@ impl Platform {
     }
 
     /// The token a clone of `url` by `owner` uses: the one kept for the git host the URL is on
-    /// (an `http(s)` URL whose host is that host's), else the user's git token.
+    /// (an `http(s)` URL whose host is that host's), else the user's git token. A local
+    /// repository takes none (nothing is read).
     pub(crate) async fn clone_token(&self, owner: UserId, url: &GitUrl) -> Result<Option<Secret>> {
+        if url.is_local() {
+            return Ok(None);
+        }
         let host = reqwest::Url::parse(url.as_str())
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"))

@@ -13,15 +13,28 @@ pub const MAX_LINE: usize = 16 * 1024;
 
 impl LineSplitter {
     /// The complete lines in what was read so far.
-    pub fn push(&mut self, bytes: &[u8]) -> Vec<String> {
+    pub fn push(&mut self, mut bytes: &[u8]) -> Vec<String> {
         let mut out = Vec::new();
-        for &b in bytes {
-            if b == b'\n' {
-                out.push(Self::text(std::mem::take(&mut self.partial)));
-            } else {
-                self.partial.push(b);
-                if self.partial.len() >= MAX_LINE {
-                    out.push(Self::text(std::mem::take(&mut self.partial)));
+        while !bytes.is_empty() {
+            let room = MAX_LINE - self.partial.len();
+            let window = &bytes[..bytes.len().min(room)];
+            match window.iter().position(|&b| b == b'\n') {
+                Some(end) => {
+                    let line = if self.partial.is_empty() {
+                        window[..end].to_vec()
+                    } else {
+                        self.partial.extend_from_slice(&window[..end]);
+                        std::mem::take(&mut self.partial)
+                    };
+                    out.push(Self::text(line));
+                    bytes = &bytes[end + 1..];
+                }
+                None => {
+                    self.partial.extend_from_slice(window);
+                    bytes = &bytes[window.len()..];
+                    if self.partial.len() >= MAX_LINE {
+                        out.push(Self::text(std::mem::take(&mut self.partial)));
+                    }
                 }
             }
         }
@@ -46,6 +59,11 @@ impl LineSplitter {
     }
 }
 
+/// The most a [`FileTail`] reads at once: a fast writer's output is stored in batches of about
+/// this size, so its first lines reach the log's followers after one small batch's store, not
+/// after everything it wrote meanwhile.
+pub const READ_AT_MOST: u64 = 128 * 1024;
+
 /// Reads the lines appended to a file since the last read. Its position counts only complete
 /// lines, so a reader started again from it re-reads a line that was cut mid-write.
 #[derive(Debug)]
@@ -53,6 +71,8 @@ pub struct FileTail {
     path: std::path::PathBuf,
     read: u64,
     splitter: LineSplitter,
+    /// The last read stopped at [`READ_AT_MOST`]: more may be waiting.
+    more: bool,
 }
 
 impl FileTail {
@@ -62,12 +82,15 @@ impl FileTail {
             path: path.into(),
             read: position,
             splitter: LineSplitter::default(),
+            more: false,
         }
     }
 
-    /// The complete lines written since the last call. A missing file has none yet.
+    /// The complete lines written since the last call, at most [`READ_AT_MOST`] bytes of them
+    /// ([`FileTail::more`] says whether it stopped there). A missing file has none yet.
     pub fn read(&mut self) -> std::io::Result<Vec<String>> {
         use std::io::{Read, Seek, SeekFrom};
+        self.more = false;
         let mut f = match std::fs::File::open(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -75,13 +98,23 @@ impl FileTail {
         };
         f.seek(SeekFrom::Start(self.read))?;
         let mut buf = Vec::new();
-        f.read_to_end(&mut buf)?;
+        f.take(READ_AT_MOST).read_to_end(&mut buf)?;
         self.read += buf.len() as u64;
+        self.more = buf.len() as u64 == READ_AT_MOST;
         Ok(self.splitter.push(&buf))
     }
 
-    /// The last line if it has no line end (when the writer is done).
+    /// Whether the last read stopped at [`READ_AT_MOST`] (read again at once).
+    pub fn more(&self) -> bool {
+        self.more
+    }
+
+    /// The last line if it has no line end (when the writer is done and everything was read:
+    /// nothing while [`FileTail::more`]).
     pub fn finish(&mut self) -> Option<String> {
+        if self.more {
+            return None;
+        }
         self.splitter.finish()
     }
 
@@ -108,5 +141,37 @@ mod tests {
         assert_eq!(lines[0].len(), MAX_LINE);
         assert_eq!(s.pending(), 10);
         assert_eq!(s.push(&[0xff, b'\n']), vec!["xxxxxxxxxx\u{fffd}"]);
+    }
+
+    #[test]
+    fn a_file_is_read_in_bounded_pieces_and_whole_in_the_end() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("out.log");
+        let line = "a line of a fast writer's output, of some length\n";
+        let count = 2 * READ_AT_MOST as usize / line.len() + 10;
+        std::fs::write(&path, format!("{}unfinished", line.repeat(count)))?;
+        let mut tail = FileTail::new(&path, 0);
+        let mut lines = Vec::new();
+        let mut reads = 0;
+        loop {
+            let got = tail.read()?;
+            reads += 1;
+            assert!(got.len() as u64 <= READ_AT_MOST / line.len() as u64 + 1);
+            lines.extend(got);
+            if !tail.more() {
+                break;
+            }
+            assert_eq!(
+                tail.finish(),
+                None,
+                "nothing unfinished while more is waiting"
+            );
+        }
+        assert_eq!(reads, 3);
+        assert_eq!(lines.len(), count);
+        assert!(lines.iter().all(|l| format!("{l}\n") == line));
+        assert_eq!(tail.position(), (count * line.len()) as u64);
+        assert_eq!(tail.finish().as_deref(), Some("unfinished"));
+        Ok(())
     }
 }

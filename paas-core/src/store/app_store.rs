@@ -12,7 +12,7 @@ use crate::status::AppStatus;
 ///
 /// Guarantees every adapter gives:
 /// - [`AppStore::create_app`] writes the app, its first deployment and its first status event in
-///   one transaction, and refuses a taken name with [`crate::Error::NameTaken`] even under races
+///   one transaction (with its first task: [`AppStore::create_app_with_task`]), and refuses a taken name with [`crate::Error::NameTaken`] even under races
 ///   (a unique index, not only a read-before-write).
 /// - [`AppStore::update_app`] is compare-and-set on `version`: it writes only if the row still
 ///   has `expected_version`, bumps the version by one, and fails with
@@ -21,6 +21,13 @@ use crate::status::AppStatus;
 #[async_trait]
 pub trait AppStore: Send + Sync {
     async fn create_app(&self, app: &Application, first: &Deployment) -> Result<()>;
+    /// [`AppStore::create_app`], writing the app's first task in the same transaction.
+    async fn create_app_with_task(
+        &self,
+        app: &Application,
+        first: &Deployment,
+        task: &crate::task::Task,
+    ) -> Result<()>;
     async fn app(&self, id: AppId) -> Result<Option<Application>>;
     async fn app_by_name(&self, name: &AppName) -> Result<Option<Application>>;
     /// A user's apps in id (= creation) order, after the cursor `after`.
@@ -53,6 +60,16 @@ pub trait AppStore: Send + Sync {
 impl<T: Delegate> AppStore for T {
     async fn create_app(&self, app: &Application, first: &Deployment) -> Result<()> {
         self.app_store().create_app(app, first).await
+    }
+    async fn create_app_with_task(
+        &self,
+        app: &Application,
+        first: &Deployment,
+        task: &crate::task::Task,
+    ) -> Result<()> {
+        self.app_store()
+            .create_app_with_task(app, first, task)
+            .await
     }
     async fn app(&self, id: AppId) -> Result<Option<Application>> {
         self.app_store().app(id).await

@@ -12,8 +12,12 @@ use paas_core::{Error, Result};
 
 /// How many lines of output are quoted to the user in an error.
 const TAIL_LINES: usize = 15;
-/// How often the output files are read while following.
+/// How often the output files of a quiet process are read while following.
 pub const FOLLOW_EVERY: Duration = Duration::from_millis(50);
+/// How soon they are read again after a read found lines (the wait doubles back to
+/// [`FOLLOW_EVERY`] while nothing comes): a process that is writing has its lines stored within
+/// about this long.
+pub const FOLLOW_SOON: Duration = Duration::from_millis(10);
 
 /// The stdout file of an instance.
 pub fn out_log(logs_dir: &Path, instance: &str) -> PathBuf {
@@ -56,7 +60,13 @@ impl Follower {
         }
     }
 
-    /// What was written since the last read; with `last`, also unfinished last lines.
+    /// Whether the last read stopped at its size limit: read again at once.
+    pub fn more(&self) -> bool {
+        self.out.more() || self.err.more()
+    }
+
+    /// What was written since the last read (a bounded amount, see [`Follower::more`]); with
+    /// `last`, also unfinished last lines once everything was read.
     pub fn read(&mut self, last: bool) -> Result<Option<OutputBatch>> {
         let mut lines = Vec::new();
         for (tail, stream) in [

@@ -26,7 +26,7 @@ use paas_core::runtime::{
 use paas_core::{Error, Result};
 use tokio::sync::watch;
 
-use super::output::{FOLLOW_EVERY, Follower, err_log, out_log, tail};
+use super::output::{FOLLOW_EVERY, FOLLOW_SOON, Follower, err_log, out_log, tail};
 use super::records::{self, Record};
 use super::{Isolation, Lifetime};
 
@@ -354,19 +354,25 @@ impl Runtime for LocalRuntime {
         }
         let follower = Follower::new(&log, position.as_deref());
         // Look whether the process is gone, then read; once it is gone, one last read ends it.
-        futures::stream::unfold(Some(follower), move |state| {
+        // The wait before the next look: short while the process writes, back to
+        // FOLLOW_EVERY while it is quiet.
+        futures::stream::unfold(Some((follower, FOLLOW_EVERY)), move |state| {
             let runtime = runtime.clone();
             let instance = instance.clone();
             async move {
-                let mut follower = state?;
+                let (mut follower, mut wait) = state?;
                 loop {
                     let gone = !matches!(runtime.inspect_quiet(&instance), InstanceState::Running);
                     match follower.read(gone) {
                         Ok(Some(batch)) => {
-                            return Some((Ok(batch), (!gone).then_some(follower)));
+                            let rest = !gone || follower.more();
+                            return Some((Ok(batch), rest.then_some((follower, FOLLOW_SOON))));
                         }
                         Ok(None) if gone => return None,
-                        Ok(None) => tokio::time::sleep(FOLLOW_EVERY).await,
+                        Ok(None) => {
+                            tokio::time::sleep(wait).await;
+                            wait = (wait * 2).min(FOLLOW_EVERY);
+                        }
                         Err(e) => return Some((Err(e), None)),
                     }
                 }

@@ -24,9 +24,11 @@ mod nginx;
 mod platform;
 mod wrk;
 
-use paas_tests::bench::Samples;
+use paas_tests::bench::{Report, Row, Samples};
 
 const SECONDS: u32 = 10;
+/// Seconds per run in a quick run.
+const QUICK_SECONDS: u32 = 2;
 const WARM_UP: u32 = 2;
 const CONNECTIONS: [u32; 2] = [16, 64];
 const REDEPLOYS: u32 = 6;
@@ -44,7 +46,15 @@ fn row(name: &str, r: &wrk::Run) {
     );
 }
 
-async fn throughput(paas: &platform::Paas) -> anyhow::Result<()> {
+fn seconds() -> u32 {
+    if paas_tests::bench::quick() {
+        QUICK_SECONDS
+    } else {
+        SECONDS
+    }
+}
+
+async fn throughput(paas: &platform::Paas, report: &mut Report) -> anyhow::Result<()> {
     let direct = paas.instance_addr().await?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let nginx = nginx::Nginx::start(&direct, cores).await?;
@@ -56,7 +66,10 @@ async fn throughput(paas: &platform::Paas) -> anyhow::Result<()> {
     for (_, addr) in targets {
         wrk::run(addr, 16, WARM_UP).await?;
     }
-    println!("{cores} cores, nginx with {cores} workers; wrk -t2 --latency, {SECONDS} s per run");
+    println!(
+        "{cores} cores, nginx with {cores} workers; wrk -t2 --latency, {} s per run",
+        seconds()
+    );
     for connections in CONNECTIONS {
         println!(
             "{connections} connections (load average before: {}):",
@@ -64,11 +77,28 @@ async fn throughput(paas: &platform::Paas) -> anyhow::Result<()> {
         );
         let mut runs = Vec::new();
         for (name, addr) in targets {
-            let r = wrk::run(addr, connections, SECONDS).await?;
+            let r = wrk::run(addr, connections, seconds()).await?;
             row(name, &r);
             runs.push(r);
         }
         let [d, r, n] = [&runs[0], &runs[1], &runs[2]];
+        report.add(
+            Row::new(
+                format!("router: requests/s, {connections} connections"),
+                "/s",
+                r.requests_per_s,
+            )
+            .against("nginx", n.requests_per_s)
+            .target("≥ 1 × nginx"),
+        );
+        report.add(
+            Row::new(
+                format!("router: added p50 over direct, {connections} connections"),
+                "ms",
+                r.p50_ms - d.p50_ms,
+            )
+            .against("nginx's", n.p50_ms - d.p50_ms),
+        );
         println!(
             "  router/nginx throughput {:.3}; router/direct {:.3}; nginx/direct {:.3}",
             r.requests_per_s / n.requests_per_s,
@@ -89,20 +119,31 @@ async fn throughput(paas: &platform::Paas) -> anyhow::Result<()> {
 
 /// Requests/s through the router to the app with 1 replica, then with 3 (each the same small
 /// backend; the router balances by least outstanding requests).
-async fn replicas(paas: &platform::Paas, id: &str) -> anyhow::Result<()> {
+async fn replicas(paas: &platform::Paas, id: &str, report: &mut Report) -> anyhow::Result<()> {
     let connections = 64;
-    println!("replicas: wrk through the router, {connections} connections, {SECONDS} s per run:");
+    println!(
+        "replicas: wrk through the router, {connections} connections, {} s per run:",
+        seconds()
+    );
     let mut rates = Vec::new();
     for n in [1, 3] {
         paas.replicas(id, n).await?;
         wrk::run(&paas.router, 16, WARM_UP).await?;
-        let r = wrk::run(&paas.router, connections, SECONDS).await?;
+        let r = wrk::run(&paas.router, connections, seconds()).await?;
         row(&format!("{n} repl."), &r);
         rates.push(r.requests_per_s);
     }
     println!(
         "  3 replicas / 1 replica throughput {:.3}",
         rates[1] / rates[0]
+    );
+    report.add(
+        Row::new(
+            "router: requests/s to 3 replicas, 64 connections",
+            "/s",
+            rates[1],
+        )
+        .against("1 replica", rates[0]),
     );
     paas.replicas(id, 1).await
 }
@@ -111,14 +152,24 @@ async fn switching(
     paas: &platform::Paas,
     id: &str,
     repo: &tempfile::TempDir,
+    report: &mut Report,
 ) -> anyhow::Result<()> {
+    let redeploys = paas_tests::bench::samples(REDEPLOYS as usize, 2) as u32;
     let (samples, sent, failed): (Samples, u64, u64) =
-        paas.went_live_to_first_request(id, repo, REDEPLOYS).await?;
+        paas.went_live_to_first_request(id, repo, redeploys).await?;
     println!(
         "went live (deployment startedAt) → first answer of the new version through the router \
          (ms): {samples}"
     );
-    println!("  {sent} requests sent back to back across {REDEPLOYS} redeploys, {failed} failed");
+    println!("  {sent} requests sent back to back across {redeploys} redeploys, {failed} failed");
+    report.add(
+        Row::of(
+            "redeploy: went live → first answer of the new version through the router",
+            "ms",
+            &samples,
+        )
+        .against("requests failed meanwhile", failed as f64),
+    );
     Ok(())
 }
 
@@ -134,9 +185,10 @@ async fn main() -> anyhow::Result<()> {
     let paas = platform::Paas::start().await?;
     let repo = platform::backend_repo()?;
     let id = paas.deploy_backend(&repo).await?;
-    throughput(&paas).await?;
-    replicas(&paas, &id).await?;
-    switching(&paas, &id, &repo).await?;
+    let mut report = Report::new("router");
+    throughput(&paas, &mut report).await?;
+    replicas(&paas, &id, &mut report).await?;
+    switching(&paas, &id, &repo, &mut report).await?;
     Ok(())
 }
 

@@ -239,10 +239,15 @@ fn stored_count(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
-#[async_trait]
-impl AppStore for SqlStore {
-    #[tracing::instrument(skip_all, fields(app_id = %app.id), err)]
-    async fn create_app(&self, app: &Application, first: &Deployment) -> Result<()> {
+impl SqlStore {
+    /// The app, its first deployment and status event, and its first task if any, in one
+    /// transaction.
+    async fn create_in(
+        &self,
+        app: &Application,
+        first: &Deployment,
+        task: Option<&crate::task::Task>,
+    ) -> Result<()> {
         let txn = self.connection().begin().await.map_err(db_err)?;
         let inserted = Entity::insert(sealed(app, true, self.keys()))
             .exec(&txn)
@@ -272,7 +277,30 @@ impl AppStore for SqlStore {
             .exec(&txn)
             .await
             .map_err(db_err)?;
+        if let Some(task) = task {
+            super::tasks::Entity::insert(self.task_row(task)?)
+                .exec_without_returning(&txn)
+                .await
+                .map_err(db_err)?;
+        }
         txn.commit().await.map_err(db_err)
+    }
+}
+
+#[async_trait]
+impl AppStore for SqlStore {
+    #[tracing::instrument(skip_all, fields(app_id = %app.id), err)]
+    async fn create_app(&self, app: &Application, first: &Deployment) -> Result<()> {
+        self.create_in(app, first, None).await
+    }
+
+    async fn create_app_with_task(
+        &self,
+        app: &Application,
+        first: &Deployment,
+        task: &crate::task::Task,
+    ) -> Result<()> {
+        self.create_in(app, first, Some(task)).await
     }
 
     async fn app(&self, id: AppId) -> Result<Option<Application>> {

@@ -7,7 +7,6 @@
 
 use async_trait::async_trait;
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Statement, TransactionTrait, Value,
@@ -89,57 +88,102 @@ impl LogStore for SqlStore {
         let db = self.connection();
         let backend = db.get_database_backend();
         let txn = db.begin().await.map_err(db_err)?;
-        let head = txn
-            .query_one_raw(statement(
+        let now = LogTime::now().nanos();
+        let bytes: i64 = lines.iter().map(|l| l.text.len() as i64).sum();
+        let count = lines.len() as i64;
+        // Lines the store stamps itself (all but a runtime's own times) take their stamps and
+        // count into the head in the one statement that takes the head's row: they go at
+        // `now` or right after the head, one nanosecond apart.
+        let stamped_here = !lines.is_empty() && lines.iter().all(|l| l.at.is_none());
+        let head = if stamped_here {
+            let greatest = match backend {
+                DatabaseBackend::Postgres => "GREATEST",
+                _ => "MAX",
+            };
+            statement(
+                backend,
+                &format!(
+                    "INSERT INTO log_heads (app_id, last_at, lines, bytes) VALUES (?, ?, ?, ?) \
+                     ON CONFLICT (app_id) DO UPDATE SET \
+                     last_at = {greatest}(log_heads.last_at + ?, excluded.last_at), \
+                     lines = log_heads.lines + excluded.lines, \
+                     bytes = log_heads.bytes + excluded.bytes \
+                     RETURNING last_at"
+                ),
+                vec![
+                    app.as_uuid().into(),
+                    now.saturating_add(count - 1).into(),
+                    count.into(),
+                    bytes.into(),
+                    count.into(),
+                ],
+            )
+        } else {
+            statement(
                 backend,
                 "INSERT INTO log_heads (app_id, last_at, lines, bytes) VALUES (?, ?, 0, 0) \
                  ON CONFLICT (app_id) DO UPDATE SET last_at = log_heads.last_at \
                  RETURNING last_at",
                 vec![app.as_uuid().into(), i64::MIN.into()],
-            ))
+            )
+        };
+        let head = txn
+            .query_one_raw(head)
             .await
             .map_err(db_err)?
             .ok_or_else(|| Error::Storage("the log head was not returned".into()))?;
         let mut last = get_i64(&head, "last_at")?;
+        if stamped_here {
+            // The head is the last of these lines: they start `count - 1` before it.
+            last = last.saturating_sub(count);
+        }
 
         if let Some(pos) = position {
-            let stored = log_sources::Entity::find_by_id(pos.source.clone())
-                .one(&txn)
-                .await
-                .map_err(db_err)?
-                .map(|m| m.position);
-            if stored != pos.expected {
+            // Compare-and-set in one statement: the position moves only from where this
+            // reader left it.
+            let moved = match &pos.expected {
+                Some(expected) => txn
+                    .execute_raw(statement(
+                        backend,
+                        "UPDATE log_sources SET position = ? WHERE source = ? AND position = ?",
+                        vec![
+                            pos.next.clone().into(),
+                            pos.source.clone().into(),
+                            expected.clone().into(),
+                        ],
+                    ))
+                    .await
+                    .map_err(db_err)?,
+                None => txn
+                    .execute_raw(statement(
+                        backend,
+                        "INSERT INTO log_sources (source, app_id, position) VALUES (?, ?, ?) \
+                         ON CONFLICT (source) DO NOTHING",
+                        vec![
+                            pos.source.clone().into(),
+                            app.as_uuid().into(),
+                            pos.next.clone().into(),
+                        ],
+                    ))
+                    .await
+                    .map_err(db_err)?,
+            };
+            if moved.rows_affected() != 1 {
                 txn.rollback().await.map_err(db_err)?;
                 return Err(Error::LockLost(format!(
                     "log source {} (another reader follows it)",
                     pos.source
                 )));
             }
-            log_sources::Entity::insert(log_sources::ActiveModel {
-                source: Set(pos.source.clone()),
-                app_id: Set(app.as_uuid()),
-                position: Set(pos.next.clone()),
-            })
-            .on_conflict(
-                OnConflict::column(log_sources::Column::Source)
-                    .update_column(log_sources::Column::Position)
-                    .to_owned(),
-            )
-            .exec(&txn)
-            .await
-            .map_err(db_err)?;
         }
 
-        let now = LogTime::now().nanos();
         let mut stamped = Vec::with_capacity(lines.len());
-        let mut bytes: i64 = 0;
         for line in lines {
             let at = line
                 .at
                 .map_or(now, LogTime::nanos)
                 .max(last.saturating_add(1));
             last = at;
-            bytes += line.text.len() as i64;
             stamped.push(LogLine {
                 app,
                 at: LogTime::from_nanos(at),
@@ -160,7 +204,7 @@ impl LogStore for SqlStore {
             .await
             .map_err(db_err)?;
         }
-        if !stamped.is_empty() {
+        if !stamped.is_empty() && !stamped_here {
             txn.execute_raw(statement(
                 backend,
                 "UPDATE log_heads SET last_at = ?, lines = lines + ?, bytes = bytes + ? \

@@ -109,7 +109,7 @@ impl SqlStore {
     }
 
     /// The row of a task, its request sealed.
-    fn task_row(&self, task: &Task) -> crate::Result<ActiveModel> {
+    pub(super) fn task_row(&self, task: &Task) -> crate::Result<ActiveModel> {
         let mut row = ActiveModel::try_from(task)?;
         if let Set(Some(request)) = &row.request {
             row.request = Set(Some(
