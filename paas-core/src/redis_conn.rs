@@ -4,7 +4,7 @@
 
 pub mod breaker;
 
-pub use breaker::{Breaker, CallError};
+pub use breaker::{Breaker, CallError, PROBE_MAX};
 
 use std::time::Duration;
 

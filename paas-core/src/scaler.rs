@@ -87,6 +87,13 @@ impl Activity {
         self.state().since = Instant::now();
     }
 
+    /// Reports may stay lost for `grace` more: no app counts as idle before then. For a bus
+    /// that is back: other processes notice that Redis answers again only at their next probe
+    /// of it, and report from then on.
+    pub fn missed_for(&self, grace: Duration) {
+        self.state().since = Instant::now() + grace;
+    }
+
     /// Marks an app active now (it was just woken or scaled: its idle time starts over).
     pub fn touch(&self, app: AppId) {
         self.state().apps.entry(app).or_default().last_active = Some(Instant::now());

@@ -51,6 +51,8 @@ impl Platform {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut events = None;
         let mut windows: HashMap<AppId, (u32, Windows)> = HashMap::new();
+        // Whether the last tick could not hear the other processes.
+        let mut deaf = false;
         loop {
             if events.is_none() {
                 match self.bus().subscribe().await {
@@ -72,7 +74,13 @@ impl Platform {
                         // Nothing is decided until the reports are back.
                         activity.missed();
                         windows.clear();
+                        deaf = true;
                         continue;
+                    }
+                    if std::mem::take(&mut deaf) {
+                        // Heard again: the others hear Redis again only at their next probe
+                        // of it; their silence until then says nothing either.
+                        activity.missed_for(crate::redis_conn::PROBE_MAX + every);
                     }
                     if let Err(e) = self.scale_step(&activity, &mut windows).await {
                         tracing::warn!(error = %e, "scaler step failed");
