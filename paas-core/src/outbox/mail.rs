@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::OutboxConfig;
-use super::payload::{kind_name, mail_text};
+use super::payload::mail_text;
 use super::queue::{self, Receiver, Sender};
 use crate::mail::{Mail, Mailer};
 use crate::notify::{Notification, NotificationSink};
@@ -48,8 +48,8 @@ impl NotificationSink for MailSink {
 /// The condition a mail is about: one mail per user and condition per window.
 fn condition(n: &Notification) -> String {
     match n.app {
-        Some(app) => format!("{}:{app}", kind_name(n.kind)),
-        None => kind_name(n.kind).to_owned(),
+        Some(app) => format!("{}:{app}", n.kind.as_str()),
+        None => n.kind.as_str().to_owned(),
     }
 }
 

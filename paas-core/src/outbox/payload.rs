@@ -16,17 +16,6 @@ pub const TIMESTAMP_HEADER: &str = "X-Paas-Timestamp";
 /// The notification's kind (`CRASH_LOOP`, ...).
 pub const EVENT_HEADER: &str = "X-Paas-Event";
 
-/// The kind as the API spells it.
-pub fn kind_name(kind: NotificationKind) -> &'static str {
-    match kind {
-        NotificationKind::CrashLoop => "CRASH_LOOP",
-        NotificationKind::OomKilled => "OOM_KILLED",
-        NotificationKind::DeployFailed => "DEPLOY_FAILED",
-        NotificationKind::HealthFailing => "HEALTH_FAILING",
-        NotificationKind::DiskLow => "DISK_LOW",
-    }
-}
-
 /// A few words for people.
 fn kind_title(kind: NotificationKind) -> &'static str {
     match kind {
@@ -79,7 +68,7 @@ impl Payload {
                 n.message
             ),
             id: delivery.to_string(),
-            kind: kind_name(n.kind),
+            kind: n.kind.as_str(),
             app: n.app.map(|id| PayloadApp {
                 id: id.to_string(),
                 name: n.app_name.clone(),

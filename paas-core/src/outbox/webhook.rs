@@ -9,8 +9,7 @@ use uuid::Uuid;
 
 use super::OutboxConfig;
 use super::payload::{
-    DELIVERY_HEADER, EVENT_HEADER, Payload, SIGNATURE_HEADER, TIMESTAMP_HEADER, kind_name,
-    signature,
+    DELIVERY_HEADER, EVENT_HEADER, Payload, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature,
 };
 use super::queue::{self, Receiver, Sender};
 use crate::model::{AttemptOutcome, NotificationWebhook, Secret, WebhookAttempt};
@@ -139,7 +138,7 @@ async fn post(
     let keep = chrono::Duration::from_std(config.attempts_kept).unwrap_or(chrono::Duration::MAX);
     for attempt in 1..=policy.max_attempts.max(1) {
         let (http_status, error) =
-            attempt_once(http, &hook, &secret, &body, delivery, kind_name(n.kind)).await;
+            attempt_once(http, &hook, &secret, &body, delivery, n.kind.as_str()).await;
         let at = Utc::now();
         let outcome = if error.is_none() {
             AttemptOutcome::Delivered
