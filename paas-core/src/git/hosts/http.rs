@@ -75,11 +75,30 @@ impl Api {
         format!("{}{path}", self.base)
     }
 
+    /// Sends the GET, again after a short pause when the connection could not be made (nothing
+    /// reached the host, so a second try is always safe): a refused or reset connect is often
+    /// a host's listener being busy for an instant, and a user's listing should not fail on it.
+    async fn send(&self, url: &str) -> reqwest::Result<reqwest::Response> {
+        const CONNECT_TRIES: u32 = 3;
+        let mut attempt = 1;
+        loop {
+            match self.client.get(url).send().await {
+                Err(e) if e.is_connect() && !e.is_timeout() && attempt < CONNECT_TRIES => {
+                    tracing::warn!(host = %self.kind, attempt, error = ?e, "cannot connect, trying again");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)))
+                        .await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// GETs `url` (one of [`Api::url`] or a `next` this API handed out) as JSON.
     #[tracing::instrument(skip_all, fields(host = %self.kind), err)]
     pub async fn get<T: DeserializeOwned>(&self, url: &str) -> Result<Answer<T>> {
         let kind = self.kind;
-        let response = self.client.get(url).send().await.map_err(|e| {
+        let response = self.send(url).await.map_err(|e| {
             let what = if e.is_timeout() {
                 "it did not answer in time".to_owned()
             } else if e.is_connect() {
@@ -248,5 +267,45 @@ mod tests {
             e.to_string(),
             "Gitea rate limit reached; it resets at 2023-11-14T22:14:20+00:00"
         );
+    }
+}
+
+#[cfg(test)]
+mod connect_tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+
+    /// A host whose listener comes up a moment after the first try is answered, not refused.
+    #[tokio::test]
+    async fn a_refused_connect_is_tried_again() {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let addr = probe.local_addr().expect("an address");
+        drop(probe);
+        let base = format!("http://{addr}");
+        let api = Api::new(
+            GitHostKind::Gitea,
+            &base,
+            &Secret::new("token t".to_owned()),
+            &[],
+            &GitHostsConfig::default(),
+        )
+        .expect("a client");
+        let host = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+            let (mut stream, _) = listener.accept().await.expect("accept");
+            let mut buf = [0u8; 1024];
+            let _ = tokio::io::AsyncReadExt::read(&mut stream, &mut buf).await;
+            let body = "[1,2]";
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(answer.as_bytes()).await.expect("write");
+        });
+        let got: Answer<Vec<u32>> = api.get(&api.url("/x")).await.expect("answered");
+        assert_eq!(got.body, vec![1, 2]);
+        host.await.expect("the host ran");
     }
 }
