@@ -34,6 +34,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 mod conn;
+mod documents;
 pub mod error;
 pub mod flags;
 mod git_http;

@@ -75,6 +75,8 @@ pub(crate) struct AppState {
     pub(crate) admin_token: Option<Secret>,
     /// `GET /metrics` answers on the API (no `metrics_listen`).
     pub(crate) metrics_on_api: bool,
+    /// Parsed documents of `POST /graphql`, by their text.
+    pub(crate) documents: crate::documents::Documents,
 }
 
 /// A built server, bound to its port, not yet serving.
@@ -279,6 +281,7 @@ impl Server {
             routes: table,
             admin_token: settings.admin_token.clone(),
             metrics_on_api: settings.metrics_listen.is_none(),
+            documents: crate::documents::Documents::default(),
         };
         let router = Router::new()
             .route("/", get(crate::ui::root))
@@ -488,7 +491,7 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         Ok(req) => req,
         Err(e) => return GraphQLRejection(e).into_response(),
     };
-    let mut req = req;
+    let mut req = state.documents.prepare(req);
     if let Some(viewer) = viewer_from_headers(&state.platform, &headers).await {
         req = req.data(viewer);
     }
