@@ -71,6 +71,7 @@ on_both_databases!(
     apps_page_by_owner,
     the_desired_state_is_kept_apart_from_the_status,
     a_graceful_stop_gives_back_every_lock_it_holds,
+    a_lock_given_back_wakes_its_waiter,
 );
 
 async fn users_by_token_hash(db: TestDb) -> anyhow::Result<()> {
@@ -269,6 +270,33 @@ async fn the_desired_state_is_kept_apart_from_the_status(db: TestDb) -> anyhow::
         (back.desired, back.status),
         (Desired::Stopped, AppStatus::Pending)
     );
+    Ok(())
+}
+
+/// A lock given back in this process is taken by its waiter at once, not at the waiter's next
+/// look (here an hour away): a deploy waiting for its build's lock starts when the build ends.
+async fn a_lock_given_back_wakes_its_waiter(db: TestDb) -> anyhow::Result<()> {
+    use paas_core::lock::{LockKey, Locks};
+    let (s, _d) = store(db).await?;
+    let s: Arc<SqlStore> = Arc::new(s);
+    let hour = std::time::Duration::from_secs(3600);
+    let locks = Locks::new(s, std::time::Duration::from_secs(30)).polling(hour);
+    let key = LockKey::App(AppId::new());
+    let build = locks.acquire(&key, "a build", hour).await?;
+    let waiter = {
+        let (locks, key) = (locks.clone(), key.clone());
+        tokio::spawn(async move { locks.acquire(&key, "a deploy", 2 * hour).await })
+    };
+    // Time for the waiter's first look, which finds the lock held (were it later, it would find
+    // the lock free and the test would pass without showing anything; it would not fail).
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    locks.release(&build).await?;
+    let deploy = tokio::time::timeout(std::time::Duration::from_secs(30), waiter)
+        .await
+        .map_err(|_| anyhow::anyhow!("the waiter was not woken by the release"))???;
+    assert_eq!(deploy.purpose, "a deploy");
+    let record = locks.record(&key).await?;
+    assert_eq!(record.and_then(|r| r.purpose).as_deref(), Some("a deploy"));
     Ok(())
 }
 

@@ -262,19 +262,7 @@ impl Platform {
 
     /// Records that `dep` of `app` is under way.
     pub(crate) async fn record_deploy_started(&self, app: &Application, dep: &Deployment) {
-        let commit = dep.commit.as_ref().map(|c| c.to_string());
-        let message = match &commit {
-            Some(c) => format!("deployment {} of {} started at {c}", dep.id, app.name),
-            None => format!("deployment {} of {} started", dep.id, app.name),
-        };
-        self.record(
-            EventRecord::app(app, EventKind::DeployStarted, message).details(serde_json::json!({
-                "deployment": dep.id.to_string(),
-                "commit": commit,
-                "trigger": format!("{:?}", dep.trigger),
-            })),
-        )
-        .await;
+        self.record(deploy_started(app, dep)).await;
     }
 
     /// Puts a deployment's build on the queue. The deployment is in the database already: if
@@ -418,6 +406,20 @@ fn changed(update: &AppUpdate) -> (Vec<&'static str>, Vec<String>) {
     keys.sort();
     keys.dedup();
     (fields, keys)
+}
+
+/// The event of `dep` of `app` starting.
+pub(crate) fn deploy_started(app: &Application, dep: &Deployment) -> EventRecord {
+    let commit = dep.commit.as_ref().map(|c| c.to_string());
+    let message = match &commit {
+        Some(c) => format!("deployment {} of {} started at {c}", dep.id, app.name),
+        None => format!("deployment {} of {} started", dep.id, app.name),
+    };
+    EventRecord::app(app, EventKind::DeployStarted, message).details(serde_json::json!({
+        "deployment": dep.id.to_string(),
+        "commit": commit,
+        "trigger": format!("{:?}", dep.trigger),
+    }))
 }
 
 #[cfg(test)]

@@ -128,7 +128,10 @@ impl Platform {
         crate::model::validate_port_bindings(&new.port_bindings)?;
         new.scaling.check(self.config().scaler.bounds)?;
         self.replicas_fit(new.port, &new.scaling)?;
-        if !self.name_available(&new.name).await? {
+        // A name the cache knows is taken fails before the repository is looked at; any other
+        // taken name is the unique index's answer (`NAME_TAKEN` from the insert below). No
+        // database read ahead of it: a create is one transaction of writes.
+        if self.cache().app_id_by_name(&new.name).await.is_some() {
             return Err(Error::NameTaken(new.name.to_string()));
         }
         let token = self.clone_token(owner.id, &new.url).await?;
@@ -181,16 +184,15 @@ impl Platform {
         };
         self.log_status(&created).await;
         self.bus().publish(Event::Status(created)).await?;
-        self.record(
+        let created =
             EventRecord::app(&app, EventKind::AppCreated, format!("{} created", app.name)).details(
                 serde_json::json!({
                     "repository": app.source.url.to_string(),
                     "branch": app.source.branch.to_string(),
                 }),
-            ),
-        )
-        .await;
-        self.record_deploy_started(&app, &first).await;
+            );
+        self.record_all(vec![created, super::actions::deploy_started(&app, &first)])
+            .await;
 
         // The app is committed: the database is the truth, and a build the queue cannot take
         // now is queued again once it can (never a FAILED app for the platform's fault).

@@ -20,13 +20,21 @@ impl Platform {
     /// Records an event: one insert, then published on the bus for live followers. Never
     /// fails the caller: a store or bus error is logged as a warning.
     pub async fn record(&self, record: EventRecord) {
-        let event = LoggedEvent::new(record);
-        if let Err(e) = self.store().add_event(&event).await {
-            tracing::warn!(kind = ?event.kind, app_id = ?event.app, error = %e, "could not record an event");
+        self.record_all(vec![record]).await;
+    }
+
+    /// [`Platform::record`] of several events of one operation, written together.
+    pub async fn record_all(&self, records: Vec<EventRecord>) {
+        let events: Vec<LoggedEvent> = records.into_iter().map(LoggedEvent::new).collect();
+        if let Err(e) = self.store().add_events(&events).await {
+            let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
+            tracing::warn!(?kinds, error = %e, "could not record events");
             return;
         }
-        if let Err(e) = self.bus().publish(Event::Recorded(Box::new(event))).await {
-            tracing::warn!(error = %e, "could not publish a recorded event");
+        for event in events {
+            if let Err(e) = self.bus().publish(Event::Recorded(Box::new(event))).await {
+                tracing::warn!(error = %e, "could not publish a recorded event");
+            }
         }
     }
 

@@ -15,7 +15,12 @@ use crate::model::EventId;
 /// an event.
 #[async_trait]
 pub trait EventLogStore: Send + Sync {
-    async fn add_event(&self, event: &LoggedEvent) -> Result<()>;
+    async fn add_event(&self, event: &LoggedEvent) -> Result<()> {
+        self.add_events(std::slice::from_ref(event)).await
+    }
+    /// Adds `events` together (one statement where the database allows): an operation that
+    /// logs several events at once writes them in one go.
+    async fn add_events(&self, events: &[LoggedEvent]) -> Result<()>;
     /// Up to `limit` events passing `filter`, with an id below `before`, newest first.
     async fn events(
         &self,
@@ -29,8 +34,8 @@ pub trait EventLogStore: Send + Sync {
 
 #[async_trait]
 impl<T: Delegate> EventLogStore for T {
-    async fn add_event(&self, event: &LoggedEvent) -> Result<()> {
-        self.event_log_store().add_event(event).await
+    async fn add_events(&self, events: &[LoggedEvent]) -> Result<()> {
+        self.event_log_store().add_events(events).await
     }
     async fn events(
         &self,

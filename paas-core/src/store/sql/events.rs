@@ -71,8 +71,11 @@ impl From<&LoggedEvent> for ActiveModel {
 
 #[async_trait]
 impl EventLogStore for SqlStore {
-    async fn add_event(&self, event: &LoggedEvent) -> Result<()> {
-        Entity::insert(ActiveModel::from(event))
+    async fn add_events(&self, events: &[LoggedEvent]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        Entity::insert_many(events.iter().map(ActiveModel::from))
             .exec(self.connection())
             .await
             .map_err(db_err)?;

@@ -76,6 +76,90 @@ fn get_i64(row: &sea_orm::QueryResult, col: &str) -> Result<i64> {
     row.try_get::<i64>("", col).map_err(db_err)
 }
 
+/// The statement that takes an app's log head for `count` lines of `bytes` the store stamps
+/// itself, with its values: the head moves to `now` or right past where it was, whichever is
+/// later, plus the lines; it returns `last_at`, the last line's stamp.
+fn stamped_head(
+    backend: DatabaseBackend,
+    app: AppId,
+    now: i64,
+    count: i64,
+    bytes: i64,
+) -> (String, Vec<Value>) {
+    let greatest = match backend {
+        DatabaseBackend::Postgres => "GREATEST",
+        _ => "MAX",
+    };
+    let sql = format!(
+        "INSERT INTO log_heads (app_id, last_at, lines, bytes) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (app_id) DO UPDATE SET \
+         last_at = {greatest}(log_heads.last_at + ?, excluded.last_at), \
+         lines = log_heads.lines + excluded.lines, \
+         bytes = log_heads.bytes + excluded.bytes \
+         RETURNING last_at"
+    );
+    let values = vec![
+        app.as_uuid().into(),
+        now.saturating_add(count - 1).into(),
+        count.into(),
+        bytes.into(),
+        count.into(),
+    ];
+    (sql, values)
+}
+
+/// Lines the store stamps, on PostgreSQL: the head taken and moved and the lines inserted in
+/// one statement (data-modifying `WITH`), so a system line or a batch of output is one round
+/// trip and no transaction. The stamps are those of the general path: the head is the last
+/// line's, the others one nanosecond apart before it.
+async fn append_in_one_statement(
+    db: &sea_orm::DatabaseConnection,
+    app: AppId,
+    lines: &[NewLine],
+    now: i64,
+    bytes: i64,
+) -> Result<Vec<LogLine>> {
+    let count = lines.len() as i64;
+    let (head_sql, mut values) = stamped_head(DatabaseBackend::Postgres, app, now, count, bytes);
+    values.extend([app.as_uuid().into(), count.into()]);
+    let mut rows = String::with_capacity(lines.len() * 24);
+    for (i, line) in lines.iter().enumerate() {
+        if i == 0 {
+            rows.push_str("(1::bigint, ?::text, ?::uuid, ?::text)");
+        } else {
+            rows.push_str(&format!(", ({}, ?, ?, ?)", i + 1));
+        }
+        values.push(line.stream.as_str().to_owned().into());
+        values.push(line.deployment.map(|d| d.as_uuid()).into());
+        values.push(line.text.clone().into());
+    }
+    let sql = format!(
+        "WITH head AS ({head_sql}), \
+         added AS (\
+           INSERT INTO log_lines (app_id, at, stream, deployment, text) \
+           SELECT ?, head.last_at - ? + v.n, v.stream, v.deployment, v.text \
+           FROM head CROSS JOIN (VALUES {rows}) AS v(n, stream, deployment, text)) \
+         SELECT last_at FROM head"
+    );
+    let head = db
+        .query_one_raw(statement(DatabaseBackend::Postgres, &sql, values))
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| Error::Storage("the log head was not returned".into()))?;
+    let first = get_i64(&head, "last_at")?.saturating_sub(count);
+    Ok(lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| LogLine {
+            app,
+            at: LogTime::from_nanos(first.saturating_add(i as i64 + 1)),
+            stream: line.stream,
+            deployment: line.deployment,
+            text: line.text.clone(),
+        })
+        .collect())
+}
+
 #[async_trait]
 impl LogStore for SqlStore {
     #[tracing::instrument(skip_all, fields(app_id = %app, lines = lines.len()), err)]
@@ -87,7 +171,6 @@ impl LogStore for SqlStore {
     ) -> Result<Vec<LogLine>> {
         let db = self.connection();
         let backend = db.get_database_backend();
-        let txn = db.begin().await.map_err(db_err)?;
         let now = LogTime::now().nanos();
         let bytes: i64 = lines.iter().map(|l| l.text.len() as i64).sum();
         let count = lines.len() as i64;
@@ -95,29 +178,17 @@ impl LogStore for SqlStore {
         // count into the head in the one statement that takes the head's row: they go at
         // `now` or right after the head, one nanosecond apart.
         let stamped_here = !lines.is_empty() && lines.iter().all(|l| l.at.is_none());
+        if stamped_here
+            && position.is_none()
+            && backend == DatabaseBackend::Postgres
+            && lines.len() <= INSERT_CHUNK
+        {
+            return append_in_one_statement(db, app, lines, now, bytes).await;
+        }
+        let txn = db.begin().await.map_err(db_err)?;
         let head = if stamped_here {
-            let greatest = match backend {
-                DatabaseBackend::Postgres => "GREATEST",
-                _ => "MAX",
-            };
-            statement(
-                backend,
-                &format!(
-                    "INSERT INTO log_heads (app_id, last_at, lines, bytes) VALUES (?, ?, ?, ?) \
-                     ON CONFLICT (app_id) DO UPDATE SET \
-                     last_at = {greatest}(log_heads.last_at + ?, excluded.last_at), \
-                     lines = log_heads.lines + excluded.lines, \
-                     bytes = log_heads.bytes + excluded.bytes \
-                     RETURNING last_at"
-                ),
-                vec![
-                    app.as_uuid().into(),
-                    now.saturating_add(count - 1).into(),
-                    count.into(),
-                    bytes.into(),
-                    count.into(),
-                ],
-            )
+            let (sql, values) = stamped_head(backend, app, now, count, bytes);
+            statement(backend, &sql, values)
         } else {
             statement(
                 backend,

@@ -1,8 +1,8 @@
 use std::time::Duration;
 
 use sea_orm::{
-    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, SqlErr, TransactionTrait,
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    DbErr, EntityTrait, QueryFilter, QueryTrait, SqlErr, Statement, TransactionTrait,
 };
 
 use super::{applications, deployments, status_events};
@@ -75,28 +75,38 @@ impl SqlStore {
         let mut next = app.clone();
         next.version = expected_version + 1;
         next.updated_at = chrono::Utc::now();
-        let txn = self.db.begin().await.map_err(db_err)?;
-        let res = applications::Entity::update_many()
+        let update = applications::Entity::update_many()
             .set(applications::sealed(&next, false, &self.keys))
             .filter(applications::Column::Id.eq(app.id.as_uuid()))
-            .filter(applications::Column::Version.eq(expected_version))
-            .exec(&txn)
-            .await
-            .map_err(|e| match e.sql_err() {
-                Some(SqlErr::UniqueConstraintViolation(_)) => {
-                    Error::NameTaken(app.name.to_string())
-                }
-                _ => db_err(e),
-            })?;
+            .filter(applications::Column::Version.eq(expected_version));
+        let taken = |e: DbErr| match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => Error::NameTaken(app.name.to_string()),
+            _ => db_err(e),
+        };
+        if let (None, Some(event), DatabaseBackend::Postgres) =
+            (new_deployment, event, self.db.get_database_backend())
+        {
+            // A status change on PostgreSQL: the row and its event in one statement.
+            let mut event = event.clone();
+            event.version = next.version;
+            let statement = update_with_event(update, &event)?;
+            let row = self
+                .db
+                .query_one_raw(statement)
+                .await
+                .map_err(taken)?
+                .ok_or_else(|| Error::Storage("the update was not counted".into()))?;
+            let updated: i64 = row.try_get("", "updated").map_err(db_err)?;
+            if updated != 1 {
+                return Err(self.not_written(app, expected_version).await);
+            }
+            return Ok(next);
+        }
+        let txn = self.db.begin().await.map_err(db_err)?;
+        let res = update.exec(&txn).await.map_err(taken)?;
         if res.rows_affected != 1 {
             txn.rollback().await.map_err(db_err)?;
-            return match self.app(app.id).await? {
-                Some(current) => Err(Error::VersionConflict {
-                    expected: expected_version,
-                    found: current.version,
-                }),
-                None => Err(Error::NotFound("application")),
-            };
+            return Err(self.not_written(app, expected_version).await);
         }
         if let Some(d) = new_deployment {
             use sea_orm::Iterable;
@@ -140,10 +150,55 @@ impl SqlStore {
         Ok(next)
     }
 
+    /// Why a compare-and-set write of `app` changed nothing: it moved on, or it is gone.
+    async fn not_written(&self, app: &Application, expected_version: i64) -> Error {
+        match self.app(app.id).await {
+            Ok(Some(current)) => Error::VersionConflict {
+                expected: expected_version,
+                found: current.version,
+            },
+            Ok(None) => Error::NotFound("application"),
+            Err(e) => e,
+        }
+    }
+
     /// The connection, for adapters that share the database (locks, logs).
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
     }
+}
+
+/// `update` of one app and the insert of its status `event`, as one PostgreSQL statement
+/// (data-modifying `WITH`): the event is written only if the row was (a version that moved on
+/// matches nothing), a replayed event of the same version is the same event, and the answer's
+/// `updated` counts the rows changed.
+fn update_with_event(
+    update: sea_orm::UpdateMany<applications::Entity>,
+    event: &StatusEvent,
+) -> Result<Statement> {
+    let backend = DatabaseBackend::Postgres;
+    let update = update.build(backend);
+    let insert =
+        status_events::Entity::insert(status_events::ActiveModel::from(event)).build(backend);
+    let (columns, _) = insert
+        .sql
+        .split_once(" VALUES ")
+        .ok_or_else(|| Error::Storage("an insert without VALUES".into()))?;
+    let mut values = update.values.map(|v| v.0).unwrap_or_default();
+    let first = values.len() + 1;
+    let added = insert.values.map(|v| v.0).unwrap_or_default();
+    let placeholders: Vec<String> = (first..first + added.len())
+        .map(|i| format!("${i}"))
+        .collect();
+    values.extend(added);
+    let sql = format!(
+        "WITH up AS ({} RETURNING \"id\"), \
+         ev AS ({columns} SELECT {} FROM up ON CONFLICT (\"app_id\", \"version\") DO NOTHING) \
+         SELECT count(*) AS updated FROM up",
+        update.sql,
+        placeholders.join(", ")
+    );
+    Ok(Statement::from_sql_and_values(backend, sql, values))
 }
 
 pub(super) fn convert_all<M, T: TryFrom<M, Error = Error>>(rows: Vec<M>) -> Result<Vec<T>> {
