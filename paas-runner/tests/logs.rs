@@ -136,11 +136,11 @@ async fn stamped_lines_follow_the_head_and_are_counted(db: TestDb) -> anyhow::Re
     let head = store.log_head(app).await?;
     assert_eq!(head.last, after.last().map(|l| l.at));
     assert_eq!(head.lines, 9);
-    let texts: Vec<String> = page_all(&store, LogQuery::app(app), 100)
-        .await?
-        .into_iter()
-        .map(|l| l.text)
-        .collect();
+    let stored = page_all(&store, LogQuery::app(app), 100).await?;
+    let stamps = |l: &[paas_core::logs::LogLine]| l.iter().map(|l| l.at).collect::<Vec<_>>();
+    assert_eq!(stamps(&stored[..3]), stamps(&first), "stored as returned");
+    assert_eq!(stamps(&stored[5..]), stamps(&after), "stored as returned");
+    let texts: Vec<String> = stored.into_iter().map(|l| l.text).collect();
     assert_eq!(
         texts,
         [

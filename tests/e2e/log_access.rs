@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use paas_tests::repo::file_url;
-use paas_tests::steps::{BUILD_LOGS, FOLLOW, LOGS, app, create, page, statuses_until_settled};
+use paas_tests::steps::{
+    BUILD_LOGS, FOLLOW, FOLLOW_BATCHES, LOGS, app, create, page, statuses_until_settled,
+};
 use paas_tests::{TestApp, TestDb, git_repo};
 use serde_json::{Value, json};
 
@@ -85,6 +87,7 @@ async fn logs_are_the_owners_alone_and_secrets_stay_out_of_system_lines(
     );
     for (query, vars) in [
         (FOLLOW, json!({ "app": id })),
+        (FOLLOW_BATCHES, json!({ "app": id })),
         (BUILD_LOGS, json!({ "dep": dep })),
     ] {
         let mut sub = bob.subscribe(query, vars).await?;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use paas_tests::apps::{BROKEN_BUILD, PythonApp};
 use paas_tests::repo::file_url;
-use paas_tests::steps::{BUILD_LOGS, FOLLOW, app, create, deployed, page};
+use paas_tests::steps::{BUILD_LOGS, FOLLOW, FOLLOW_BATCHES, app, create, deployed, page};
 use paas_tests::{Client, TestApp, TestDb, git_repo};
 use serde_json::{Value, json};
 
@@ -260,6 +260,68 @@ async fn a_subscription_started_mid_stream_has_no_gap_or_duplicate(
     Ok(())
 }
 on_both_databases!(a_subscription_started_mid_stream_has_no_gap_or_duplicate);
+
+/// Lines of `logBatches` until `line {LINES - 1}`: each line's number, and the size of each
+/// batch.
+async fn batched_lines(
+    sub: &mut paas_tests::client::Subscription,
+) -> anyhow::Result<(Vec<usize>, Vec<usize>)> {
+    let (mut got, mut sizes) = (Vec::new(), Vec::new());
+    while got.last() != Some(&(LINES - 1)) {
+        let item = sub.next(Duration::from_secs(20)).await?;
+        let batch = &item["data"]["logBatches"];
+        anyhow::ensure!(
+            batch["lagged"].is_null(),
+            "a reader keeping up lags: {item}"
+        );
+        let lines = batch["lines"].as_array().cloned().unwrap_or_default();
+        anyhow::ensure!(!lines.is_empty(), "an empty batch: {item}");
+        sizes.push(lines.len());
+        got.extend(numbers(&lines, "line "));
+    }
+    Ok((got, sizes))
+}
+
+async fn log_batches_hold_every_line_once_in_order(db: TestDb) -> anyhow::Result<()> {
+    let server = TestApp::spawn(db, &[]).await?;
+    let alice = server.user("alice").await?;
+    let (id, _) = running_app(&alice, "batched", &numbered_app()).await?;
+    eventually(Duration::from_secs(30), || async {
+        let p = page(
+            &alice,
+            json!({ "app": id, "streams": ["STDOUT"], "limit": 1, "dir": "BACKWARD" }),
+        )
+        .await?;
+        Ok((texts(&p) == [format!("line {}", LINES - 1)]).then_some(()))
+    })
+    .await?;
+
+    // From the start: every line once, in order, many to a message, none over 1,000.
+    let mut sub = alice
+        .subscribe(FOLLOW_BATCHES, json!({ "app": id, "streams": ["STDOUT"] }))
+        .await?;
+    let (got, sizes) = batched_lines(&mut sub).await?;
+    assert_eq!(got, (0..LINES).collect::<Vec<_>>());
+    assert!(sizes.iter().all(|n| *n <= 1000), "{sizes:?}");
+    assert!(
+        sizes.len() < LINES / 10,
+        "lines ready together share a message: {sizes:?}"
+    );
+
+    // From a line's timestamp: that line first, then the rest, each once.
+    let from = all_lines(&alice, &id, json!(["STDOUT"]), 1001, "FORWARD").await?[1000]["timestamp"]
+        .clone();
+    let mut sub = alice
+        .subscribe(
+            FOLLOW_BATCHES,
+            json!({ "app": id, "streams": ["STDOUT"], "from": from }),
+        )
+        .await?;
+    let (got, _) = batched_lines(&mut sub).await?;
+    assert_eq!(got, (1000..LINES).collect::<Vec<_>>());
+    Ok(())
+}
+on_both_databases!(log_batches_hold_every_line_once_in_order);
 
 async fn a_failing_build_shows_its_error_and_the_build_log_ends(db: TestDb) -> anyhow::Result<()> {
     let repo = git_repo(BROKEN_BUILD)?;

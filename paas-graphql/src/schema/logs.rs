@@ -103,6 +103,46 @@ impl From<LogItem> for LogEvent {
     }
 }
 
+/// Most lines in one [`LogBatch`].
+pub const MAX_BATCH: usize = 1000;
+
+/// Lines of a log subscription that were ready together, in order. `lagged`, when there, came
+/// before them: the live lines dropped just before `lines[0]`.
+#[derive(SimpleObject, Default)]
+pub struct LogBatch {
+    pub lagged: Option<LogsLagged>,
+    pub lines: Vec<LogLine>,
+}
+
+impl LogBatch {
+    /// `items` (in order) as batches: a lagged marker starts a new batch, the lines after it
+    /// join it, at most [`MAX_BATCH`] lines a batch.
+    pub fn split(items: Vec<LogItem>) -> Vec<LogBatch> {
+        let mut out: Vec<LogBatch> = Vec::new();
+        let mut current = LogBatch::default();
+        for item in items {
+            match LogEvent::from(item) {
+                LogEvent::Lagged(l) => {
+                    if current.lagged.is_some() || !current.lines.is_empty() {
+                        out.push(std::mem::take(&mut current));
+                    }
+                    current.lagged = Some(l);
+                }
+                LogEvent::Line(l) => {
+                    if current.lines.len() >= MAX_BATCH {
+                        out.push(std::mem::take(&mut current));
+                    }
+                    current.lines.push(l);
+                }
+            }
+        }
+        if current.lagged.is_some() || !current.lines.is_empty() {
+            out.push(current);
+        }
+        out
+    }
+}
+
 /// Parses an optional RFC 3339 timestamp argument.
 pub fn timestamp(value: Option<&str>) -> GqlResult<Option<LogTime>> {
     value.map(str::parse::<LogTime>).transpose().gql()

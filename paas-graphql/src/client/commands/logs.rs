@@ -54,19 +54,24 @@ async fn logs(ctx: &Ctx<'_>, args: LogsArgs) -> Result<(), Failure> {
         })
         .await?;
     while let Some(event) = live.next().await? {
-        let raw = &event.raw["logs"];
-        if raw["__typename"] == "LogsLagged" {
-            lagged(ctx, raw);
-            continue;
+        let batch = &event.raw["logBatches"];
+        if batch["lagged"].is_object() {
+            lagged(ctx, &batch["lagged"]);
         }
-        let Some(timestamp) = raw["timestamp"].as_str() else {
-            continue;
-        };
-        if last.as_deref().is_some_and(|seen| !after(timestamp, seen)) {
-            continue;
+        for raw in batch["lines"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let Some(timestamp) = raw["timestamp"].as_str() else {
+                continue;
+            };
+            if last.as_deref().is_some_and(|seen| !after(timestamp, seen)) {
+                continue;
+            }
+            print_line(ctx, raw);
+            last = Some(timestamp.to_owned());
         }
-        print_line(ctx, raw);
-        last = Some(timestamp.to_owned());
     }
     Ok(())
 }
