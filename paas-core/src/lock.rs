@@ -90,6 +90,11 @@ pub struct Locks {
     /// The leases this process took and has not given back, by holder id: given back at
     /// shutdown, when the work holding them is dropped unfinished.
     held: Arc<std::sync::Mutex<std::collections::HashMap<String, Lease>>>,
+    /// Rung when this process gives a lock back: its waiters look again at once instead of at
+    /// their next poll (a release in another process is seen at the next poll).
+    released: Arc<tokio::sync::Notify>,
+    /// How often a waiting acquire looks again.
+    poll: Duration,
 }
 
 /// How often a waiting acquire looks again.
@@ -105,7 +110,15 @@ impl Locks {
             lease,
             process: format!("{host}:{}", std::process::id()).into(),
             held: Arc::default(),
+            released: Arc::default(),
+            poll: POLL,
         }
+    }
+
+    /// These locks, a waiting acquire looking again every `poll` (50 ms by default).
+    pub fn polling(mut self, poll: Duration) -> Self {
+        self.poll = poll;
+        self
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Lease>> {
@@ -168,6 +181,10 @@ impl Locks {
         let deadline = started + wait;
         let mut waited = false;
         loop {
+            // Listening before looking, so a release between the look and the wait is not missed.
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
             match self.try_acquire(key, purpose).await? {
                 Ok(lease) => {
                     if waited {
@@ -183,7 +200,10 @@ impl Locks {
                 }
             }
             waited = true;
-            tokio::time::sleep(POLL).await;
+            tokio::select! {
+                () = tokio::time::sleep(self.poll) => {}
+                () = released => {}
+            }
         }
     }
 
@@ -270,6 +290,7 @@ impl Locks {
         };
         if self.store.swap_lock(version, &record).await? {
             lease.version.store(version + 1, Ordering::SeqCst);
+            self.released.notify_waiters();
         }
         Ok(())
     }
