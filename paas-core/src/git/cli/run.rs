@@ -79,6 +79,24 @@ impl Drop for Group {
     }
 }
 
+/// The settings every git run gets on its command line (see [`command`]).
+const SETTINGS: [&str; 14] = [
+    "-c",
+    "core.symlinks=false",
+    "-c",
+    "submodule.recurse=false",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "credential.helper=",
+    "-c",
+    "maintenance.auto=false",
+    "-c",
+    "gc.auto=0",
+];
+
 /// The environment every git run gets: nothing of the server's but what running git needs, no
 /// system or user configuration, no prompts.
 fn command(run: &Run) -> Command {
@@ -106,19 +124,11 @@ fn command(run: &Run) -> Command {
     ]);
     cmd.envs(run.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     // Symbolic links are checked out as plain files holding their target, so nothing in a
-    // checkout points out of it; submodules are never fetched; no hooks run.
-    cmd.args([
-        "-c",
-        "core.symlinks=false",
-        "-c",
-        "submodule.recurse=false",
-        "-c",
-        "core.hooksPath=/dev/null",
-        "-c",
-        "core.fsmonitor=false",
-        "-c",
-        "credential.helper=",
-    ]);
+    // checkout points out of it; submodules are never fetched; no hooks run. No maintenance
+    // either: a fetch would start `git maintenance run --auto --detach`, a process of its own
+    // session that outlives the run (and its group's kill) and may write in the checkout while
+    // it is built or removed; a checkout lives for one build and needs none.
+    cmd.args(SETTINGS);
     cmd.args(&run.args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -230,6 +240,32 @@ pub(super) fn parse_version(out: &str) -> Option<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What git itself reads for each setting given on the command line.
+    #[tokio::test]
+    async fn every_run_has_no_hooks_symlinks_or_background_maintenance() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        for (key, want) in [
+            ("core.symlinks", "false"),
+            ("core.hooksPath", "/dev/null"),
+            ("maintenance.auto", "false"),
+            ("gc.auto", "0"),
+        ] {
+            let mut args: Vec<OsString> = vec!["-C".into(), dir.path().into()];
+            args.extend(["config", "--get", key].map(OsString::from));
+            let out = run(Run {
+                args,
+                env: Vec::new(),
+                deadline: tokio::time::Instant::now() + Duration::from_secs(10),
+                max_stdout: 1024,
+                watch: None,
+                protocols: "file",
+            })
+            .await
+            .expect("git ran");
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), want, "{key}");
+        }
+    }
 
     #[test]
     fn versions() {
