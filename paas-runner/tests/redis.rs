@@ -113,6 +113,49 @@ async fn cached_lookups_do_not_touch_the_database() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A token (which never changes user) is kept by the process that read it: its requests are
+/// authenticated with no round trip, as the key gone from Redis shows.
+#[tokio::test]
+async fn a_token_read_once_is_answered_by_the_process_itself() -> anyhow::Result<()> {
+    use paas_core::cache::Cache;
+    let prefix = unique_prefix();
+    let redis_url = url();
+    let cache = || {
+        RedisCache::connect(
+            &redis_url,
+            &prefix,
+            Duration::from_secs(60),
+            paas_core::secrets::Keyring::ephemeral(),
+        )
+    };
+    let (writer, reader) = (cache().await?, cache().await?);
+    let user = User {
+        id: UserId::new(),
+        name: "token-owner".into(),
+        created_at: Utc::now(),
+    };
+    let hash = "0123abcd".repeat(8);
+    assert!(reader.user_by_token_hash(&hash).await.is_none());
+    writer.put_user_by_token_hash(&hash, &user).await;
+    assert_eq!(reader.user_by_token_hash(&hash).await, Some(user.clone()));
+
+    let mut conn = redis::Client::open(url())?
+        .get_multiplexed_async_connection()
+        .await?;
+    let removed: i64 = redis::cmd("DEL")
+        .arg(format!("{prefix}:token:{hash}"))
+        .query_async(&mut conn)
+        .await?;
+    assert_eq!(removed, 1, "the token was in Redis");
+    assert!(
+        cache().await?.user_by_token_hash(&hash).await.is_none(),
+        "a process that never read it asks Redis"
+    );
+    assert_eq!(reader.user_by_token_hash(&hash).await, Some(user.clone()));
+    assert_eq!(writer.user_by_token_hash(&hash).await, Some(user));
+    Ok(())
+}
+
 #[tokio::test]
 async fn with_redis_gone_answers_stay_right_and_the_cache_heals() -> anyhow::Result<()> {
     let mut redis = PrivateRedis::start().await?;

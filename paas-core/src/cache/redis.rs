@@ -14,6 +14,11 @@
 //! reach Redis (an update, an eviction) leaves an entry that may be stale: it opens the breaker
 //! (if the failure had not already), and before the breaker closes every cached entry under the
 //! prefix is dropped, so nothing stale is served after and no TTL is waited out.
+//!
+//! API tokens are also kept in this process ([`MemoryCache`], same TTL): a token is created
+//! with its user and never changes hands or goes (there is no revocation), and a user never
+//! changes, so no other process can make the copy wrong, and a request's authentication costs
+//! no round trip. Should tokens ever be revoked, the revocation must reach every process's copy.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,6 +31,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::Cache;
+use super::memory::MemoryCache;
 use crate::error::Result;
 use crate::model::{AppId, AppName, Application, User, UserId};
 use crate::redis_conn::{Breaker, CALL_TIMEOUT, CallError, connect};
@@ -45,6 +51,8 @@ pub struct RedisCache {
     breaker: Breaker,
     /// A write was lost while Redis was unreachable: what is cached may be stale.
     missed_writes: Arc<AtomicBool>,
+    /// Tokens → users seen by this process (see the module doc for why that is safe).
+    near_tokens: MemoryCache,
 }
 
 /// A cached app: everything but the env in the clear, the env sealed.
@@ -84,6 +92,7 @@ impl RedisCache {
             keys,
             breaker,
             missed_writes,
+            near_tokens: MemoryCache::with_ttl(ttl),
         })
     }
 
@@ -261,10 +270,16 @@ impl Cache for RedisCache {
     }
 
     async fn user_by_token_hash(&self, hash: &str) -> Option<User> {
-        self.get(self.key(&["token", hash])).await
+        if let Some(user) = self.near_tokens.user_by_token_hash(hash).await {
+            return Some(user);
+        }
+        let user: User = self.get(self.key(&["token", hash])).await?;
+        self.near_tokens.put_user_by_token_hash(hash, &user).await;
+        Some(user)
     }
 
     async fn put_user_by_token_hash(&self, hash: &str, user: &User) {
+        self.near_tokens.put_user_by_token_hash(hash, user).await;
         self.set(self.key(&["token", hash]), user).await;
         self.set(self.key(&["user", &user.id.to_string()]), user)
             .await;
