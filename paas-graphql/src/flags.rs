@@ -160,6 +160,10 @@ pub struct ServeFlags {
     /// Host address container ports are published on (a public one in production).
     #[arg(long)]
     publish_address: Option<String>,
+    /// Host ports container ports are published on, first-last (outside the kernel's
+    /// ephemeral range).
+    #[arg(long)]
+    publish_ports: Option<String>,
     /// Base image of Python apps.
     #[arg(long)]
     image_python: Option<String>,
@@ -321,6 +325,7 @@ impl ServeFlags {
         v.switch("no_sandbox", self.no_sandbox);
         v.put("podman_socket", self.podman_socket);
         v.put("publish_address", self.publish_address);
+        v.put("publish_ports", self.publish_ports);
         v.put("image_python", self.image_python);
         v.put("image_node", self.image_node);
         v.put("image_static", self.image_static);

@@ -155,11 +155,21 @@ pub async fn platform(settings: &Settings) -> Result<Platform, StartError> {
             let podman = paas_runner::podman::connect(&settings.podman_socket);
             // A wrong socket fails the start, naming the socket, instead of every app later.
             podman.ping().await?;
+            let ports = settings.publish_ports;
+            if let Some(ephemeral) =
+                paas_runner::podman::PortRange::ephemeral().filter(|e| ports.overlaps(e))
+            {
+                tracing::warn!(
+                    %ports, %ephemeral,
+                    "publish_ports overlaps the kernel's ephemeral range: a port bound on port 0 \
+                     there may get a stopped container's connections; pick ports outside it"
+                );
+            }
             builder
-                .runtime(Arc::new(PodmanRuntime::new(
-                    podman.clone(),
-                    settings.publish_address.clone(),
-                )))
+                .runtime(Arc::new(
+                    PodmanRuntime::new(podman.clone(), settings.publish_address.clone())
+                        .with_ports(ports),
+                ))
                 .images(Arc::new(
                     PodmanBuilder::new(podman, settings.base_images.clone())
                         .with_registry(registry),

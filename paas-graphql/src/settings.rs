@@ -64,6 +64,8 @@ pub struct Settings {
     pub podman_socket: PathBuf,
     /// Host address container ports are published on.
     pub publish_address: String,
+    /// Host ports container ports are published on.
+    pub publish_ports: paas_runner::podman::PortRange,
     /// Base images of the generated Containerfiles.
     pub base_images: paas_runner::podman::BaseImages,
     /// Where built images are pushed (`host[:port]`; other machines pull them from there).
@@ -181,6 +183,7 @@ impl From<&Config> for Settings {
             runtime: c.runtime,
             podman_socket: c.podman_socket.path().to_path_buf(),
             publish_address: c.publish_address.clone(),
+            publish_ports: c.publish_ports,
             base_images: paas_runner::podman::BaseImages {
                 python: c.image_python.clone(),
                 node: c.image_node.clone(),

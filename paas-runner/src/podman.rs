@@ -4,6 +4,7 @@
 mod builder;
 pub mod containerfile;
 mod logs;
+mod ports;
 mod runtime;
 
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::sync::Arc;
 pub use builder::{PodmanBuilder, Registry};
 pub use containerfile::BaseImages;
 use paas_core::Error;
+pub use ports::PortRange;
 pub use runtime::PodmanRuntime;
 
 /// A client of the Podman service on one unix socket, which it names in its errors (a

@@ -139,6 +139,16 @@ async fn a_bad_value_names_its_key_and_layer() -> anyhow::Result<()> {
             "{stderr}"
         );
     }
+    // A typed value checked when read: a port range that holds no port.
+    let out = paas(&["config", "--publish-ports", "30000-20000"], &[]).await?;
+    let (stdout, stderr) = text(&out);
+    ensure!(!out.status.success(), "{stdout}");
+    ensure!(
+        stderr.trim()
+            == "paas: publish_ports (flag --publish-ports) = \"30000-20000\": 30000-20000 is \
+                empty: the first port is above the last",
+        "{stderr}"
+    );
     let file = dir.path().join("bad.toml");
     std::fs::write(&file, "lock_lease_secs = [\n")?;
     let file_s = file.display().to_string();

@@ -20,8 +20,14 @@ struct Setup {
 }
 
 async fn server() -> anyhow::Result<Setup> {
+    server_with(&[]).await
+}
+
+/// [`server`] with more flags.
+async fn server_with(extra: &[&str]) -> anyhow::Result<Setup> {
     let args = serve_args();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.extend_from_slice(extra);
     let server = TestApp::spawn(TestDb::Sqlite, &args).await?;
     let alice = server.user("alice").await?;
     Ok(Setup {
@@ -64,7 +70,19 @@ async fn deploy(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_static_and_containerfile_apps_answer() -> anyhow::Result<()> {
-    let setup = server().await?;
+    // Published ports come from the range asked for (a hundred ports of the default range,
+    // somewhere other tests' servers seldom look at the same moment).
+    let first = 20000 + 100 * (std::process::id() % 90) as u16;
+    let range = format!("{first}-{}", first + 99);
+    let setup = server_with(&["--publish-ports", &range]).await?;
+    let in_range = |url: &str| -> anyhow::Result<()> {
+        let port = reqwest::Url::parse(url)?.port().context("a port")?;
+        anyhow::ensure!(
+            (first..=first + 99).contains(&port),
+            "{url} is not in {range}"
+        );
+        Ok(())
+    };
     let alice = &setup.alice;
     let (_r1, py, seen) = setup
         .deploy(
@@ -85,6 +103,7 @@ async fn python_static_and_containerfile_apps_answer() -> anyhow::Result<()> {
     let (status, text) = paas_tests::router::get(router, &url).await?;
     assert_eq!((status, text.as_str()), (200, "from a container"));
     let published = instance_url(alice, &py).await?;
+    in_range(&published)?;
     assert_eq!(
         reqwest::get(&published).await?.text().await?,
         "from a container"
@@ -99,6 +118,7 @@ async fn python_static_and_containerfile_apps_answer() -> anyhow::Result<()> {
         .await?;
     assert_eq!(seen.last().map(String::as_str), Some("RUNNING"), "{seen:?}");
     assert_eq!(body(alice, &site).await?, "<h1>static</h1>\n");
+    in_range(&instance_url(alice, &site).await?)?;
 
     let containerfile = "FROM localhost/busybox:latest\nRUN mkdir -p /srv && echo own-containerfile > /srv/index.html\n\
                          CMD [\"sh\", \"-c\", \"exec httpd -f -p $PORT -h /srv\"]\n";

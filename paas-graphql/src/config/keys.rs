@@ -145,6 +145,9 @@ pub struct Config {
     pub podman_socket: PodmanSocket,
     /// Host address container ports are published on.
     pub publish_address: String,
+    /// Host ports container ports are published on, `first-last`: outside the kernel's
+    /// ephemeral range, where Podman's lingering NAT rules cannot catch a port bound on port 0.
+    pub publish_ports: paas_runner::podman::PortRange,
     pub image_python: String,
     pub image_node: String,
     pub image_static: String,
@@ -250,6 +253,7 @@ impl Default for Config {
             // The root socket of a system Podman.
             podman_socket: PodmanSocket::at("/run/podman/podman.sock"),
             publish_address: "127.0.0.1".into(),
+            publish_ports: paas_runner::podman::PortRange::default(),
             image_python: images.python,
             image_node: images.node,
             image_static: images.static_site,

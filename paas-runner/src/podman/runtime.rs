@@ -1,8 +1,6 @@
 //! [`Runtime`] on Podman: one container per deployment, its port published on a host port the
-//! platform picks, `init: true` (so stop signals reach the app), a hard CPU quota and a memory
+//! platform picks from its own range ([`PortRange`]), `init: true` (so stop signals reach the app), a hard CPU quota and a memory
 //! limit from the app, labels linking it to app and deployment.
-
-use std::net::TcpListener;
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -19,12 +17,15 @@ use podman_api::opts::{
 };
 use serde_json::json;
 
-use super::{Podman, platform, status};
+use super::{Podman, PortRange, platform, status};
 
 /// The port an app listens on inside its container when it names none.
 pub const DEFAULT_CONTAINER_PORT: u16 = 8080;
 /// CFS period the CPU quota is a share of (100 ms, the kernel's default).
 const CPU_PERIOD_US: u64 = 100_000;
+/// Starts tried when Podman finds the host port picked taken (by something that bound it between
+/// the look and Podman's bind).
+const START_TRIES: usize = 3;
 /// Lines of output quoted when an instance exits, and the most bytes kept to find them.
 const TAIL_LINES: usize = 15;
 const TAIL_BYTES: usize = 16 * 1024;
@@ -38,6 +39,8 @@ pub struct PodmanRuntime {
     podman: Podman,
     /// Host address ports are published on: loopback by default, a public one in production.
     publish_address: String,
+    /// Host ports containers are published on ([`PortRange`]: outside the kernel's own).
+    ports: PortRange,
     /// Seconds `stop` waits after SIGTERM before Podman kills.
     stop_timeout: usize,
 }
@@ -47,62 +50,33 @@ impl PodmanRuntime {
         Self {
             podman,
             publish_address: publish_address.into(),
+            ports: PortRange::default(),
             stop_timeout: 10,
         }
     }
 
-    /// A free host port on the publish address.
+    /// Publishes containers on host ports of `ports` (default [`PortRange::default`]).
+    pub fn with_ports(mut self, ports: PortRange) -> Self {
+        self.ports = ports;
+        self
+    }
+
+    /// A free host port of the range on the publish address.
     fn free_port(&self) -> Result<u16> {
-        let l = TcpListener::bind((self.publish_address.as_str(), 0)).map_err(|e| {
+        self.ports.free_on(&self.publish_address).map_err(|e| {
             Error::io(
-                format!("finding a free port on {}", self.publish_address),
+                format!(
+                    "finding a free port of {} on {}",
+                    self.ports, self.publish_address
+                ),
                 e,
             )
-        })?;
-        l.local_addr()
-            .map(|a| a.port())
-            .map_err(|e| Error::io("finding a free port", e))
+        })
     }
 
-    /// The address clients use to reach a published port.
-    fn endpoint_host(&self) -> String {
-        match self.publish_address.as_str() {
-            "0.0.0.0" | "::" => "127.0.0.1".into(),
-            other => other.into(),
-        }
-    }
-
-    /// The last lines of an instance's output. Podman 4.3's `tail` parameter drops a line that
-    /// was written in two parts (conmon logs them as a partial and a full record), which is how
-    /// many programs print their last words; so the log is read whole, keeping only its end.
-    async fn output_tail(&self, id: &str) -> String {
-        let opts = ContainerLogsOpts::builder()
-            .stdout(true)
-            .stderr(true)
-            .build();
-        let container = self.podman.containers().get(id);
-        let mut logs = container.logs(&opts);
-        let mut out: Vec<u8> = Vec::new();
-        while let Some(Ok(chunk)) = logs.next().await {
-            if let TtyChunk::StdOut(b) | TtyChunk::StdErr(b) = chunk {
-                out.extend_from_slice(&b);
-                if out.len() > 2 * TAIL_BYTES {
-                    out.drain(..out.len() - TAIL_BYTES);
-                }
-            }
-        }
-        let text = String::from_utf8_lossy(&out);
-        let lines: Vec<&str> = text.trim_end().lines().collect();
-        lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
-    }
-}
-
-#[async_trait]
-impl Runtime for PodmanRuntime {
-    #[tracing::instrument(skip_all, fields(app_id = %spec.app_id, deployment = %spec.deployment_id), err)]
-    async fn start(&self, spec: &InstanceSpec) -> Result<Instance> {
+    /// What Podman is asked to create for `spec`, its port published on `host_port`.
+    fn create_opts(&self, spec: &InstanceSpec, host_port: u16) -> Result<ContainerCreateOpts> {
         let container_port = spec.port.map_or(DEFAULT_CONTAINER_PORT, |p| p.get());
-        let host_port = self.free_port()?;
         let mut env: Vec<(String, String)> = spec
             .env
             .iter()
@@ -176,22 +150,73 @@ impl Runtime for PodmanRuntime {
                 .map_err(|e| Error::runtime_from("resource limits", e))?;
             opts = opts.resource_limits(limits);
         }
+        Ok(opts.build())
+    }
+
+    /// The address clients use to reach a published port.
+    fn endpoint_host(&self) -> String {
+        match self.publish_address.as_str() {
+            "0.0.0.0" | "::" => "127.0.0.1".into(),
+            other => other.into(),
+        }
+    }
+
+    /// The last lines of an instance's output. Podman 4.3's `tail` parameter drops a line that
+    /// was written in two parts (conmon logs them as a partial and a full record), which is how
+    /// many programs print their last words; so the log is read whole, keeping only its end.
+    async fn output_tail(&self, id: &str) -> String {
+        let opts = ContainerLogsOpts::builder()
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let container = self.podman.containers().get(id);
+        let mut logs = container.logs(&opts);
+        let mut out: Vec<u8> = Vec::new();
+        while let Some(Ok(chunk)) = logs.next().await {
+            if let TtyChunk::StdOut(b) | TtyChunk::StdErr(b) = chunk {
+                out.extend_from_slice(&b);
+                if out.len() > 2 * TAIL_BYTES {
+                    out.drain(..out.len() - TAIL_BYTES);
+                }
+            }
+        }
+        let text = String::from_utf8_lossy(&out);
+        let lines: Vec<&str> = text.trim_end().lines().collect();
+        lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
+    }
+}
+
+#[async_trait]
+impl Runtime for PodmanRuntime {
+    #[tracing::instrument(skip_all, fields(app_id = %spec.app_id, deployment = %spec.deployment_id), err)]
+    async fn start(&self, spec: &InstanceSpec) -> Result<Instance> {
         let containers = self.podman.containers();
-        let created = containers
-            .create(&opts.build())
-            .await
-            .map_err(|e| platform(&self.podman, "create", e))?;
-        let id = created.id;
-        if let Err(e) = containers.get(&id).start(None).await {
+        let mut tries = 0;
+        let (id, host_port) = loop {
+            tries += 1;
+            let host_port = self.free_port()?;
+            let created = containers
+                .create(&self.create_opts(spec, host_port)?)
+                .await
+                .map_err(|e| platform(&self.podman, "create", e))?;
+            let id = created.id;
+            let Err(e) = containers.get(&id).start(None).await else {
+                break (id, host_port);
+            };
             let _ = self.remove(&id).await;
+            let message = super::message(&e);
+            if message.contains("address already in use") && tries < START_TRIES {
+                tracing::debug!(
+                    host_port,
+                    "the host port was taken before Podman bound it: another"
+                );
+                continue;
+            }
             return Err(Error::Runtime {
-                message: format!(
-                    "podman could not start the container: {}",
-                    super::message(&e)
-                ),
+                message: format!("podman could not start the container: {message}"),
                 source: Some(Box::new(e)),
             });
-        }
+        };
         tracing::info!(container = %id, host_port, "container started");
         Ok(Instance {
             id,
