@@ -96,7 +96,8 @@ async fn start_container(
     image: &str,
     n: usize,
 ) -> anyhow::Result<Duration> {
-    let port = free_port()?;
+    // Where paas publishes: its own range, outside the kernel's ephemeral one.
+    let port = paas_runner::podman::PortRange::default().free_on("127.0.0.1")?;
     let name = format!("bench-cold-{n}-{}", std::process::id());
     let http = reqwest::Client::new();
     let started = Instant::now();

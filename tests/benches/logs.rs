@@ -1,9 +1,10 @@
 //! Logs, measured (a benchmark, not a test: it prints numbers for README.md):
 //! 1. the latency of a line from the app's `print` to a websocket subscriber of
 //!    `Subscription.logs`: `TICKS` lines printed 5 ms apart, each with its time;
-//! 2. lines per second from an app's stdout to a websocket subscriber of `Subscription.logs`:
-//!    a local-process app prints `LINES` lines as fast as it can, the subscriber (subscribed
-//!    before) counts them until the last one;
+//! 2. lines per second from an app's stdout to a websocket subscriber of `Subscription.logs`
+//!    (one message a line) and of `Subscription.logBatches` (the lines ready together in one
+//!    message): a local-process app prints `LINES` lines as fast as it can, the subscriber
+//!    (subscribed before) counts them until the last one;
 //!    Lines delivered and lines reported lagged (`LogsLagged` markers: the client was slower than
 //!    the app) are counted and printed apart, each with its own rate;
 //! 3. the time to fetch a page of 1,000 lines of one app at two log sizes (100,000 and
@@ -65,6 +66,13 @@ const FOLLOW: &str = "subscription($app: ID!, $from: String) {
     __typename
     ... on LogLine { text }
     ... on LogsLagged { skipped }
+  }
+}";
+
+const FOLLOW_BATCHES: &str = "subscription($app: ID!, $from: String) {
+  logBatches(appId: $app, streams: [STDOUT], from: $from) {
+    lagged { skipped }
+    lines { text }
   }
 }";
 
@@ -138,10 +146,31 @@ async fn lines_per_second(report: &mut Report) -> anyhow::Result<()> {
         .target("p50 ≤ 50, p99 ≤ 200"),
     );
 
-    // Throughput: a flood.
+    // Throughput: a flood, to a subscriber of each subscription.
+    for batched in [false, true] {
+        flood(report, &alice, &id, &url, lines, batched).await?;
+    }
+    Ok(())
+}
+
+/// The app prints `lines` lines as fast as it can; a subscriber of `logs` (one message a line)
+/// or `logBatches` (the lines ready together in one message) counts them.
+async fn flood(
+    report: &mut Report,
+    alice: &paas_tests::Client,
+    id: &str,
+    url: &str,
+    lines: usize,
+    batched: bool,
+) -> anyhow::Result<()> {
+    let (query, field, path) = if batched {
+        (FOLLOW_BATCHES, "logBatches", "`logBatches`")
+    } else {
+        (FOLLOW, "logs", "`logs`")
+    };
     let now = LogTime::now().to_string();
     let mut sub = alice
-        .subscribe(FOLLOW, json!({ "app": id, "from": now }))
+        .subscribe(query, json!({ "app": id, "from": now }))
         .await?;
     let started = Instant::now();
     reqwest::get(format!("{url}/go"))
@@ -151,17 +180,22 @@ async fn lines_per_second(report: &mut Report) -> anyhow::Result<()> {
     let mut first: Option<Duration> = None;
     while got + (skipped as usize) < lines {
         let item = sub.next(Duration::from_secs(60)).await?;
-        let item = &item["data"]["logs"];
+        let item = &item["data"][field];
         first.get_or_insert_with(|| started.elapsed());
-        match item["__typename"].as_str() {
-            Some("LogLine") => got += 1,
-            _ => skipped += item["skipped"].as_u64().unwrap_or(0),
+        if batched {
+            got += item["lines"].as_array().map_or(0, Vec::len);
+            skipped += item["lagged"]["skipped"].as_u64().unwrap_or(0);
+        } else {
+            match item["__typename"].as_str() {
+                Some("LogLine") => got += 1,
+                _ => skipped += item["skipped"].as_u64().unwrap_or(0),
+            }
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
     let first_ms = first.unwrap_or_default().as_secs_f64() * 1000.0;
     println!(
-        "stdout → websocket: {lines} lines stored and accounted for in {elapsed:.2} s \
+        "stdout → websocket ({path}): {lines} lines stored and accounted for in {elapsed:.2} s \
          ({:.0} lines/s); first line after {first_ms:.0} ms",
         lines as f64 / elapsed,
     );
@@ -174,7 +208,7 @@ async fn lines_per_second(report: &mut Report) -> anyhow::Result<()> {
     );
     report.add(
         Row::new(
-            format!("log flood of {lines} lines: stored and accounted for"),
+            format!("log flood of {lines} lines to {path}: stored and accounted for"),
             "lines/s",
             lines as f64 / elapsed,
         )
@@ -182,7 +216,7 @@ async fn lines_per_second(report: &mut Report) -> anyhow::Result<()> {
     );
     report.add(
         Row::new(
-            "log flood: delivered as lines",
+            format!("log flood to {path}: delivered as lines"),
             "lines/s",
             got as f64 / elapsed,
         )
@@ -190,14 +224,14 @@ async fn lines_per_second(report: &mut Report) -> anyhow::Result<()> {
     );
     report.add(
         Row::new(
-            "log flood: lines reported lagged (counted, readable with `logs`)",
+            format!("log flood to {path}: lines reported lagged (counted, readable with `logs`)"),
             "lines",
             skipped as f64,
         )
         .target("0"),
     );
     report.add(Row::new(
-        "log flood: first line after the request",
+        format!("log flood to {path}: first line after the request"),
         "ms",
         first_ms,
     ));

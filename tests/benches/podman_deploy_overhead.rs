@@ -70,9 +70,8 @@ async fn first_answer(url: &str, router: Option<std::net::SocketAddr>) -> anyhow
 /// The floor: build, create, start through libpod directly; then the first answer.
 async fn direct(podman: &podman_api::Podman, dir: &Path, n: usize) -> anyhow::Result<Duration> {
     std::fs::write(dir.join(ROUND_FILE), format!("direct {n}\n"))?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    // Where paas publishes: its own range, outside the kernel's ephemeral one.
+    let port = paas_runner::podman::PortRange::default().free_on("127.0.0.1")?;
     let tag = format!("localhost/bench-direct:{n}");
     let name = format!("bench-direct-{n}-{}", std::process::id());
     let started = Instant::now();

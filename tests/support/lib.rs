@@ -28,6 +28,7 @@ pub mod steps;
 pub mod sweep;
 pub mod tls;
 pub mod wait;
+pub mod wrk;
 pub mod ws;
 
 pub use app::TestApp;

@@ -180,6 +180,14 @@ pub const FOLLOW: &str = "subscription($app: ID!, $streams: [LogStream!], $from:
   }
 }";
 
+/// `logs` in batches: the lines ready together in one message, a lagged marker first.
+pub const FOLLOW_BATCHES: &str = "subscription($app: ID!, $streams: [LogStream!], $from: String) {
+  logBatches(appId: $app, streams: $streams, from: $from) {
+    lagged { skipped first last }
+    lines { timestamp stream text }
+  }
+}";
+
 pub const BUILD_LOGS: &str = "subscription($dep: ID!) {
   buildLogs(deployment: $dep) {
     __typename

@@ -22,9 +22,9 @@
 
 mod nginx;
 mod platform;
-mod wrk;
 
 use paas_tests::bench::{Report, Row, Samples};
+use paas_tests::wrk;
 
 const SECONDS: u32 = 10;
 /// Seconds per run in a quick run.
@@ -37,6 +37,19 @@ fn load() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
+}
+
+/// wrk on `addr` with `Host: bench.localhost` (the same bytes for all three targets).
+async fn wrk(addr: &str, connections: u32, seconds: u32) -> anyhow::Result<wrk::Run> {
+    let host = [format!("Host: {}", platform::HOST)];
+    wrk::run(
+        &format!("http://{addr}/"),
+        connections,
+        seconds,
+        &host,
+        None,
+    )
+    .await
 }
 
 fn row(name: &str, r: &wrk::Run) {
@@ -64,7 +77,7 @@ async fn throughput(paas: &platform::Paas, report: &mut Report) -> anyhow::Resul
         ("nginx", nginx.addr.as_str()),
     ];
     for (_, addr) in targets {
-        wrk::run(addr, 16, WARM_UP).await?;
+        wrk(addr, 16, WARM_UP).await?;
     }
     println!(
         "{cores} cores, nginx with {cores} workers; wrk -t2 --latency, {} s per run",
@@ -77,7 +90,7 @@ async fn throughput(paas: &platform::Paas, report: &mut Report) -> anyhow::Resul
         );
         let mut runs = Vec::new();
         for (name, addr) in targets {
-            let r = wrk::run(addr, connections, seconds()).await?;
+            let r = wrk(addr, connections, seconds()).await?;
             row(name, &r);
             runs.push(r);
         }
@@ -128,8 +141,8 @@ async fn replicas(paas: &platform::Paas, id: &str, report: &mut Report) -> anyho
     let mut rates = Vec::new();
     for n in [1, 3] {
         paas.replicas(id, n).await?;
-        wrk::run(&paas.router, 16, WARM_UP).await?;
-        let r = wrk::run(&paas.router, connections, seconds()).await?;
+        wrk(&paas.router, 16, WARM_UP).await?;
+        let r = wrk(&paas.router, connections, seconds()).await?;
         row(&format!("{n} repl."), &r);
         rates.push(r.requests_per_s);
     }

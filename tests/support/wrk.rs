@@ -1,10 +1,11 @@
-//! `wrk` runs and what they print: requests/s and the p50/p99 of its latency distribution
-//! (`--latency`), plus any error it reports (a run with errors is reported, not hidden).
+//! `wrk` runs (for the benches) and what they print: requests/s and the p50/p99 of its latency
+//! distribution (`--latency`), plus any error it reports (a run with errors is reported, not
+//! hidden). `scripts/bench-deps.sh` installs wrk.
+
+use std::path::Path;
 
 use anyhow::{Context, bail};
 use tokio::process::Command;
-
-use super::platform::HOST;
 
 /// One wrk run's figures.
 #[derive(Clone, Debug)]
@@ -17,15 +18,27 @@ pub struct Run {
     pub errors: u64,
 }
 
-/// `wrk --latency` on `addr` with `connections` connections (2 threads) for `seconds`, every
-/// request with `Host: bench.localhost` (the same bytes for all three targets).
-pub async fn run(addr: &str, connections: u32, seconds: u32) -> anyhow::Result<Run> {
-    let out = Command::new("wrk")
-        .args(["-t2", "--latency", "-H"])
-        .arg(format!("Host: {HOST}"))
+/// `wrk --latency` on `url` with `connections` connections (2 threads) for `seconds`, every
+/// request with `headers`, and the requests `script` (a Lua file) makes when given.
+pub async fn run(
+    url: &str,
+    connections: u32,
+    seconds: u32,
+    headers: &[String],
+    script: Option<&Path>,
+) -> anyhow::Result<Run> {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t2", "--latency"])
         .arg(format!("-c{connections}"))
-        .arg(format!("-d{seconds}s"))
-        .arg(format!("http://{addr}/"))
+        .arg(format!("-d{seconds}s"));
+    for h in headers {
+        cmd.arg("-H").arg(h);
+    }
+    if let Some(script) = script {
+        cmd.arg("-s").arg(script);
+    }
+    let out = cmd
+        .arg(url)
         .output()
         .await
         .context("running wrk (scripts/bench-deps.sh installs it)")?;
