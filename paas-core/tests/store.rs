@@ -323,3 +323,69 @@ async fn a_graceful_stop_gives_back_every_lock_it_holds(db: TestDb) -> anyhow::R
     }
     Ok(())
 }
+
+/// PostgreSQL's plan for a page of `app`'s log from `from`: the store's query, explained.
+async fn page_plan(s: &SqlStore, app: AppId, from: i64) -> anyhow::Result<String> {
+    use sea_orm::ConnectionTrait;
+    let sql = format!(
+        "EXPLAIN SELECT * FROM log_lines WHERE app_id = '{}' AND at >= {from} \
+         ORDER BY at LIMIT 1000",
+        app.as_uuid()
+    );
+    let rows = s
+        .connection()
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            sql,
+        ))
+        .await?;
+    let mut plan = String::new();
+    for row in rows {
+        plan.push_str(&row.try_get::<String>("", "QUERY PLAN")?);
+        plan.push('\n');
+    }
+    Ok(plan)
+}
+
+/// A log that grows past 10 000 lines gets `log_lines` analyzed by the store, so PostgreSQL reads
+/// a page in the key's order (the rows it returns) instead of reading every line of the app past
+/// the cursor and sorting them, as it does for an app it has no statistics for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_growing_log_is_paged_in_key_order_on_postgres() -> anyhow::Result<()> {
+    use paas_core::logs::{LogQuery, LogStore, LogStream, NewLine};
+    let (s, _d) = store(TestDb::Postgres).await?;
+    let app = AppId::new();
+    let batch = |n: usize| -> Vec<NewLine> {
+        (0..n)
+            .map(|i| NewLine::new(LogStream::Stdout, None, format!("line {i}")))
+            .collect()
+    };
+    for _ in 0..9 {
+        s.append_logs(app, &batch(1000), None).await?;
+    }
+    let from = s
+        .read_logs(&LogQuery::app(app).with_limit(Some(1))?)
+        .await?
+        .first()
+        .map(|l| l.at.nanos())
+        .ok_or_else(|| anyhow::anyhow!("no line"))?;
+    // 9 000 lines and no statistics: the planner expects a handful and sorts them all.
+    let before = page_plan(&s, app, from).await?;
+    assert!(before.contains("Sort"), "{before}");
+    // Past 10 000: the store has the table analyzed in the background.
+    s.append_logs(app, &batch(1000), None).await?;
+    s.append_logs(app, &batch(1500), None).await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let plan = page_plan(&s, app, from).await?;
+        if !plan.contains("Sort") && plan.contains("Index Scan using log_lines_pkey") {
+            break;
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "after 11 500 lines a page still sorts:\n{plan}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(())
+}

@@ -14,6 +14,7 @@ mod locks;
 mod log_heads;
 mod log_lines;
 mod log_sources;
+mod log_stats;
 mod logs;
 mod mails_sent;
 mod notification_webhook_attempts;

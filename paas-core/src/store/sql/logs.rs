@@ -78,7 +78,8 @@ fn get_i64(row: &sea_orm::QueryResult, col: &str) -> Result<i64> {
 
 /// The statement that takes an app's log head for `count` lines of `bytes` the store stamps
 /// itself, with its values: the head moves to `now` or right past where it was, whichever is
-/// later, plus the lines; it returns `last_at`, the last line's stamp.
+/// later, plus the lines; it returns `last_at`, the last line's stamp, and `lines`, the log's
+/// size with them.
 fn stamped_head(
     backend: DatabaseBackend,
     app: AppId,
@@ -96,7 +97,7 @@ fn stamped_head(
          last_at = {greatest}(log_heads.last_at + ?, excluded.last_at), \
          lines = log_heads.lines + excluded.lines, \
          bytes = log_heads.bytes + excluded.bytes \
-         RETURNING last_at"
+         RETURNING last_at, lines"
     );
     let values = vec![
         app.as_uuid().into(),
@@ -111,14 +112,15 @@ fn stamped_head(
 /// Lines the store stamps, on PostgreSQL: the head taken and moved and the lines inserted in
 /// one statement (data-modifying `WITH`), so a system line or a batch of output is one round
 /// trip and no transaction. The stamps are those of the general path: the head is the last
-/// line's, the others one nanosecond apart before it.
+/// line's, the others one nanosecond apart before it. Returns the lines and the log's size
+/// with them.
 async fn append_in_one_statement(
     db: &sea_orm::DatabaseConnection,
     app: AppId,
     lines: &[NewLine],
     now: i64,
     bytes: i64,
-) -> Result<Vec<LogLine>> {
+) -> Result<(Vec<LogLine>, u64)> {
     let count = lines.len() as i64;
     let (head_sql, mut values) = stamped_head(DatabaseBackend::Postgres, app, now, count, bytes);
     values.extend([app.as_uuid().into(), count.into()]);
@@ -139,7 +141,7 @@ async fn append_in_one_statement(
            INSERT INTO log_lines (app_id, at, stream, deployment, text) \
            SELECT ?, head.last_at - ? + v.n, v.stream, v.deployment, v.text \
            FROM head CROSS JOIN (VALUES {rows}) AS v(n, stream, deployment, text)) \
-         SELECT last_at FROM head"
+         SELECT last_at, lines FROM head"
     );
     let head = db
         .query_one_raw(statement(DatabaseBackend::Postgres, &sql, values))
@@ -147,7 +149,8 @@ async fn append_in_one_statement(
         .map_err(db_err)?
         .ok_or_else(|| Error::Storage("the log head was not returned".into()))?;
     let first = get_i64(&head, "last_at")?.saturating_sub(count);
-    Ok(lines
+    let size = get_i64(&head, "lines")?.max(0) as u64;
+    let stamped = lines
         .iter()
         .enumerate()
         .map(|(i, line)| LogLine {
@@ -157,7 +160,8 @@ async fn append_in_one_statement(
             deployment: line.deployment,
             text: line.text.clone(),
         })
-        .collect())
+        .collect();
+    Ok((stamped, size))
 }
 
 #[async_trait]
@@ -183,7 +187,10 @@ impl LogStore for SqlStore {
             && backend == DatabaseBackend::Postgres
             && lines.len() <= INSERT_CHUNK
         {
-            return append_in_one_statement(db, app, lines, now, bytes).await;
+            let (stamped, size) = append_in_one_statement(db, app, lines, now, bytes).await?;
+            self.log_stats
+                .appended(db, size.saturating_sub(count as u64), size);
+            return Ok(stamped);
         }
         let txn = db.begin().await.map_err(db_err)?;
         let head = if stamped_here {
@@ -194,7 +201,7 @@ impl LogStore for SqlStore {
                 backend,
                 "INSERT INTO log_heads (app_id, last_at, lines, bytes) VALUES (?, ?, 0, 0) \
                  ON CONFLICT (app_id) DO UPDATE SET last_at = log_heads.last_at \
-                 RETURNING last_at",
+                 RETURNING last_at, lines",
                 vec![app.as_uuid().into(), i64::MIN.into()],
             )
         };
@@ -204,6 +211,11 @@ impl LogStore for SqlStore {
             .map_err(db_err)?
             .ok_or_else(|| Error::Storage("the log head was not returned".into()))?;
         let mut last = get_i64(&head, "last_at")?;
+        // The log's size with these lines (the stamped head counted them already).
+        let mut size = get_i64(&head, "lines")?.max(0) as u64;
+        if !stamped_here {
+            size = size.saturating_add(count as u64);
+        }
         if stamped_here {
             // The head is the last of these lines: they start `count - 1` before it.
             last = last.saturating_sub(count);
@@ -291,6 +303,8 @@ impl LogStore for SqlStore {
             .map_err(db_err)?;
         }
         txn.commit().await.map_err(db_err)?;
+        self.log_stats
+            .appended(db, size.saturating_sub(count as u64), size);
         Ok(stamped)
     }
 

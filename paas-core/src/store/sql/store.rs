@@ -18,6 +18,8 @@ use crate::store::AppStore;
 pub struct SqlStore {
     db: DatabaseConnection,
     keys: Keyring,
+    /// Keeps PostgreSQL's statistics of `log_lines` up with fast-growing logs.
+    pub(super) log_stats: std::sync::Arc<super::log_stats::LogStats>,
 }
 
 pub(super) fn db_err(e: DbErr) -> Error {
@@ -41,7 +43,11 @@ impl SqlStore {
             // The -wal and -shm files exist now: make sure they are the server's alone.
             crate::secrets::files::private_sqlite(url)?;
         }
-        Ok(Self { db, keys })
+        Ok(Self {
+            db,
+            keys,
+            log_stats: Default::default(),
+        })
     }
 
     /// The keys secrets are sealed with.
