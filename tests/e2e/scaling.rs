@@ -427,14 +427,16 @@ async fn an_open_websocket_or_a_request_in_flight_keeps_an_app_awake(
         &alice,
         "held",
         &[("app.py", &source)],
-        json!({ "scaling": { "minInstances": 0, "idleSeconds": 1 } }),
+        json!({ "scaling": { "minInstances": 0, "idleSeconds": 2 } }),
     )
     .await?;
     let url = router::app_url(router, "held");
 
-    // A websocket open and silent for four idle periods.
+    // A websocket open and silent for four idle periods. (Two seconds each: the app starts
+    // idling when it is RUNNING, so with one a loaded machine could take a whole idle period
+    // between seeing RUNNING and the router's first report of the open websocket.)
     let mut ws = router::websocket(router, &url).await?;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
     assert_eq!(read(&alice, &id).await?["status"], "RUNNING");
     ws.send(Message::Text("still there".into())).await?;
     let echo = tokio::time::timeout(Duration::from_secs(10), ws.next())
@@ -444,13 +446,13 @@ async fn an_open_websocket_or_a_request_in_flight_keeps_an_app_awake(
 
     // A request that takes four idle periods, begun before the websocket closes.
     let call = {
-        let url = format!("{url}4");
+        let url = format!("{url}8");
         tokio::spawn(async move { router::get(router, &url).await })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     ws.close(None).await?;
     drop(ws);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
     assert_eq!(read(&alice, &id).await?["status"], "RUNNING");
     let (status, body) = call.await??;
     assert_eq!((status, body.as_str()), (200, "done"));
