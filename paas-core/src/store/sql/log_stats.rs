@@ -55,14 +55,14 @@ pub(super) struct LogStats {
 }
 
 impl LogStats {
-    /// Notes an append that took an app's log from `before` to `after` lines, and starts the
+    /// Notes an append of `added` lines that took an app's log to `size` lines, and starts the
     /// `ANALYZE` that is due, if the cool-down allows. PostgreSQL only: SQLite reads pages in
     /// the key's order whatever it knows.
-    pub(super) fn appended(self: &Arc<Self>, db: &DatabaseConnection, before: u64, after: u64) {
+    pub(super) fn appended(self: &Arc<Self>, db: &DatabaseConnection, added: u64, size: u64) {
         if db.get_database_backend() != DatabaseBackend::Postgres {
             return;
         }
-        if crossed(before, after) {
+        if crossed(size.saturating_sub(added), size) {
             self.due.store(true, Ordering::Release);
         }
         if !self.due.load(Ordering::Acquire) {

@@ -188,8 +188,7 @@ impl LogStore for SqlStore {
             && lines.len() <= INSERT_CHUNK
         {
             let (stamped, size) = append_in_one_statement(db, app, lines, now, bytes).await?;
-            self.log_stats
-                .appended(db, size.saturating_sub(count as u64), size);
+            self.log_stats.appended(db, count as u64, size);
             return Ok(stamped);
         }
         let txn = db.begin().await.map_err(db_err)?;
@@ -213,12 +212,11 @@ impl LogStore for SqlStore {
         let mut last = get_i64(&head, "last_at")?;
         // The log's size with these lines (the stamped head counted them already).
         let mut size = get_i64(&head, "lines")?.max(0) as u64;
-        if !stamped_here {
-            size = size.saturating_add(count as u64);
-        }
         if stamped_here {
             // The head is the last of these lines: they start `count - 1` before it.
             last = last.saturating_sub(count);
+        } else {
+            size = size.saturating_add(count as u64);
         }
 
         if let Some(pos) = position {
@@ -303,8 +301,7 @@ impl LogStore for SqlStore {
             .map_err(db_err)?;
         }
         txn.commit().await.map_err(db_err)?;
-        self.log_stats
-            .appended(db, size.saturating_sub(count as u64), size);
+        self.log_stats.appended(db, count as u64, size);
         Ok(stamped)
     }
 
