@@ -111,11 +111,20 @@ impl Platform {
                 )
                 .await;
                 self.app_recovered(app.owner, app.id).await;
-                if let Some(old) = live {
-                    self.retire(old, drain).await?;
+                // The deployments it replaces are stopped before the task ends, so whoever
+                // sees the task done sees one deployment running.
+                let retired = async {
+                    if let Some(old) = live {
+                        self.retire(old, drain).await?;
+                    }
+                    // A sleeping app redeployed: the deployment it slept with is done.
+                    self.retire_slept(app.id, dep.id).await
                 }
-                // A sleeping app redeployed: the deployment it slept with is done.
-                self.retire_slept(app.id, dep.id).await?;
+                .await;
+                self.track(dep.id, "", Some(None)).await?;
+                if let Err(e) = retired {
+                    tracing::warn!(app_id = %app.id, error = %e, "a replaced deployment is still listed as running");
+                }
                 self.prune_images(app.id).await?;
             }
             Err(reason) => {
@@ -155,7 +164,7 @@ impl Platform {
 
     /// Records started instances: deployment and app `RUNNING`, the route switched to them
     /// (the deployment's replicas that were running drain; one restarted in place keeps its
-    /// id and is simply replaced), the task done. The deployment (with its replicas and their
+    /// id and is simply replaced). The caller ends the task. The deployment (with its replicas and their
     /// addresses) and the app are written in one transaction. Returns the draining replicas:
     /// the caller removes them once drained ([`Platform::remove_drained`]).
     pub(crate) async fn went_live(
@@ -187,7 +196,6 @@ impl Platform {
         })
         .await?;
         tracing::info!(app_id = %app.id, replicas = dep.running().count(), "application running");
-        self.track(dep.id, "", Some(None)).await?;
         Ok(draining)
     }
 

@@ -108,6 +108,7 @@ impl Platform {
                 // Listening for the routers' drain reports before the route switches.
                 let drain = Drain::watch(self).await;
                 let draining = self.went_live(&app, &mut dep, started).await?;
+                self.track(dep.id, "", Some(None)).await?;
                 self.remove_drained(app_id, dep.id, draining, drain);
                 Ok(())
             }
@@ -160,6 +161,7 @@ impl Platform {
             restarted.push(instance);
         }
         self.went_live(app, dep, restarted).await?;
+        self.track(dep.id, "", Some(None)).await?;
         Ok(true)
     }
 
