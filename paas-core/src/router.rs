@@ -31,7 +31,7 @@ use serde::Serialize;
 use crate::model::{AppId, AppName, DeploymentId, Domain};
 use crate::status::AppStatus;
 
-pub use table::Routes;
+pub use table::{RouteRead, Routes};
 pub use traffic::{Traffic, TrafficSummary};
 
 /// Where a request for one host goes.

@@ -1,7 +1,8 @@
 //! The default route table ([`Routes`]) on the SQLite store and the in-memory bus: hosts resolve
 //! by app name and by custom domain, a down app says its status, a switch drains the old
 //! backend and reports it on the bus, [`Drain::wait`] returns once nothing is in flight (and not
-//! before), and `Event::Missed` makes the table read every route again.
+//! before), `Event::Missed` makes the table read every route again, and a read older than the
+//! route held changes nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -247,6 +248,43 @@ async fn a_switch_drains_the_old_backend_and_reports_it() -> anyhow::Result<()> 
     assert_eq!((idle.instance.as_str(), idle.in_flight), ("old", 0));
     let drained = tokio::time::timeout(Duration::from_secs(10), waiting).await??;
     assert!(drained, "drained, not cut by the timeout");
+    Ok(())
+}
+
+/// Reads overlap (the bus, a full read, a request's miss): one that began before the read the
+/// table holds changes nothing, so a slow read never puts back a route a newer one replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_older_than_the_route_held_changes_nothing() -> anyhow::Result<()> {
+    let s = setup().await?;
+    let (app, dep) = pending(&s, "steady").await?;
+    live(&s, app.id, dep, "old", 4201).await?;
+    s.routes.reload(app.id).await;
+    // A read of the old route, slow to finish.
+    let slow = s.routes.read_route(app.id).await?;
+
+    let next = Deployment::queued(app.id, None, Utc::now());
+    let current = s.platform.store().app(app.id).await?;
+    let current = current.ok_or_else(|| anyhow::anyhow!("gone"))?;
+    s.platform
+        .store()
+        .add_deployment(&current, current.version, &next, None)
+        .await?;
+    live(&s, app.id, next, "new", 4202).await?;
+    s.routes.reload(app.id).await;
+    assert_eq!(
+        backend(&s.routes, "steady.localhost").await?,
+        Some(("new".into(), 4202))
+    );
+
+    assert!(!s.routes.apply(slow), "an older read was applied");
+    assert_eq!(
+        backend(&s.routes, "steady.localhost").await?,
+        Some(("new".into(), 4202)),
+        "the slow read put the replaced route back"
+    );
+    // A read that begins now is applied.
+    let fresh = s.routes.read_route(app.id).await?;
+    assert!(s.routes.apply(fresh));
     Ok(())
 }
 

@@ -12,7 +12,10 @@
 //!
 //! Guarantees: a backend that leaves an app's route is marked draining first (no new request
 //! picks it) and reported on the bus until nothing is in flight on it ([`super::drain`]).
-//! While the store or the bus is away, the table keeps serving what it has.
+//! Reads of one app may overlap (the bus, a full read, a request's miss): each is stamped when
+//! it begins, and one that began before the read the table last took for that app changes
+//! nothing, so a slow read never puts back a route a newer one replaced. While the store or
+//! the bus is away, the table keeps serving what it has.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -65,6 +68,30 @@ struct State {
     hosts: HashMap<Domain, AppId>,
     apps: HashMap<AppId, Entry>,
     traffic: HashMap<AppId, Arc<Traffic>>,
+    /// The stamp of the read each app's entry was last written from (gone apps too, until a
+    /// full read forgets them).
+    applied: HashMap<AppId, u64>,
+    /// Stamp of the last full read that forgot gone apps: an app with no stamp was not in
+    /// the store when it began, so an older read of it changes nothing.
+    forgot_before: u64,
+}
+
+impl State {
+    /// Whether a read stamped `stamp` of app `id` is newer than what the table holds of it.
+    fn is_newer(&self, id: AppId, stamp: u64) -> bool {
+        match self.applied.get(&id) {
+            Some(last) => stamp >= *last,
+            None => stamp >= self.forgot_before,
+        }
+    }
+}
+
+/// One app's route as read from the store, stamped with when the read began: what
+/// [`Routes::read`] returns and [`Routes::apply`] puts in the table.
+pub struct RouteRead {
+    app: AppId,
+    entry: Option<Entry>,
+    stamp: u64,
 }
 
 struct Inner {
@@ -75,6 +102,8 @@ struct Inner {
     unknown: Mutex<Misses>,
     /// Full reads done (operators and tests see that the table caught up).
     resyncs: std::sync::atomic::AtomicU64,
+    /// Stamps store reads in the order they begin.
+    reads: std::sync::atomic::AtomicU64,
     /// Bumped whenever an app's entry is written: held requests wait on it for their app's
     /// route ([`RouteTable::changes`]).
     changed: tokio::sync::watch::Sender<u64>,
@@ -124,6 +153,7 @@ impl Routes {
                 state: RwLock::new(State::default()),
                 unknown: Mutex::new(Misses::default()),
                 resyncs: std::sync::atomic::AtomicU64::new(0),
+                reads: std::sync::atomic::AtomicU64::new(0),
                 changed: tokio::sync::watch::Sender::new(0),
             }),
         }
@@ -211,6 +241,7 @@ impl Routes {
 
     /// Reads every app again (and forgets apps that are gone).
     pub async fn resync(&self) {
+        let stamp = self.stamp();
         let apps = match self
             .inner
             .platform
@@ -226,8 +257,16 @@ impl Routes {
         };
         let seen: std::collections::HashSet<AppId> = apps.iter().map(|a| a.id).collect();
         for app in apps {
-            if let Err(e) = self.apply(app.id, Some(app)).await {
-                tracing::warn!(error = %e, "router: reading a route failed");
+            let id = app.id;
+            match self.entry(app).await {
+                Ok(entry) => {
+                    self.apply(RouteRead {
+                        app: id,
+                        entry: Some(entry),
+                        stamp,
+                    });
+                }
+                Err(e) => tracing::warn!(error = %e, "router: reading a route failed"),
             }
         }
         let gone: Vec<AppId> = self
@@ -238,7 +277,23 @@ impl Routes {
             .copied()
             .collect();
         for id in gone {
-            let _ = self.apply(id, None).await;
+            self.apply(RouteRead {
+                app: id,
+                entry: None,
+                stamp,
+            });
+        }
+        {
+            // Gone apps' stamps go; a read older than this one changes nothing of them.
+            let mut state = self.write();
+            let State {
+                apps,
+                applied,
+                forgot_before,
+                ..
+            } = &mut *state;
+            applied.retain(|id, at| apps.contains_key(id) || *at > stamp);
+            *forgot_before = (*forgot_before).max(stamp);
         }
         self.inner
             .resyncs
@@ -247,27 +302,47 @@ impl Routes {
 
     /// Reads one app's route again.
     pub async fn reload(&self, app: AppId) {
-        let found = match self.inner.platform.store().app(app).await {
-            Ok(found) => found,
-            Err(e) => {
-                tracing::warn!(app_id = %app, error = %e, "router: reading a route failed");
-                return;
+        match self.read_route(app).await {
+            Ok(read) => {
+                self.apply(read);
             }
-        };
-        if let Err(e) = self.apply(app, found).await {
-            tracing::warn!(app_id = %app, error = %e, "router: reading a route failed");
+            Err(e) => tracing::warn!(app_id = %app, error = %e, "router: reading a route failed"),
         }
     }
 
-    /// Puts `found` (the app as stored, `None`: gone) in the table. Backends that leave the
-    /// app's route drain.
-    async fn apply(&self, id: AppId, found: Option<Application>) -> Result<()> {
-        let entry = match found {
-            Some(app) => Some(self.entry(app).await?),
+    /// Reads app `app`'s route from the store, without changing the table
+    /// ([`Routes::apply`] does).
+    pub async fn read_route(&self, app: AppId) -> Result<RouteRead> {
+        let stamp = self.stamp();
+        let entry = match self.inner.platform.store().app(app).await? {
+            Some(found) => Some(self.entry(found).await?),
             None => None,
         };
+        Ok(RouteRead { app, entry, stamp })
+    }
+
+    /// A stamp for a read beginning now.
+    fn stamp(&self) -> u64 {
+        self.inner
+            .reads
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel)
+    }
+
+    /// Puts a read route in the table (none: the app is gone), unless the table holds a read
+    /// of the app that began later (false then). Backends that leave the app's route drain.
+    pub fn apply(&self, read: RouteRead) -> bool {
+        let RouteRead {
+            app: id,
+            entry,
+            stamp,
+        } = read;
         let leaving = {
             let mut state = self.write();
+            if !state.is_newer(id, stamp) {
+                tracing::debug!(app_id = %id, "router: a read older than the route held was dropped");
+                return false;
+            }
+            state.applied.insert(id, stamp);
             let old = state.apps.remove(&id);
             if let Some(old) = &old {
                 for host in old.hosts() {
@@ -300,7 +375,7 @@ impl Routes {
         for backend in leaving {
             self.drain(backend);
         }
-        Ok(())
+        true
     }
 
     /// The entry of an app as stored; live backends keep their counters.
@@ -433,6 +508,7 @@ impl Routes {
             return None;
         }
         let platform = &self.inner.platform;
+        let stamp = self.stamp();
         let found = match host.label_under(&platform.config().router.domain) {
             Some(label) => match AppName::parse(label) {
                 Ok(name) => platform.store().app_by_name(&name).await.ok().flatten(),
@@ -450,7 +526,12 @@ impl Routes {
         match found {
             Some(app) => {
                 let id = app.id;
-                self.apply(id, Some(app)).await.ok()?;
+                let entry = self.entry(app).await.ok()?;
+                self.apply(RouteRead {
+                    app: id,
+                    entry: Some(entry),
+                    stamp,
+                });
                 Some(id)
             }
             None => {
