@@ -1,8 +1,9 @@
 //! The create flow as a person uses it: a repo becomes a reachable app.
 
+use anyhow::Context;
 use paas_tests::apps::hello;
 use paas_tests::repo::file_url;
-use paas_tests::steps::{app, body, create, instance_url, statuses_until_settled};
+use paas_tests::steps::{app, body, create, deployments, instance_url, statuses_until_settled};
 use paas_tests::{TestDb, TestServer, git_repo};
 use serde_json::json;
 
@@ -80,6 +81,41 @@ async fn python_app_goes_live(db: TestDb) -> anyhow::Result<()> {
     Ok(())
 }
 on_both_databases!(python_app_goes_live);
+
+/// A static site serves its files and nothing of its repository: the build's checkout keeps
+/// the commit's files, not `.git`, and the commit is still recorded.
+async fn a_static_site_serves_its_files_and_not_its_repository(db: TestDb) -> anyhow::Result<()> {
+    let repo = git_repo(&[
+        ("index.html", "<h1>home</h1>\n"),
+        ("docs/page.html", "<p>page</p>\n"),
+    ])?;
+    let server = TestServer::spawn(db, &[]).await?;
+    let alice = server.user("alice").await?;
+    let id = create(
+        &alice,
+        json!({ "name": "site", "repository": { "url": file_url(repo.path()) } }),
+    )
+    .await?;
+    let seen = statuses_until_settled(&alice, &id).await?;
+    assert_eq!(seen.last().map(String::as_str), Some("RUNNING"), "{seen:?}");
+    let shown = app(&alice, &id).await?;
+    assert_eq!(shown["language"], "STATIC");
+    let deps = deployments(&alice, &id).await?;
+    assert_eq!(deps[0]["commit"].as_str().map(str::len), Some(40));
+    assert!(deps[0]["commitMessage"].as_str().is_some(), "{}", deps[0]);
+    assert_eq!(body(&alice, &id).await?, "<h1>home</h1>\n");
+
+    let url = shown["endpoint"]["url"].as_str().unwrap_or_default();
+    let router = alice.router().context("no router")?;
+    let (status, text) = paas_tests::router::get(router, &format!("{url}docs/page.html")).await?;
+    assert_eq!((status, text.as_str()), (200, "<p>page</p>\n"));
+    for path in [".git/HEAD", ".git/config", ".git/"] {
+        let (status, _) = paas_tests::router::get(router, &format!("{url}{path}")).await?;
+        assert_eq!(status, 404, "{path} is served");
+    }
+    Ok(())
+}
+on_both_databases!(a_static_site_serves_its_files_and_not_its_repository);
 
 /// The check names the language a build of the branch would detect (what the create wizard
 /// shows), from the branch's own top-level files: a directory named like a manifest is no

@@ -118,7 +118,11 @@ async fn python_static_and_containerfile_apps_answer() -> anyhow::Result<()> {
         .await?;
     assert_eq!(seen.last().map(String::as_str), Some("RUNNING"), "{seen:?}");
     assert_eq!(body(alice, &site).await?, "<h1>static</h1>\n");
-    in_range(&instance_url(alice, &site).await?)?;
+    let site_url = instance_url(alice, &site).await?;
+    in_range(&site_url)?;
+    // The image holds the commit's files, not the repository.
+    let git = reqwest::get(format!("{site_url}.git/HEAD")).await?.status();
+    assert_eq!(git.as_u16(), 404, "the site serves its .git");
 
     let containerfile = "FROM localhost/busybox:latest\nRUN mkdir -p /srv && echo own-containerfile > /srv/index.html\n\
                          CMD [\"sh\", \"-c\", \"exec httpd -f -p $PORT -h /srv\"]\n";

@@ -236,6 +236,15 @@ impl Platform {
                 }
             }
         };
+        // What is built and run is the commit's files, not the repository: its history and
+        // git's own files stay out of images and of what an app serves (a static site served
+        // from the checkout would answer `/.git/config` to anyone).
+        match tokio::fs::remove_dir_all(dir.join(".git")).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::io("removing the checkout's .git", e));
+            }
+            _ => {}
+        }
         let Some(language) = app.language.or_else(|| Language::detect(&dir)) else {
             return Err(Error::BuildFailed(
                 "could not tell the app's language from its files (Cargo.toml, go.mod, \

@@ -63,7 +63,11 @@ fn recipe(language: Language, dir: &Path) -> Result<(Vec<&'static str>, Option<S
             vec!["cargo build --release --locked || cargo build --release"],
             rust_binary(dir).map(|bin| format!("./target/release/{bin}")),
         ),
-        Language::Go => (vec!["go build -o .paas-app ."], Some("./.paas-app".into())),
+        // The checkout has no .git: a repository the data dir sits in is not the app's.
+        Language::Go => (
+            vec!["go build -buildvcs=false -o .paas-app ."],
+            Some("./.paas-app".into()),
+        ),
         Language::Node => (
             vec![
                 "npm install --no-audit --no-fund",
