@@ -106,6 +106,19 @@ async fn live(
     Ok(())
 }
 
+/// Records a new deployment of `app` running one replica `instance` at `127.0.0.1:port`, the
+/// app switched to it (a redeploy going live). No event is published.
+async fn switched(s: &Setup, app: AppId, instance: &str, port: u16) -> anyhow::Result<()> {
+    let next = Deployment::queued(app, None, Utc::now());
+    let current = s.platform.store().app(app).await?;
+    let current = current.ok_or_else(|| anyhow::anyhow!("gone"))?;
+    s.platform
+        .store()
+        .add_deployment(&current, current.version, &next, None)
+        .await?;
+    live(s, app, next, instance, port).await
+}
+
 /// The backend's `(instance, port)` a request for `host` goes to, if the app is live.
 async fn backend(routes: &Routes, host: &str) -> anyhow::Result<Option<(String, u16)>> {
     Ok(match routes.resolve(&Domain::parse(host)?).await {
@@ -208,14 +221,7 @@ async fn a_switch_drains_the_old_backend_and_reports_it() -> anyhow::Result<()> 
 
     let mut reports = s.platform.bus().subscribe().await?;
     let drain = Drain::watch(&s.platform).await;
-    let next = Deployment::queued(app.id, None, Utc::now());
-    let current = s.platform.store().app(app.id).await?;
-    let current = current.ok_or_else(|| anyhow::anyhow!("gone"))?;
-    s.platform
-        .store()
-        .add_deployment(&current, current.version, &next, None)
-        .await?;
-    live(&s, app.id, next, "new", 4102).await?;
+    switched(&s, app.id, "new", 4102).await?;
     s.platform
         .bus()
         .publish(Event::RouteChanged(app.id))
@@ -262,14 +268,7 @@ async fn a_read_older_than_the_route_held_changes_nothing() -> anyhow::Result<()
     // A read of the old route, slow to finish.
     let slow = s.routes.read_route(app.id).await?;
 
-    let next = Deployment::queued(app.id, None, Utc::now());
-    let current = s.platform.store().app(app.id).await?;
-    let current = current.ok_or_else(|| anyhow::anyhow!("gone"))?;
-    s.platform
-        .store()
-        .add_deployment(&current, current.version, &next, None)
-        .await?;
-    live(&s, app.id, next, "new", 4202).await?;
+    switched(&s, app.id, "new", 4202).await?;
     s.routes.reload(app.id).await;
     assert_eq!(
         backend(&s.routes, "steady.localhost").await?,
