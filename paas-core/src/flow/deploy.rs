@@ -164,9 +164,10 @@ impl Platform {
 
     /// Records started instances: deployment and app `RUNNING`, the route switched to them
     /// (the deployment's replicas that were running drain; one restarted in place keeps its
-    /// id and is simply replaced). The caller ends the task. The deployment (with its replicas and their
-    /// addresses) and the app are written in one transaction. Returns the draining replicas:
-    /// the caller removes them once drained ([`Platform::remove_drained`]).
+    /// id and is simply replaced). The deployment (with its replicas and their addresses) and
+    /// the app are written in one transaction. Returns the draining replicas: the caller
+    /// removes them once drained ([`Platform::remove_drained`]), and ends the task once what
+    /// the new replicas replace is recorded.
     pub(crate) async fn went_live(
         &self,
         app: &Application,

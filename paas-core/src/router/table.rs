@@ -87,7 +87,7 @@ impl State {
 }
 
 /// One app's route as read from the store, stamped with when the read began: what
-/// [`Routes::read`] returns and [`Routes::apply`] puts in the table.
+/// [`Routes::read_route`] returns and [`Routes::apply`] puts in the table.
 pub struct RouteRead {
     app: AppId,
     entry: Option<Entry>,
