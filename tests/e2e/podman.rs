@@ -9,7 +9,7 @@ use paas_tests::apps::{PythonApp, hello, versioned};
 use paas_tests::podman::{Cleanup, containers_of, images_of, serve_args};
 use paas_tests::repo::{commit, file_url};
 use paas_tests::steps::{app, body, create, instance_url, statuses_until_settled};
-use paas_tests::{Client, TestApp, TestDb, git_repo};
+use paas_tests::{Client, TestApp, TestDb, TestServer, eventually, git_repo};
 use serde_json::{Value, json};
 
 /// A server on Podman, a user, and the clean-up of what the test deploys (dropped last).
@@ -425,5 +425,79 @@ async fn container_output_is_read_from_podman_into_the_log() -> anyhow::Result<(
         .filter_map(|l| l["timestamp"].as_str())
         .collect();
     assert!(stamps.windows(2).all(|w| w[0] < w[1]));
+    Ok(())
+}
+
+/// `paas serve` stopped gracefully leaves containers running (only local processes stop with
+/// the server); the next start adopts them: the same container serves, through the new
+/// server's router, none is added, and what it printed while no server ran is in its log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_adopts_the_containers_it_left_running() -> anyhow::Result<()> {
+    const LOGS: &str = "query($id: ID!) { logs(appId: $id) { lines { text } } }";
+    let dir = tempfile::tempdir()?;
+    let url = TestDb::Sqlite.url(dir.path()).await?;
+    let args = serve_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut server = TestServer::spawn_in(dir.path(), &url, &args, &[]).await?;
+    let alice = server.user("alice").await?;
+    let cleanup = Cleanup::default();
+    // It prints every path it serves.
+    let source = PythonApp::new()
+        .body("(print('served ' + self.path, flush=True), 'hello')[1]")
+        .source();
+    let (_repo, id, seen) = deploy(
+        &alice,
+        &cleanup,
+        "pod-kept",
+        &[("app.py", &source)],
+        json!({}),
+    )
+    .await?;
+    assert_eq!(seen.last().map(String::as_str), Some("RUNNING"), "{seen:?}");
+    let before = app(&alice, &id).await?["instances"].clone();
+    let published = instance_url(&alice, &id).await?;
+
+    let status = server.stop().await?;
+    assert!(status.success(), "paas serve exited with {status}");
+    let answer = reqwest::get(format!("{published}while-down")).await?;
+    assert_eq!(
+        answer.text().await?,
+        "hello",
+        "the container stopped with the server"
+    );
+
+    let server = TestServer::spawn_in(dir.path(), &url, &args, &[]).await?;
+    let alice =
+        Client::new(&server.url, alice.token().map(str::to_owned)).with_router(server.router);
+    reqwest::get(format!("{published}after-restart")).await?;
+    // Its output is followed again once recovery has adopted it.
+    let texts = eventually(Duration::from_secs(60), || async {
+        let lines = alice.data(LOGS, json!({ "id": id })).await?["logs"]["lines"].clone();
+        let texts: Vec<String> = lines
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["text"].as_str().map(str::to_owned))
+            .collect();
+        Ok(texts
+            .iter()
+            .any(|t| t == "served /after-restart")
+            .then_some(texts))
+    })
+    .await?;
+    assert!(
+        texts.iter().any(|t| t == "served /while-down"),
+        "a line printed while no server ran was lost: {texts:?}"
+    );
+    let shown = app(&alice, &id).await?;
+    assert_eq!(shown["status"], "RUNNING");
+    assert_eq!(shown["instances"], before, "adopted, not replaced");
+    assert_eq!(shown["deployments"].as_array().map(Vec::len), Some(1));
+    assert_eq!(body(&alice, &id).await?, "hello");
+    assert_eq!(
+        containers_of(&id).await?.len(),
+        1,
+        "one container, the adopted one"
+    );
     Ok(())
 }
