@@ -8,7 +8,7 @@ use anyhow::Context;
 use paas_tests::apps::{PythonApp, hello, versioned};
 use paas_tests::podman::{Cleanup, containers_of, images_of, serve_args};
 use paas_tests::repo::{commit, file_url};
-use paas_tests::steps::{app, body, create, instance_url, statuses_until_settled};
+use paas_tests::steps::{app, body, create, instance_url, page, statuses_until_settled};
 use paas_tests::{Client, TestApp, TestDb, TestServer, eventually, git_repo};
 use serde_json::{Value, json};
 
@@ -433,7 +433,6 @@ async fn container_output_is_read_from_podman_into_the_log() -> anyhow::Result<(
 /// server's router, none is added, and what it printed while no server ran is in its log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_server_adopts_the_containers_it_left_running() -> anyhow::Result<()> {
-    const LOGS: &str = "query($id: ID!) { logs(appId: $id) { lines { text } } }";
     let dir = tempfile::tempdir()?;
     let url = TestDb::Sqlite.url(dir.path()).await?;
     let args = serve_args();
@@ -472,7 +471,7 @@ async fn a_restarted_server_adopts_the_containers_it_left_running() -> anyhow::R
     reqwest::get(format!("{published}after-restart")).await?;
     // Its output is followed again once recovery has adopted it.
     let texts = eventually(Duration::from_secs(60), || async {
-        let lines = alice.data(LOGS, json!({ "id": id })).await?["logs"]["lines"].clone();
+        let lines = page(&alice, json!({ "app": id })).await?["lines"].clone();
         let texts: Vec<String> = lines
             .as_array()
             .into_iter()
