@@ -257,14 +257,9 @@ impl Routes {
         };
         let seen: std::collections::HashSet<AppId> = apps.iter().map(|a| a.id).collect();
         for app in apps {
-            let id = app.id;
-            match self.entry(app).await {
-                Ok(entry) => {
-                    self.apply(RouteRead {
-                        app: id,
-                        entry: Some(entry),
-                        stamp,
-                    });
+            match self.read_of(app, stamp).await {
+                Ok(read) => {
+                    self.apply(read);
                 }
                 Err(e) => tracing::warn!(error = %e, "router: reading a route failed"),
             }
@@ -314,11 +309,23 @@ impl Routes {
     /// ([`Routes::apply`] does).
     pub async fn read_route(&self, app: AppId) -> Result<RouteRead> {
         let stamp = self.stamp();
-        let entry = match self.inner.platform.store().app(app).await? {
-            Some(found) => Some(self.entry(found).await?),
-            None => None,
-        };
-        Ok(RouteRead { app, entry, stamp })
+        match self.inner.platform.store().app(app).await? {
+            Some(found) => self.read_of(found, stamp).await,
+            None => Ok(RouteRead {
+                app,
+                entry: None,
+                stamp,
+            }),
+        }
+    }
+
+    /// The route of `app` as stored, for a read stamped `stamp`.
+    async fn read_of(&self, app: Application, stamp: u64) -> Result<RouteRead> {
+        Ok(RouteRead {
+            app: app.id,
+            entry: Some(self.entry(app).await?),
+            stamp,
+        })
     }
 
     /// A stamp for a read beginning now.
@@ -526,12 +533,7 @@ impl Routes {
         match found {
             Some(app) => {
                 let id = app.id;
-                let entry = self.entry(app).await.ok()?;
-                self.apply(RouteRead {
-                    app: id,
-                    entry: Some(entry),
-                    stamp,
-                });
+                self.apply(self.read_of(app, stamp).await.ok()?);
                 Some(id)
             }
             None => {
