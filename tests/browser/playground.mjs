@@ -103,10 +103,12 @@ await main(async () => {
     `subscription { applicationStatus(id: "${appId}") { status version } }`,
   );
   await page.locator('.graphiql-execute-button').click();
+  // The replay sends every change of the current deployment in order and the pane shows each in
+  // turn: wait for the last one, the app's status now (RUNNING), before changing anything.
   const first = await resultWhere(
     page,
-    'a status change',
-    (r) => r.data?.applicationStatus || r.errors,
+    'the replay reaching RUNNING',
+    (r) => r.data?.applicationStatus?.status === 'RUNNING' || r.errors,
   );
   assert(first.data?.applicationStatus?.status, `the subscription answered ${JSON.stringify(first)}`);
   const firstChange = first.data.applicationStatus;
