@@ -3,7 +3,9 @@
 use anyhow::Context;
 use paas_tests::apps::hello;
 use paas_tests::repo::file_url;
-use paas_tests::steps::{app, body, create, deployments, instance_url, statuses_until_settled};
+use paas_tests::steps::{
+    app, body, create, deployed, deployments, instance_url, statuses_until_settled,
+};
 use paas_tests::{TestDb, TestServer, git_repo};
 use serde_json::json;
 
@@ -85,19 +87,13 @@ on_both_databases!(python_app_goes_live);
 /// A static site serves its files and nothing of its repository: the build's checkout keeps
 /// the commit's files, not `.git`, and the commit is still recorded.
 async fn a_static_site_serves_its_files_and_not_its_repository(db: TestDb) -> anyhow::Result<()> {
-    let repo = git_repo(&[
-        ("index.html", "<h1>home</h1>\n"),
-        ("docs/page.html", "<p>page</p>\n"),
-    ])?;
     let server = TestServer::spawn(db, &[]).await?;
     let alice = server.user("alice").await?;
-    let id = create(
-        &alice,
-        json!({ "name": "site", "repository": { "url": file_url(repo.path()) } }),
-    )
-    .await?;
-    let seen = statuses_until_settled(&alice, &id).await?;
-    assert_eq!(seen.last().map(String::as_str), Some("RUNNING"), "{seen:?}");
+    let files = [
+        ("index.html", "<h1>home</h1>\n"),
+        ("docs/page.html", "<p>page</p>\n"),
+    ];
+    let (_repo, id) = deployed(&alice, "site", &files).await?;
     let shown = app(&alice, &id).await?;
     assert_eq!(shown["language"], "STATIC");
     let deps = deployments(&alice, &id).await?;
