@@ -13,7 +13,7 @@ use nix::unistd::Pid;
 use paas_tests::apps::PythonApp;
 use paas_tests::cli::CliUser;
 use paas_tests::repo::file_url;
-use paas_tests::steps::commit_version;
+use paas_tests::steps::{commit_version, texts};
 use paas_tests::{TestApp, TestDb, eventually, git_repo};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -59,14 +59,6 @@ async fn answers(server: &TestApp, url: &str, expected: &str) -> anyhow::Result<
     .await;
     let last = last.lock().map(|l| l.clone()).unwrap_or_default();
     found.with_context(|| format!("{url} answered {last:?}, not {expected:?}"))
-}
-
-/// The texts of the lines of `paas logs --json` output.
-fn texts(lines: &[Value]) -> Vec<String> {
-    lines
-        .iter()
-        .filter_map(|l| l["text"].as_str().map(str::to_owned))
-        .collect()
 }
 
 async fn login_refusals_and_exit_codes(db: TestDb) -> anyhow::Result<()> {

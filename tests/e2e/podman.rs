@@ -8,7 +8,7 @@ use anyhow::Context;
 use paas_tests::apps::{PythonApp, hello, versioned};
 use paas_tests::podman::{Cleanup, containers_of, images_of, serve_args};
 use paas_tests::repo::{commit, file_url};
-use paas_tests::steps::{app, body, create, instance_url, page, statuses_until_settled};
+use paas_tests::steps::{app, body, create, instance_url, page, statuses_until_settled, texts};
 use paas_tests::{Client, TestApp, TestDb, TestServer, eventually, git_repo};
 use serde_json::{Value, json};
 
@@ -472,12 +472,7 @@ async fn a_restarted_server_adopts_the_containers_it_left_running() -> anyhow::R
     // Its output is followed again once recovery has adopted it.
     let texts = eventually(Duration::from_secs(60), || async {
         let lines = page(&alice, json!({ "app": id })).await?["lines"].clone();
-        let texts: Vec<String> = lines
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|l| l["text"].as_str().map(str::to_owned))
-            .collect();
+        let texts = texts(lines.as_array().map_or(&[], Vec::as_slice));
         Ok(texts
             .iter()
             .any(|t| t == "served /after-restart")

@@ -199,6 +199,14 @@ pub async fn page(client: &Client, vars: Value) -> anyhow::Result<Value> {
     Ok(client.data(LOGS, vars).await?["logs"].clone())
 }
 
+/// The texts of log lines (of a [`page`]'s `lines`, or of `paas logs --json`), in order.
+pub fn texts(lines: &[Value]) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|l| l["text"].as_str().map(str::to_owned))
+        .collect()
+}
+
 pub const FAST_CRASH_POLICY: &[&str] = &["--crash-restarts", "2", "--crash-backoff-ms", "200"];
 
 /// Process records of the local runtime: `(instance id, process group)`.
